@@ -1,0 +1,162 @@
+//! Atomic destinations: every copy is written to a temporary file in the destination's
+//! directory and renamed over the destination only once it is complete and verified.
+//!
+//! rename(2) within one directory is atomic, so at any instant the destination's name
+//! points at the old file (or nothing) or at the complete new one. The temporary file
+//! is removed when the copy fails or is interrupted (its path is a [`tempfile::TempPath`],
+//! deleted on drop); only SIGKILL or a crash can leave one behind, and its name says
+//! what it is: `.NAME.XXXXXX.zcopy-tmp`.
+
+use std::fs::{File, Metadata};
+use std::path::{Path, PathBuf};
+
+use tempfile::TempPath;
+
+use crate::engine::{Cause, Context, Error, Operation};
+
+/// The suffix of every temporary file zcopy creates.
+pub const TEMP_SUFFIX: &str = ".zcopy-tmp";
+
+/// Longest part of the destination's name kept in the temporary file's name, so that
+/// prefix, random part and suffix stay under NAME_MAX (255 bytes) for any name.
+const MAX_NAME_IN_TEMP: usize = 200;
+
+/// A temporary file beside a destination, removed unless installed.
+#[derive(Debug)]
+pub struct TempDest {
+    /// `None` only while a platform copy call (macOS, Windows) writes the path itself.
+    file: Option<File>,
+    path: TempPath,
+    destination: PathBuf,
+    /// The existing destination's permissions, which the new content keeps (as cp does
+    /// when it overwrites).
+    keep_permissions: Option<std::fs::Permissions>,
+}
+
+impl TempDest {
+    /// Creates the temporary file for `destination`, with the source's permission bits
+    /// (less the umask, as for any new file).
+    pub fn create(destination: &Path, source: &Metadata, existing: Option<&Metadata>) -> Result<Self, Error> {
+        let name = destination.file_name().ok_or_else(|| {
+            Error::new(
+                destination,
+                Operation::CreateTemp,
+                Cause::Invalid("destination has no file name".to_string()),
+            )
+        })?;
+        let directory = match destination.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(&temp_prefix(name))
+            .suffix(TEMP_SUFFIX)
+            .rand_bytes(6)
+            .permissions(new_file_permissions(source))
+            .tempfile_in(directory)
+            .op(directory, Operation::CreateTemp)?;
+        let (file, path) = temp.into_parts();
+        Ok(TempDest {
+            file: Some(file),
+            path,
+            destination: destination.to_path_buf(),
+            keep_permissions: existing.map(Metadata::permissions),
+        })
+    }
+
+    /// The open temporary file.
+    pub fn file(&self) -> &File {
+        self.file.as_ref().expect("the temporary file is open between platform copy calls")
+    }
+
+    /// Where the temporary file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Lets a platform call that copies by path (macOS `fclonefileat`, Windows
+    /// `CopyFileExW`) replace the temporary file: our handle is closed around the call
+    /// and the file at the path reopened after it, whether the call worked or not.
+    #[cfg(any(target_os = "macos", windows))]
+    pub(crate) fn rewrite_path(&mut self, call: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<()> {
+        self.file = None;
+        let result = call(&self.path);
+        let reopened = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&self.path);
+        self.file = Some(reopened?);
+        result
+    }
+
+    /// Renames the temporary file over the destination (or, with `no_clobber`, only if
+    /// there is still none: a file that appeared meanwhile is kept). With `fsync`, the
+    /// data is flushed before the rename and the directory entry after it.
+    pub fn install(self, no_clobber: bool, fsync: bool) -> Result<(), Error> {
+        let file = self.file();
+        if let Some(permissions) = &self.keep_permissions {
+            file.set_permissions(permissions.clone())
+                .op(&self.path, Operation::SetMetadata)?;
+        }
+        if fsync {
+            file.sync_all().op(&self.path, Operation::Fsync)?;
+        }
+        let TempDest { path, destination, .. } = self;
+        let persisted = if no_clobber {
+            path.persist_noclobber(&destination)
+        } else {
+            path.persist(&destination)
+        };
+        // On failure the temporary path comes back inside the error and is removed
+        // when the error is dropped.
+        persisted.map_err(|err| Error::os(&destination, Operation::Rename, err.error))?;
+        if fsync {
+            sync_directory(&destination)?;
+        }
+        Ok(())
+    }
+}
+
+fn temp_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
+    let mut prefix = std::ffi::OsString::from(".");
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = name.as_bytes();
+        prefix.push(std::ffi::OsStr::from_bytes(&bytes[..bytes.len().min(MAX_NAME_IN_TEMP)]));
+    }
+    #[cfg(not(unix))]
+    {
+        let short: String = name.to_string_lossy().chars().take(MAX_NAME_IN_TEMP / 4).collect();
+        prefix.push(short);
+    }
+    prefix.push(".");
+    prefix
+}
+
+#[cfg(unix)]
+fn new_file_permissions(source: &Metadata) -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    // Only the rwx bits: setuid/setgid/sticky are not carried over, as with cp without -p.
+    std::fs::Permissions::from_mode(source.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn new_file_permissions(source: &Metadata) -> std::fs::Permissions {
+    source.permissions()
+}
+
+/// Makes the rename durable: the directory entry lives in the directory's own blocks.
+#[cfg(unix)]
+fn sync_directory(destination: &Path) -> Result<(), Error> {
+    let directory = match destination.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(directory)
+        .and_then(|dir| dir.sync_all())
+        .op(directory, Operation::Fsync)
+}
+
+#[cfg(not(unix))]
+fn sync_directory(_destination: &Path) -> Result<(), Error> {
+    // Windows has no handle-level directory fsync; MoveFileEx is journaled by NTFS.
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! The command line. These definitions also generate `completions/` and `man/zcopy.1`.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser};
+
+use crate::config::{EnvFile, Overrides, Reflink};
+
+const AFTER_HELP: &str = "\
+Environment (flags win over the environment, which wins over the .env file):
+  ZERO_COPY_ENABLED        use kernel copy mechanisms (default true)
+  ZERO_COPY_MIN_SIZE_MB    smallest file, in MB of 1,048,576 bytes, for them (1-1000, default 10)
+  ZERO_COPY_VERIFY_COPY    compare sizes after each copy (default true)
+  ZERO_COPY_CHUNK_SIZE_MB  buffer of the chunk copy, in MB (1-512, default 64)
+  ZERO_COPY_REFLINK        auto, always or never (default auto)
+  ZERO_COPY_FSYNC          fsync each file and its directory (default false)
+
+Exit status: 0 all copied, 1 some files failed, 2 usage or configuration error,
+130 interrupted.";
+
+/// zcopy: copy large media files with the kernel's own mechanisms.
+///
+/// Each file is copied to a temporary file beside the destination with the fastest
+/// mechanism that works (clone, copy_file_range, sendfile, then a buffered chunk copy),
+/// verified, and renamed over the destination: a destination is never half-written.
+#[derive(Parser, Debug)]
+#[command(
+    name = "zcopy",
+    version,
+    about = "Copy large media files with the kernel's own mechanisms, atomically and verified",
+    long_about = None,
+    after_help = AFTER_HELP,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Sources, then the destination: SRC DST, or SRC... DIR.
+    #[arg(value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
+    pub paths: Vec<PathBuf>,
+
+    /// Copy directories and everything in them.
+    #[arg(short = 'r', long, help_heading = "Copy")]
+    pub recursive: bool,
+
+    /// Read source paths from FILE ('-' for stdin), one per line; the last PATH is the
+    /// destination directory. Relative paths keep their place under it.
+    #[arg(long, value_name = "FILE", help_heading = "Copy", value_hint = clap::ValueHint::FilePath)]
+    pub files_from: Option<PathBuf>,
+
+    /// Entries in --files-from are separated by NUL bytes, not newlines.
+    #[arg(short = '0', long = "null", requires = "files_from", help_heading = "Copy")]
+    pub null: bool,
+
+    /// Do not replace existing destinations (they are reported as skipped).
+    #[arg(short = 'n', long, help_heading = "Copy")]
+    pub no_clobber: bool,
+
+    /// Use clone, copy_file_range and sendfile [env: ZERO_COPY_ENABLED]
+    #[arg(long, overrides_with = "no_zero_copy", help_heading = "Zero-copy")]
+    zero_copy: bool,
+
+    /// Copy every file with the buffered chunk copy.
+    #[arg(long, overrides_with = "zero_copy", help_heading = "Zero-copy")]
+    no_zero_copy: bool,
+
+    /// Smallest file (in MB of 1,048,576 bytes, 1-1000) for the kernel paths
+    /// [env: ZERO_COPY_MIN_SIZE_MB] [default: 10]
+    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=1000), help_heading = "Zero-copy")]
+    pub min_size_mb: Option<u64>,
+
+    /// Buffer of the chunk copy, in MB (1-512) [env: ZERO_COPY_CHUNK_SIZE_MB] [default: 64]
+    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=512), help_heading = "Zero-copy")]
+    pub chunk_size_mb: Option<u64>,
+
+    /// Clone blocks: auto (when possible), always (or fail), never (independent copies)
+    /// [env: ZERO_COPY_REFLINK] [default: auto]
+    #[arg(long, value_name = "WHEN", value_enum, help_heading = "Zero-copy")]
+    pub reflink: Option<Reflink>,
+
+    /// Compare destination and source sizes after each copy [env: ZERO_COPY_VERIFY_COPY]
+    #[arg(long, overrides_with = "no_verify", help_heading = "Safety")]
+    verify: bool,
+
+    /// Skip the size check after each copy.
+    #[arg(long, overrides_with = "verify", help_heading = "Safety")]
+    no_verify: bool,
+
+    /// fsync each file and its directory before reporting it copied [env: ZERO_COPY_FSYNC]
+    #[arg(long, overrides_with = "no_fsync", help_heading = "Safety")]
+    fsync: bool,
+
+    /// Do not fsync (the default).
+    #[arg(long, overrides_with = "fsync", help_heading = "Safety")]
+    no_fsync: bool,
+
+    /// Read ZERO_COPY_* settings from this file instead of ./.env.
+    #[arg(long, value_name = "PATH", conflicts_with = "no_env_file", help_heading = "Configuration", value_hint = clap::ValueHint::FilePath)]
+    pub env_file: Option<PathBuf>,
+
+    /// Do not read any .env file.
+    #[arg(long, help_heading = "Configuration")]
+    pub no_env_file: bool,
+
+    /// Print one JSON document on stdout instead of the summary.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+
+    /// Draw progress bars on stderr even when it is not a terminal.
+    #[arg(long, overrides_with = "no_progress", help_heading = "Output")]
+    progress: bool,
+
+    /// Never draw progress bars.
+    #[arg(long, overrides_with = "progress", help_heading = "Output")]
+    no_progress: bool,
+
+    /// Log which mechanisms are available and which one each file used, and why.
+    #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
+    pub verbose: u8,
+}
+
+/// Turns a `--x`/`--no-x` pair into "given as true", "given as false" or "not given".
+fn pair(yes: bool, no: bool) -> Option<bool> {
+    match (yes, no) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    }
+}
+
+impl Cli {
+    /// The configuration values the flags override.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            enabled: pair(self.zero_copy, self.no_zero_copy),
+            min_size_mb: self.min_size_mb,
+            verify_copy: pair(self.verify, self.no_verify),
+            chunk_size_mb: self.chunk_size_mb,
+            reflink: self.reflink,
+            fsync: pair(self.fsync, self.no_fsync),
+        }
+    }
+
+    /// Which `.env` file to read.
+    pub fn env_file(&self) -> EnvFile {
+        match (&self.env_file, self.no_env_file) {
+            (_, true) => EnvFile::Skip,
+            (Some(path), false) => EnvFile::Path(path.clone()),
+            (None, false) => EnvFile::Default,
+        }
+    }
+
+    /// `Some(true)`/`Some(false)` when progress bars were forced on or off.
+    pub fn progress(&self) -> Option<bool> {
+        pair(self.progress, self.no_progress)
+    }
+}

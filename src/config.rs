@@ -1,0 +1,629 @@
+//! The `ZERO_COPY_*` settings: parsing, validation and precedence.
+//!
+//! A value comes from, in order of precedence: a command-line flag, the process
+//! environment, a `.env` file, the default. Every value is validated the same way
+//! whatever its origin, and a bad one is an error that names the variable, where the
+//! value came from, the value, and what is allowed.
+//!
+//! `.env` files are read without touching the process environment (dotenvy's iterator,
+//! never `dotenvy::dotenv()`), and only `ZERO_COPY_*` keys are taken from them: a stray
+//! `.env` in a working directory changes nothing but zcopy's own settings.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One megabyte as the spec means it: 1,048,576 bytes.
+pub const MB: u64 = 1024 * 1024;
+
+/// Prefix shared by every setting's environment variable.
+pub const ENV_PREFIX: &str = "ZERO_COPY_";
+
+/// When to clone instead of copying blocks (cp's `--reflink`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Reflink {
+    /// Clone where the filesystem can, copy otherwise.
+    Auto,
+    /// Clone or fail: never spend the time and space of a block copy.
+    Always,
+    /// Never share blocks: skip FICLONE and copy_file_range (which clones on CoW filesystems).
+    Never,
+}
+
+impl Reflink {
+    fn parse(word: &str) -> Option<Reflink> {
+        match word.to_ascii_lowercase().as_str() {
+            "auto" => Some(Reflink::Auto),
+            "always" => Some(Reflink::Always),
+            "never" => Some(Reflink::Never),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Reflink::Auto => "auto",
+            Reflink::Always => "always",
+            Reflink::Never => "never",
+        }
+    }
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Nobody set it.
+    Default,
+    /// A `.env` file, and the line the key is on.
+    EnvFile {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+    /// The process environment.
+    Environment,
+    /// A command-line flag.
+    Flag(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::EnvFile { path, line } => write!(f, "{}, line {line}", path.display()),
+            Origin::Environment => f.write_str("environment"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// The kinds of value a setting takes, with their allowed ranges.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Bool,
+    Int { min: u64, max: u64 },
+    Reflink,
+}
+
+impl Kind {
+    fn allowed(self) -> String {
+        match self {
+            Kind::Bool => "true/false, 1/0, yes/no or on/off".to_string(),
+            Kind::Int { min, max } => format!("a whole number from {min} to {max}"),
+            Kind::Reflink => "auto, always or never".to_string(),
+        }
+    }
+}
+
+/// A parsed value of any kind.
+#[derive(Debug, Clone, Copy)]
+enum Value {
+    Bool(bool),
+    Int(u64),
+    Reflink(Reflink),
+}
+
+/// A setting: its variable, the flag that overrides it, its kind and default.
+struct Setting {
+    env: &'static str,
+    flag: &'static str,
+    kind: Kind,
+    default: Value,
+}
+
+/// Every setting zcopy knows. The first four are the spec's contract.
+const SETTINGS: &[Setting] = &[
+    Setting {
+        env: "ZERO_COPY_ENABLED",
+        flag: "--zero-copy/--no-zero-copy",
+        kind: Kind::Bool,
+        default: Value::Bool(true),
+    },
+    Setting {
+        env: "ZERO_COPY_MIN_SIZE_MB",
+        flag: "--min-size-mb",
+        kind: Kind::Int { min: 1, max: 1000 },
+        default: Value::Int(10),
+    },
+    Setting {
+        env: "ZERO_COPY_VERIFY_COPY",
+        flag: "--verify/--no-verify",
+        kind: Kind::Bool,
+        default: Value::Bool(true),
+    },
+    Setting {
+        env: "ZERO_COPY_CHUNK_SIZE_MB",
+        flag: "--chunk-size-mb",
+        kind: Kind::Int { min: 1, max: 512 },
+        default: Value::Int(64),
+    },
+    Setting {
+        env: "ZERO_COPY_REFLINK",
+        flag: "--reflink",
+        kind: Kind::Reflink,
+        default: Value::Reflink(Reflink::Auto),
+    },
+    Setting {
+        env: "ZERO_COPY_FSYNC",
+        flag: "--fsync/--no-fsync",
+        kind: Kind::Bool,
+        default: Value::Bool(false),
+    },
+];
+
+/// The names of every `ZERO_COPY_*` variable zcopy reads.
+pub fn known_variables() -> impl Iterator<Item = &'static str> {
+    SETTINGS.iter().map(|setting| setting.env)
+}
+
+/// Values given on the command line; `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--zero-copy` / `--no-zero-copy`.
+    pub enabled: Option<bool>,
+    /// `--min-size-mb`.
+    pub min_size_mb: Option<u64>,
+    /// `--verify` / `--no-verify`.
+    pub verify_copy: Option<bool>,
+    /// `--chunk-size-mb`.
+    pub chunk_size_mb: Option<u64>,
+    /// `--reflink`.
+    pub reflink: Option<Reflink>,
+    /// `--fsync` / `--no-fsync`.
+    pub fsync: Option<bool>,
+}
+
+impl Overrides {
+    fn get(&self, env: &str) -> Option<Value> {
+        match env {
+            "ZERO_COPY_ENABLED" => self.enabled.map(Value::Bool),
+            "ZERO_COPY_MIN_SIZE_MB" => self.min_size_mb.map(Value::Int),
+            "ZERO_COPY_VERIFY_COPY" => self.verify_copy.map(Value::Bool),
+            "ZERO_COPY_CHUNK_SIZE_MB" => self.chunk_size_mb.map(Value::Int),
+            "ZERO_COPY_REFLINK" => self.reflink.map(Value::Reflink),
+            "ZERO_COPY_FSYNC" => self.fsync.map(Value::Bool),
+            _ => None,
+        }
+    }
+}
+
+/// Which `.env` file to read.
+#[derive(Debug, Clone)]
+pub enum EnvFile {
+    /// `./.env` if it exists.
+    Default,
+    /// This file, which must exist (`--env-file`).
+    Path(PathBuf),
+    /// No file (`--no-env-file`).
+    Skip,
+}
+
+/// The validated configuration of a run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `ZERO_COPY_ENABLED`: use the kernel's copy mechanisms at all.
+    pub enabled: bool,
+    /// `ZERO_COPY_MIN_SIZE_MB`: files smaller than this many MB use the chunk copy.
+    pub min_size_mb: u64,
+    /// `ZERO_COPY_VERIFY_COPY`: compare destination and source sizes after each copy.
+    pub verify_copy: bool,
+    /// `ZERO_COPY_CHUNK_SIZE_MB`: the buffer of the chunk copy, in MB.
+    pub chunk_size_mb: u64,
+    /// `ZERO_COPY_REFLINK`: when to clone.
+    pub reflink: Reflink,
+    /// `ZERO_COPY_FSYNC`: make each installed file durable before reporting it.
+    pub fsync: bool,
+    /// Where each variable's value came from, by variable name.
+    pub origins: BTreeMap<&'static str, Origin>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut config = Config {
+            enabled: true,
+            min_size_mb: 0,
+            verify_copy: true,
+            chunk_size_mb: 0,
+            reflink: Reflink::Auto,
+            fsync: false,
+            origins: BTreeMap::new(),
+        };
+        for setting in SETTINGS {
+            config.set(setting.env, setting.default, Origin::Default);
+        }
+        config
+    }
+}
+
+impl Config {
+    /// Files of at least this many bytes take the kernel paths.
+    pub fn min_size_bytes(&self) -> u64 {
+        self.min_size_mb * MB
+    }
+
+    /// The chunk copy's buffer size in bytes.
+    pub fn chunk_size_bytes(&self) -> u64 {
+        self.chunk_size_mb * MB
+    }
+
+    fn set(&mut self, env: &'static str, value: Value, origin: Origin) {
+        match (env, value) {
+            ("ZERO_COPY_ENABLED", Value::Bool(v)) => self.enabled = v,
+            ("ZERO_COPY_MIN_SIZE_MB", Value::Int(v)) => self.min_size_mb = v,
+            ("ZERO_COPY_VERIFY_COPY", Value::Bool(v)) => self.verify_copy = v,
+            ("ZERO_COPY_CHUNK_SIZE_MB", Value::Int(v)) => self.chunk_size_mb = v,
+            ("ZERO_COPY_REFLINK", Value::Reflink(v)) => self.reflink = v,
+            ("ZERO_COPY_FSYNC", Value::Bool(v)) => self.fsync = v,
+            _ => unreachable!("setting {env} given a value of the wrong kind"),
+        }
+        self.origins.insert(env, origin);
+    }
+
+    /// Builds the configuration from flags, the process environment and a `.env` file.
+    ///
+    /// Returns the configuration and warnings (unknown `ZERO_COPY_*` keys).
+    pub fn load(overrides: &Overrides, env_file: &EnvFile) -> Result<(Config, Vec<String>), ConfigError> {
+        let environment: Vec<(OsString, OsString)> = std::env::vars_os()
+            .filter(|(key, _)| key.to_string_lossy().starts_with(ENV_PREFIX))
+            .collect();
+        let dotenv = read_env_file(env_file)?;
+        Config::resolve(overrides, &environment, dotenv.as_ref())
+    }
+
+    /// Applies the precedence rules to already-gathered sources. Separate from
+    /// [`Config::load`] so that it can be used without touching the real environment.
+    pub fn resolve(
+        overrides: &Overrides,
+        environment: &[(OsString, OsString)],
+        dotenv: Option<&DotEnv>,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        let mut config = Config::default();
+        let mut warnings = Vec::new();
+
+        if let Some(dotenv) = dotenv {
+            for entry in &dotenv.entries {
+                let origin = Origin::EnvFile {
+                    path: dotenv.path.clone(),
+                    line: entry.line,
+                };
+                match setting(&entry.key) {
+                    Some(setting) => {
+                        let value = parse(setting, &entry.value, &origin)?;
+                        config.set(setting.env, value, origin);
+                    }
+                    None => warnings.push(format!(
+                        "unknown variable {} in {origin} (known: {})",
+                        entry.key,
+                        known_variables().collect::<Vec<_>>().join(", ")
+                    )),
+                }
+            }
+        }
+
+        for (key, value) in environment {
+            let key_text = key.to_string_lossy();
+            let Some(setting) = setting(&key_text) else {
+                warnings.push(format!(
+                    "unknown variable {key_text} in the environment (known: {})",
+                    known_variables().collect::<Vec<_>>().join(", ")
+                ));
+                continue;
+            };
+            let value = value.to_str().ok_or_else(|| ConfigError::Invalid {
+                variable: setting.env,
+                origin: Origin::Environment,
+                value: value.to_string_lossy().into_owned(),
+                allowed: setting.kind.allowed(),
+            })?;
+            let parsed = parse(setting, value, &Origin::Environment)?;
+            config.set(setting.env, parsed, Origin::Environment);
+        }
+
+        for setting in SETTINGS {
+            if let Some(value) = overrides.get(setting.env) {
+                config.set(setting.env, value, Origin::Flag(setting.flag));
+            }
+        }
+
+        if config.reflink == Reflink::Always && !config.enabled {
+            return Err(ConfigError::Conflict(format!(
+                "ZERO_COPY_REFLINK=always ({}) needs zero-copy, but ZERO_COPY_ENABLED=false ({})",
+                config.origins["ZERO_COPY_REFLINK"], config.origins["ZERO_COPY_ENABLED"]
+            )));
+        }
+        Ok((config, warnings))
+    }
+
+    /// One line per setting: `VARIABLE=value (origin)`.
+    pub fn describe(&self) -> Vec<String> {
+        SETTINGS
+            .iter()
+            .map(|setting| {
+                let value = match setting.env {
+                    "ZERO_COPY_ENABLED" => self.enabled.to_string(),
+                    "ZERO_COPY_MIN_SIZE_MB" => self.min_size_mb.to_string(),
+                    "ZERO_COPY_VERIFY_COPY" => self.verify_copy.to_string(),
+                    "ZERO_COPY_CHUNK_SIZE_MB" => self.chunk_size_mb.to_string(),
+                    "ZERO_COPY_REFLINK" => self.reflink.name().to_string(),
+                    _ => self.fsync.to_string(),
+                };
+                format!("{}={value} ({})", setting.env, self.origins[setting.env])
+            })
+            .collect()
+    }
+}
+
+fn setting(env: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|setting| setting.env == env)
+}
+
+fn parse(setting: &Setting, raw: &str, origin: &Origin) -> Result<Value, ConfigError> {
+    let invalid = || ConfigError::Invalid {
+        variable: setting.env,
+        origin: origin.clone(),
+        value: raw.to_string(),
+        allowed: setting.kind.allowed(),
+    };
+    let word = raw.trim();
+    match setting.kind {
+        Kind::Bool => parse_bool(word).map(Value::Bool).ok_or_else(invalid),
+        Kind::Int { min, max } => match word.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Value::Int(n)),
+            _ => Err(invalid()),
+        },
+        Kind::Reflink => Reflink::parse(word).map(Value::Reflink).ok_or_else(invalid),
+    }
+}
+
+/// Booleans as people write them in shell and .env files, in any case.
+pub fn parse_bool(word: &str) -> Option<bool> {
+    match word.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// One `KEY=value` of a `.env` file, with its line number.
+#[derive(Debug, Clone)]
+pub struct DotEnvEntry {
+    /// The variable name.
+    pub key: String,
+    /// The value after dotenvy's unquoting and substitution.
+    pub value: String,
+    /// 1-based line number of the key.
+    pub line: usize,
+}
+
+/// The `ZERO_COPY_*` entries of a `.env` file.
+#[derive(Debug, Clone)]
+pub struct DotEnv {
+    /// The file they came from.
+    pub path: PathBuf,
+    /// Its `ZERO_COPY_*` entries, in file order.
+    pub entries: Vec<DotEnvEntry>,
+}
+
+/// Reads the `.env` file the user chose, if any.
+pub fn read_env_file(choice: &EnvFile) -> Result<Option<DotEnv>, ConfigError> {
+    let (path, required) = match choice {
+        EnvFile::Skip => return Ok(None),
+        EnvFile::Default => (PathBuf::from(".env"), false),
+        EnvFile::Path(path) => (path.clone(), true),
+    };
+    let text = match std::fs::read(&path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| ConfigError::EnvFile {
+            path: path.clone(),
+            line: None,
+            message: "not valid UTF-8".to_string(),
+        })?,
+        Err(err) if !required && err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(ConfigError::EnvFile {
+                path,
+                line: None,
+                message: err.to_string(),
+            })
+        }
+    };
+    parse_env_file(&path, &text).map(Some)
+}
+
+/// Parses `.env` text with dotenvy, keeping only `ZERO_COPY_*` keys.
+pub fn parse_env_file(path: &Path, text: &str) -> Result<DotEnv, ConfigError> {
+    let mut entries = Vec::new();
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        match item {
+            Ok((key, value)) => {
+                if key.starts_with(ENV_PREFIX) {
+                    let line = line_of_key(text, &key).unwrap_or(0);
+                    entries.push(DotEnvEntry { key, value, line });
+                }
+            }
+            Err(dotenvy::Error::LineParse(line_text, _)) => {
+                let line = text
+                    .lines()
+                    .position(|line| line.contains(line_text.trim()))
+                    .map(|index| index + 1);
+                return Err(ConfigError::EnvFile {
+                    path: path.to_path_buf(),
+                    line,
+                    message: format!("malformed line: {}", line_text.trim()),
+                });
+            }
+            Err(err) => {
+                return Err(ConfigError::EnvFile {
+                    path: path.to_path_buf(),
+                    line: None,
+                    message: err.to_string(),
+                })
+            }
+        }
+    }
+    Ok(DotEnv {
+        path: path.to_path_buf(),
+        entries,
+    })
+}
+
+/// dotenvy yields keys without positions; the last line that assigns the key is the
+/// one whose value wins, so that is the line to blame.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let line = line.trim_start();
+            let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|(index, _)| index + 1)
+        .last()
+}
+
+/// A configuration that cannot be used; zcopy exits with code 2 and copies nothing.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// A value outside what a variable allows.
+    Invalid {
+        /// The variable.
+        variable: &'static str,
+        /// Where the value came from.
+        origin: Origin,
+        /// The value as given.
+        value: String,
+        /// What is allowed.
+        allowed: String,
+    },
+    /// A `.env` file that cannot be read or parsed.
+    EnvFile {
+        /// The file.
+        path: PathBuf,
+        /// The offending line, when known.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// Settings that contradict each other.
+    Conflict(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Invalid {
+                variable,
+                origin,
+                value,
+                allowed,
+            } => {
+                let shown = if value.is_empty() { "" } else { value.as_str() };
+                write!(
+                    f,
+                    "invalid value {shown:?} for {variable} (from {origin}): expected {allowed}"
+                )
+            }
+            ConfigError::EnvFile {
+                path,
+                line: Some(line),
+                message,
+            } => write!(f, "{}, line {line}: {message}", path.display()),
+            ConfigError::EnvFile {
+                path,
+                line: None,
+                message,
+            } => write!(f, "{}: {message}", path.display()),
+            ConfigError::Conflict(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_the_specs() {
+        let (config, warnings) = Config::resolve(&Overrides::default(), &[], None).unwrap();
+        assert!(config.enabled);
+        assert_eq!(config.min_size_mb, 10);
+        assert!(config.verify_copy);
+        assert_eq!(config.chunk_size_mb, 64);
+        assert_eq!(config.min_size_bytes(), 10 * 1_048_576);
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn flag_beats_environment_beats_dotenv() {
+        let dotenv = parse_env_file(
+            Path::new("x.env"),
+            "ZERO_COPY_MIN_SIZE_MB=5\nZERO_COPY_CHUNK_SIZE_MB=8\nZERO_COPY_ENABLED=off\n",
+        )
+        .unwrap();
+        let environment = env(&[("ZERO_COPY_MIN_SIZE_MB", "6"), ("ZERO_COPY_CHUNK_SIZE_MB", "9")]);
+        let overrides = Overrides {
+            min_size_mb: Some(7),
+            ..Overrides::default()
+        };
+        let (config, _) = Config::resolve(&overrides, &environment, Some(&dotenv)).unwrap();
+        assert_eq!(config.min_size_mb, 7);
+        assert_eq!(config.chunk_size_mb, 9);
+        assert!(!config.enabled);
+        assert_eq!(
+            config.origins["ZERO_COPY_ENABLED"],
+            Origin::EnvFile {
+                path: "x.env".into(),
+                line: 3
+            }
+        );
+    }
+
+    #[test]
+    fn booleans_accept_common_words_in_any_case() {
+        for (word, expected) in [("TRUE", true), ("Off", false), ("yes", true), ("0", false)] {
+            assert_eq!(parse_bool(word), Some(expected), "{word}");
+        }
+        assert_eq!(parse_bool("maybe"), None);
+        assert_eq!(parse_bool(""), None);
+    }
+
+    #[test]
+    fn bad_values_name_variable_origin_value_and_range() {
+        let dotenv =
+            parse_env_file(Path::new("conf/.env"), "# media\n\nZERO_COPY_CHUNK_SIZE_MB=513\n").unwrap();
+        let err = Config::resolve(&Overrides::default(), &[], Some(&dotenv)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"513\" for ZERO_COPY_CHUNK_SIZE_MB (from conf/.env, line 3): \
+             expected a whole number from 1 to 512"
+        );
+        let err = Config::resolve(&Overrides::default(), &env(&[("ZERO_COPY_ENABLED", "")]), None)
+            .unwrap_err();
+        assert!(err.to_string().contains("\"\" for ZERO_COPY_ENABLED (from environment)"));
+    }
+
+    #[test]
+    fn unknown_zero_copy_keys_warn_and_other_keys_are_ignored() {
+        let dotenv = parse_env_file(
+            Path::new(".env"),
+            "PATH=/nowhere\nZERO_COPY_MIN_SIZE=5\n",
+        )
+        .unwrap();
+        let (config, warnings) = Config::resolve(&Overrides::default(), &[], Some(&dotenv)).unwrap();
+        assert_eq!(config.min_size_mb, 10);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("ZERO_COPY_MIN_SIZE in .env, line 2"));
+    }
+}

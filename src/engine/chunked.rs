@@ -1,0 +1,49 @@
+//! The last rung, on every platform: buffered reads and writes through one buffer of
+//! `ZERO_COPY_CHUNK_SIZE_MB`. Also the path for files below `ZERO_COPY_MIN_SIZE_MB`,
+//! with zero-copy disabled, and for pseudo files whose size `stat` cannot tell.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+
+use super::{Observer, Operation, RungError, RungResult};
+
+/// Copies the `segments` of `source` to the same offsets of `destination`, each until
+/// its end or the source's end of file, whichever comes first. A segment ending at
+/// `u64::MAX` means "until end of file" (procfs and sysfs files).
+pub(crate) fn copy(
+    source: &File,
+    destination: &File,
+    segments: &[Range<u64>],
+    chunk_size: usize,
+    observer: &dyn Observer,
+) -> RungResult {
+    let wanted: u64 = segments.iter().map(|segment| segment.end - segment.start).fold(0, u64::saturating_add);
+    // Small files get a small buffer: a 64 MiB allocation per thumbnail would cost more
+    // than the copy.
+    let mut buffer = vec![0u8; usize::try_from(wanted).map_or(chunk_size, |n| n.clamp(1, chunk_size))];
+    let (mut reader, mut writer) = (source, destination);
+    let mut copied = 0u64;
+    for segment in segments {
+        reader.seek(SeekFrom::Start(segment.start)).map_err(|err| RungError::Failed(Operation::Read, err))?;
+        writer.seek(SeekFrom::Start(segment.start)).map_err(|err| RungError::Failed(Operation::Write, err))?;
+        let mut offset = segment.start;
+        while offset < segment.end {
+            if observer.interrupted() {
+                return Err(RungError::Interrupted);
+            }
+            let want = usize::try_from(segment.end - offset).map_or(buffer.len(), |left| left.min(buffer.len()));
+            let read = match reader.read(&mut buffer[..want]) {
+                Ok(0) => return Ok(copied),
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(RungError::Failed(Operation::Read, err)),
+            };
+            writer.write_all(&buffer[..read]).map_err(|err| RungError::Failed(Operation::Write, err))?;
+            offset += read as u64;
+            copied += read as u64;
+            observer.progress(offset);
+        }
+    }
+    Ok(copied)
+}

@@ -1,0 +1,208 @@
+//! The engine's one error type: what failed, on which path, and why.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The step of a copy that failed. Shown in messages and, in snake case, in the JSON
+/// `operation` field, so scripts can tell a full disk while writing from a missing source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Looking at the source (stat) before opening it.
+    StatSource,
+    /// Opening the source for reading.
+    OpenSource,
+    /// Looking at the destination (stat) before writing.
+    StatDestination,
+    /// Creating the temporary file beside the destination.
+    CreateTemp,
+    /// `ioctl(FICLONE)` or the platform's clone call.
+    Clone,
+    /// `copy_file_range(2)`.
+    CopyFileRange,
+    /// `sendfile(2)`.
+    Sendfile,
+    /// Reading the source in the buffered chunk copy.
+    Read,
+    /// Writing the temporary file in the buffered chunk copy.
+    Write,
+    /// Finding the data and holes of a sparse source (`lseek` with `SEEK_DATA`).
+    MapHoles,
+    /// Setting the final length, mode or timestamps of the temporary file.
+    SetMetadata,
+    /// `fsync(2)` of the file or of its directory.
+    Fsync,
+    /// Comparing the destination with the source after the copy.
+    Verify,
+    /// Checking that the source did not change while it was copied.
+    CheckSource,
+    /// Renaming the temporary file over the destination.
+    Rename,
+    /// Creating a directory of the destination tree (`-r`).
+    CreateDir,
+    /// Reading a directory of the source tree (`-r`).
+    ReadDir,
+    /// Recreating a symbolic link of the source tree (`-r`).
+    CreateSymlink,
+    /// Deciding what to copy where, before any byte moves.
+    Plan,
+}
+
+impl Operation {
+    /// The words used in human messages ("open source", "copy_file_range").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Operation::StatSource => "stat source",
+            Operation::OpenSource => "open source",
+            Operation::StatDestination => "stat destination",
+            Operation::CreateTemp => "create temporary file",
+            Operation::Clone => "clone",
+            Operation::CopyFileRange => "copy_file_range",
+            Operation::Sendfile => "sendfile",
+            Operation::Read => "read",
+            Operation::Write => "write",
+            Operation::MapHoles => "map holes",
+            Operation::SetMetadata => "set metadata",
+            Operation::Fsync => "fsync",
+            Operation::Verify => "verify",
+            Operation::CheckSource => "check source",
+            Operation::Rename => "rename",
+            Operation::CreateDir => "create directory",
+            Operation::ReadDir => "read directory",
+            Operation::CreateSymlink => "create symlink",
+            Operation::Plan => "plan",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// Why an operation failed.
+#[derive(Debug)]
+pub enum Cause {
+    /// The operating system said no.
+    Os(io::Error),
+    /// Source and destination are the same file (same device and inode).
+    SameFile,
+    /// The source is not a regular file (a FIFO, device, socket or directory).
+    NotRegularFile(&'static str),
+    /// The copy has a different size than the source.
+    SizeMismatch {
+        /// Bytes the source has.
+        expected: u64,
+        /// Bytes the destination got.
+        actual: u64,
+    },
+    /// The source changed while it was being copied.
+    SourceChanged(&'static str),
+    /// `--reflink=always` was asked for and no clone was possible.
+    CloneUnsupported(io::Error),
+    /// A usage problem found while planning (directory without `-r`, a tree into itself).
+    Invalid(String),
+    /// Ctrl-C or SIGTERM arrived while this file was in flight.
+    Interrupted,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Os(err) => write!(f, "{err}"),
+            Cause::SameFile => f.write_str("source and destination are the same file"),
+            Cause::NotRegularFile(kind) => write!(f, "not a regular file ({kind})"),
+            Cause::SizeMismatch { expected, actual } => write!(
+                f,
+                "size mismatch: source has {expected} bytes, copy has {actual} bytes"
+            ),
+            Cause::SourceChanged(what) => write!(f, "source changed during the copy ({what})"),
+            Cause::CloneUnsupported(err) => {
+                write!(f, "cannot clone (--reflink=always): {err}")
+            }
+            Cause::Invalid(message) => f.write_str(message),
+            Cause::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+/// A failed copy step: the path it failed on, the operation, and the cause.
+///
+/// Displays like ripgrep's messages: `PATH: OPERATION: CAUSE`.
+#[derive(Debug)]
+pub struct Error {
+    /// The path the operation failed on.
+    pub path: PathBuf,
+    /// What was being done.
+    pub operation: Operation,
+    /// Why it failed.
+    pub cause: Cause,
+}
+
+impl Error {
+    /// An error with an explicit cause.
+    pub fn new(path: impl Into<PathBuf>, operation: Operation, cause: Cause) -> Self {
+        Error {
+            path: path.into(),
+            operation,
+            cause,
+        }
+    }
+
+    /// An operating-system error.
+    pub fn os(path: impl Into<PathBuf>, operation: Operation, err: io::Error) -> Self {
+        Error::new(path, operation, Cause::Os(err))
+    }
+
+    /// The OS error number, when the cause carries one.
+    pub fn errno(&self) -> Option<i32> {
+        match &self.cause {
+            Cause::Os(err) | Cause::CloneUnsupported(err) => err.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// True when the copy was abandoned because the user interrupted it.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self.cause, Cause::Interrupted)
+    }
+
+    /// True when this is a failed verification (counted in `verification_failures`).
+    pub fn is_verification_failure(&self) -> bool {
+        matches!(self.cause, Cause::SizeMismatch { .. })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}: {}",
+            self.path.display(),
+            self.operation,
+            self.cause
+        )
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            Cause::Os(err) | Cause::CloneUnsupported(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+/// Attaches a path and an operation to an `io::Result`.
+pub(crate) trait Context<T> {
+    fn op(self, path: &Path, operation: Operation) -> Result<T, Error>;
+}
+
+impl<T> Context<T> for io::Result<T> {
+    fn op(self, path: &Path, operation: Operation) -> Result<T, Error> {
+        self.map_err(|err| Error::os(path, operation, err))
+    }
+}

@@ -1,0 +1,28 @@
+//! Ctrl-C and SIGTERM: the first asks the run to stop after cleaning up the file in
+//! flight (its temporary file is removed, completed files stay, the report prints);
+//! a second one terminates at once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+fn flag() -> &'static Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
+}
+
+/// Installs the handlers. Call once, early in `main`.
+pub fn install() -> std::io::Result<()> {
+    #[cfg(unix)]
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registered first, so it sees the flag as the previous signal left it: set
+        // means this is the second signal, and the default action (terminate) runs.
+        signal_hook::flag::register_conditional_default(signal, Arc::clone(flag()))?;
+        signal_hook::flag::register(signal, Arc::clone(flag()))?;
+    }
+    Ok(())
+}
+
+/// True once a stop was requested.
+pub fn requested() -> bool {
+    flag().load(Ordering::Relaxed)
+}

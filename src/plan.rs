@@ -1,0 +1,377 @@
+//! What to copy where: command-line sources, `-r` trees and `--files-from` lists become
+//! an ordered list of entries, before any byte moves.
+//!
+//! Problems that concern one source (missing, a directory without `-r`, a tree copied
+//! into itself) become failed entries, so that the other sources are still copied.
+//! Problems that make the whole command meaningless (no destination, several sources
+//! into something that is not a directory) are a [`UsageError`]: exit 2, nothing copied.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fmt;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use crate::engine::{Cause, Error, Operation};
+
+/// One file to copy.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The file to read.
+    pub source: PathBuf,
+    /// Where its copy goes.
+    pub destination: PathBuf,
+    /// Its size when planned (for progress totals).
+    pub size: u64,
+}
+
+/// One step of a batch, in the order they run.
+#[derive(Debug)]
+pub enum Entry {
+    /// Copy a file.
+    File(Job),
+    /// Create a directory of a copied tree.
+    Dir {
+        /// The directory copied.
+        source: PathBuf,
+        /// The directory to create.
+        destination: PathBuf,
+    },
+    /// Recreate a symbolic link found inside a copied tree (links are not followed
+    /// inside trees, so a link loop cannot make the walk endless).
+    Symlink {
+        /// The link copied.
+        source: PathBuf,
+        /// The link to create.
+        destination: PathBuf,
+        /// What it points to, unchanged.
+        target: PathBuf,
+    },
+    /// A source that cannot be copied; the reason names the path and the operation.
+    Failed {
+        /// The source as given.
+        source: PathBuf,
+        /// Where it would have gone, when known.
+        destination: Option<PathBuf>,
+        /// Why not.
+        error: Error,
+    },
+}
+
+/// A command line that cannot be carried out at all.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Plans `SRC DST` or `SRC... DIR`: the last path is the destination.
+pub fn from_arguments(paths: &[PathBuf], recursive: bool) -> Result<Vec<Entry>, UsageError> {
+    let Some((destination, sources)) = paths.split_last().filter(|(_, sources)| !sources.is_empty()) else {
+        return Err(UsageError(match paths.first() {
+            Some(path) => format!("missing destination after '{}'", path.display()),
+            None => "missing source and destination (usage: zcopy SRC DST, zcopy SRC... DIR)".to_string(),
+        }));
+    };
+    let into_directory = is_directory(destination);
+    if !into_directory {
+        if sources.len() > 1 {
+            return Err(UsageError(format!(
+                "target '{}' is not a directory (several sources need one)",
+                destination.display()
+            )));
+        }
+        if ends_with_separator(destination) {
+            return Err(UsageError(format!(
+                "target directory '{}' does not exist",
+                destination.display()
+            )));
+        }
+    }
+    let mut planner = Planner::new(recursive);
+    for source in sources {
+        if into_directory {
+            match base_name(source) {
+                Some(name) => planner.add(source, &destination.join(name)),
+                None => planner.fail(source, None, Operation::Plan, "has no file name to copy into a directory"),
+            }
+        } else {
+            planner.add(source, destination);
+        }
+    }
+    Ok(planner.entries)
+}
+
+/// Plans `--files-from LIST DIR`: each listed path is copied to the same relative path
+/// under `DIR` (an absolute path loses its leading `/`), as rsync's `--files-from` does,
+/// so files with the same name in different folders never overwrite each other.
+pub fn from_list(list: &[PathBuf], destination: &Path, recursive: bool) -> Result<Vec<Entry>, UsageError> {
+    if !is_directory(destination) {
+        return Err(UsageError(format!(
+            "--files-from needs an existing destination directory; '{}' is not one",
+            destination.display()
+        )));
+    }
+    let mut planner = Planner::new(recursive);
+    for source in list {
+        match relative_form(source) {
+            Some(relative) => planner.add(source, &destination.join(relative)),
+            None => planner.fail(
+                source,
+                None,
+                Operation::Plan,
+                "a --files-from path may not contain '..' or be empty",
+            ),
+        }
+    }
+    Ok(planner.entries)
+}
+
+/// Reads a `--files-from` list: one path per line, or NUL-separated with `-0`. `-` is
+/// standard input. Empty entries are ignored; bytes are kept as they are (names need
+/// not be UTF-8).
+pub fn read_list(list: &Path, nul_separated: bool) -> Result<Vec<PathBuf>, UsageError> {
+    let mut bytes = Vec::new();
+    let result = if list == Path::new("-") {
+        std::io::stdin().lock().read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(list).and_then(|mut file| file.read_to_end(&mut bytes))
+    };
+    result.map_err(|err| UsageError(format!("{}: read --files-from list: {err}", list.display())))?;
+    let separator = if nul_separated { b'\0' } else { b'\n' };
+    Ok(bytes
+        .split(|&byte| byte == separator)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| PathBuf::from(os_string(entry.to_vec())))
+        .collect())
+}
+
+#[cfg(unix)]
+fn os_string(bytes: Vec<u8>) -> OsString {
+    use std::os::unix::ffi::OsStringExt;
+    OsString::from_vec(bytes)
+}
+
+#[cfg(not(unix))]
+fn os_string(bytes: Vec<u8>) -> OsString {
+    OsString::from(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+struct Planner {
+    recursive: bool,
+    entries: Vec<Entry>,
+    destinations: HashSet<PathBuf>,
+}
+
+impl Planner {
+    fn new(recursive: bool) -> Self {
+        Planner {
+            recursive,
+            entries: Vec::new(),
+            destinations: HashSet::new(),
+        }
+    }
+
+    fn fail(&mut self, source: &Path, destination: Option<&Path>, operation: Operation, message: &str) {
+        self.entries.push(Entry::Failed {
+            source: source.to_path_buf(),
+            destination: destination.map(Path::to_path_buf),
+            error: Error::new(source, operation, Cause::Invalid(message.to_string())),
+        });
+    }
+
+    /// Adds `source` (a file, or with `-r` a whole tree) to be copied to `destination`.
+    fn add(&mut self, source: &Path, destination: &Path) {
+        // Sources named on the command line are followed if they are symlinks: the user
+        // pointed at what the link names.
+        let metadata = match std::fs::metadata(source) {
+            Ok(metadata) => metadata,
+            Err(err) => {
+                self.entries.push(Entry::Failed {
+                    source: source.to_path_buf(),
+                    destination: Some(destination.to_path_buf()),
+                    error: Error::os(source, Operation::StatSource, err),
+                });
+                return;
+            }
+        };
+        if !metadata.is_dir() {
+            self.add_file(source, destination, metadata.len());
+            return;
+        }
+        if !self.recursive {
+            self.fail(
+                source,
+                Some(destination),
+                Operation::StatSource,
+                "is a directory (use -r to copy directories)",
+            );
+            return;
+        }
+        if inside(destination, source) {
+            self.fail(
+                source,
+                Some(destination),
+                Operation::Plan,
+                &format!("cannot copy a directory into itself ('{}')", destination.display()),
+            );
+            return;
+        }
+        self.add_tree(source, destination);
+    }
+
+    fn add_file(&mut self, source: &Path, destination: &Path, size: u64) {
+        if !self.destinations.insert(destination.to_path_buf()) {
+            self.fail(
+                source,
+                Some(destination),
+                Operation::Plan,
+                &format!("'{}' is also the destination of another source", destination.display()),
+            );
+            return;
+        }
+        self.entries.push(Entry::File(Job {
+            source: source.to_path_buf(),
+            destination: destination.to_path_buf(),
+            size,
+        }));
+    }
+
+    fn add_tree(&mut self, root: &Path, destination: &Path) {
+        let walk = walkdir::WalkDir::new(root)
+            .follow_links(false)
+            .sort_by_file_name();
+        for item in walk {
+            let item = match item {
+                Ok(item) => item,
+                Err(err) => {
+                    let path = err.path().unwrap_or(root).to_path_buf();
+                    let io_error = err
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("walk failed"));
+                    self.entries.push(Entry::Failed {
+                        source: path.clone(),
+                        destination: None,
+                        error: Error::os(path, Operation::ReadDir, io_error),
+                    });
+                    continue;
+                }
+            };
+            let relative = item.path().strip_prefix(root).unwrap_or(Path::new(""));
+            let target = if relative.as_os_str().is_empty() {
+                destination.to_path_buf()
+            } else {
+                destination.join(relative)
+            };
+            let kind = item.file_type();
+            if kind.is_dir() {
+                self.entries.push(Entry::Dir {
+                    source: item.path().to_path_buf(),
+                    destination: target,
+                });
+            } else if kind.is_symlink() {
+                match std::fs::read_link(item.path()) {
+                    Ok(link_target) => self.entries.push(Entry::Symlink {
+                        source: item.path().to_path_buf(),
+                        destination: target,
+                        target: link_target,
+                    }),
+                    Err(err) => self.entries.push(Entry::Failed {
+                        source: item.path().to_path_buf(),
+                        destination: Some(target),
+                        error: Error::os(item.path(), Operation::ReadDir, err),
+                    }),
+                }
+            } else {
+                let size = item.metadata().map(|m| m.len()).unwrap_or(0);
+                self.add_file(item.path(), &target, size);
+            }
+        }
+    }
+}
+
+fn is_directory(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|metadata| metadata.is_dir())
+}
+
+fn ends_with_separator(path: &Path) -> bool {
+    path.as_os_str()
+        .to_string_lossy()
+        .ends_with(std::path::MAIN_SEPARATOR)
+}
+
+/// The name a source gets inside a destination directory. `.` and `dir/..` have no
+/// name of their own; their real directory's name is used.
+fn base_name(source: &Path) -> Option<OsString> {
+    match source.components().next_back() {
+        Some(Component::Normal(name)) => Some(name.to_os_string()),
+        _ => std::fs::canonicalize(source)
+            .ok()
+            .and_then(|real| real.file_name().map(|name| name.to_os_string())),
+    }
+}
+
+/// `source` made relative: root and `.` components dropped; `None` if it climbs with `..`.
+fn relative_form(source: &Path) -> Option<PathBuf> {
+    let mut relative = PathBuf::new();
+    for component in source.components() {
+        match component {
+            Component::Normal(part) => relative.push(part),
+            Component::ParentDir => return None,
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    (!relative.as_os_str().is_empty()).then_some(relative)
+}
+
+/// True when `destination` is `directory` or somewhere beneath it, through any symlinks.
+/// The destination may not exist yet: its nearest existing ancestor is resolved.
+fn inside(destination: &Path, directory: &Path) -> bool {
+    let Ok(directory) = std::fs::canonicalize(directory) else {
+        return false;
+    };
+    let absolute = std::path::absolute(destination).unwrap_or_else(|_| destination.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            let resolved = rest.iter().rev().fold(real, |path: PathBuf, part| path.join(part));
+            return resolved.starts_with(&directory);
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_form_strips_roots_and_refuses_parent_dirs() {
+        assert_eq!(relative_form(Path::new("/a/b.mkv")), Some(PathBuf::from("a/b.mkv")));
+        assert_eq!(relative_form(Path::new("./a/./b")), Some(PathBuf::from("a/b")));
+        assert_eq!(relative_form(Path::new("a/../b")), None);
+        assert_eq!(relative_form(Path::new("/")), None);
+    }
+
+    #[test]
+    fn a_directory_contains_itself_and_its_future_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        std::fs::create_dir(&tree).unwrap();
+        assert!(inside(&tree, &tree));
+        assert!(inside(&tree.join("new/deeper"), &tree));
+        assert!(!inside(&dir.path().join("other"), &tree));
+    }
+}
