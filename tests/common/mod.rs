@@ -1,0 +1,251 @@
+//! Fixtures shared by the integration tests: the real binary, real files, and real
+//! filesystems (ext4, XFS and btrfs loop mounts and a tmpfs) made for the test run.
+//!
+//! Tests that need the mounts call [`mounts`], which returns `None` (after printing
+//! why) when the tests do not run as root or mkfs.btrfs/mkfs.xfs are missing. With
+//! `ZCOPY_REQUIRE_ROOT_TESTS=1` (set by `.ci/run`) it panics instead, so CI cannot pass
+//! by skipping them.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+use std::sync::{Mutex, OnceLock};
+
+pub use assert_cmd::Command;
+pub use serde_json::Value;
+
+/// One mebibyte.
+pub const MIB: u64 = 1024 * 1024;
+
+/// The zcopy binary, run in `cwd` with no `ZERO_COPY_*` variable inherited from the
+/// environment of the test run.
+pub fn zcopy(cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zcopy"));
+    command.current_dir(cwd);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("ZERO_COPY_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// Runs zcopy with `--json` and returns (exit code, parsed JSON, stderr).
+pub fn zcopy_json(cwd: &Path, args: &[&std::ffi::OsStr]) -> (i32, Value, String) {
+    let output = zcopy(cwd).arg("--json").args(args).output().expect("zcopy runs");
+    let stdout = String::from_utf8(output.stdout).expect("JSON is UTF-8");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let json: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|err| panic!("stdout is not one JSON document ({err}):\n{stdout}\nstderr:\n{stderr}"));
+    (output.status.code().expect("exited normally"), json, stderr)
+}
+
+/// Writes `size` bytes of a pattern that depends on `seed` and on the offset, so that
+/// misplaced, repeated or missing blocks never compare equal.
+pub fn write_pattern(path: &Path, size: u64, seed: u64) {
+    let mut file = File::create(path).unwrap_or_else(|err| panic!("create {}: {err}", path.display()));
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut block = vec![0u8; MIB as usize];
+    let mut left = size;
+    while left > 0 {
+        for word in block.chunks_exact_mut(8) {
+            // xorshift64: fast, and plenty for telling blocks apart.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes());
+        }
+        let n = left.min(MIB) as usize;
+        file.write_all(&block[..n]).unwrap();
+        left -= n as u64;
+    }
+}
+
+/// Fails with the first differing offset unless `a` and `b` have the same bytes.
+pub fn assert_same_content(a: &Path, b: &Path) {
+    let open = |path: &Path| File::open(path).unwrap_or_else(|err| panic!("open {}: {err}", path.display()));
+    let (mut fa, mut fb) = (open(a), open(b));
+    let (la, lb) = (fa.metadata().unwrap().len(), fb.metadata().unwrap().len());
+    assert_eq!(la, lb, "{} has {la} bytes, {} has {lb}", a.display(), b.display());
+    let mut ba = vec![0u8; MIB as usize];
+    let mut bb = vec![0u8; MIB as usize];
+    let mut offset = 0u64;
+    loop {
+        let n = fa.read(&mut ba).unwrap();
+        if n == 0 {
+            break;
+        }
+        fb.read_exact(&mut bb[..n]).unwrap();
+        if ba[..n] != bb[..n] {
+            let at = ba[..n].iter().zip(&bb[..n]).position(|(x, y)| x != y).unwrap();
+            panic!("{} and {} differ at byte {}", a.display(), b.display(), offset + at as u64);
+        }
+        offset += n as u64;
+    }
+}
+
+/// Names of the entries of `dir`, sorted.
+pub fn list(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Fails if `dir` holds a zcopy temporary file.
+pub fn assert_no_debris(dir: &Path) {
+    let debris: Vec<String> = list(dir).into_iter().filter(|name| name.contains(".zcopy-tmp")).collect();
+    assert!(debris.is_empty(), "temporary files left in {}: {debris:?}", dir.display());
+}
+
+/// The filesystems made for this test process.
+pub struct Mounts {
+    /// A loop-mounted ext4 image.
+    pub ext4: PathBuf,
+    /// A loop-mounted XFS image with reflink.
+    pub xfs: PathBuf,
+    /// A loop-mounted btrfs image.
+    pub btrfs: PathBuf,
+    /// A 1 GiB tmpfs.
+    pub tmpfs: PathBuf,
+    /// A 4 MiB tmpfs, for running out of space.
+    pub tiny_tmpfs: PathBuf,
+}
+
+impl Mounts {
+    /// (name, mount point) of the four general-purpose filesystems.
+    pub fn all(&self) -> [(&'static str, &Path); 4] {
+        [
+            ("ext4", &self.ext4),
+            ("xfs", &self.xfs),
+            ("btrfs", &self.btrfs),
+            ("tmpfs", &self.tmpfs),
+        ]
+    }
+}
+
+static CLEANUP: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static BASE: OnceLock<PathBuf> = OnceLock::new();
+
+/// The mounts, made on first use and unmounted when the test process exits; `None`
+/// (with the reason printed) when they cannot be made and CI does not require them.
+pub fn mounts(test: &str) -> Option<&'static Mounts> {
+    static MOUNTS: OnceLock<Result<Mounts, String>> = OnceLock::new();
+    match MOUNTS.get_or_init(make_mounts) {
+        Ok(mounts) => Some(mounts),
+        Err(reason) => {
+            if std::env::var_os("ZCOPY_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
+                panic!("{test}: needs real filesystems but {reason} (ZCOPY_REQUIRE_ROOT_TESTS=1)");
+            }
+            eprintln!("SKIPPED {test}: {reason}; run as root with btrfs-progs and xfsprogs installed");
+            None
+        }
+    }
+}
+
+fn make_mounts() -> Result<Mounts, String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("loop mounts need root".to_string());
+    }
+    for tool in ["mkfs.btrfs", "mkfs.xfs", "mkfs.ext4", "mount", "umount"] {
+        if !tool_exists(tool) {
+            return Err(format!("{tool} is not installed"));
+        }
+    }
+    let base = tempfile::Builder::new()
+        .prefix("zcopy-fixture-")
+        .tempdir()
+        .map_err(|err| format!("temp dir: {err}"))?
+        .keep();
+    BASE.set(base.clone()).ok();
+    // SAFETY: registering a plain extern "C" function; it runs at normal process exit.
+    unsafe { libc::atexit(unmount_all) };
+    Ok(Mounts {
+        ext4: loop_mount(&base, "ext4", &["mkfs.ext4", "-q", "-F"], 1536)?,
+        xfs: loop_mount(&base, "xfs", &["mkfs.xfs", "-q", "-f", "-m", "reflink=1"], 1536)?,
+        btrfs: loop_mount(&base, "btrfs", &["mkfs.btrfs", "-q", "-f"], 1536)?,
+        tmpfs: tmpfs(&base, "tmpfs", "1g")?,
+        tiny_tmpfs: tmpfs(&base, "tiny", "4m")?,
+    })
+}
+
+fn tool_exists(tool: &str) -> bool {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        .iter()
+        .any(|dir| Path::new(dir).join(tool).exists())
+}
+
+fn run(command: &[&str]) -> Result<(), String> {
+    let output = StdCommand::new(command[0])
+        .args(&command[1..])
+        .output()
+        .map_err(|err| format!("{}: {err}", command[0]))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} failed: {}",
+            command.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+fn loop_mount(base: &Path, name: &str, mkfs: &[&str], size_mib: u64) -> Result<PathBuf, String> {
+    let image = base.join(format!("{name}.img"));
+    File::create(&image)
+        .and_then(|file| file.set_len(size_mib * MIB))
+        .map_err(|err| format!("create {}: {err}", image.display()))?;
+    let image_text = image.to_str().unwrap();
+    let mut command = mkfs.to_vec();
+    command.push(image_text);
+    run(&command)?;
+    let point = base.join(name);
+    std::fs::create_dir(&point).map_err(|err| err.to_string())?;
+    run(&["mount", "-o", "loop", image_text, point.to_str().unwrap()])?;
+    CLEANUP.lock().unwrap().push(point.clone());
+    Ok(point)
+}
+
+fn tmpfs(base: &Path, name: &str, size: &str) -> Result<PathBuf, String> {
+    let point = base.join(name);
+    std::fs::create_dir(&point).map_err(|err| err.to_string())?;
+    run(&["mount", "-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", point.to_str().unwrap()])?;
+    CLEANUP.lock().unwrap().push(point.clone());
+    Ok(point)
+}
+
+extern "C" fn unmount_all() {
+    if let Ok(points) = CLEANUP.lock() {
+        for point in points.iter() {
+            let _ = StdCommand::new("umount").arg(point).status();
+        }
+    }
+    if let Some(base) = BASE.get() {
+        let _ = std::fs::remove_dir_all(base);
+    }
+}
+
+/// A fresh directory on `root`, removed when dropped.
+pub fn dir_on(root: &Path) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("t-").tempdir_in(root).unwrap()
+}
+
+/// Bytes used on the filesystem holding `path`, after flushing delayed allocation.
+pub fn used_bytes(path: &Path) -> u64 {
+    run(&["sync", "-f", path.to_str().unwrap()]).unwrap();
+    let stat = nix::sys::statvfs::statvfs(path).unwrap();
+    (stat.blocks() - stat.blocks_free()) as u64 * stat.fragment_size() as u64
+}
+
+/// The `method` of the only file in a zcopy JSON document.
+pub fn only_method(json: &Value) -> &str {
+    let files = json["files"].as_array().expect("files is an array");
+    assert_eq!(files.len(), 1, "expected one copied file: {json:#}");
+    files[0]["method"].as_str().unwrap()
+}

@@ -1,0 +1,207 @@
+//! Round trips and method choice on real filesystems: ext4, XFS, btrfs and tmpfs,
+//! loop-mounted or mounted by the fixtures.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use common::*;
+
+const THRESHOLD: u64 = 10 * MIB;
+
+/// Every size of the issue, each copied within one filesystem; the method must be the
+/// chunk copy below the 10 MiB threshold and the filesystem's best kernel path above.
+fn round_trips_on(name: &str, root: &Path) {
+    let dir = dir_on(root);
+    let sizes = [0, 1, 4095, 4096, MIB + 1, THRESHOLD - 1, THRESHOLD, 200 * MIB];
+    let expected_kernel_method = match name {
+        "btrfs" | "xfs" => "clone",
+        _ => "copy_file_range",
+    };
+    for (seed, size) in sizes.into_iter().enumerate() {
+        let source = dir.path().join(format!("src-{size}"));
+        let destination = dir.path().join(format!("dst-{size}"));
+        write_pattern(&source, size, seed as u64);
+        let (code, json, stderr) = zcopy_json(dir.path(), &[source.as_os_str(), destination.as_os_str()]);
+        assert_eq!(code, 0, "{name}, {size} bytes: {stderr}");
+        assert_same_content(&source, &destination);
+        let expected = if size < THRESHOLD { "chunked" } else { expected_kernel_method };
+        assert_eq!(only_method(&json), expected, "{name}, {size} bytes");
+        assert_eq!(json["files"][0]["bytes"], size, "{name}, {size} bytes");
+        assert_eq!(json["files"][0]["verified"], true);
+    }
+    assert_no_debris(dir.path());
+}
+
+#[test]
+fn round_trips_in_the_temp_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    // The temp dir's filesystem is the machine's; only the content is checked here,
+    // the per-filesystem methods are checked on the fixtures' mounts.
+    for (seed, size) in [0, 1, 4095, 4096, MIB + 1, THRESHOLD - 1, THRESHOLD, 200 * MIB].into_iter().enumerate() {
+        let source = dir.path().join(format!("src-{size}"));
+        let destination = dir.path().join(format!("dst-{size}"));
+        write_pattern(&source, size, seed as u64);
+        zcopy(dir.path()).arg(&source).arg(&destination).assert().success();
+        assert_same_content(&source, &destination);
+    }
+    assert_no_debris(dir.path());
+}
+
+#[test]
+fn round_trips_on_ext4() {
+    if let Some(mounts) = mounts("round_trips_on_ext4") {
+        round_trips_on("ext4", &mounts.ext4);
+    }
+}
+
+#[test]
+fn round_trips_on_xfs() {
+    if let Some(mounts) = mounts("round_trips_on_xfs") {
+        round_trips_on("xfs", &mounts.xfs);
+    }
+}
+
+#[test]
+fn round_trips_on_btrfs() {
+    if let Some(mounts) = mounts("round_trips_on_btrfs") {
+        round_trips_on("btrfs", &mounts.btrfs);
+    }
+}
+
+#[test]
+fn round_trips_on_tmpfs() {
+    if let Some(mounts) = mounts("round_trips_on_tmpfs") {
+        round_trips_on("tmpfs", &mounts.tmpfs);
+    }
+}
+
+/// A clone shares the source's blocks: 256 MiB copied on a CoW filesystem must not
+/// use 256 MiB more space, while `--reflink=never` must (it makes independent blocks).
+fn clone_shares_blocks(root: &Path) {
+    let dir = dir_on(root);
+    let source = dir.path().join("master.mkv");
+    write_pattern(&source, 256 * MIB, 7);
+    let before = used_bytes(dir.path());
+    let clone = dir.path().join("clone.mkv");
+    let (code, json, stderr) = zcopy_json(dir.path(), &[source.as_os_str(), clone.as_os_str()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(only_method(&json), "clone");
+    let after_clone = used_bytes(dir.path());
+    assert!(
+        after_clone < before + 16 * MIB,
+        "a clone used {} MiB (took {} s)",
+        (after_clone - before) / MIB,
+        json["files"][0]["duration_sec"]
+    );
+    eprintln!("256 MiB clone took {} s", json["files"][0]["duration_sec"]);
+
+    let independent = dir.path().join("independent.mkv");
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[OsStr::new("--reflink=never"), source.as_os_str(), independent.as_os_str()],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(only_method(&json), "sendfile");
+    let after_copy = used_bytes(dir.path());
+    assert!(
+        after_copy >= after_clone + 250 * MIB,
+        "--reflink=never used only {} MiB: blocks are shared",
+        (after_copy - after_clone) / MIB
+    );
+    assert_same_content(&source, &clone);
+    assert_same_content(&source, &independent);
+}
+
+#[test]
+fn clone_on_btrfs_adds_no_used_space_and_reflink_never_does() {
+    if let Some(mounts) = mounts("clone_on_btrfs") {
+        clone_shares_blocks(&mounts.btrfs);
+    }
+}
+
+#[test]
+fn clone_on_xfs_adds_no_used_space_and_reflink_never_does() {
+    if let Some(mounts) = mounts("clone_on_xfs") {
+        clone_shares_blocks(&mounts.xfs);
+    }
+}
+
+#[test]
+fn methods_follow_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("in.bin");
+    write_pattern(&source, 12 * MIB, 3);
+    let cases: &[(&[&str], &str)] = &[
+        (&["--no-zero-copy"], "chunked"),
+        (&["--min-size-mb", "13"], "chunked"),
+        (&["--reflink=never"], "sendfile"),
+        (&["--min-size-mb", "12", "--reflink=never"], "sendfile"),
+    ];
+    for (index, (flags, method)) in cases.iter().enumerate() {
+        let destination = dir.path().join(format!("out-{index}"));
+        let mut args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
+        args.extend([source.as_os_str(), destination.as_os_str()]);
+        let (code, json, stderr) = zcopy_json(dir.path(), &args);
+        assert_eq!(code, 0, "{flags:?}: {stderr}");
+        assert_eq!(only_method(&json), *method, "{flags:?}");
+        assert_same_content(&source, &destination);
+    }
+}
+
+#[test]
+fn reflink_always_fails_where_clone_is_impossible_and_leaves_nothing() {
+    let Some(mounts) = mounts("reflink_always_fails") else { return };
+    let dir = dir_on(&mounts.ext4);
+    let source = dir.path().join("in.bin");
+    let destination = dir.path().join("out.bin");
+    write_pattern(&source, 12 * MIB, 4);
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[OsStr::new("--reflink=always"), source.as_os_str(), destination.as_os_str()],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(json["errors"][0]["operation"], "clone");
+    assert!(stderr.contains("cannot clone (--reflink=always)"), "{stderr}");
+    assert!(!destination.exists());
+    assert_no_debris(dir.path());
+}
+
+/// Between filesystems FICLONE and copy_file_range answer EXDEV; the ladder goes on.
+#[test]
+fn cross_filesystem_copies_are_byte_equal() {
+    let Some(mounts) = mounts("cross_filesystem_copies") else { return };
+    for (from, to) in [(&mounts.ext4, &mounts.xfs), (&mounts.btrfs, &mounts.tmpfs), (&mounts.tmpfs, &mounts.btrfs)] {
+        let (src_dir, dst_dir) = (dir_on(from), dir_on(to));
+        let source = src_dir.path().join("in.mkv");
+        let destination = dst_dir.path().join("out.mkv");
+        write_pattern(&source, 40 * MIB + 17, 5);
+        let (code, json, stderr) = zcopy_json(src_dir.path(), &[source.as_os_str(), destination.as_os_str()]);
+        assert_eq!(code, 0, "{stderr}");
+        assert_ne!(only_method(&json), "clone", "{} -> {}", from.display(), to.display());
+        assert_same_content(&source, &destination);
+        assert_no_debris(dst_dir.path());
+    }
+}
+
+/// A disk too small for the file: an error naming the operation and ENOSPC, no
+/// temporary file left, and no retry on a lower rung (the rung that hit the full disk
+/// is the one reported, and `-v` shows no attempt after it).
+#[test]
+fn a_full_disk_is_an_error_without_debris_or_retry() {
+    let Some(mounts) = mounts("a_full_disk") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("big.bin");
+    write_pattern(&source, 12 * MIB, 6);
+    let destination = mounts.tiny_tmpfs.join("big.bin");
+    let (code, json, stderr) = zcopy_json(dir.path(), &[OsStr::new("-v"), source.as_os_str(), destination.as_os_str()]);
+    assert_eq!(code, 1, "{stderr}");
+    let error = &json["errors"][0];
+    assert_eq!(error["errno"], 28, "{error}");
+    let operation = error["operation"].as_str().unwrap().to_string();
+    assert!(["copy_file_range", "sendfile"].contains(&operation.as_str()), "{operation}");
+    assert!(!stderr.contains("trying chunked"), "retried after ENOSPC:\n{stderr}");
+    assert!(!destination.exists());
+    assert_no_debris(&mounts.tiny_tmpfs);
+}
