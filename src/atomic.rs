@@ -36,7 +36,11 @@ pub struct TempDest {
 impl TempDest {
     /// Creates the temporary file for `destination`, with the source's permission bits
     /// (less the umask, as for any new file).
-    pub fn create(destination: &Path, source: &Metadata, existing: Option<&Metadata>) -> Result<Self, Error> {
+    pub fn create(
+        destination: &Path,
+        source: &Metadata,
+        existing: Option<&Metadata>,
+    ) -> Result<Self, Error> {
         let name = destination.file_name().ok_or_else(|| {
             Error::new(
                 destination,
@@ -54,6 +58,7 @@ impl TempDest {
             .rand_bytes(6)
             .permissions(new_file_permissions(source))
             .tempfile_in(directory)
+            .map_err(without_path)
             .op(directory, Operation::CreateTemp)?;
         let (file, path) = temp.into_parts();
         Ok(TempDest {
@@ -66,7 +71,9 @@ impl TempDest {
 
     /// The open temporary file.
     pub fn file(&self) -> &File {
-        self.file.as_ref().expect("the temporary file is open between platform copy calls")
+        self.file
+            .as_ref()
+            .expect("the temporary file is open between platform copy calls")
     }
 
     /// Where the temporary file is.
@@ -78,10 +85,18 @@ impl TempDest {
     /// `CopyFileExW`) replace the temporary file: our handle is closed around the call
     /// and the file at the path reopened after it, whether the call worked or not.
     #[cfg(any(target_os = "macos", windows))]
-    pub(crate) fn rewrite_path(&mut self, call: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<()> {
+    pub(crate) fn rewrite_path(
+        &mut self,
+        call: impl FnOnce(&Path) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         self.file = None;
         let result = call(&self.path);
-        let reopened = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&self.path);
+        let reopened = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.path);
         self.file = Some(reopened?);
         result
     }
@@ -98,7 +113,9 @@ impl TempDest {
         if fsync {
             file.sync_all().op(&self.path, Operation::Fsync)?;
         }
-        let TempDest { path, destination, .. } = self;
+        let TempDest {
+            path, destination, ..
+        } = self;
         let persisted = if no_clobber {
             path.persist_noclobber(&destination)
         } else {
@@ -114,17 +131,37 @@ impl TempDest {
     }
 }
 
+/// tempfile wraps OS errors in its own type to add the path, which hides the errno
+/// from `raw_os_error` and repeats a path our message already names: unwrap it.
+fn without_path(err: std::io::Error) -> std::io::Error {
+    let code = err
+        .get_ref()
+        .and_then(|inner| inner.source())
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .and_then(std::io::Error::raw_os_error);
+    match code {
+        Some(code) if err.raw_os_error().is_none() => std::io::Error::from_raw_os_error(code),
+        _ => err,
+    }
+}
+
 fn temp_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
     let mut prefix = std::ffi::OsString::from(".");
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
         let bytes = name.as_bytes();
-        prefix.push(std::ffi::OsStr::from_bytes(&bytes[..bytes.len().min(MAX_NAME_IN_TEMP)]));
+        prefix.push(std::ffi::OsStr::from_bytes(
+            &bytes[..bytes.len().min(MAX_NAME_IN_TEMP)],
+        ));
     }
     #[cfg(not(unix))]
     {
-        let short: String = name.to_string_lossy().chars().take(MAX_NAME_IN_TEMP / 4).collect();
+        let short: String = name
+            .to_string_lossy()
+            .chars()
+            .take(MAX_NAME_IN_TEMP / 4)
+            .collect();
         prefix.push(short);
     }
     prefix.push(".");

@@ -28,7 +28,6 @@ Exit status: 0 all copied, 1 some files failed, 2 usage or configuration error,
     name = "zcopy",
     version,
     about = "Copy large media files with the kernel's own mechanisms, atomically and verified",
-    long_about = None,
     after_help = AFTER_HELP,
     max_term_width = 100
 )]
@@ -47,7 +46,12 @@ pub struct Cli {
     pub files_from: Option<PathBuf>,
 
     /// Entries in --files-from are separated by NUL bytes, not newlines.
-    #[arg(short = '0', long = "null", requires = "files_from", help_heading = "Copy")]
+    #[arg(
+        short = '0',
+        long = "null",
+        requires = "files_from",
+        help_heading = "Copy"
+    )]
     pub null: bool,
 
     /// Do not replace existing destinations (they are reported as skipped).

@@ -265,7 +265,10 @@ impl Config {
     /// Builds the configuration from flags, the process environment and a `.env` file.
     ///
     /// Returns the configuration and warnings (unknown `ZERO_COPY_*` keys).
-    pub fn load(overrides: &Overrides, env_file: &EnvFile) -> Result<(Config, Vec<String>), ConfigError> {
+    pub fn load(
+        overrides: &Overrides,
+        env_file: &EnvFile,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
         let environment: Vec<(OsString, OsString)> = std::env::vars_os()
             .filter(|(key, _)| key.to_string_lossy().starts_with(ENV_PREFIX))
             .collect();
@@ -572,7 +575,10 @@ mod tests {
             "ZERO_COPY_MIN_SIZE_MB=5\nZERO_COPY_CHUNK_SIZE_MB=8\nZERO_COPY_ENABLED=off\n",
         )
         .unwrap();
-        let environment = env(&[("ZERO_COPY_MIN_SIZE_MB", "6"), ("ZERO_COPY_CHUNK_SIZE_MB", "9")]);
+        let environment = env(&[
+            ("ZERO_COPY_MIN_SIZE_MB", "6"),
+            ("ZERO_COPY_CHUNK_SIZE_MB", "9"),
+        ]);
         let overrides = Overrides {
             min_size_mb: Some(7),
             ..Overrides::default()
@@ -601,27 +607,34 @@ mod tests {
 
     #[test]
     fn bad_values_name_variable_origin_value_and_range() {
-        let dotenv =
-            parse_env_file(Path::new("conf/.env"), "# media\n\nZERO_COPY_CHUNK_SIZE_MB=513\n").unwrap();
+        let dotenv = parse_env_file(
+            Path::new("conf/.env"),
+            "# media\n\nZERO_COPY_CHUNK_SIZE_MB=513\n",
+        )
+        .unwrap();
         let err = Config::resolve(&Overrides::default(), &[], Some(&dotenv)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid value \"513\" for ZERO_COPY_CHUNK_SIZE_MB (from conf/.env, line 3): \
              expected a whole number from 1 to 512"
         );
-        let err = Config::resolve(&Overrides::default(), &env(&[("ZERO_COPY_ENABLED", "")]), None)
-            .unwrap_err();
-        assert!(err.to_string().contains("\"\" for ZERO_COPY_ENABLED (from environment)"));
+        let err = Config::resolve(
+            &Overrides::default(),
+            &env(&[("ZERO_COPY_ENABLED", "")]),
+            None,
+        )
+        .unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("\"\" for ZERO_COPY_ENABLED (from environment)"));
     }
 
     #[test]
     fn unknown_zero_copy_keys_warn_and_other_keys_are_ignored() {
-        let dotenv = parse_env_file(
-            Path::new(".env"),
-            "PATH=/nowhere\nZERO_COPY_MIN_SIZE=5\n",
-        )
-        .unwrap();
-        let (config, warnings) = Config::resolve(&Overrides::default(), &[], Some(&dotenv)).unwrap();
+        let dotenv =
+            parse_env_file(Path::new(".env"), "PATH=/nowhere\nZERO_COPY_MIN_SIZE=5\n").unwrap();
+        let (config, warnings) =
+            Config::resolve(&Overrides::default(), &[], Some(&dotenv)).unwrap();
         assert_eq!(config.min_size_mb, 10);
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("ZERO_COPY_MIN_SIZE in .env, line 2"));

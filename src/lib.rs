@@ -86,7 +86,10 @@ impl Observer for FileObserver<'_> {
 /// Runs a planned batch: every entry in order, errors collected, never stopping early
 /// except when interrupted. Errors are also printed on stderr as they happen.
 pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
-    let files_total = entries.iter().filter(|entry| matches!(entry, Entry::File(_))).count() as u64;
+    let files_total = entries
+        .iter()
+        .filter(|entry| matches!(entry, Entry::File(_)))
+        .count() as u64;
     let bytes_total = entries
         .iter()
         .map(|entry| match entry {
@@ -100,7 +103,10 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
         verbose: batch.verbose,
     };
     if batch.verbose {
-        progress.println(&format!("zcopy: mechanisms in this build: {}", engine::platform_mechanisms()));
+        progress.println(&format!(
+            "zcopy: mechanisms in this build: {}",
+            engine::platform_mechanisms()
+        ));
     }
 
     let stats = Stats::default();
@@ -117,7 +123,9 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
         if error.is_verification_failure() {
             stats.record_verification_failure();
         }
-        report.errors.push(ErrorRecord::new(source, destination, error));
+        report
+            .errors
+            .push(ErrorRecord::new(source, destination, error));
     };
 
     let started = Instant::now();
@@ -153,7 +161,10 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                 files_done += 1;
                 progress.finish_file(job.size, files_done, files_total);
             }
-            Entry::Dir { source, destination } => {
+            Entry::Dir {
+                source,
+                destination,
+            } => {
                 if let Err(error) = create_dir(&destination) {
                     fail(&mut report, &source, Some(&destination), &error);
                 }
@@ -194,7 +205,9 @@ fn file_record(job: &Job, copied: &engine::Copied) -> FileRecord {
 fn create_dir(destination: &Path) -> Result<(), Error> {
     match std::fs::create_dir(destination) {
         Ok(()) => Ok(()),
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && destination.is_dir() => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && destination.is_dir() => {
+            Ok(())
+        }
         Err(err) => Err(Error::os(destination, Operation::CreateDir, err)),
     }
 }
@@ -219,6 +232,8 @@ fn create_symlink(_target: &Path, destination: &Path) -> Result<(), Error> {
     Err(Error::new(
         destination,
         Operation::CreateSymlink,
-        engine::Cause::Invalid("copying symlinks inside trees is supported on Unix only".to_string()),
+        engine::Cause::Invalid(
+            "copying symlinks inside trees is supported on Unix only".to_string(),
+        ),
     ))
 }

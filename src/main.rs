@@ -33,7 +33,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             let [destination] = cli.paths.as_slice() else {
                 anyhow::bail!("--files-from takes exactly one PATH: the destination directory");
             };
-            plan::from_list(&plan::read_list(list, cli.null)?, destination, cli.recursive)?
+            plan::from_list(
+                &plan::read_list(list, cli.null)?,
+                destination,
+                cli.recursive,
+            )?
         }
         None => plan::from_arguments(&cli.paths, cli.recursive)?,
     };

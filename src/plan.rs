@@ -32,7 +32,7 @@ pub enum Entry {
     File(Job),
     /// Create a directory of a copied tree.
     Dir {
-        /// The directory copied.
+        /// The directory copied (for a `--files-from` parent: the listed path needing it).
         source: PathBuf,
         /// The directory to create.
         destination: PathBuf,
@@ -72,10 +72,14 @@ impl std::error::Error for UsageError {}
 
 /// Plans `SRC DST` or `SRC... DIR`: the last path is the destination.
 pub fn from_arguments(paths: &[PathBuf], recursive: bool) -> Result<Vec<Entry>, UsageError> {
-    let Some((destination, sources)) = paths.split_last().filter(|(_, sources)| !sources.is_empty()) else {
+    let Some((destination, sources)) = paths
+        .split_last()
+        .filter(|(_, sources)| !sources.is_empty())
+    else {
         return Err(UsageError(match paths.first() {
             Some(path) => format!("missing destination after '{}'", path.display()),
-            None => "missing source and destination (usage: zcopy SRC DST, zcopy SRC... DIR)".to_string(),
+            None => "missing source and destination (usage: zcopy SRC DST, zcopy SRC... DIR)"
+                .to_string(),
         }));
     };
     let into_directory = is_directory(destination);
@@ -98,7 +102,12 @@ pub fn from_arguments(paths: &[PathBuf], recursive: bool) -> Result<Vec<Entry>, 
         if into_directory {
             match base_name(source) {
                 Some(name) => planner.add(source, &destination.join(name)),
-                None => planner.fail(source, None, Operation::Plan, "has no file name to copy into a directory"),
+                None => planner.fail(
+                    source,
+                    None,
+                    Operation::Plan,
+                    "has no file name to copy into a directory",
+                ),
             }
         } else {
             planner.add(source, destination);
@@ -110,7 +119,11 @@ pub fn from_arguments(paths: &[PathBuf], recursive: bool) -> Result<Vec<Entry>, 
 /// Plans `--files-from LIST DIR`: each listed path is copied to the same relative path
 /// under `DIR` (an absolute path loses its leading `/`), as rsync's `--files-from` does,
 /// so files with the same name in different folders never overwrite each other.
-pub fn from_list(list: &[PathBuf], destination: &Path, recursive: bool) -> Result<Vec<Entry>, UsageError> {
+pub fn from_list(
+    list: &[PathBuf],
+    destination: &Path,
+    recursive: bool,
+) -> Result<Vec<Entry>, UsageError> {
     if !is_directory(destination) {
         return Err(UsageError(format!(
             "--files-from needs an existing destination directory; '{}' is not one",
@@ -120,7 +133,10 @@ pub fn from_list(list: &[PathBuf], destination: &Path, recursive: bool) -> Resul
     let mut planner = Planner::new(recursive);
     for source in list {
         match relative_form(source) {
-            Some(relative) => planner.add(source, &destination.join(relative)),
+            Some(relative) => {
+                planner.add_parents(source, destination, &relative);
+                planner.add(source, &destination.join(relative));
+            }
             None => planner.fail(
                 source,
                 None,
@@ -142,7 +158,8 @@ pub fn read_list(list: &Path, nul_separated: bool) -> Result<Vec<PathBuf>, Usage
     } else {
         std::fs::File::open(list).and_then(|mut file| file.read_to_end(&mut bytes))
     };
-    result.map_err(|err| UsageError(format!("{}: read --files-from list: {err}", list.display())))?;
+    result
+        .map_err(|err| UsageError(format!("{}: read --files-from list: {err}", list.display())))?;
     let separator = if nul_separated { b'\0' } else { b'\n' };
     Ok(bytes
         .split(|&byte| byte == separator)
@@ -166,6 +183,7 @@ struct Planner {
     recursive: bool,
     entries: Vec<Entry>,
     destinations: HashSet<PathBuf>,
+    directories: HashSet<PathBuf>,
 }
 
 impl Planner {
@@ -174,15 +192,43 @@ impl Planner {
             recursive,
             entries: Vec::new(),
             destinations: HashSet::new(),
+            directories: HashSet::new(),
         }
     }
 
-    fn fail(&mut self, source: &Path, destination: Option<&Path>, operation: Operation, message: &str) {
+    fn fail(
+        &mut self,
+        source: &Path,
+        destination: Option<&Path>,
+        operation: Operation,
+        message: &str,
+    ) {
         self.entries.push(Entry::Failed {
             source: source.to_path_buf(),
             destination: destination.map(Path::to_path_buf),
             error: Error::new(source, operation, Cause::Invalid(message.to_string())),
         });
+    }
+
+    /// Plans the directories between `root` and `root/relative`, once each, so that a
+    /// listed `cam a/take 1.mov` lands in `DIR/cam a/`.
+    fn add_parents(&mut self, source: &Path, root: &Path, relative: &Path) {
+        let mut partial = PathBuf::new();
+        let parents: Vec<_> = relative
+            .parent()
+            .into_iter()
+            .flat_map(Path::components)
+            .collect();
+        for component in parents {
+            partial.push(component);
+            let destination = root.join(&partial);
+            if self.directories.insert(destination.clone()) {
+                self.entries.push(Entry::Dir {
+                    source: source.to_path_buf(),
+                    destination,
+                });
+            }
+        }
     }
 
     /// Adds `source` (a file, or with `-r` a whole tree) to be copied to `destination`.
@@ -218,7 +264,10 @@ impl Planner {
                 source,
                 Some(destination),
                 Operation::Plan,
-                &format!("cannot copy a directory into itself ('{}')", destination.display()),
+                &format!(
+                    "cannot copy a directory into itself ('{}')",
+                    destination.display()
+                ),
             );
             return;
         }
@@ -231,7 +280,10 @@ impl Planner {
                 source,
                 Some(destination),
                 Operation::Plan,
-                &format!("'{}' is also the destination of another source", destination.display()),
+                &format!(
+                    "'{}' is also the destination of another source",
+                    destination.display()
+                ),
             );
             return;
         }
@@ -340,7 +392,10 @@ fn inside(destination: &Path, directory: &Path) -> bool {
     let mut rest = Vec::new();
     loop {
         if let Ok(real) = std::fs::canonicalize(existing) {
-            let resolved = rest.iter().rev().fold(real, |path: PathBuf, part| path.join(part));
+            let resolved = rest
+                .iter()
+                .rev()
+                .fold(real, |path: PathBuf, part| path.join(part));
             return resolved.starts_with(&directory);
         }
         match (existing.parent(), existing.file_name()) {
@@ -359,8 +414,14 @@ mod tests {
 
     #[test]
     fn relative_form_strips_roots_and_refuses_parent_dirs() {
-        assert_eq!(relative_form(Path::new("/a/b.mkv")), Some(PathBuf::from("a/b.mkv")));
-        assert_eq!(relative_form(Path::new("./a/./b")), Some(PathBuf::from("a/b")));
+        assert_eq!(
+            relative_form(Path::new("/a/b.mkv")),
+            Some(PathBuf::from("a/b.mkv"))
+        );
+        assert_eq!(
+            relative_form(Path::new("./a/./b")),
+            Some(PathBuf::from("a/b"))
+        );
         assert_eq!(relative_form(Path::new("a/../b")), None);
         assert_eq!(relative_form(Path::new("/")), None);
     }

@@ -29,9 +29,11 @@ impl Progress {
         let multi = MultiProgress::with_draw_target(target);
         let batch = multi.add(ProgressBar::new(bytes));
         batch.set_style(
-            ProgressStyle::with_template("{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         batch.set_prefix("total");
         batch.set_message(format!("0/{files} files"));
@@ -75,7 +77,8 @@ impl Progress {
     /// The current file is done (copied, skipped or failed).
     pub fn finish_file(&self, size: u64, files_done: u64, files_total: u64) {
         self.batch.inc(size);
-        self.batch.set_message(format!("{files_done}/{files_total} files"));
+        self.batch
+            .set_message(format!("{files_done}/{files_total} files"));
     }
 
     /// Prints a line on stderr without tearing the bars.

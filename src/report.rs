@@ -109,7 +109,10 @@ impl Report {
         let stats = &self.stats;
         let files = self.files.len();
         let rate = if stats.total_duration_sec > 0.0 {
-            format_size((stats.bytes_copied as f64 / stats.total_duration_sec) as u64, BINARY)
+            format_size(
+                (stats.bytes_copied as f64 / stats.total_duration_sec) as u64,
+                BINARY,
+            )
         } else {
             format_size(0u64, BINARY)
         };
@@ -125,7 +128,11 @@ impl Report {
             format_size(stats.bytes_copied, BINARY),
             stats.total_duration_sec,
             stats.zero_copy_count,
-            if kernel.is_empty() { String::new() } else { format!(" ({})", kernel.join(", ")) },
+            if kernel.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", kernel.join(", "))
+            },
             stats.fallback_count,
         );
         if !self.skipped.is_empty() {
@@ -135,7 +142,10 @@ impl Report {
             line.push_str(&format!("; {} failed", self.errors.len()));
         }
         if stats.verification_failures > 0 {
-            line.push_str(&format!(" ({} failed verification)", stats.verification_failures));
+            line.push_str(&format!(
+                " ({} failed verification)",
+                stats.verification_failures
+            ));
         }
         if self.interrupted {
             line.push_str("; interrupted");

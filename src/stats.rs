@@ -33,7 +33,12 @@ impl Stats {
     pub fn snapshot(&self, elapsed: Duration) -> StatsSnapshot {
         let methods: BTreeMap<&'static str, u64> = Method::ALL
             .iter()
-            .map(|&method| (method.name(), self.by_method[method_index(method)].load(Ordering::Relaxed)))
+            .map(|&method| {
+                (
+                    method.name(),
+                    self.by_method[method_index(method)].load(Ordering::Relaxed),
+                )
+            })
             .collect();
         let count = |zero_copy: bool| -> u64 {
             Method::ALL
@@ -71,7 +76,10 @@ impl Stats {
 }
 
 fn method_index(method: Method) -> usize {
-    Method::ALL.iter().position(|&m| m == method).expect("every method is in Method::ALL")
+    Method::ALL
+        .iter()
+        .position(|&m| m == method)
+        .expect("every method is in Method::ALL")
 }
 
 /// The statistics of a finished batch, with the spec's names.

@@ -10,12 +10,25 @@ use crate::engine::{Cause, Context, Error, Operation, Source};
 ///
 /// For pseudo files (procfs, sysfs) `stat` does not give the content's size, so the
 /// copy is compared with the bytes actually read instead.
-pub(crate) fn check(source: &Source<'_>, temp: &TempDest, copied: u64, enabled: bool) -> Result<bool, Error> {
+pub(crate) fn check(
+    source: &Source<'_>,
+    temp: &TempDest,
+    copied: u64,
+    enabled: bool,
+) -> Result<bool, Error> {
     if !enabled {
         return Ok(false);
     }
-    let expected = if source.size_is_exact { source.metadata.len() } else { copied };
-    let actual = temp.file().metadata().op(temp.path(), Operation::Verify)?.len();
+    let expected = if source.size_is_exact {
+        source.metadata.len()
+    } else {
+        copied
+    };
+    let actual = temp
+        .file()
+        .metadata()
+        .op(temp.path(), Operation::Verify)?
+        .len();
     if actual != expected {
         return Err(Error::new(
             temp.path(),
@@ -30,8 +43,17 @@ pub(crate) fn check(source: &Source<'_>, temp: &TempDest, copied: u64, enabled: 
 /// copy: its size or modification time differ from when it was opened, or its path
 /// now names another file.
 pub(crate) fn source_unchanged(source: &Source<'_>) -> Result<(), Error> {
-    let now = source.file.metadata().op(source.path, Operation::CheckSource)?;
-    let changed = |what| Err(Error::new(source.path, Operation::CheckSource, Cause::SourceChanged(what)));
+    let now = source
+        .file
+        .metadata()
+        .op(source.path, Operation::CheckSource)?;
+    let changed = |what| {
+        Err(Error::new(
+            source.path,
+            Operation::CheckSource,
+            Cause::SourceChanged(what),
+        ))
+    };
     if now.len() != source.metadata.len() {
         return changed("its size changed");
     }

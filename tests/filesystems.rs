@@ -14,7 +14,16 @@ const THRESHOLD: u64 = 10 * MIB;
 /// chunk copy below the 10 MiB threshold and the filesystem's best kernel path above.
 fn round_trips_on(name: &str, root: &Path) {
     let dir = dir_on(root);
-    let sizes = [0, 1, 4095, 4096, MIB + 1, THRESHOLD - 1, THRESHOLD, 200 * MIB];
+    let sizes = [
+        0,
+        1,
+        4095,
+        4096,
+        MIB + 1,
+        THRESHOLD - 1,
+        THRESHOLD,
+        200 * MIB,
+    ];
     let expected_kernel_method = match name {
         "btrfs" | "xfs" => "clone",
         _ => "copy_file_range",
@@ -23,10 +32,15 @@ fn round_trips_on(name: &str, root: &Path) {
         let source = dir.path().join(format!("src-{size}"));
         let destination = dir.path().join(format!("dst-{size}"));
         write_pattern(&source, size, seed as u64);
-        let (code, json, stderr) = zcopy_json(dir.path(), &[source.as_os_str(), destination.as_os_str()]);
+        let (code, json, stderr) =
+            zcopy_json(dir.path(), &[source.as_os_str(), destination.as_os_str()]);
         assert_eq!(code, 0, "{name}, {size} bytes: {stderr}");
         assert_same_content(&source, &destination);
-        let expected = if size < THRESHOLD { "chunked" } else { expected_kernel_method };
+        let expected = if size < THRESHOLD {
+            "chunked"
+        } else {
+            expected_kernel_method
+        };
         assert_eq!(only_method(&json), expected, "{name}, {size} bytes");
         assert_eq!(json["files"][0]["bytes"], size, "{name}, {size} bytes");
         assert_eq!(json["files"][0]["verified"], true);
@@ -39,11 +53,27 @@ fn round_trips_in_the_temp_dir() {
     let dir = tempfile::tempdir().unwrap();
     // The temp dir's filesystem is the machine's; only the content is checked here,
     // the per-filesystem methods are checked on the fixtures' mounts.
-    for (seed, size) in [0, 1, 4095, 4096, MIB + 1, THRESHOLD - 1, THRESHOLD, 200 * MIB].into_iter().enumerate() {
+    for (seed, size) in [
+        0,
+        1,
+        4095,
+        4096,
+        MIB + 1,
+        THRESHOLD - 1,
+        THRESHOLD,
+        200 * MIB,
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let source = dir.path().join(format!("src-{size}"));
         let destination = dir.path().join(format!("dst-{size}"));
         write_pattern(&source, size, seed as u64);
-        zcopy(dir.path()).arg(&source).arg(&destination).assert().success();
+        zcopy(dir.path())
+            .arg(&source)
+            .arg(&destination)
+            .assert()
+            .success();
         assert_same_content(&source, &destination);
     }
     assert_no_debris(dir.path());
@@ -100,7 +130,11 @@ fn clone_shares_blocks(root: &Path) {
     let independent = dir.path().join("independent.mkv");
     let (code, json, stderr) = zcopy_json(
         dir.path(),
-        &[OsStr::new("--reflink=never"), source.as_os_str(), independent.as_os_str()],
+        &[
+            OsStr::new("--reflink=never"),
+            source.as_os_str(),
+            independent.as_os_str(),
+        ],
     );
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(only_method(&json), "sendfile");
@@ -152,18 +186,27 @@ fn methods_follow_the_configuration() {
 
 #[test]
 fn reflink_always_fails_where_clone_is_impossible_and_leaves_nothing() {
-    let Some(mounts) = mounts("reflink_always_fails") else { return };
+    let Some(mounts) = mounts("reflink_always_fails") else {
+        return;
+    };
     let dir = dir_on(&mounts.ext4);
     let source = dir.path().join("in.bin");
     let destination = dir.path().join("out.bin");
     write_pattern(&source, 12 * MIB, 4);
     let (code, json, stderr) = zcopy_json(
         dir.path(),
-        &[OsStr::new("--reflink=always"), source.as_os_str(), destination.as_os_str()],
+        &[
+            OsStr::new("--reflink=always"),
+            source.as_os_str(),
+            destination.as_os_str(),
+        ],
     );
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(json["errors"][0]["operation"], "clone");
-    assert!(stderr.contains("cannot clone (--reflink=always)"), "{stderr}");
+    assert!(
+        stderr.contains("cannot clone (--reflink=always)"),
+        "{stderr}"
+    );
     assert!(!destination.exists());
     assert_no_debris(dir.path());
 }
@@ -171,15 +214,30 @@ fn reflink_always_fails_where_clone_is_impossible_and_leaves_nothing() {
 /// Between filesystems FICLONE and copy_file_range answer EXDEV; the ladder goes on.
 #[test]
 fn cross_filesystem_copies_are_byte_equal() {
-    let Some(mounts) = mounts("cross_filesystem_copies") else { return };
-    for (from, to) in [(&mounts.ext4, &mounts.xfs), (&mounts.btrfs, &mounts.tmpfs), (&mounts.tmpfs, &mounts.btrfs)] {
+    let Some(mounts) = mounts("cross_filesystem_copies") else {
+        return;
+    };
+    for (from, to) in [
+        (&mounts.ext4, &mounts.xfs),
+        (&mounts.btrfs, &mounts.tmpfs),
+        (&mounts.tmpfs, &mounts.btrfs),
+    ] {
         let (src_dir, dst_dir) = (dir_on(from), dir_on(to));
         let source = src_dir.path().join("in.mkv");
         let destination = dst_dir.path().join("out.mkv");
         write_pattern(&source, 40 * MIB + 17, 5);
-        let (code, json, stderr) = zcopy_json(src_dir.path(), &[source.as_os_str(), destination.as_os_str()]);
+        let (code, json, stderr) = zcopy_json(
+            src_dir.path(),
+            &[source.as_os_str(), destination.as_os_str()],
+        );
         assert_eq!(code, 0, "{stderr}");
-        assert_ne!(only_method(&json), "clone", "{} -> {}", from.display(), to.display());
+        assert_ne!(
+            only_method(&json),
+            "clone",
+            "{} -> {}",
+            from.display(),
+            to.display()
+        );
         assert_same_content(&source, &destination);
         assert_no_debris(dst_dir.path());
     }
@@ -190,18 +248,33 @@ fn cross_filesystem_copies_are_byte_equal() {
 /// is the one reported, and `-v` shows no attempt after it).
 #[test]
 fn a_full_disk_is_an_error_without_debris_or_retry() {
-    let Some(mounts) = mounts("a_full_disk") else { return };
+    let Some(mounts) = mounts("a_full_disk") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("big.bin");
     write_pattern(&source, 12 * MIB, 6);
     let destination = mounts.tiny_tmpfs.join("big.bin");
-    let (code, json, stderr) = zcopy_json(dir.path(), &[OsStr::new("-v"), source.as_os_str(), destination.as_os_str()]);
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[
+            OsStr::new("-v"),
+            source.as_os_str(),
+            destination.as_os_str(),
+        ],
+    );
     assert_eq!(code, 1, "{stderr}");
     let error = &json["errors"][0];
     assert_eq!(error["errno"], 28, "{error}");
     let operation = error["operation"].as_str().unwrap().to_string();
-    assert!(["copy_file_range", "sendfile"].contains(&operation.as_str()), "{operation}");
-    assert!(!stderr.contains("trying chunked"), "retried after ENOSPC:\n{stderr}");
+    assert!(
+        ["copy_file_range", "sendfile"].contains(&operation.as_str()),
+        "{operation}"
+    );
+    assert!(
+        !stderr.contains("trying chunked"),
+        "retried after ENOSPC:\n{stderr}"
+    );
     assert!(!destination.exists());
     assert_no_debris(&mounts.tiny_tmpfs);
 }

@@ -8,6 +8,10 @@ use std::ops::Range;
 
 use super::{Observer, Operation, RungError, RungResult};
 
+/// One segment from offset 0 to the end of file, for sources whose size is unknown.
+#[allow(clippy::single_range_in_vec_init)] // a list of segments that happens to hold one
+pub(crate) const UNTIL_EOF: &[Range<u64>] = &[0..u64::MAX];
+
 /// Copies the `segments` of `source` to the same offsets of `destination`, each until
 /// its end or the source's end of file, whichever comes first. A segment ending at
 /// `u64::MAX` means "until end of file" (procfs and sysfs files).
@@ -18,28 +22,39 @@ pub(crate) fn copy(
     chunk_size: usize,
     observer: &dyn Observer,
 ) -> RungResult {
-    let wanted: u64 = segments.iter().map(|segment| segment.end - segment.start).fold(0, u64::saturating_add);
+    let wanted: u64 = segments
+        .iter()
+        .map(|segment| segment.end - segment.start)
+        .fold(0, u64::saturating_add);
     // Small files get a small buffer: a 64 MiB allocation per thumbnail would cost more
     // than the copy.
-    let mut buffer = vec![0u8; usize::try_from(wanted).map_or(chunk_size, |n| n.clamp(1, chunk_size))];
+    let mut buffer =
+        vec![0u8; usize::try_from(wanted).map_or(chunk_size, |n| n.clamp(1, chunk_size))];
     let (mut reader, mut writer) = (source, destination);
     let mut copied = 0u64;
     for segment in segments {
-        reader.seek(SeekFrom::Start(segment.start)).map_err(|err| RungError::Failed(Operation::Read, err))?;
-        writer.seek(SeekFrom::Start(segment.start)).map_err(|err| RungError::Failed(Operation::Write, err))?;
+        reader
+            .seek(SeekFrom::Start(segment.start))
+            .map_err(|err| RungError::Failed(Operation::Read, err))?;
+        writer
+            .seek(SeekFrom::Start(segment.start))
+            .map_err(|err| RungError::Failed(Operation::Write, err))?;
         let mut offset = segment.start;
         while offset < segment.end {
             if observer.interrupted() {
                 return Err(RungError::Interrupted);
             }
-            let want = usize::try_from(segment.end - offset).map_or(buffer.len(), |left| left.min(buffer.len()));
+            let want = usize::try_from(segment.end - offset)
+                .map_or(buffer.len(), |left| left.min(buffer.len()));
             let read = match reader.read(&mut buffer[..want]) {
                 Ok(0) => return Ok(copied),
                 Ok(n) => n,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => return Err(RungError::Failed(Operation::Read, err)),
             };
-            writer.write_all(&buffer[..read]).map_err(|err| RungError::Failed(Operation::Write, err))?;
+            writer
+                .write_all(&buffer[..read])
+                .map_err(|err| RungError::Failed(Operation::Write, err))?;
             offset += read as u64;
             copied += read as u64;
             observer.progress(offset);

@@ -23,9 +23,21 @@ pub(crate) fn copy(
     max_chunk: usize,
     observer: &dyn Observer,
 ) -> RungResult {
-    copy_segments(segments, max_chunk, observer, Operation::CopyFileRange, |offset, len| {
-        let mut off_in = offset as i64;
-        let mut off_out = offset as i64;
-        nix::fcntl::copy_file_range(source, Some(&mut off_in), destination, Some(&mut off_out), len)
-    })
+    copy_segments(
+        segments,
+        max_chunk,
+        observer,
+        Operation::CopyFileRange,
+        |offset, len| {
+            let mut off_in = offset as i64;
+            let mut off_out = offset as i64;
+            nix::fcntl::copy_file_range(
+                source,
+                Some(&mut off_in),
+                destination,
+                Some(&mut off_out),
+                len,
+            )
+        },
+    )
 }

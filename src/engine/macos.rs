@@ -18,13 +18,16 @@ pub(crate) fn clone(source: &File, temp: &mut TempDest, size: u64) -> RungResult
         let target = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
         // SAFETY: valid descriptor and NUL-terminated path for the duration of the call.
-        let rc = unsafe { libc::fclonefileat(source.as_raw_fd(), libc::AT_FDCWD, target.as_ptr(), 0) };
+        let rc =
+            unsafe { libc::fclonefileat(source.as_raw_fd(), libc::AT_FDCWD, target.as_ptr(), 0) };
         if rc == -1 {
             return Err(io::Error::last_os_error());
         }
         Ok(())
     });
-    result.map(|()| size).map_err(|err| classify(Operation::Clone, err))
+    result
+        .map(|()| size)
+        .map_err(|err| classify(Operation::Clone, err))
 }
 
 /// Copies the data with `fcopyfile(3)`.
@@ -39,7 +42,10 @@ pub(crate) fn fcopyfile(source: &File, destination: &File, size: u64) -> RungRes
         )
     };
     if rc == -1 {
-        return Err(classify(Operation::CopyFileRange, io::Error::last_os_error()));
+        return Err(classify(
+            Operation::CopyFileRange,
+            io::Error::last_os_error(),
+        ));
     }
     Ok(size)
 }

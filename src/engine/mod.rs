@@ -12,17 +12,17 @@
 //! wastes time and hides the problem.
 
 mod chunked;
-mod error;
 #[cfg(target_os = "linux")]
 mod clone;
 #[cfg(target_os = "linux")]
 mod copy_range;
+mod error;
+#[cfg(target_os = "macos")]
+mod macos;
 #[cfg(target_os = "linux")]
 mod segments;
 #[cfg(target_os = "linux")]
 mod sendfile;
-#[cfg(target_os = "macos")]
-mod macos;
 #[cfg(windows)]
 mod windows;
 
@@ -32,8 +32,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub use error::{Cause, Error, Operation};
 pub(crate) use error::Context;
+pub use error::{Cause, Error, Operation};
 
 use crate::atomic::TempDest;
 use crate::config::{Config, Reflink};
@@ -271,7 +271,11 @@ pub fn copy_file(
     let existing = match std::fs::metadata(&destination) {
         Ok(existing) => {
             if same_file(&src.metadata, &existing) {
-                return Err(Error::new(&destination, Operation::StatDestination, Cause::SameFile));
+                return Err(Error::new(
+                    &destination,
+                    Operation::StatDestination,
+                    Cause::SameFile,
+                ));
             }
             if existing.is_dir() {
                 return Err(Error::new(
@@ -295,7 +299,11 @@ pub fn copy_file(
     verify::source_unchanged(&src)?;
     temp.install(options.no_clobber, options.fsync)?;
     Ok(Outcome::Copied(Copied {
-        bytes: if src.size_is_exact { src.metadata.len() } else { copied },
+        bytes: if src.size_is_exact {
+            src.metadata.len()
+        } else {
+            copied
+        },
         method,
         duration: started.elapsed(),
         verified,
@@ -308,7 +316,11 @@ pub fn copy_file(
 fn open_source(path: &Path) -> Result<Source<'_>, Error> {
     let metadata = std::fs::metadata(path).op(path, Operation::StatSource)?;
     if let Some(kind) = not_regular(&metadata) {
-        return Err(Error::new(path, Operation::StatSource, Cause::NotRegularFile(kind)));
+        return Err(Error::new(
+            path,
+            Operation::StatSource,
+            Cause::NotRegularFile(kind),
+        ));
     }
     let mut open = std::fs::OpenOptions::new();
     open.read(true);
@@ -321,7 +333,11 @@ fn open_source(path: &Path) -> Result<Source<'_>, Error> {
     // The path may have been swapped for a FIFO between the stat and the open.
     let metadata = file.metadata().op(path, Operation::StatSource)?;
     if let Some(kind) = not_regular(&metadata) {
-        return Err(Error::new(path, Operation::OpenSource, Cause::NotRegularFile(kind)));
+        return Err(Error::new(
+            path,
+            Operation::OpenSource,
+            Cause::NotRegularFile(kind),
+        ));
     }
     let size_is_exact = size_is_exact(&file);
     Ok(Source {
@@ -462,7 +478,11 @@ fn run_ladder(
     let rungs = rungs(src, options);
     for (index, &method) in rungs.iter().enumerate() {
         if let Some(reason) = unavailable(method) {
-            observer.note(&format!("{}: skipping {}: {reason}", src.path.display(), method.name()));
+            observer.note(&format!(
+                "{}: skipping {}: {reason}",
+                src.path.display(),
+                method.name()
+            ));
             continue;
         }
         match run_rung(method, src, temp, options, observer) {
@@ -475,10 +495,18 @@ fn run_ladder(
                 return Ok((method, bytes));
             }
             Err(RungError::Interrupted) => {
-                return Err(Error::new(temp.path(), method.operation(), Cause::Interrupted))
+                return Err(Error::new(
+                    temp.path(),
+                    method.operation(),
+                    Cause::Interrupted,
+                ))
             }
             Err(RungError::Failed(operation, err)) => {
-                let path = if operation == Operation::Read { src.path } else { temp.path() };
+                let path = if operation == Operation::Read {
+                    src.path
+                } else {
+                    temp.path()
+                };
                 return Err(Error::os(path, operation, err));
             }
             Err(RungError::Unsupported(err)) => {
@@ -494,11 +522,15 @@ fn run_ladder(
                     "{}: {} not usable here ({err}); trying {}",
                     src.path.display(),
                     method.name(),
-                    rungs.get(index + 1).map_or("nothing else", |next| next.name())
+                    rungs
+                        .get(index + 1)
+                        .map_or("nothing else", |next| next.name())
                 ));
                 // Rewind: the next rung starts from an empty file, never from whatever
                 // a half-done attempt left.
-                temp.file().set_len(0).op(temp.path(), Operation::SetMetadata)?;
+                temp.file()
+                    .set_len(0)
+                    .op(temp.path(), Operation::SetMetadata)?;
                 observer.progress(0);
             }
         }
@@ -525,23 +557,44 @@ fn run_rung(
             let data = segments::data_segments(&src.file, &src.metadata)
                 .map_err(|err| RungError::Failed(Operation::MapHoles, err))?;
             let copied = if method == Method::CopyFileRange {
-                copy_range::copy(&src.file, temp.file(), &data, options.kernel_chunk, observer)?
+                copy_range::copy(
+                    &src.file,
+                    temp.file(),
+                    &data,
+                    options.kernel_chunk,
+                    observer,
+                )?
             } else {
-                sendfile::copy(&src.file, temp.file(), &data, options.kernel_chunk, observer)?
+                sendfile::copy(
+                    &src.file,
+                    temp.file(),
+                    &data,
+                    options.kernel_chunk,
+                    observer,
+                )?
             };
             // A trailing hole is not written by anyone: give the file its full length.
-            segments::extend_to(temp.file(), size).map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
+            segments::extend_to(temp.file(), size)
+                .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
             Ok(copied)
         }
         Method::Chunked => {
             if src.size_is_exact {
                 let data = segments::data_segments(&src.file, &src.metadata)
                     .map_err(|err| RungError::Failed(Operation::MapHoles, err))?;
-                let copied = chunked::copy(&src.file, temp.file(), &data, options.chunk_size, observer)?;
-                segments::extend_to(temp.file(), size).map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
+                let copied =
+                    chunked::copy(&src.file, temp.file(), &data, options.chunk_size, observer)?;
+                segments::extend_to(temp.file(), size)
+                    .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
                 Ok(copied)
             } else {
-                chunked::copy(&src.file, temp.file(), &[0..u64::MAX], options.chunk_size, observer)
+                chunked::copy(
+                    &src.file,
+                    temp.file(),
+                    chunked::UNTIL_EOF,
+                    options.chunk_size,
+                    observer,
+                )
             }
         }
     }
@@ -559,8 +612,16 @@ fn run_rung(
     match method {
         Method::Clone => macos::clone(&src.file, temp, size),
         Method::Fcopyfile => macos::fcopyfile(&src.file, temp.file(), size),
-        Method::Chunked => chunked::copy(&src.file, temp.file(), &[0..u64::MAX], options.chunk_size, observer),
-        Method::CopyFileRange | Method::Sendfile => Err(RungError::Unsupported(io::ErrorKind::Unsupported.into())),
+        Method::Chunked => chunked::copy(
+            &src.file,
+            temp.file(),
+            chunked::UNTIL_EOF,
+            options.chunk_size,
+            observer,
+        ),
+        Method::CopyFileRange | Method::Sendfile => {
+            Err(RungError::Unsupported(io::ErrorKind::Unsupported.into()))
+        }
     }
 }
 
@@ -574,7 +635,13 @@ fn run_rung(
 ) -> RungResult {
     match method {
         Method::CopyFileEx => windows::copy_file_ex(src.path, temp),
-        Method::Chunked => chunked::copy(&src.file, temp.file(), &[0..u64::MAX], options.chunk_size, observer),
+        Method::Chunked => chunked::copy(
+            &src.file,
+            temp.file(),
+            chunked::UNTIL_EOF,
+            options.chunk_size,
+            observer,
+        ),
         _ => Err(RungError::Unsupported(io::ErrorKind::Unsupported.into())),
     }
 }
@@ -587,7 +654,13 @@ fn run_rung(
     options: &CopyOptions,
     observer: &dyn Observer,
 ) -> RungResult {
-    chunked::copy(&src.file, temp.file(), &[0..u64::MAX], options.chunk_size, observer)
+    chunked::copy(
+        &src.file,
+        temp.file(),
+        chunked::UNTIL_EOF,
+        options.chunk_size,
+        observer,
+    )
 }
 
 /// The process-wide "this syscall does not exist" flag of a method, if it has one.

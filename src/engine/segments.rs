@@ -16,6 +16,7 @@ use super::{classify, Observer, Operation, RungError, RungResult};
 
 /// The byte ranges of `file` that hold data. A file with no fewer allocated blocks than
 /// its size cannot have holes, and is one segment without asking the kernel.
+#[allow(clippy::single_range_in_vec_init)] // lists of segments, sometimes of one
 pub(crate) fn data_segments(file: &File, metadata: &Metadata) -> io::Result<Vec<Range<u64>>> {
     let size = metadata.len();
     // st_blocks counts 512-byte units whatever the filesystem's block size.
@@ -85,12 +86,16 @@ pub(crate) fn copy_segments(
             if observer.interrupted() {
                 return Err(RungError::Interrupted);
             }
-            let len = usize::try_from(segment.end - offset).map_or(max_chunk, |left| left.min(max_chunk));
+            let len =
+                usize::try_from(segment.end - offset).map_or(max_chunk, |left| left.min(max_chunk));
             match step(offset, len) {
                 Ok(0) if copied == 0 => {
                     return Err(RungError::Unsupported(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
-                        format!("{} returned no data for a non-empty file", operation.describe()),
+                        format!(
+                            "{} returned no data for a non-empty file",
+                            operation.describe()
+                        ),
                     )))
                 }
                 Ok(0) => return Ok(copied),

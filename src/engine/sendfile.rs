@@ -32,9 +32,15 @@ pub(crate) fn copy(
     observer: &dyn Observer,
 ) -> RungResult {
     let max_chunk = max_chunk.min(MAX_SENDFILE);
-    copy_segments(segments, max_chunk, observer, Operation::Sendfile, |offset, len| {
-        let mut off_in = offset as libc::off64_t;
-        lseek(destination.as_fd(), offset as i64, Whence::SeekSet)?;
-        nix::sys::sendfile::sendfile64(destination, source, Some(&mut off_in), len)
-    })
+    copy_segments(
+        segments,
+        max_chunk,
+        observer,
+        Operation::Sendfile,
+        |offset, len| {
+            let mut off_in = offset as libc::off64_t;
+            lseek(destination.as_fd(), offset as i64, Whence::SeekSet)?;
+            nix::sys::sendfile::sendfile64(destination, source, Some(&mut off_in), len)
+        },
+    )
 }

@@ -11,7 +11,10 @@ use super::{classify, Operation, RungResult};
 use crate::atomic::TempDest;
 
 fn wide(path: &Path) -> Vec<u16> {
-    path.as_os_str().encode_wide().chain(std::iter::once(0)).collect()
+    path.as_os_str()
+        .encode_wide()
+        .chain(std::iter::once(0))
+        .collect()
 }
 
 /// Copies `source` over the temporary file's path.
@@ -21,7 +24,14 @@ pub(crate) fn copy_file_ex(source: &Path, temp: &mut TempDest) -> RungResult {
         let to = wide(path);
         // SAFETY: NUL-terminated wide strings outlive the call; no progress routine.
         let ok = unsafe {
-            CopyFileExW(from.as_ptr(), to.as_ptr(), None, std::ptr::null(), std::ptr::null_mut(), 0)
+            CopyFileExW(
+                from.as_ptr(),
+                to.as_ptr(),
+                None,
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                0,
+            )
         };
         if ok == 0 {
             return Err(io::Error::last_os_error());

@@ -34,18 +34,24 @@ pub fn zcopy(cwd: &Path) -> Command {
 
 /// Runs zcopy with `--json` and returns (exit code, parsed JSON, stderr).
 pub fn zcopy_json(cwd: &Path, args: &[&std::ffi::OsStr]) -> (i32, Value, String) {
-    let output = zcopy(cwd).arg("--json").args(args).output().expect("zcopy runs");
+    let output = zcopy(cwd)
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("zcopy runs");
     let stdout = String::from_utf8(output.stdout).expect("JSON is UTF-8");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let json: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|err| panic!("stdout is not one JSON document ({err}):\n{stdout}\nstderr:\n{stderr}"));
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|err| {
+        panic!("stdout is not one JSON document ({err}):\n{stdout}\nstderr:\n{stderr}")
+    });
     (output.status.code().expect("exited normally"), json, stderr)
 }
 
 /// Writes `size` bytes of a pattern that depends on `seed` and on the offset, so that
 /// misplaced, repeated or missing blocks never compare equal.
 pub fn write_pattern(path: &Path, size: u64, seed: u64) {
-    let mut file = File::create(path).unwrap_or_else(|err| panic!("create {}: {err}", path.display()));
+    let mut file =
+        File::create(path).unwrap_or_else(|err| panic!("create {}: {err}", path.display()));
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut block = vec![0u8; MIB as usize];
     let mut left = size;
@@ -65,10 +71,18 @@ pub fn write_pattern(path: &Path, size: u64, seed: u64) {
 
 /// Fails with the first differing offset unless `a` and `b` have the same bytes.
 pub fn assert_same_content(a: &Path, b: &Path) {
-    let open = |path: &Path| File::open(path).unwrap_or_else(|err| panic!("open {}: {err}", path.display()));
+    let open = |path: &Path| {
+        File::open(path).unwrap_or_else(|err| panic!("open {}: {err}", path.display()))
+    };
     let (mut fa, mut fb) = (open(a), open(b));
     let (la, lb) = (fa.metadata().unwrap().len(), fb.metadata().unwrap().len());
-    assert_eq!(la, lb, "{} has {la} bytes, {} has {lb}", a.display(), b.display());
+    assert_eq!(
+        la,
+        lb,
+        "{} has {la} bytes, {} has {lb}",
+        a.display(),
+        b.display()
+    );
     let mut ba = vec![0u8; MIB as usize];
     let mut bb = vec![0u8; MIB as usize];
     let mut offset = 0u64;
@@ -79,8 +93,17 @@ pub fn assert_same_content(a: &Path, b: &Path) {
         }
         fb.read_exact(&mut bb[..n]).unwrap();
         if ba[..n] != bb[..n] {
-            let at = ba[..n].iter().zip(&bb[..n]).position(|(x, y)| x != y).unwrap();
-            panic!("{} and {} differ at byte {}", a.display(), b.display(), offset + at as u64);
+            let at = ba[..n]
+                .iter()
+                .zip(&bb[..n])
+                .position(|(x, y)| x != y)
+                .unwrap();
+            panic!(
+                "{} and {} differ at byte {}",
+                a.display(),
+                b.display(),
+                offset + at as u64
+            );
         }
         offset += n as u64;
     }
@@ -98,8 +121,15 @@ pub fn list(dir: &Path) -> Vec<String> {
 
 /// Fails if `dir` holds a zcopy temporary file.
 pub fn assert_no_debris(dir: &Path) {
-    let debris: Vec<String> = list(dir).into_iter().filter(|name| name.contains(".zcopy-tmp")).collect();
-    assert!(debris.is_empty(), "temporary files left in {}: {debris:?}", dir.display());
+    let debris: Vec<String> = list(dir)
+        .into_iter()
+        .filter(|name| name.contains(".zcopy-tmp"))
+        .collect();
+    assert!(
+        debris.is_empty(),
+        "temporary files left in {}: {debris:?}",
+        dir.display()
+    );
 }
 
 /// The filesystems made for this test process.
@@ -141,7 +171,9 @@ pub fn mounts(test: &str) -> Option<&'static Mounts> {
             if std::env::var_os("ZCOPY_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
                 panic!("{test}: needs real filesystems but {reason} (ZCOPY_REQUIRE_ROOT_TESTS=1)");
             }
-            eprintln!("SKIPPED {test}: {reason}; run as root with btrfs-progs and xfsprogs installed");
+            eprintln!(
+                "SKIPPED {test}: {reason}; run as root with btrfs-progs and xfsprogs installed"
+            );
             None
         }
     }
@@ -167,7 +199,12 @@ fn make_mounts() -> Result<Mounts, String> {
     unsafe { libc::atexit(unmount_all) };
     Ok(Mounts {
         ext4: loop_mount(&base, "ext4", &["mkfs.ext4", "-q", "-F"], 1536)?,
-        xfs: loop_mount(&base, "xfs", &["mkfs.xfs", "-q", "-f", "-m", "reflink=1"], 1536)?,
+        xfs: loop_mount(
+            &base,
+            "xfs",
+            &["mkfs.xfs", "-q", "-f", "-m", "reflink=1"],
+            1536,
+        )?,
         btrfs: loop_mount(&base, "btrfs", &["mkfs.btrfs", "-q", "-f"], 1536)?,
         tmpfs: tmpfs(&base, "tmpfs", "1g")?,
         tiny_tmpfs: tmpfs(&base, "tiny", "4m")?,
@@ -215,7 +252,15 @@ fn loop_mount(base: &Path, name: &str, mkfs: &[&str], size_mib: u64) -> Result<P
 fn tmpfs(base: &Path, name: &str, size: &str) -> Result<PathBuf, String> {
     let point = base.join(name);
     std::fs::create_dir(&point).map_err(|err| err.to_string())?;
-    run(&["mount", "-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", point.to_str().unwrap()])?;
+    run(&[
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        &format!("size={size}"),
+        "tmpfs",
+        point.to_str().unwrap(),
+    ])?;
     CLEANUP.lock().unwrap().push(point.clone());
     Ok(point)
 }
@@ -233,7 +278,10 @@ extern "C" fn unmount_all() {
 
 /// A fresh directory on `root`, removed when dropped.
 pub fn dir_on(root: &Path) -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("t-").tempdir_in(root).unwrap()
+    tempfile::Builder::new()
+        .prefix("t-")
+        .tempdir_in(root)
+        .unwrap()
 }
 
 /// Bytes used on the filesystem holding `path`, after flushing delayed allocation.

@@ -1,0 +1,263 @@
+//! Configuration from flags, the environment and .env files: precedence, and every
+//! kind of bad value rejected with exit code 2 before anything is copied.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// A directory with a 12 MiB source (above the default threshold) and no destination.
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_pattern(&dir.path().join("in.bin"), 12 * MIB, 1);
+    dir
+}
+
+/// Runs zcopy in `dir` with extra args/env and expects exit 2, no copy, and `expected`
+/// fragments in the message.
+fn rejected(dir: &Path, args: &[&str], env: &[(&str, &str)], expected: &[&str]) {
+    let output = zcopy(dir)
+        .args(args)
+        .args(["in.bin", "out.bin"])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
+    for fragment in expected {
+        assert!(
+            stderr.contains(fragment),
+            "{args:?} {env:?}: missing {fragment:?} in:\n{stderr}"
+        );
+    }
+    assert!(
+        !dir.join("out.bin").exists(),
+        "{args:?} {env:?}: copied anyway"
+    );
+    assert_no_debris(dir);
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let dir = setup();
+    for (flag, value) in [
+        ("--min-size-mb", "0"),
+        ("--min-size-mb", "1001"),
+        ("--min-size-mb", "ten"),
+        ("--min-size-mb", ""),
+        ("--chunk-size-mb", "0"),
+        ("--chunk-size-mb", "513"),
+        ("--chunk-size-mb", "-1"),
+        ("--reflink", "sometimes"),
+    ] {
+        let arg = format!("{flag}={value}");
+        rejected(dir.path(), &[&arg], &[], &[flag]);
+    }
+}
+
+#[test]
+fn bad_environment_values_name_variable_origin_value_and_range() {
+    let dir = setup();
+    let cases = [
+        ("ZERO_COPY_ENABLED", "maybe", "true/false"),
+        ("ZERO_COPY_ENABLED", "", "true/false"),
+        ("ZERO_COPY_MIN_SIZE_MB", "0", "from 1 to 1000"),
+        ("ZERO_COPY_MIN_SIZE_MB", "1001", "from 1 to 1000"),
+        ("ZERO_COPY_MIN_SIZE_MB", "5.5", "from 1 to 1000"),
+        ("ZERO_COPY_VERIFY_COPY", "yes please", "true/false"),
+        ("ZERO_COPY_CHUNK_SIZE_MB", "513", "from 1 to 512"),
+        ("ZERO_COPY_CHUNK_SIZE_MB", "64MB", "from 1 to 512"),
+        ("ZERO_COPY_REFLINK", "maybe", "auto, always or never"),
+        ("ZERO_COPY_FSYNC", "2", "true/false"),
+    ];
+    for (variable, value, allowed) in cases {
+        let shown = format!("{value:?} for {variable} (from environment)");
+        rejected(dir.path(), &[], &[(variable, value)], &[&shown, allowed]);
+    }
+}
+
+#[test]
+fn bad_dotenv_values_name_the_file_and_line() {
+    let dir = setup();
+    std::fs::write(
+        dir.path().join(".env"),
+        "# ingest settings\nZERO_COPY_ENABLED=true\n\nZERO_COPY_CHUNK_SIZE_MB=1024\n",
+    )
+    .unwrap();
+    rejected(
+        dir.path(),
+        &[],
+        &[],
+        &[
+            "\"1024\" for ZERO_COPY_CHUNK_SIZE_MB (from .env, line 4)",
+            "from 1 to 512",
+        ],
+    );
+    // The same file named with --env-file.
+    std::fs::rename(dir.path().join(".env"), dir.path().join("media.env")).unwrap();
+    rejected(
+        dir.path(),
+        &["--env-file", "media.env"],
+        &[],
+        &["media.env, line 4"],
+    );
+}
+
+#[test]
+fn malformed_or_missing_env_files_are_errors() {
+    let dir = setup();
+    std::fs::write(
+        dir.path().join(".env"),
+        "ZERO_COPY_ENABLED=true\nnot a line\n",
+    )
+    .unwrap();
+    rejected(dir.path(), &[], &[], &[".env, line 2", "malformed"]);
+    rejected(
+        dir.path(),
+        &["--env-file", "missing.env"],
+        &[],
+        &["missing.env"],
+    );
+    // --no-env-file skips the broken file entirely.
+    zcopy(dir.path())
+        .args(["--no-env-file", "in.bin", "out.bin"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn conflicting_settings_are_rejected() {
+    let dir = setup();
+    rejected(
+        dir.path(),
+        &["--reflink=always", "--no-zero-copy"],
+        &[],
+        &["ZERO_COPY_REFLINK=always", "ZERO_COPY_ENABLED=false"],
+    );
+}
+
+/// Which source wins, read back from the method the copy used: `ZERO_COPY_ENABLED`
+/// decides chunked vs kernel, `ZERO_COPY_MIN_SIZE_MB` decides for a 12 MiB file.
+#[test]
+fn flags_beat_environment_beats_dotenv() {
+    let dir = setup();
+    let method = |args: &[&str], env: &[(&str, &str)]| -> String {
+        let _ = std::fs::remove_file(dir.path().join("out.bin"));
+        let output = zcopy(dir.path())
+            .arg("--json")
+            .args(args)
+            .args(["in.bin", "out.bin"])
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        only_method(&json).to_string()
+    };
+    std::fs::write(dir.path().join(".env"), "ZERO_COPY_ENABLED=false\n").unwrap();
+    assert_eq!(method(&[], &[]), "chunked", ".env applies");
+    assert_eq!(
+        method(&[], &[("ZERO_COPY_ENABLED", "on")]),
+        "copy_file_range",
+        "environment beats .env"
+    );
+    assert_eq!(
+        method(&["--no-zero-copy"], &[("ZERO_COPY_ENABLED", "on")]),
+        "chunked",
+        "flag beats environment"
+    );
+    assert_eq!(
+        method(&["--zero-copy"], &[]),
+        "copy_file_range",
+        "flag beats .env"
+    );
+    assert_eq!(
+        method(&["--no-env-file"], &[]),
+        "copy_file_range",
+        "--no-env-file ignores .env"
+    );
+
+    std::fs::write(dir.path().join(".env"), "ZERO_COPY_MIN_SIZE_MB=20\n").unwrap();
+    assert_eq!(
+        method(&[], &[]),
+        "chunked",
+        "12 MiB is below a .env threshold of 20"
+    );
+    assert_eq!(
+        method(&[], &[("ZERO_COPY_MIN_SIZE_MB", "12")]),
+        "copy_file_range"
+    );
+    assert_eq!(
+        method(&["--min-size-mb", "13"], &[("ZERO_COPY_MIN_SIZE_MB", "12")]),
+        "chunked"
+    );
+}
+
+#[test]
+fn booleans_accept_common_spellings() {
+    let dir = setup();
+    for word in ["TRUE", "False", "1", "0", "yes", "NO", "On", "off"] {
+        let _ = std::fs::remove_file(dir.path().join("out.bin"));
+        zcopy(dir.path())
+            .env("ZERO_COPY_VERIFY_COPY", word)
+            .args(["in.bin", "out.bin"])
+            .assert()
+            .success();
+    }
+}
+
+#[test]
+fn unknown_zero_copy_keys_warn_and_other_dotenv_keys_are_ignored() {
+    let dir = setup();
+    std::fs::write(
+        dir.path().join(".env"),
+        "ZERO_COPY_MIN_SIZE=5\nHOME=/nowhere\nPATH=/nowhere\n",
+    )
+    .unwrap();
+    let output = zcopy(dir.path())
+        .env("ZERO_COPY_CHUNKSIZE_MB", "8")
+        .args(["-v", "in.bin", "out.bin"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: unknown variable ZERO_COPY_MIN_SIZE in .env, line 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning: unknown variable ZERO_COPY_CHUNKSIZE_MB in the environment"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ZERO_COPY_MIN_SIZE_MB=10 (default)"),
+        "{stderr}"
+    );
+    assert_same_content(&dir.path().join("in.bin"), &dir.path().join("out.bin"));
+}
+
+#[test]
+fn verbose_shows_where_each_value_came_from() {
+    let dir = setup();
+    std::fs::write(dir.path().join(".env"), "ZERO_COPY_CHUNK_SIZE_MB=32\n").unwrap();
+    let output = zcopy(dir.path())
+        .env("ZERO_COPY_MIN_SIZE_MB", "11")
+        .args(["-v", "--no-verify", "in.bin", "out.bin"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for line in [
+        "ZERO_COPY_CHUNK_SIZE_MB=32 (.env, line 1)",
+        "ZERO_COPY_MIN_SIZE_MB=11 (environment)",
+        "ZERO_COPY_VERIFY_COPY=false (flag --verify/--no-verify)",
+        "ZERO_COPY_ENABLED=true (default)",
+    ] {
+        assert!(stderr.contains(line), "missing {line:?} in:\n{stderr}");
+    }
+}
