@@ -4,6 +4,10 @@ complete -c zcopy -l chunk-size-mb -d 'Buffer of the chunk copy, in MB (1-512) [
 complete -c zcopy -l reflink -d 'Clone blocks: auto (when possible), always (or fail), never (independent copies) [env: ZERO_COPY_REFLINK] [default: auto]' -r -f -a "auto\t'Clone where the filesystem can, copy otherwise'
 always\t'Clone or fail: never spend the time and space of a block copy'
 never\t'Never share blocks: skip FICLONE and copy_file_range (which clones on CoW filesystems)'"
+complete -c zcopy -l method -d 'Use only this mechanism, whatever the file\'s size and the settings; a file it cannot copy fails. For benchmarks and diagnosis' -r -f -a "clone\t'ioctl(FICLONE) on Linux, fclonefileat on macOS'
+copy-file-range\t'copy_file_range(2)'
+sendfile\t'sendfile(2)'
+chunked\t'Buffered reads and writes'"
 complete -c zcopy -l env-file -d 'Read ZERO_COPY_* settings from this file instead of ./.env' -r -F
 complete -c zcopy -s r -l recursive -d 'Copy directories and everything in them'
 complete -c zcopy -s 0 -l null -d 'Entries in --files-from are separated by NUL bytes, not newlines'

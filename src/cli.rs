@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Parser};
 
 use crate::config::{EnvFile, Overrides, Reflink};
+use crate::engine::Method;
 
 const AFTER_HELP: &str = "\
 Environment (flags win over the environment, which wins over the .env file):
@@ -80,6 +81,11 @@ pub struct Cli {
     #[arg(long, value_name = "WHEN", value_enum, help_heading = "Zero-copy")]
     pub reflink: Option<Reflink>,
 
+    /// Use only this mechanism, whatever the file's size and the settings; a file it
+    /// cannot copy fails. For benchmarks and diagnosis.
+    #[arg(long, value_name = "METHOD", value_enum, help_heading = "Zero-copy")]
+    pub method: Option<MethodChoice>,
+
     /// Compare destination and source sizes after each copy [env: ZERO_COPY_VERIFY_COPY]
     #[arg(long, overrides_with = "no_verify", help_heading = "Safety")]
     verify: bool,
@@ -119,6 +125,30 @@ pub struct Cli {
     /// Log which mechanisms are available and which one each file used, and why.
     #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
+}
+
+/// The mechanisms `--method` can force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodChoice {
+    /// ioctl(FICLONE) on Linux, fclonefileat on macOS.
+    Clone,
+    /// copy_file_range(2).
+    CopyFileRange,
+    /// sendfile(2).
+    Sendfile,
+    /// Buffered reads and writes.
+    Chunked,
+}
+
+impl From<MethodChoice> for Method {
+    fn from(choice: MethodChoice) -> Method {
+        match choice {
+            MethodChoice::Clone => Method::Clone,
+            MethodChoice::CopyFileRange => Method::CopyFileRange,
+            MethodChoice::Sendfile => Method::Sendfile,
+            MethodChoice::Chunked => Method::Chunked,
+        }
+    }
 }
 
 /// Turns a `--x`/`--no-x` pair into "given as true", "given as false" or "not given".

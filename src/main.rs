@@ -51,7 +51,8 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let show_progress = cli
         .progress()
         .unwrap_or_else(|| !cli.json && std::io::stderr().is_terminal());
-    let batch = Batch::new(&config, cli.no_clobber, show_progress, cli.verbose > 0);
+    let mut batch = Batch::new(&config, cli.no_clobber, show_progress, cli.verbose > 0);
+    batch.options.forced_method = cli.method.map(Into::into);
     let report = zcopy::run(entries, &batch);
 
     if cli.json {

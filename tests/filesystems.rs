@@ -278,3 +278,49 @@ fn a_full_disk_is_an_error_without_debris_or_retry() {
     assert!(!destination.exists());
     assert_no_debris(&mounts.tiny_tmpfs);
 }
+
+/// Sizes around 2 GiB, where 32-bit lengths and sendfile's 0x7ffff000 cap bite, on
+/// every rung forced in turn: clone on btrfs, the others in the temp dir.
+#[test]
+fn files_around_2_gib_copy_on_every_rung() {
+    let Some(mounts) = mounts("files_around_2_gib") else {
+        return;
+    };
+    const GIB: u64 = 1024 * MIB;
+    let on_btrfs = dir_on(&mounts.btrfs);
+    let in_temp = tempfile::tempdir().unwrap();
+    for dir in [on_btrfs.path(), in_temp.path()] {
+        write_pattern(&dir.join("src"), 2 * GIB + 4097, 9);
+    }
+    for size in [2 * GIB + 4097, 2 * GIB, 2 * GIB - 1] {
+        for (method, dir) in [
+            ("clone", on_btrfs.path()),
+            ("copy-file-range", in_temp.path()),
+            ("sendfile", in_temp.path()),
+            ("chunked", in_temp.path()),
+        ] {
+            let source = dir.join("src");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&source)
+                .unwrap()
+                .set_len(size)
+                .unwrap();
+            let destination = dir.join("dst");
+            let flag = format!("--method={method}");
+            let (code, json, stderr) = zcopy_json(
+                dir,
+                &[
+                    OsStr::new(&flag),
+                    source.as_os_str(),
+                    destination.as_os_str(),
+                ],
+            );
+            assert_eq!(code, 0, "{method}, {size} bytes: {stderr}");
+            assert_eq!(only_method(&json), method.replace('-', "_"));
+            assert_eq!(json["files"][0]["bytes"], size);
+            assert_same_content(&source, &destination);
+            std::fs::remove_file(&destination).unwrap();
+        }
+    }
+}

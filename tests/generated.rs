@@ -11,13 +11,19 @@ use zcopy::cli::Cli;
 fn rendered() -> Vec<(PathBuf, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    for (shell, name) in [(Shell::Bash, "zcopy.bash"), (Shell::Zsh, "_zcopy"), (Shell::Fish, "zcopy.fish")] {
+    for (shell, name) in [
+        (Shell::Bash, "zcopy.bash"),
+        (Shell::Zsh, "_zcopy"),
+        (Shell::Fish, "zcopy.fish"),
+    ] {
         let mut text = Vec::new();
         clap_complete::generate(shell, &mut Cli::command(), "zcopy", &mut text);
         files.push((root.join("completions").join(name), text));
     }
     let mut man = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut man).expect("man page renders");
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut man)
+        .expect("man page renders");
     files.push((root.join("man/zcopy.1"), man));
     files
 }
@@ -43,9 +49,16 @@ fn committed_completions_and_man_page_are_current() {
 #[test]
 fn the_man_page_documents_every_flag_and_variable() {
     let mut man = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut man).unwrap();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut man)
+        .unwrap();
     let man = String::from_utf8(man).unwrap();
-    for word in ["\\-\\-reflink", "\\-\\-files\\-from", "\\-\\-no\\-zero\\-copy", "\\-\\-json"] {
+    for word in [
+        "\\-\\-reflink",
+        "\\-\\-files\\-from",
+        "\\-\\-no\\-zero\\-copy",
+        "\\-\\-json",
+    ] {
         assert!(man.contains(word), "man page lacks {word}");
     }
     for variable in zcopy::config::known_variables() {

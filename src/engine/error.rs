@@ -100,8 +100,14 @@ pub enum Cause {
     },
     /// The source changed while it was being copied.
     SourceChanged(&'static str),
-    /// `--reflink=always` was asked for and no clone was possible.
-    CloneUnsupported(io::Error),
+    /// The one mechanism the user demanded (`--reflink=always`, `--method`) cannot copy
+    /// this file here.
+    MechanismRefused {
+        /// What was demanded, e.g. "cannot clone (--reflink=always)".
+        demand: String,
+        /// The mechanism's answer.
+        error: io::Error,
+    },
     /// A usage problem found while planning (directory without `-r`, a tree into itself).
     Invalid(String),
     /// Ctrl-C or SIGTERM arrived while this file was in flight.
@@ -119,9 +125,7 @@ impl fmt::Display for Cause {
                 "size mismatch: source has {expected} bytes, copy has {actual} bytes"
             ),
             Cause::SourceChanged(what) => write!(f, "source changed during the copy ({what})"),
-            Cause::CloneUnsupported(err) => {
-                write!(f, "cannot clone (--reflink=always): {err}")
-            }
+            Cause::MechanismRefused { demand, error } => write!(f, "{demand}: {error}"),
             Cause::Invalid(message) => f.write_str(message),
             Cause::Interrupted => f.write_str("interrupted"),
         }
@@ -159,7 +163,7 @@ impl Error {
     /// The OS error number, when the cause carries one.
     pub fn errno(&self) -> Option<i32> {
         match &self.cause {
-            Cause::Os(err) | Cause::CloneUnsupported(err) => err.raw_os_error(),
+            Cause::Os(err) | Cause::MechanismRefused { error: err, .. } => err.raw_os_error(),
             _ => None,
         }
     }
@@ -190,7 +194,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.cause {
-            Cause::Os(err) | Cause::CloneUnsupported(err) => Some(err),
+            Cause::Os(err) | Cause::MechanismRefused { error: err, .. } => Some(err),
             _ => None,
         }
     }

@@ -201,6 +201,8 @@ pub struct CopyOptions {
     pub fsync: bool,
     /// Keep an existing destination (the file is skipped).
     pub no_clobber: bool,
+    /// Use this mechanism and no other (`--method`, for benchmarks and diagnosis).
+    pub forced_method: Option<Method>,
     /// Largest single request to the kernel paths. Smaller values make progress smoother
     /// and Ctrl-C quicker; larger ones save syscalls (1 GiB is where Linux caps a
     /// single copy_file_range anyway... minus a page for sendfile).
@@ -220,7 +222,20 @@ impl CopyOptions {
             verify_size: config.verify_copy,
             fsync: config.fsync,
             no_clobber,
+            forced_method: None,
             kernel_chunk: if show_progress { chunk_size } else { 1 << 30 },
+        }
+    }
+}
+
+impl CopyOptions {
+    /// What the user demanded when only one mechanism may run; its failure is then an
+    /// error instead of a step down the ladder.
+    fn demand(&self) -> Option<String> {
+        match (self.forced_method, self.reflink) {
+            (Some(method), _) => Some(format!("cannot use {0} (--method={0})", method.name())),
+            (None, Reflink::Always) => Some("cannot clone (--reflink=always)".to_string()),
+            _ => None,
         }
     }
 }
@@ -427,6 +442,13 @@ fn same_file(_a: &Metadata, _b: &Metadata) -> bool {
 
 /// The rungs to try for this file, best first.
 fn rungs(src: &Source<'_>, options: &CopyOptions) -> &'static [Method] {
+    if let Some(forced) = options.forced_method {
+        let index = Method::ALL
+            .iter()
+            .position(|&method| method == forced)
+            .expect("every method is in ALL");
+        return &Method::ALL[index..=index];
+    }
     if options.reflink == Reflink::Always {
         return &[Method::Clone];
     }
@@ -510,11 +532,11 @@ fn run_ladder(
                 return Err(Error::os(path, operation, err));
             }
             Err(RungError::Unsupported(err)) => {
-                if options.reflink == Reflink::Always {
+                if let Some(demand) = options.demand() {
                     return Err(Error::new(
                         src.path,
-                        Operation::Clone,
-                        Cause::CloneUnsupported(err),
+                        method.operation(),
+                        Cause::MechanismRefused { demand, error: err },
                     ));
                 }
                 remember_unavailable(method, &err);

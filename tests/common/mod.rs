@@ -48,24 +48,28 @@ pub fn zcopy_json(cwd: &Path, args: &[&std::ffi::OsStr]) -> (i32, Value, String)
 }
 
 /// Writes `size` bytes of a pattern that depends on `seed` and on the offset, so that
-/// misplaced, repeated or missing blocks never compare equal.
+/// misplaced, repeated or missing blocks never compare equal: one pseudo-random MiB per
+/// seed, with every 4 KiB page stamped with its offset.
 pub fn write_pattern(path: &Path, size: u64, seed: u64) {
     let mut file =
         File::create(path).unwrap_or_else(|err| panic!("create {}: {err}", path.display()));
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut block = vec![0u8; MIB as usize];
-    let mut left = size;
-    while left > 0 {
-        for word in block.chunks_exact_mut(8) {
-            // xorshift64: fast, and plenty for telling blocks apart.
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            word.copy_from_slice(&state.to_le_bytes());
+    for word in block.chunks_exact_mut(8) {
+        // xorshift64: fast, and plenty for telling blocks apart.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        word.copy_from_slice(&state.to_le_bytes());
+    }
+    let mut offset = 0u64;
+    while offset < size {
+        for (index, page) in block.chunks_exact_mut(4096).enumerate() {
+            page[..8].copy_from_slice(&(offset + index as u64 * 4096).to_le_bytes());
         }
-        let n = left.min(MIB) as usize;
+        let n = (size - offset).min(MIB) as usize;
         file.write_all(&block[..n]).unwrap();
-        left -= n as u64;
+        offset += n as u64;
     }
 }
 
@@ -198,14 +202,14 @@ fn make_mounts() -> Result<Mounts, String> {
     // SAFETY: registering a plain extern "C" function; it runs at normal process exit.
     unsafe { libc::atexit(unmount_all) };
     Ok(Mounts {
-        ext4: loop_mount(&base, "ext4", &["mkfs.ext4", "-q", "-F"], 1536)?,
+        ext4: loop_mount(&base, "ext4", &["mkfs.ext4", "-q", "-F"], 6144)?,
         xfs: loop_mount(
             &base,
             "xfs",
             &["mkfs.xfs", "-q", "-f", "-m", "reflink=1"],
             1536,
         )?,
-        btrfs: loop_mount(&base, "btrfs", &["mkfs.btrfs", "-q", "-f"], 1536)?,
+        btrfs: loop_mount(&base, "btrfs", &["mkfs.btrfs", "-q", "-f"], 6144)?,
         tmpfs: tmpfs(&base, "tmpfs", "1g")?,
         tiny_tmpfs: tmpfs(&base, "tiny", "4m")?,
     })
