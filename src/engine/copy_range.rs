@@ -4,7 +4,10 @@
 
 use std::fs::File;
 use std::ops::Range;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::AtomicBool;
+
+use nix::errno::Errno;
 
 use super::segments::copy_segments;
 use super::{Observer, Operation, RungResult};
@@ -29,15 +32,23 @@ pub(crate) fn copy(
         observer,
         Operation::CopyFileRange,
         |offset, len| {
-            let mut off_in = offset as i64;
-            let mut off_out = offset as i64;
-            nix::fcntl::copy_file_range(
-                source,
-                Some(&mut off_in),
-                destination,
-                Some(&mut off_out),
-                len,
-            )
+            let mut off_in = offset as libc::loff_t;
+            let mut off_out = offset as libc::loff_t;
+            // glibc's wrapper (2.27+) rather than a raw syscall(2) as nix does: the same
+            // syscall, but interposable, which is how the tests inject faults into it.
+            // SAFETY: both descriptors are open for the duration of the borrows, and the
+            // offsets point at live locals.
+            let copied = unsafe {
+                libc::copy_file_range(
+                    source.as_raw_fd(),
+                    &mut off_in,
+                    destination.as_raw_fd(),
+                    &mut off_out,
+                    len,
+                    0,
+                )
+            };
+            Errno::result(copied).map(|n| n as usize)
         },
     )
 }

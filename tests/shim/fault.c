@@ -1,0 +1,184 @@
+// LD_PRELOAD fault injector for zcopy's tests: faults at the syscall boundary (the
+// libc wrappers zcopy calls), never inside zcopy's own code. Built by the tests with
+// cc; driven by environment variables, all optional:
+//
+//   ZCOPY_FAULT_FICLONE=ERRNO           ioctl(FICLONE) fails with ERRNO
+//   ZCOPY_FAULT_COPY_FILE_RANGE=ERRNO   copy_file_range fails with ERRNO
+//   ZCOPY_FAULT_SENDFILE=ERRNO          sendfile fails with ERRNO
+//   ZCOPY_FAULT_AFTER_BYTES=N           once N bytes went through copy_file_range,
+//   ZCOPY_FAULT_LATE_ERRNO=ERRNO          sendfile or write (to regular files), the
+//                                         next such call fails with ERRNO
+//   ZCOPY_FAULT_CORRUPT_WRITE=1         flips one byte of the first write to a regular file
+//   ZCOPY_FAULT_DELAY_US=N              sleeps N microseconds before each data call
+//   ZCOPY_FAULT_SOURCE_PATH=PATH        after the first data call that reads PATH's
+//   ZCOPY_FAULT_SOURCE_ACTION=truncate|append|replace   content, changes PATH that way
+//   ZCOPY_FAULT_LOG=PATH                appends "fsync TARGET" for every fsync/fdatasync
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+static long env_long(const char *name, long fallback) {
+    const char *value = getenv(name);
+    return value && *value ? strtol(value, NULL, 10) : fallback;
+}
+
+static long long passed_bytes;
+static int corrupted, source_changed;
+
+static int is_regular(int fd) {
+    struct stat st;
+    return fd > 2 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void delay(void) {
+    long us = env_long("ZCOPY_FAULT_DELAY_US", 0);
+    if (us > 0) usleep((useconds_t)us);
+}
+
+// Nonzero (with errno set) when the late fault is due.
+static int late_fault(void) {
+    long after = env_long("ZCOPY_FAULT_AFTER_BYTES", -1);
+    if (after >= 0 && passed_bytes >= after) {
+        errno = (int)env_long("ZCOPY_FAULT_LATE_ERRNO", EIO);
+        return 1;
+    }
+    return 0;
+}
+
+// Does fd read the file at ZCOPY_FAULT_SOURCE_PATH?
+static int is_source(int fd) {
+    const char *path = getenv("ZCOPY_FAULT_SOURCE_PATH");
+    struct stat a, b;
+    return path && fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static void change_source(void) {
+    const char *path = getenv("ZCOPY_FAULT_SOURCE_PATH");
+    const char *action = getenv("ZCOPY_FAULT_SOURCE_ACTION");
+    if (source_changed || !path || !action) return;
+    source_changed = 1;
+    if (strcmp(action, "truncate") == 0) {
+        struct stat st;
+        if (stat(path, &st) == 0) truncate(path, st.st_size / 2);
+    } else if (strcmp(action, "append") == 0) {
+        int fd = open(path, O_WRONLY | O_APPEND);
+        if (fd >= 0) { write(fd, "appended", 8); close(fd); }
+    } else if (strcmp(action, "replace") == 0) {
+        char other[4096];
+        snprintf(other, sizeof other, "%s.replacement", path);
+        int fd = open(other, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) { write(fd, "replacement", 11); close(fd); rename(other, path); }
+    }
+}
+
+int ioctl(int fd, unsigned long request, ...) {
+    static int (*real)(int, unsigned long, ...);
+    if (!real) real = dlsym(RTLD_NEXT, "ioctl");
+    va_list args;
+    va_start(args, request);
+    void *argument = va_arg(args, void *);
+    va_end(args);
+    if (request == FICLONE) {
+        long fault = env_long("ZCOPY_FAULT_FICLONE", 0);
+        if (fault) { errno = (int)fault; return -1; }
+    }
+    return real(fd, request, argument);
+}
+
+ssize_t copy_file_range(int in, loff_t *off_in, int out, loff_t *off_out, size_t len, unsigned int flags) {
+    static ssize_t (*real)(int, loff_t *, int, loff_t *, size_t, unsigned int);
+    if (!real) real = dlsym(RTLD_NEXT, "copy_file_range");
+    long fault = env_long("ZCOPY_FAULT_COPY_FILE_RANGE", 0);
+    if (fault) { errno = (int)fault; return -1; }
+    delay();
+    if (late_fault()) return -1;
+    int source = is_source(in);
+    ssize_t n = real(in, off_in, out, off_out, len, flags);
+    if (n > 0) passed_bytes += n;
+    if (n > 0 && source) change_source();
+    return n;
+}
+
+static ssize_t sendfile_common(int out, int in, off_t *offset, size_t count) {
+    static ssize_t (*real)(int, int, off_t *, size_t);
+    if (!real) real = dlsym(RTLD_NEXT, "sendfile64");
+    long fault = env_long("ZCOPY_FAULT_SENDFILE", 0);
+    if (fault) { errno = (int)fault; return -1; }
+    delay();
+    if (late_fault()) return -1;
+    int source = is_source(in);
+    ssize_t n = real(out, in, offset, count);
+    if (n > 0) passed_bytes += n;
+    if (n > 0 && source) change_source();
+    return n;
+}
+
+ssize_t sendfile(int out, int in, off_t *offset, size_t count) { return sendfile_common(out, in, offset, count); }
+ssize_t sendfile64(int out, int in, off_t *offset, size_t count) { return sendfile_common(out, in, offset, count); }
+
+ssize_t read(int fd, void *buffer, size_t count) {
+    static ssize_t (*real)(int, void *, size_t);
+    if (!real) real = dlsym(RTLD_NEXT, "read");
+    int regular = is_regular(fd);
+    if (regular) delay();
+    int source = regular && is_source(fd);
+    ssize_t n = real(fd, buffer, count);
+    if (n > 0 && source) change_source();
+    return n;
+}
+
+ssize_t write(int fd, const void *buffer, size_t count) {
+    static ssize_t (*real)(int, const void *, size_t);
+    if (!real) real = dlsym(RTLD_NEXT, "write");
+    if (!is_regular(fd)) return real(fd, buffer, count);
+    delay();
+    if (late_fault()) return -1;
+    ssize_t n;
+    if (count > 0 && !corrupted && env_long("ZCOPY_FAULT_CORRUPT_WRITE", 0)) {
+        corrupted = 1;
+        char *copy = malloc(count);
+        memcpy(copy, buffer, count);
+        copy[count / 2] ^= 0x5a;
+        n = real(fd, copy, count);
+        free(copy);
+    } else {
+        n = real(fd, buffer, count);
+    }
+    if (n > 0) passed_bytes += n;
+    return n;
+}
+
+static void log_sync(const char *what, int fd) {
+    const char *log = getenv("ZCOPY_FAULT_LOG");
+    if (!log) return;
+    char link[64], target[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = 0;
+    FILE *out = fopen(log, "a");
+    if (out) { fprintf(out, "%s %s\n", what, target); fclose(out); }
+}
+
+int fsync(int fd) {
+    static int (*real)(int);
+    if (!real) real = dlsym(RTLD_NEXT, "fsync");
+    log_sync("fsync", fd);
+    return real(fd);
+}
+
+int fdatasync(int fd) {
+    static int (*real)(int);
+    if (!real) real = dlsym(RTLD_NEXT, "fdatasync");
+    log_sync("fdatasync", fd);
+    return real(fd);
+}
