@@ -23,7 +23,7 @@ _zcopy() {
 
     case "${cmd}" in
         zcopy)
-            opts="-r -0 -n -v -h -V --recursive --files-from --null --no-clobber --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --method --verify --no-verify --fsync --no-fsync --env-file --no-env-file --json --progress --no-progress --verbose --help --version"
+            opts="-r -0 -n -v -h -V --recursive --files-from --null --no-clobber --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --method --verify --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --progress --no-progress --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -58,6 +58,10 @@ _zcopy() {
                     ;;
                 --method)
                     COMPREPLY=($(compgen -W "clone copy-file-range sendfile chunked" -- "${cur}"))
+                    return 0
+                    ;;
+                --verify)
+                    COMPREPLY=($(compgen -W "size checksum" -- "${cur}"))
                     return 0
                     ;;
                 --env-file)

@@ -8,16 +8,18 @@ complete -c zcopy -l method -d 'Use only this mechanism, whatever the file\'s si
 copy-file-range\t'copy_file_range(2)'
 sendfile\t'sendfile(2)'
 chunked\t'Buffered reads and writes'"
+complete -c zcopy -l verify -d 'Check each copy before it replaces the destination: MODE size (the default) or checksum (BLAKE3 of both files) [env: ZERO_COPY_VERIFY_COPY, ZERO_COPY_VERIFY_MODE]' -r -f -a "size\t'The copy has the source\'s size (the spec\'s check; costs one fstat)'
+checksum\t'The copy\'s BLAKE3 hash equals the source\'s (reads both files once more)'"
 complete -c zcopy -l env-file -d 'Read ZERO_COPY_* settings from this file instead of ./.env' -r -F
 complete -c zcopy -s r -l recursive -d 'Copy directories and everything in them'
 complete -c zcopy -s 0 -l null -d 'Entries in --files-from are separated by NUL bytes, not newlines'
 complete -c zcopy -s n -l no-clobber -d 'Do not replace existing destinations (they are reported as skipped)'
 complete -c zcopy -l zero-copy -d 'Use clone, copy_file_range and sendfile [env: ZERO_COPY_ENABLED]'
 complete -c zcopy -l no-zero-copy -d 'Copy every file with the buffered chunk copy'
-complete -c zcopy -l verify -d 'Compare destination and source sizes after each copy [env: ZERO_COPY_VERIFY_COPY]'
 complete -c zcopy -l no-verify -d 'Skip the size check after each copy'
 complete -c zcopy -l fsync -d 'fsync each file and its directory before reporting it copied [env: ZERO_COPY_FSYNC]'
 complete -c zcopy -l no-fsync -d 'Do not fsync (the default)'
+complete -c zcopy -l clean -d 'Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) that a killed zcopy left in the PATH directories (with -r, also below them), print them, and exit. Not while a zcopy is copying into those directories'
 complete -c zcopy -l no-env-file -d 'Do not read any .env file'
 complete -c zcopy -l json -d 'Print one JSON document on stdout instead of the summary'
 complete -c zcopy -l progress -d 'Draw progress bars on stderr even when it is not a terminal'

@@ -197,3 +197,52 @@ fn sync_directory(_destination: &Path) -> Result<(), Error> {
     // Windows has no handle-level directory fsync; MoveFileEx is journaled by NTFS.
     Ok(())
 }
+
+/// True for names zcopy gives its temporary files: `.NAME.XXXXXX.zcopy-tmp`.
+pub fn is_temp_name(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name.starts_with('.') && name.ends_with(TEMP_SUFFIX) && name.len() > 1 + TEMP_SUFFIX.len()
+}
+
+/// The temporary name used while a symlink of a copied tree is recreated.
+pub fn temp_symlink_path(destination: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(destination.file_name().unwrap_or_default());
+    name.push(format!(".{}{TEMP_SUFFIX}", std::process::id()));
+    destination.with_file_name(name)
+}
+
+/// Removes the temporary files that a killed or crashed zcopy left in `directory`
+/// (and, with `recursive`, below it). Only files and symlinks whose names match
+/// [`is_temp_name`] are touched, never directories. Returns what was removed, and
+/// the paths that could not be read or removed.
+///
+/// Do not run it on a directory that a running zcopy is copying into: its temporary
+/// file would be removed under it (that copy then fails; no data is lost).
+pub fn clean(directory: &Path, recursive: bool) -> (Vec<PathBuf>, Vec<Error>) {
+    let mut removed = Vec::new();
+    let mut errors = Vec::new();
+    let walk = walkdir::WalkDir::new(directory)
+        .follow_links(false)
+        .max_depth(if recursive { usize::MAX } else { 1 })
+        .sort_by_file_name();
+    for item in walk {
+        match item {
+            Ok(item) if !item.file_type().is_dir() && is_temp_name(item.file_name()) => {
+                match std::fs::remove_file(item.path()) {
+                    Ok(()) => removed.push(item.path().to_path_buf()),
+                    Err(err) => errors.push(Error::os(item.path(), Operation::Remove, err)),
+                }
+            }
+            Ok(_) => {}
+            Err(err) => {
+                let path = err.path().unwrap_or(directory).to_path_buf();
+                let err = err
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("walk failed"));
+                errors.push(Error::os(path, Operation::ReadDir, err));
+            }
+        }
+    }
+    (removed, errors)
+}

@@ -4,14 +4,15 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
-use crate::config::{EnvFile, Overrides, Reflink};
+use crate::config::{EnvFile, Overrides, Reflink, VerifyMode};
 use crate::engine::Method;
 
 const AFTER_HELP: &str = "\
 Environment (flags win over the environment, which wins over the .env file):
   ZERO_COPY_ENABLED        use kernel copy mechanisms (default true)
   ZERO_COPY_MIN_SIZE_MB    smallest file, in MB of 1,048,576 bytes, for them (1-1000, default 10)
-  ZERO_COPY_VERIFY_COPY    compare sizes after each copy (default true)
+  ZERO_COPY_VERIFY_COPY    check each copy before installing it (default true)
+  ZERO_COPY_VERIFY_MODE    size or checksum (BLAKE3) (default size)
   ZERO_COPY_CHUNK_SIZE_MB  buffer of the chunk copy, in MB (1-512, default 64)
   ZERO_COPY_REFLINK        auto, always or never (default auto)
   ZERO_COPY_FSYNC          fsync each file and its directory (default false)
@@ -86,9 +87,19 @@ pub struct Cli {
     #[arg(long, value_name = "METHOD", value_enum, help_heading = "Zero-copy")]
     pub method: Option<MethodChoice>,
 
-    /// Compare destination and source sizes after each copy [env: ZERO_COPY_VERIFY_COPY]
-    #[arg(long, overrides_with = "no_verify", help_heading = "Safety")]
-    verify: bool,
+    /// Check each copy before it replaces the destination: MODE size (the default) or
+    /// checksum (BLAKE3 of both files) [env: ZERO_COPY_VERIFY_COPY, ZERO_COPY_VERIFY_MODE]
+    #[arg(
+        long,
+        value_name = "MODE",
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "size",
+        overrides_with = "no_verify",
+        help_heading = "Safety"
+    )]
+    verify: Option<VerifyMode>,
 
     /// Skip the size check after each copy.
     #[arg(long, overrides_with = "verify", help_heading = "Safety")]
@@ -101,6 +112,12 @@ pub struct Cli {
     /// Do not fsync (the default).
     #[arg(long, overrides_with = "fsync", help_heading = "Safety")]
     no_fsync: bool,
+
+    /// Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) that a killed zcopy left in
+    /// the PATH directories (with -r, also below them), print them, and exit. Not while
+    /// a zcopy is copying into those directories.
+    #[arg(long, conflicts_with = "files_from", help_heading = "Safety")]
+    pub clean: bool,
 
     /// Read ZERO_COPY_* settings from this file instead of ./.env.
     #[arg(long, value_name = "PATH", conflicts_with = "no_env_file", help_heading = "Configuration", value_hint = clap::ValueHint::FilePath)]
@@ -166,7 +183,8 @@ impl Cli {
         Overrides {
             enabled: pair(self.zero_copy, self.no_zero_copy),
             min_size_mb: self.min_size_mb,
-            verify_copy: pair(self.verify, self.no_verify),
+            verify_copy: pair(self.verify.is_some(), self.no_verify),
+            verify_mode: self.verify,
             chunk_size_mb: self.chunk_size_mb,
             reflink: self.reflink,
             fsync: pair(self.fsync, self.no_fsync),

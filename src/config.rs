@@ -32,23 +32,27 @@ pub enum Reflink {
     Never,
 }
 
-impl Reflink {
-    fn parse(word: &str) -> Option<Reflink> {
-        match word.to_ascii_lowercase().as_str() {
-            "auto" => Some(Reflink::Auto),
-            "always" => Some(Reflink::Always),
-            "never" => Some(Reflink::Never),
-            _ => None,
-        }
-    }
+/// How a copy is checked before it replaces the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyMode {
+    /// The copy has the source's size (the spec's check; costs one fstat).
+    Size,
+    /// The copy's BLAKE3 hash equals the source's (reads both files once more).
+    Checksum,
+}
 
-    fn name(self) -> &'static str {
-        match self {
-            Reflink::Auto => "auto",
-            Reflink::Always => "always",
-            Reflink::Never => "never",
-        }
-    }
+/// Parses a word as one of a `ValueEnum`'s values, in any case.
+fn parse_choice<T: clap::ValueEnum>(word: &str) -> Option<T> {
+    T::from_str(word, true).ok()
+}
+
+/// The name of a `ValueEnum` value as users write it.
+fn choice_name<T: clap::ValueEnum>(value: T) -> String {
+    value
+        .to_possible_value()
+        .map(|possible| possible.get_name().to_string())
+        .unwrap_or_default()
 }
 
 /// Where a setting's value came from.
@@ -86,6 +90,7 @@ enum Kind {
     Bool,
     Int { min: u64, max: u64 },
     Reflink,
+    VerifyMode,
 }
 
 impl Kind {
@@ -94,6 +99,7 @@ impl Kind {
             Kind::Bool => "true/false, 1/0, yes/no or on/off".to_string(),
             Kind::Int { min, max } => format!("a whole number from {min} to {max}"),
             Kind::Reflink => "auto, always or never".to_string(),
+            Kind::VerifyMode => "size or checksum".to_string(),
         }
     }
 }
@@ -104,6 +110,7 @@ enum Value {
     Bool(bool),
     Int(u64),
     Reflink(Reflink),
+    VerifyMode(VerifyMode),
 }
 
 /// A setting: its variable, the flag that overrides it, its kind and default.
@@ -133,6 +140,12 @@ const SETTINGS: &[Setting] = &[
         flag: "--verify/--no-verify",
         kind: Kind::Bool,
         default: Value::Bool(true),
+    },
+    Setting {
+        env: "ZERO_COPY_VERIFY_MODE",
+        flag: "--verify[=MODE]",
+        kind: Kind::VerifyMode,
+        default: Value::VerifyMode(VerifyMode::Size),
     },
     Setting {
         env: "ZERO_COPY_CHUNK_SIZE_MB",
@@ -168,6 +181,8 @@ pub struct Overrides {
     pub min_size_mb: Option<u64>,
     /// `--verify` / `--no-verify`.
     pub verify_copy: Option<bool>,
+    /// `--verify=MODE`.
+    pub verify_mode: Option<VerifyMode>,
     /// `--chunk-size-mb`.
     pub chunk_size_mb: Option<u64>,
     /// `--reflink`.
@@ -182,6 +197,7 @@ impl Overrides {
             "ZERO_COPY_ENABLED" => self.enabled.map(Value::Bool),
             "ZERO_COPY_MIN_SIZE_MB" => self.min_size_mb.map(Value::Int),
             "ZERO_COPY_VERIFY_COPY" => self.verify_copy.map(Value::Bool),
+            "ZERO_COPY_VERIFY_MODE" => self.verify_mode.map(Value::VerifyMode),
             "ZERO_COPY_CHUNK_SIZE_MB" => self.chunk_size_mb.map(Value::Int),
             "ZERO_COPY_REFLINK" => self.reflink.map(Value::Reflink),
             "ZERO_COPY_FSYNC" => self.fsync.map(Value::Bool),
@@ -210,6 +226,8 @@ pub struct Config {
     pub min_size_mb: u64,
     /// `ZERO_COPY_VERIFY_COPY`: compare destination and source sizes after each copy.
     pub verify_copy: bool,
+    /// `ZERO_COPY_VERIFY_MODE`: what the verification compares.
+    pub verify_mode: VerifyMode,
     /// `ZERO_COPY_CHUNK_SIZE_MB`: the buffer of the chunk copy, in MB.
     pub chunk_size_mb: u64,
     /// `ZERO_COPY_REFLINK`: when to clone.
@@ -226,6 +244,7 @@ impl Default for Config {
             enabled: true,
             min_size_mb: 0,
             verify_copy: true,
+            verify_mode: VerifyMode::Size,
             chunk_size_mb: 0,
             reflink: Reflink::Auto,
             fsync: false,
@@ -239,6 +258,12 @@ impl Default for Config {
 }
 
 impl Config {
+    /// What each copy is checked for before it replaces the destination; `None` when
+    /// `ZERO_COPY_VERIFY_COPY` is false.
+    pub fn verification(&self) -> Option<VerifyMode> {
+        self.verify_copy.then_some(self.verify_mode)
+    }
+
     /// Files of at least this many bytes take the kernel paths.
     pub fn min_size_bytes(&self) -> u64 {
         self.min_size_mb * MB
@@ -254,6 +279,7 @@ impl Config {
             ("ZERO_COPY_ENABLED", Value::Bool(v)) => self.enabled = v,
             ("ZERO_COPY_MIN_SIZE_MB", Value::Int(v)) => self.min_size_mb = v,
             ("ZERO_COPY_VERIFY_COPY", Value::Bool(v)) => self.verify_copy = v,
+            ("ZERO_COPY_VERIFY_MODE", Value::VerifyMode(v)) => self.verify_mode = v,
             ("ZERO_COPY_CHUNK_SIZE_MB", Value::Int(v)) => self.chunk_size_mb = v,
             ("ZERO_COPY_REFLINK", Value::Reflink(v)) => self.reflink = v,
             ("ZERO_COPY_FSYNC", Value::Bool(v)) => self.fsync = v,
@@ -350,7 +376,8 @@ impl Config {
                     "ZERO_COPY_MIN_SIZE_MB" => self.min_size_mb.to_string(),
                     "ZERO_COPY_VERIFY_COPY" => self.verify_copy.to_string(),
                     "ZERO_COPY_CHUNK_SIZE_MB" => self.chunk_size_mb.to_string(),
-                    "ZERO_COPY_REFLINK" => self.reflink.name().to_string(),
+                    "ZERO_COPY_VERIFY_MODE" => choice_name(self.verify_mode),
+                    "ZERO_COPY_REFLINK" => choice_name(self.reflink),
                     _ => self.fsync.to_string(),
                 };
                 format!("{}={value} ({})", setting.env, self.origins[setting.env])
@@ -377,7 +404,10 @@ fn parse(setting: &Setting, raw: &str, origin: &Origin) -> Result<Value, ConfigE
             Ok(n) if (min..=max).contains(&n) => Ok(Value::Int(n)),
             _ => Err(invalid()),
         },
-        Kind::Reflink => Reflink::parse(word).map(Value::Reflink).ok_or_else(invalid),
+        Kind::Reflink => parse_choice(word).map(Value::Reflink).ok_or_else(invalid),
+        Kind::VerifyMode => parse_choice(word)
+            .map(Value::VerifyMode)
+            .ok_or_else(invalid),
     }
 }
 

@@ -37,7 +37,7 @@ use config::Config;
 use engine::{CopyOptions, Error, Observer, Operation, Outcome};
 use plan::{Entry, Job};
 use progress::Progress;
-use report::{path_text, ErrorRecord, FileRecord, Report, SkipRecord};
+use report::{Endpoints, ErrorRecord, FileRecord, Report, SkipRecord};
 use stats::Stats;
 
 /// How a batch runs: the per-file options, the progress bars and `-v`.
@@ -146,8 +146,7 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                     Ok(Outcome::Skipped(reason)) => {
                         observer.note(&format!("{}: skipped: {reason}", job.destination.display()));
                         report.skipped.push(SkipRecord {
-                            source: path_text(&job.source),
-                            destination: path_text(&job.destination),
+                            paths: Endpoints::new(&job.source, Some(&job.destination)),
                             reason,
                         });
                     }
@@ -192,8 +191,7 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
 
 fn file_record(job: &Job, copied: &engine::Copied) -> FileRecord {
     FileRecord {
-        source: path_text(&job.source),
-        destination: path_text(&job.destination),
+        paths: Endpoints::new(&job.source, Some(&job.destination)),
         bytes: copied.bytes,
         method: copied.method,
         duration_sec: copied.duration.as_secs_f64(),
@@ -216,9 +214,7 @@ fn create_dir(destination: &Path) -> Result<(), Error> {
 /// new link is made under a temporary name and renamed over the destination.
 #[cfg(unix)]
 fn create_symlink(target: &Path, destination: &Path) -> Result<(), Error> {
-    let mut temporary = destination.as_os_str().to_os_string();
-    temporary.push(format!(".{}{}", std::process::id(), atomic::TEMP_SUFFIX));
-    let temporary = std::path::PathBuf::from(temporary);
+    let temporary = atomic::temp_symlink_path(destination);
     std::os::unix::fs::symlink(target, &temporary)
         .map_err(|err| Error::os(&temporary, Operation::CreateSymlink, err))?;
     std::fs::rename(&temporary, destination).map_err(|err| {

@@ -24,6 +24,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    if cli.clean {
+        return clean(cli);
+    }
     let (config, warnings) = Config::load(&cli.overrides(), &cli.env_file())?;
     for warning in warnings {
         eprintln!("zcopy: warning: {warning}");
@@ -61,4 +64,23 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         eprintln!("{}", report.summary());
     }
     Ok(ExitCode::from(report.exit_code() as u8))
+}
+
+/// `zcopy --clean DIR...`: removes leftover temporary files, prints each one removed.
+fn clean(cli: &Cli) -> anyhow::Result<ExitCode> {
+    if cli.paths.is_empty() {
+        anyhow::bail!("--clean needs at least one directory");
+    }
+    let mut failed = false;
+    for directory in &cli.paths {
+        let (removed, errors) = zcopy::atomic::clean(directory, cli.recursive);
+        for path in removed {
+            println!("{}", path.display());
+        }
+        for error in errors {
+            eprintln!("zcopy: {error}");
+            failed = true;
+        }
+    }
+    Ok(ExitCode::from(u8::from(failed)))
 }

@@ -13,13 +13,42 @@ use crate::stats::StatsSnapshot;
 /// or disappears (new fields may appear without it changing).
 pub const JSON_VERSION: u32 = 1;
 
+/// The source and destination of a record, as JSON text. A name that is not valid
+/// UTF-8 is shown with U+FFFD in place of the invalid bytes, and its exact bytes are
+/// given too, base64-encoded, in `source_base64` / `destination_base64` (present only
+/// then), so no name is ever lost.
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoints {
+    /// The source path.
+    pub source: String,
+    /// The source's exact bytes, when `source` could not show them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_base64: Option<String>,
+    /// The destination path, when known.
+    pub destination: Option<String>,
+    /// The destination's exact bytes, when `destination` could not show them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_base64: Option<String>,
+}
+
+impl Endpoints {
+    /// The JSON form of `source` -> `destination`.
+    pub fn new(source: &Path, destination: Option<&Path>) -> Self {
+        Endpoints {
+            source: path_text(source),
+            source_base64: path_base64(source),
+            destination: destination.map(path_text),
+            destination_base64: destination.and_then(path_base64),
+        }
+    }
+}
+
 /// A file that was copied.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileRecord {
-    /// The source path.
-    pub source: String,
-    /// The destination path.
-    pub destination: String,
+    /// Where from, where to.
+    #[serde(flatten)]
+    pub paths: Endpoints,
     /// Its size in bytes.
     pub bytes: u64,
     /// The mechanism that moved the bytes.
@@ -33,10 +62,9 @@ pub struct FileRecord {
 /// A file (or directory) that could not be copied.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorRecord {
-    /// The source path.
-    pub source: String,
-    /// The destination path, when known.
-    pub destination: Option<String>,
+    /// Where from, where to (when known).
+    #[serde(flatten)]
+    pub paths: Endpoints,
     /// The step that failed, e.g. `open_source`, `copy_file_range`, `verify`.
     pub operation: crate::engine::Operation,
     /// The whole message: path, operation, cause.
@@ -49,8 +77,7 @@ impl ErrorRecord {
     /// A record of `error` for `source` -> `destination`.
     pub fn new(source: &Path, destination: Option<&Path>, error: &Error) -> Self {
         ErrorRecord {
-            source: path_text(source),
-            destination: destination.map(path_text),
+            paths: Endpoints::new(source, destination),
             operation: error.operation,
             error: error.to_string(),
             errno: error.errno(),
@@ -61,10 +88,9 @@ impl ErrorRecord {
 /// A file left alone on purpose.
 #[derive(Debug, Clone, Serialize)]
 pub struct SkipRecord {
-    /// The source path.
-    pub source: String,
-    /// The destination that was kept.
-    pub destination: String,
+    /// Where from, and the destination that was kept.
+    #[serde(flatten)]
+    pub paths: Endpoints,
     /// Why.
     pub reason: &'static str,
 }
@@ -154,8 +180,23 @@ impl Report {
     }
 }
 
-/// A path as JSON text. Names that are not valid UTF-8 are shown with U+FFFD in place
-/// of the invalid bytes.
+/// A path as JSON text; bytes that are not valid UTF-8 become U+FFFD.
 pub fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+/// A path's exact bytes in base64, only when [`path_text`] cannot show them.
+pub fn path_base64(path: &Path) -> Option<String> {
+    use base64::Engine;
+    if path.to_str().is_some() {
+        return None;
+    }
+    #[cfg(unix)]
+    let bytes = {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().to_vec()
+    };
+    #[cfg(not(unix))]
+    let bytes = path.as_os_str().as_encoded_bytes().to_vec();
+    Some(base64::engine::general_purpose::STANDARD.encode(bytes))
 }

@@ -47,6 +47,8 @@ pub enum Operation {
     CreateSymlink,
     /// Deciding what to copy where, before any byte moves.
     Plan,
+    /// Removing a leftover temporary file (`--clean`).
+    Remove,
 }
 
 impl Operation {
@@ -72,6 +74,7 @@ impl Operation {
             Operation::ReadDir => "read directory",
             Operation::CreateSymlink => "create symlink",
             Operation::Plan => "plan",
+            Operation::Remove => "remove",
         }
     }
 }
@@ -98,6 +101,13 @@ pub enum Cause {
         /// Bytes the destination got.
         actual: u64,
     },
+    /// The copy's content hash differs from the source's.
+    ChecksumMismatch {
+        /// BLAKE3 of the source, hex.
+        source: String,
+        /// BLAKE3 of the copy, hex.
+        copy: String,
+    },
     /// The source changed while it was being copied.
     SourceChanged(&'static str),
     /// The one mechanism the user demanded (`--reflink=always`, `--method`) cannot copy
@@ -123,6 +133,10 @@ impl fmt::Display for Cause {
             Cause::SizeMismatch { expected, actual } => write!(
                 f,
                 "size mismatch: source has {expected} bytes, copy has {actual} bytes"
+            ),
+            Cause::ChecksumMismatch { source, copy } => write!(
+                f,
+                "checksum mismatch: source has BLAKE3 {source}, copy has {copy}"
             ),
             Cause::SourceChanged(what) => write!(f, "source changed during the copy ({what})"),
             Cause::MechanismRefused { demand, error } => write!(f, "{demand}: {error}"),
@@ -175,7 +189,10 @@ impl Error {
 
     /// True when this is a failed verification (counted in `verification_failures`).
     pub fn is_verification_failure(&self) -> bool {
-        matches!(self.cause, Cause::SizeMismatch { .. })
+        matches!(
+            self.cause,
+            Cause::SizeMismatch { .. } | Cause::ChecksumMismatch { .. }
+        )
     }
 }
 

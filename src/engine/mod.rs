@@ -36,7 +36,7 @@ pub(crate) use error::Context;
 pub use error::{Cause, Error, Operation};
 
 use crate::atomic::TempDest;
-use crate::config::{Config, Reflink};
+use crate::config::{Config, Reflink, VerifyMode};
 use crate::verify;
 
 /// The mechanism that moved a file's bytes.
@@ -195,8 +195,8 @@ pub struct CopyOptions {
     pub chunk_size: usize,
     /// When to clone.
     pub reflink: Reflink,
-    /// Compare sizes after the copy.
-    pub verify_size: bool,
+    /// What to check before installing a copy; `None` checks nothing.
+    pub verify: Option<VerifyMode>,
     /// fsync the file and its directory before reporting success.
     pub fsync: bool,
     /// Keep an existing destination (the file is skipped).
@@ -219,7 +219,7 @@ impl CopyOptions {
             min_size: config.min_size_bytes(),
             chunk_size,
             reflink: config.reflink,
-            verify_size: config.verify_copy,
+            verify: config.verification(),
             fsync: config.fsync,
             no_clobber,
             forced_method: None,
@@ -249,7 +249,7 @@ pub struct Copied {
     pub method: Method,
     /// From opening the source to renaming the copy into place.
     pub duration: Duration,
-    /// True when the size check ran and passed.
+    /// True when verification ran and passed.
     pub verified: bool,
 }
 
@@ -310,8 +310,10 @@ pub fn copy_file(
 
     let mut temp = TempDest::create(&destination, &src.metadata, existing.as_ref())?;
     let (method, copied) = run_ladder(&src, &mut temp, options, observer)?;
-    let verified = verify::check(&src, &temp, copied, options.verify_size)?;
+    // The source check comes first: a source truncated mid-copy is a changed source,
+    // not a failed verification.
     verify::source_unchanged(&src)?;
+    let verified = verify::check(&src, &temp, copied, options.verify, observer)?;
     temp.install(options.no_clobber, options.fsync)?;
     Ok(Outcome::Copied(Copied {
         bytes: if src.size_is_exact {
