@@ -2,9 +2,10 @@
 //! filesystems (ext4, XFS and btrfs loop mounts and a tmpfs) made for the test run.
 //!
 //! Tests that need the mounts call [`mounts`], which returns `None` (after printing
-//! why) when the tests do not run as root or mkfs.btrfs/mkfs.xfs are missing. With
-//! `ZCOPY_REQUIRE_ROOT_TESTS=1` (set by `.ci/run`) it panics instead, so CI cannot pass
-//! by skipping them.
+//! why) when the tests do not run as root or mkfs.btrfs/mkfs.xfs are missing; tests
+//! that need the LD_PRELOAD fault shim call [`fault_shim`], which needs a C compiler.
+//! With `ZCOPY_REQUIRE_ROOT_TESTS=1` (set by `.ci/run`) both panic instead, so CI
+//! cannot pass by skipping.
 #![allow(dead_code)]
 
 use std::fs::File;
@@ -134,6 +135,69 @@ pub fn assert_no_debris(dir: &Path) {
         "temporary files left in {}: {debris:?}",
         dir.display()
     );
+}
+
+/// True when CI demands that no test skip for want of root or a system tool.
+fn skips_forbidden() -> bool {
+    std::env::var_os("ZCOPY_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1")
+}
+
+/// Skips (returns `None` after saying why) or, in CI, fails.
+fn unavailable<T>(test: &str, reason: &str) -> Option<T> {
+    if skips_forbidden() {
+        panic!("{test}: {reason} (ZCOPY_REQUIRE_ROOT_TESTS=1 forbids skipping)");
+    }
+    eprintln!("SKIPPED {test}: {reason}");
+    None
+}
+
+/// The LD_PRELOAD fault shim (`tests/shim/fault.c`), compiled once per test process.
+pub fn fault_shim(test: &str) -> Option<&'static Path> {
+    static SHIM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = SHIM.get_or_init(|| {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/shim/fault.c");
+        let library = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("libzcopyfault-{}.so", std::process::id()));
+        let output = StdCommand::new("cc")
+            .args(["-shared", "-fPIC", "-O2", "-Wall", "-o"])
+            .arg(&library)
+            .arg(&source)
+            .arg("-ldl")
+            .output()
+            .map_err(|err| format!("cannot run cc to build the fault shim: {err}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "cc failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(library)
+    });
+    match built {
+        Ok(library) => Some(library),
+        Err(reason) => unavailable(test, reason),
+    }
+}
+
+/// zcopy with the fault shim preloaded and the given `ZCOPY_FAULT_*` settings.
+pub fn zcopy_with_faults(cwd: &Path, shim: &Path, faults: &[(&str, String)]) -> Command {
+    let mut command = zcopy(cwd);
+    command.env("LD_PRELOAD", shim);
+    for (key, value) in faults {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Parses zcopy's `--json` output.
+pub fn parse_json(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "stdout is not one JSON document ({err}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }
 
 /// The filesystems made for this test process.

@@ -7,7 +7,8 @@
 //   ZCOPY_FAULT_SENDFILE=ERRNO          sendfile fails with ERRNO
 //   ZCOPY_FAULT_AFTER_BYTES=N           once N bytes went through copy_file_range,
 //   ZCOPY_FAULT_LATE_ERRNO=ERRNO          sendfile or write (to regular files), the
-//                                         next such call fails with ERRNO
+//                                         next such call fails with ERRNO (the call
+//                                         crossing N is shortened to end at N)
 //   ZCOPY_FAULT_CORRUPT_WRITE=1         flips one byte of the first write to a regular file
 //   ZCOPY_FAULT_DELAY_US=N              sleeps N microseconds before each data call
 //   ZCOPY_FAULT_SOURCE_PATH=PATH        after the first data call that reads PATH's
@@ -53,6 +54,15 @@ static int late_fault(void) {
         return 1;
     }
     return 0;
+}
+
+// A request shortened so that it ends where the late fault is due (a short count,
+// which callers must handle anyway).
+static size_t limit(size_t len) {
+    long after = env_long("ZCOPY_FAULT_AFTER_BYTES", -1);
+    if (after >= 0 && passed_bytes < after && passed_bytes + (long long)len > after)
+        return (size_t)(after - passed_bytes);
+    return len;
 }
 
 // Does fd read the file at ZCOPY_FAULT_SOURCE_PATH?
@@ -103,7 +113,7 @@ ssize_t copy_file_range(int in, loff_t *off_in, int out, loff_t *off_out, size_t
     delay();
     if (late_fault()) return -1;
     int source = is_source(in);
-    ssize_t n = real(in, off_in, out, off_out, len, flags);
+    ssize_t n = real(in, off_in, out, off_out, limit(len), flags);
     if (n > 0) passed_bytes += n;
     if (n > 0 && source) change_source();
     return n;
@@ -117,7 +127,7 @@ static ssize_t sendfile_common(int out, int in, off_t *offset, size_t count) {
     delay();
     if (late_fault()) return -1;
     int source = is_source(in);
-    ssize_t n = real(out, in, offset, count);
+    ssize_t n = real(out, in, offset, limit(count));
     if (n > 0) passed_bytes += n;
     if (n > 0 && source) change_source();
     return n;
@@ -144,6 +154,7 @@ ssize_t write(int fd, const void *buffer, size_t count) {
     delay();
     if (late_fault()) return -1;
     ssize_t n;
+    count = limit(count);
     if (count > 0 && !corrupted && env_long("ZCOPY_FAULT_CORRUPT_WRITE", 0)) {
         corrupted = 1;
         char *copy = malloc(count);

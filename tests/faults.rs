@@ -1,0 +1,335 @@
+//! Faults injected at the syscall boundary by the LD_PRELOAD shim (`tests/shim/fault.c`):
+//! kernel paths refused, errors after some bytes, sources changed mid-copy, corrupted
+//! writes, and the fsyncs `--fsync` promises.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+const EPERM: i32 = 1;
+const EIO: i32 = 5;
+const EXDEV: i32 = 18;
+const EINVAL: i32 = 22;
+const ENOSPC: i32 = 28;
+const ENOSYS: i32 = 38;
+const EOPNOTSUPP: i32 = 95;
+
+/// Runs zcopy under the shim with `--json -v`; returns (exit code, JSON, stderr).
+fn run(dir: &Path, shim: &Path, faults: &[(&str, String)], args: &[&str]) -> (i32, Value, String) {
+    let output = zcopy_with_faults(dir, shim, faults)
+        .args(["--json", "-v"])
+        .args(args)
+        .output()
+        .unwrap();
+    let json = parse_json(&output);
+    (
+        output.status.code().unwrap(),
+        json,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn refused_kernel_paths_fall_to_the_next_rung() {
+    let Some(shim) = fault_shim("refused_kernel_paths") else {
+        return;
+    };
+    let mounts = mounts("refused_kernel_paths");
+    let temp = tempfile::tempdir().unwrap();
+    let btrfs_dir = mounts.map(|m| dir_on(&m.btrfs));
+    for errno in [ENOSYS, EPERM, EXDEV, EOPNOTSUPP, EINVAL] {
+        let errno_text = errno.to_string();
+        // (where, refused mechanisms, the rung that must run)
+        let mut cases: Vec<(&Path, Vec<&str>, &str)> = vec![
+            (
+                temp.path(),
+                vec!["ZCOPY_FAULT_FICLONE", "ZCOPY_FAULT_COPY_FILE_RANGE"],
+                "sendfile",
+            ),
+            (
+                temp.path(),
+                vec![
+                    "ZCOPY_FAULT_FICLONE",
+                    "ZCOPY_FAULT_COPY_FILE_RANGE",
+                    "ZCOPY_FAULT_SENDFILE",
+                ],
+                "chunked",
+            ),
+        ];
+        if let Some(dir) = &btrfs_dir {
+            cases.push((dir.path(), vec!["ZCOPY_FAULT_FICLONE"], "copy_file_range"));
+        }
+        for (dir, refused, expected) in cases {
+            let source = dir.join("src.mkv");
+            if !source.exists() {
+                write_pattern(&source, 12 * MIB + 5, 1);
+            }
+            let faults: Vec<(&str, String)> = refused
+                .iter()
+                .map(|key| (*key, errno_text.clone()))
+                .collect();
+            let (code, json, stderr) = run(dir, shim, &faults, &["src.mkv", "dst.mkv"]);
+            assert_eq!(code, 0, "errno {errno}, {refused:?}: {stderr}");
+            assert_eq!(
+                only_method(&json),
+                expected,
+                "errno {errno}, {refused:?}: {stderr}"
+            );
+            assert!(stderr.contains(&format!("trying {expected}")), "{stderr}");
+            assert_same_content(&source, &dir.join("dst.mkv"));
+            std::fs::remove_file(dir.join("dst.mkv")).unwrap();
+            assert_no_debris(dir);
+        }
+    }
+}
+
+/// ENOSYS means the syscall does not exist: asked once, then skipped for later files.
+#[test]
+fn enosys_is_remembered_for_the_rest_of_the_run() {
+    let Some(shim) = fault_shim("enosys_is_remembered") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a", "b", "c"] {
+        write_pattern(&dir.path().join(name), 11 * MIB, name.len() as u64);
+    }
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let faults = [("ZCOPY_FAULT_COPY_FILE_RANGE", ENOSYS.to_string())];
+    let (code, json, stderr) = run(dir.path(), shim, &faults, &["a", "b", "c", "out"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json["stats"]["methods"]["sendfile"], 3);
+    assert_eq!(
+        stderr.matches("copy_file_range not usable here").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("skipping copy_file_range").count(),
+        2,
+        "{stderr}"
+    );
+}
+
+/// EIO or ENOSPC after some bytes: the file fails with that errno on the rung that was
+/// running, nothing lower is tried, no temporary file stays, and the existing
+/// destination is untouched.
+#[test]
+fn late_errors_fail_the_file_without_retry_or_debris() {
+    let Some(shim) = fault_shim("late_errors") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("src.mkv"), 12 * MIB, 1);
+    let cases: [(&[&str], i32, &str, &str); 6] = [
+        (&[], EIO, "copy_file_range", "trying sendfile"),
+        (&[], ENOSPC, "copy_file_range", "trying sendfile"),
+        (&["--reflink=never"], EIO, "sendfile", "trying chunked"),
+        (&["--reflink=never"], ENOSPC, "sendfile", "trying chunked"),
+        (
+            &["--no-zero-copy", "--chunk-size-mb=1"],
+            EIO,
+            "write",
+            "trying",
+        ),
+        (
+            &["--no-zero-copy", "--chunk-size-mb=1"],
+            ENOSPC,
+            "write",
+            "trying",
+        ),
+    ];
+    for (flags, errno, operation, retry) in cases {
+        write_pattern(&d.join("dst.mkv"), 3 * MIB, 99);
+        let old = std::fs::read(d.join("dst.mkv")).unwrap();
+        let faults = [
+            ("ZCOPY_FAULT_AFTER_BYTES", (5 * MIB).to_string()),
+            ("ZCOPY_FAULT_LATE_ERRNO", errno.to_string()),
+        ];
+        let args: Vec<&str> = flags
+            .iter()
+            .copied()
+            .chain(["src.mkv", "dst.mkv"])
+            .collect();
+        let (code, json, stderr) = run(d, shim, &faults, &args);
+        assert_eq!(code, 1, "{flags:?} {errno}: {stderr}");
+        assert_eq!(json["errors"][0]["errno"], errno, "{flags:?}: {stderr}");
+        assert_eq!(
+            json["errors"][0]["operation"], operation,
+            "{flags:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains(retry),
+            "{flags:?} {errno}: retried:\n{stderr}"
+        );
+        assert_eq!(
+            std::fs::read(d.join("dst.mkv")).unwrap(),
+            old,
+            "{flags:?}: destination changed"
+        );
+        assert_no_debris(d);
+    }
+}
+
+/// A source truncated, appended to or replaced while it is read: an error naming the
+/// source, and the destination is not installed.
+#[test]
+fn a_source_changed_during_the_copy_is_not_installed() {
+    let Some(shim) = fault_shim("source_changed") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for action in ["truncate", "append", "replace"] {
+        for flags in [
+            &[][..],
+            &["--no-zero-copy", "--chunk-size-mb=1"][..],
+            &["--reflink=never"][..],
+        ] {
+            write_pattern(&d.join("src.mkv"), 12 * MIB, 1);
+            write_pattern(&d.join("dst.mkv"), MIB, 2);
+            let old = std::fs::read(d.join("dst.mkv")).unwrap();
+            let faults = [
+                (
+                    "ZCOPY_FAULT_SOURCE_PATH",
+                    d.join("src.mkv").display().to_string(),
+                ),
+                ("ZCOPY_FAULT_SOURCE_ACTION", action.to_string()),
+            ];
+            let args: Vec<&str> = flags
+                .iter()
+                .copied()
+                .chain(["src.mkv", "dst.mkv"])
+                .collect();
+            let (code, json, stderr) = run(d, shim, &faults, &args);
+            assert_eq!(code, 1, "{action} {flags:?}: {stderr}");
+            assert_eq!(
+                json["errors"][0]["operation"], "check_source",
+                "{action} {flags:?}: {stderr}"
+            );
+            assert!(
+                stderr.contains("src.mkv: check source: source changed during the copy"),
+                "{stderr}"
+            );
+            assert_eq!(
+                std::fs::read(d.join("dst.mkv")).unwrap(),
+                old,
+                "{action} {flags:?}"
+            );
+            assert_no_debris(d);
+        }
+    }
+}
+
+/// A write that silently corrupts a byte keeps the size right: only the checksum
+/// catches it. Caught, counted in verification_failures, and not installed.
+#[test]
+fn checksum_verification_catches_a_corrupted_copy() {
+    let Some(shim) = fault_shim("checksum") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("src.mkv"), 3 * MIB, 1);
+    let corrupt = [("ZCOPY_FAULT_CORRUPT_WRITE", "1".to_string())];
+
+    let (code, json, stderr) = run(
+        d,
+        shim,
+        &corrupt,
+        &["--verify=checksum", "src.mkv", "a.mkv"],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(json["errors"][0]["operation"], "verify");
+    assert!(
+        stderr.contains("checksum mismatch: source has BLAKE3 "),
+        "{stderr}"
+    );
+    assert_eq!(json["stats"]["verification_failures"], 1);
+    assert!(!d.join("a.mkv").exists());
+    assert_no_debris(d);
+
+    let output = zcopy_with_faults(d, shim, &corrupt)
+        .env("ZERO_COPY_VERIFY_MODE", "checksum")
+        .args(["--json", "src.mkv", "b.mkv"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(parse_json(&output)["stats"]["verification_failures"], 1);
+    assert!(!d.join("b.mkv").exists());
+
+    // What the size check alone lets through, and why the checksum mode exists.
+    let (code, _, _) = run(d, shim, &corrupt, &["src.mkv", "c.mkv"]);
+    assert_eq!(code, 0);
+    assert_ne!(
+        std::fs::read(d.join("src.mkv")).unwrap(),
+        std::fs::read(d.join("c.mkv")).unwrap()
+    );
+
+    // An honest copy passes the checksum on every rung.
+    for method in ["copy-file-range", "sendfile", "chunked"] {
+        let flag = format!("--method={method}");
+        let (code, json, stderr) = run(
+            d,
+            shim,
+            &[],
+            &["--verify=checksum", &flag, "src.mkv", "d.mkv"],
+        );
+        assert_eq!(code, 0, "{method}: {stderr}");
+        assert_eq!(json["files"][0]["verified"], true);
+        assert_same_content(&d.join("src.mkv"), &d.join("d.mkv"));
+    }
+}
+
+/// `--fsync` (and ZERO_COPY_FSYNC) flush the file before the rename and its directory
+/// after it; without it, zcopy does not fsync at all.
+#[test]
+fn fsync_flushes_the_file_and_its_directory() {
+    let Some(shim) = fault_shim("fsync") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("src.mkv"), MIB, 1);
+    std::fs::create_dir(d.join("out")).unwrap();
+    let out = std::fs::canonicalize(d.join("out")).unwrap();
+    let log = d.join("sync.log");
+    let faults = [("ZCOPY_FAULT_LOG", log.display().to_string())];
+
+    for (flags, env) in [
+        (&["--fsync"][..], None),
+        (&[][..], Some(("ZERO_COPY_FSYNC", "true"))),
+    ] {
+        let _ = std::fs::remove_file(&log);
+        let mut command = zcopy_with_faults(d, shim, &faults);
+        if let Some((key, value)) = env {
+            command.env(key, value);
+        }
+        command
+            .args(flags)
+            .args(["src.mkv", "out/a.mkv"])
+            .assert()
+            .success();
+        let lines = std::fs::read_to_string(&log).unwrap_or_default();
+        let file_synced = lines.lines().any(|line| {
+            line.starts_with("fsync ") && line.contains(".a.mkv.") && line.ends_with(".zcopy-tmp")
+        });
+        let dir_synced = lines
+            .lines()
+            .any(|line| line == format!("fsync {}", out.display()));
+        assert!(file_synced && dir_synced, "{flags:?} {env:?}:\n{lines}");
+    }
+
+    let _ = std::fs::remove_file(&log);
+    zcopy_with_faults(d, shim, &faults)
+        .args(["src.mkv", "out/b.mkv"])
+        .assert()
+        .success();
+    assert!(
+        !log.exists(),
+        "fsync without --fsync: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+}
