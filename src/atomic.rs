@@ -52,13 +52,14 @@ impl TempDest {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
         };
+        let permissions = new_file_permissions(source);
+        // make_in (not tempfile_in): our own open, whose errors keep their errno;
+        // tempfile_in wraps them in a type that hides it.
         let temp = tempfile::Builder::new()
             .prefix(&temp_prefix(name))
             .suffix(TEMP_SUFFIX)
             .rand_bytes(6)
-            .permissions(new_file_permissions(source))
-            .tempfile_in(directory)
-            .map_err(without_path)
+            .make_in(directory, |path| create_new(path, &permissions))
             .op(directory, Operation::CreateTemp)?;
         let (file, path) = temp.into_parts();
         Ok(TempDest {
@@ -131,20 +132,6 @@ impl TempDest {
     }
 }
 
-/// tempfile wraps OS errors in its own type to add the path, which hides the errno
-/// from `raw_os_error` and repeats a path our message already names: unwrap it.
-fn without_path(err: std::io::Error) -> std::io::Error {
-    let code = err
-        .get_ref()
-        .and_then(|inner| inner.source())
-        .and_then(|source| source.downcast_ref::<std::io::Error>())
-        .and_then(std::io::Error::raw_os_error);
-    match code {
-        Some(code) if err.raw_os_error().is_none() => std::io::Error::from_raw_os_error(code),
-        _ => err,
-    }
-}
-
 fn temp_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
     let mut prefix = std::ffi::OsString::from(".");
     #[cfg(unix)]
@@ -166,6 +153,21 @@ fn temp_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
     }
     prefix.push(".");
     prefix
+}
+
+/// Opens a new file for reading and writing, failing if the name exists. On Unix it
+/// is created with `permissions` less the umask, as any new file.
+fn create_new(path: &Path, permissions: &std::fs::Permissions) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(permissions.mode());
+    }
+    #[cfg(not(unix))]
+    let _ = permissions;
+    options.open(path)
 }
 
 #[cfg(unix)]
