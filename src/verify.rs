@@ -3,19 +3,20 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::Path;
 use std::time::SystemTime;
 
 use crate::atomic::TempDest;
 use crate::config::VerifyMode;
-use crate::engine::{Cause, Context, Error, Observer, Operation, Source};
+use crate::engine::{self, Cause, Context, Error, Observer, Operation, Source};
 
 /// Compares the copy with the source. Returns `true` when a check ran.
 ///
 /// `Size` compares lengths. For pseudo files (procfs, sysfs) `stat` does not give the
 /// content's size, so the copy is compared with the bytes actually read instead.
-/// `Checksum` also compares BLAKE3 hashes of both files, read again from the start;
-/// pseudo files, whose content may differ on every read, get the size check only.
+/// `Checksum` also compares the content by BLAKE3 (see [`compare_content`]); pseudo
+/// files, whose content may differ on every read, get the size check only.
 pub(crate) fn check(
     source: &Source<'_>,
     temp: &TempDest,
@@ -44,43 +45,136 @@ pub(crate) fn check(
         ));
     }
     if mode == VerifyMode::Checksum && source.size_is_exact {
-        let source_hash = blake3_of(&source.file, source.path, observer)?;
-        let copy_hash = blake3_of(temp.file(), temp.path(), observer)?;
-        if source_hash != copy_hash {
-            return Err(Error::new(
-                temp.path(),
-                Operation::Verify,
-                Cause::ChecksumMismatch {
-                    source: source_hash.to_hex().to_string(),
-                    copy: copy_hash.to_hex().to_string(),
-                },
-            ));
-        }
+        compare_content(source, temp, observer)?;
     }
     Ok(true)
 }
 
-/// BLAKE3 of a whole file, read from the start in 1 MiB pieces.
-fn blake3_of(file: &File, path: &Path, observer: &dyn Observer) -> Result<blake3::Hash, Error> {
-    let mut reader = file;
-    reader
-        .seek(SeekFrom::Start(0))
-        .op(path, Operation::Verify)?;
-    let mut hasher = blake3::Hasher::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        if observer.interrupted() {
-            return Err(Error::new(path, Operation::Verify, Cause::Interrupted));
-        }
-        match reader.read(&mut buffer) {
-            Ok(0) => return Ok(hasher.finalize()),
-            Ok(n) => {
-                hasher.update(&buffer[..n]);
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(Error::os(path, Operation::Verify, err)),
+/// Compares the content of source and copy by BLAKE3, in time proportional to the
+/// data rather than the apparent size (a sparse terabyte must not take an hour):
+/// the source's data segments are hashed in both files, and wherever the source has a
+/// hole the copy must have a hole too or read as zeros.
+fn compare_content(
+    source: &Source<'_>,
+    temp: &TempDest,
+    observer: &dyn Observer,
+) -> Result<(), Error> {
+    let data =
+        engine::data_segments(&source.file, &source.metadata).op(source.path, Operation::Verify)?;
+    let source_hash = blake3_of(&source.file, source.path, &data, observer)?;
+    let copy_hash = blake3_of(temp.file(), temp.path(), &data, observer)?;
+    if source_hash != copy_hash {
+        return Err(Error::new(
+            temp.path(),
+            Operation::Verify,
+            Cause::ChecksumMismatch {
+                source: source_hash.to_hex().to_string(),
+                copy: copy_hash.to_hex().to_string(),
+            },
+        ));
+    }
+    let copy_metadata = temp.file().metadata().op(temp.path(), Operation::Verify)?;
+    let copy_data =
+        engine::data_segments(temp.file(), &copy_metadata).op(temp.path(), Operation::Verify)?;
+    for extra in outside(&copy_data, &data) {
+        if !reads_as_zeros(temp.file(), temp.path(), extra.clone(), observer)? {
+            return Err(Error::new(
+                temp.path(),
+                Operation::Verify,
+                Cause::HoleFilled {
+                    start: extra.start,
+                    end: extra.end,
+                },
+            ));
         }
     }
+    Ok(())
+}
+
+/// The parts of `ranges` not covered by `covered` (both sorted and disjoint).
+fn outside(ranges: &[Range<u64>], covered: &[Range<u64>]) -> Vec<Range<u64>> {
+    let mut result = Vec::new();
+    for range in ranges {
+        let mut start = range.start;
+        for cover in covered
+            .iter()
+            .filter(|c| c.end > range.start && c.start < range.end)
+        {
+            if cover.start > start {
+                result.push(start..cover.start);
+            }
+            start = start.max(cover.end);
+        }
+        if start < range.end {
+            result.push(start..range.end);
+        }
+    }
+    result
+}
+
+/// Reads `ranges` of `file` through `visit`, 1 MiB at a time.
+fn read_ranges(
+    file: &File,
+    path: &Path,
+    ranges: &[Range<u64>],
+    observer: &dyn Observer,
+    mut visit: impl FnMut(&[u8]) -> bool,
+) -> Result<(), Error> {
+    let mut reader = file;
+    let mut buffer = vec![0u8; 1 << 20];
+    for range in ranges {
+        reader
+            .seek(SeekFrom::Start(range.start))
+            .op(path, Operation::Verify)?;
+        let mut left = range.end - range.start;
+        while left > 0 {
+            if observer.interrupted() {
+                return Err(Error::new(path, Operation::Verify, Cause::Interrupted));
+            }
+            let want = usize::try_from(left).map_or(buffer.len(), |n| n.min(buffer.len()));
+            match reader.read(&mut buffer[..want]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if !visit(&buffer[..n]) {
+                        return Ok(());
+                    }
+                    left -= n as u64;
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(Error::os(path, Operation::Verify, err)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// BLAKE3 of the bytes of `file` in `ranges`.
+fn blake3_of(
+    file: &File,
+    path: &Path,
+    ranges: &[Range<u64>],
+    observer: &dyn Observer,
+) -> Result<blake3::Hash, Error> {
+    let mut hasher = blake3::Hasher::new();
+    read_ranges(file, path, ranges, observer, |bytes| {
+        hasher.update(bytes);
+        true
+    })?;
+    Ok(hasher.finalize())
+}
+
+fn reads_as_zeros(
+    file: &File,
+    path: &Path,
+    range: Range<u64>,
+    observer: &dyn Observer,
+) -> Result<bool, Error> {
+    let mut zeros = true;
+    read_ranges(file, path, &[range], observer, |bytes| {
+        zeros = bytes.iter().all(|&b| b == 0);
+        zeros
+    })?;
+    Ok(zeros)
 }
 
 /// Fails when the source was truncated, appended to, rewritten or replaced during the
@@ -118,4 +212,23 @@ pub(crate) fn source_unchanged(source: &Source<'_>) -> Result<(), Error> {
 
 fn modified(metadata: &std::fs::Metadata) -> Option<SystemTime> {
     metadata.modified().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::outside;
+
+    #[test]
+    fn outside_subtracts_covered_ranges() {
+        assert_eq!(
+            outside(&[0..100], &[10..20, 50..60]),
+            vec![0..10, 20..50, 60..100]
+        );
+        assert_eq!(outside(&[0..100], &[0..100]), vec![]);
+        assert_eq!(
+            outside(&[5..10, 30..40], &[0..7, 35..50]),
+            vec![7..10, 30..35]
+        );
+        assert_eq!(outside(&[], &[0..10]), vec![]);
+    }
 }

@@ -12,6 +12,9 @@ use super::{Observer, Operation, RungError, RungResult};
 #[allow(clippy::single_range_in_vec_init)] // a list of segments that happens to hold one
 pub(crate) const UNTIL_EOF: &[Range<u64>] = &[0..u64::MAX];
 
+/// The read size for pseudo files: what cat uses.
+const PSEUDO_FILE_BUFFER: usize = 128 * 1024;
+
 /// Copies the `segments` of `source` to the same offsets of `destination`, each until
 /// its end or the source's end of file, whichever comes first. A segment ending at
 /// `u64::MAX` means "until end of file" (procfs and sysfs files).
@@ -22,14 +25,20 @@ pub(crate) fn copy(
     chunk_size: usize,
     observer: &dyn Observer,
 ) -> RungResult {
-    let wanted: u64 = segments
-        .iter()
-        .map(|segment| segment.end - segment.start)
-        .fold(0, u64::saturating_add);
     // Small files get a small buffer: a 64 MiB allocation per thumbnail would cost more
-    // than the copy.
-    let mut buffer =
-        vec![0u8; usize::try_from(wanted).map_or(chunk_size, |n| n.clamp(1, chunk_size))];
+    // than the copy. Files of unknown size (UNTIL_EOF) are pseudo files, read with
+    // cat's buffer size: procfs sysctl files allocate the requested count in the kernel
+    // and answer a 64 MiB read with ENOMEM.
+    let buffer_size = if segments == UNTIL_EOF {
+        PSEUDO_FILE_BUFFER.min(chunk_size)
+    } else {
+        let wanted: u64 = segments
+            .iter()
+            .map(|segment| segment.end - segment.start)
+            .fold(0, u64::saturating_add);
+        usize::try_from(wanted).map_or(chunk_size, |n| n.clamp(1, chunk_size))
+    };
+    let mut buffer = vec![0u8; buffer_size];
     let (mut reader, mut writer) = (source, destination);
     let mut copied = 0u64;
     for segment in segments {

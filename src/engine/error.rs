@@ -108,6 +108,13 @@ pub enum Cause {
         /// BLAKE3 of the copy, hex.
         copy: String,
     },
+    /// The copy has data where the source has a hole, and it is not zeros.
+    HoleFilled {
+        /// First byte of the hole.
+        start: u64,
+        /// End of the hole.
+        end: u64,
+    },
     /// The source changed while it was being copied.
     SourceChanged(&'static str),
     /// The one mechanism the user demanded (`--reflink=always`, `--method`) cannot copy
@@ -137,6 +144,10 @@ impl fmt::Display for Cause {
             Cause::ChecksumMismatch { source, copy } => write!(
                 f,
                 "checksum mismatch: source has BLAKE3 {source}, copy has {copy}"
+            ),
+            Cause::HoleFilled { start, end } => write!(
+                f,
+                "content mismatch: the source has a hole at bytes {start}..{end}, the copy has data there"
             ),
             Cause::SourceChanged(what) => write!(f, "source changed during the copy ({what})"),
             Cause::MechanismRefused { demand, error } => write!(f, "{demand}: {error}"),
@@ -191,7 +202,7 @@ impl Error {
     pub fn is_verification_failure(&self) -> bool {
         matches!(
             self.cause,
-            Cause::SizeMismatch { .. } | Cause::ChecksumMismatch { .. }
+            Cause::SizeMismatch { .. } | Cause::ChecksumMismatch { .. } | Cause::HoleFilled { .. }
         )
     }
 }

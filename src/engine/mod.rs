@@ -720,6 +720,23 @@ fn remember_unavailable(method: Method, err: &io::Error) {
     }
 }
 
+/// The byte ranges of a file that hold data, in order: holes of sparse files left
+/// out where the platform can tell (Linux), the whole file otherwise.
+pub(crate) fn data_segments(
+    file: &File,
+    metadata: &Metadata,
+) -> io::Result<Vec<std::ops::Range<u64>>> {
+    #[cfg(target_os = "linux")]
+    {
+        segments::data_segments(file, metadata)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        Ok(vec![0..metadata.len()])
+    }
+}
+
 /// The mechanisms this build can use, for `-v` and `--version`.
 pub fn platform_mechanisms() -> &'static str {
     #[cfg(target_os = "linux")]
