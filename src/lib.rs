@@ -19,6 +19,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Lists of byte ranges (a file's data segments) often hold a single range; that is
+// what this lint flags.
+#![allow(clippy::single_range_in_vec_init)]
+
 pub mod atomic;
 pub mod cli;
 pub mod config;

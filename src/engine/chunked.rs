@@ -9,7 +9,6 @@ use std::ops::Range;
 use super::{Observer, Operation, RungError, RungResult};
 
 /// One segment from offset 0 to the end of file, for sources whose size is unknown.
-#[allow(clippy::single_range_in_vec_init)] // a list of segments that happens to hold one
 pub(crate) const UNTIL_EOF: &[Range<u64>] = &[0..u64::MAX];
 
 /// The read size for pseudo files: what cat uses.

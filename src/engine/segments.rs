@@ -16,7 +16,6 @@ use super::{classify, Observer, Operation, RungError, RungResult};
 
 /// The byte ranges of `file` that hold data. A file with no fewer allocated blocks than
 /// its size cannot have holes, and is one segment without asking the kernel.
-#[allow(clippy::single_range_in_vec_init)] // lists of segments, sometimes of one
 pub(crate) fn data_segments(file: &File, metadata: &Metadata) -> io::Result<Vec<Range<u64>>> {
     let size = metadata.len();
     // st_blocks counts 512-byte units whatever the filesystem's block size.
