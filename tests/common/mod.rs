@@ -23,7 +23,12 @@ pub const MIB: u64 = 1024 * 1024;
 /// The zcopy binary, run in `cwd` with no `ZERO_COPY_*` variable inherited from the
 /// environment of the test run.
 pub fn zcopy(cwd: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_zcopy"));
+    Command::from_std(zcopy_std(cwd))
+}
+
+/// [`zcopy`] as a plain `std::process::Command`, for tests that spawn and signal it.
+pub fn zcopy_std(cwd: &Path) -> StdCommand {
+    let mut command = StdCommand::new(env!("CARGO_BIN_EXE_zcopy"));
     command.current_dir(cwd);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("ZERO_COPY_") {
@@ -181,7 +186,12 @@ pub fn fault_shim(test: &str) -> Option<&'static Path> {
 
 /// zcopy with the fault shim preloaded and the given `ZCOPY_FAULT_*` settings.
 pub fn zcopy_with_faults(cwd: &Path, shim: &Path, faults: &[(&str, String)]) -> Command {
-    let mut command = zcopy(cwd);
+    Command::from_std(zcopy_with_faults_std(cwd, shim, faults))
+}
+
+/// [`zcopy_with_faults`] as a plain `std::process::Command`.
+pub fn zcopy_with_faults_std(cwd: &Path, shim: &Path, faults: &[(&str, String)]) -> StdCommand {
+    let mut command = zcopy_std(cwd);
     command.env("LD_PRELOAD", shim);
     for (key, value) in faults {
         command.env(key, value);

@@ -1,0 +1,206 @@
+//! Interruption: Ctrl-C and SIGTERM abandon the file in flight cleanly and still
+//! report; SIGKILL at any moment leaves the destination old, absent or complete, and
+//! `zcopy --clean` removes what a kill left behind. The fault shim slows each read and
+//! write so that the signals land mid-copy.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn wait_child(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("zcopy did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    list(dir)
+        .into_iter()
+        .filter(|name| name.ends_with(".zcopy-tmp"))
+        .collect()
+}
+
+/// Three 6 MiB files at about a second each; the signal comes while the second is in
+/// flight, over an existing destination.
+fn interrupted_batch(signal: Signal) {
+    let Some(shim) = fault_shim("interrupted_batch") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (index, name) in ["one", "two", "three"].iter().enumerate() {
+        write_pattern(&d.join(name), 6 * MIB, index as u64);
+    }
+    std::fs::create_dir(d.join("out")).unwrap();
+    write_pattern(&d.join("out/two"), MIB, 42);
+    let old_two = std::fs::read(d.join("out/two")).unwrap();
+
+    let faults = [("ZCOPY_FAULT_DELAY_US", "80000".to_string())];
+    let mut command = zcopy_with_faults_std(d, shim, &faults);
+    let mut child = command
+        .args([
+            "--json",
+            "--no-zero-copy",
+            "--chunk-size-mb=1",
+            "one",
+            "two",
+            "three",
+            "out",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the first copy", Duration::from_secs(30), || {
+        d.join("out/one").exists()
+    });
+    wait_for("the second copy to start", Duration::from_secs(30), || {
+        !temp_files(&d.join("out")).is_empty()
+    });
+    kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+    let status = wait_child(&mut child, Duration::from_secs(30));
+    let output = child.wait_with_output().unwrap();
+    let json = parse_json(&output);
+
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{signal}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(json["interrupted"], true);
+    assert_eq!(json["files"].as_array().unwrap().len(), 1);
+    assert_eq!(json["files"][0]["source"], "one");
+    assert_eq!(json["errors"][0]["source"], "two");
+    assert!(json["errors"][0]["error"]
+        .as_str()
+        .unwrap()
+        .ends_with(": interrupted"));
+    assert_eq!(
+        json["errors"].as_array().unwrap().len(),
+        1,
+        "three was never started"
+    );
+    assert_same_content(&d.join("one"), &d.join("out/one"));
+    assert_eq!(
+        std::fs::read(d.join("out/two")).unwrap(),
+        old_two,
+        "existing destination intact"
+    );
+    assert!(!d.join("out/three").exists());
+    assert_no_debris(&d.join("out"));
+}
+
+#[test]
+fn ctrl_c_abandons_the_file_in_flight_cleanly_and_reports() {
+    interrupted_batch(Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_abandons_the_file_in_flight_cleanly_and_reports() {
+    interrupted_batch(Signal::SIGTERM);
+}
+
+/// SIGKILL cannot be caught: the guarantee comes from rename alone. Fifty kills at
+/// random moments of a copy over an existing file; after each, the destination is the
+/// old file or the complete new one. Leftover temporary files are removed by
+/// `zcopy --clean`.
+#[test]
+fn sigkill_at_random_moments_never_leaves_a_partial_destination() {
+    let Some(shim) = fault_shim("sigkill") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("new"), 4 * MIB, 1);
+    let new = std::fs::read(d.join("new")).unwrap();
+    write_pattern(&d.join("old"), 3 * MIB, 2);
+    let old = std::fs::read(d.join("old")).unwrap();
+    std::fs::create_dir(d.join("out")).unwrap();
+    let faults = [("ZCOPY_FAULT_DELAY_US", "3000".to_string())];
+    let spawn = || -> Child {
+        let mut command = zcopy_with_faults_std(d, shim, &faults);
+        command
+            .args(["--no-zero-copy", "--chunk-size-mb=1", "new", "out/dest"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+
+    // How long one uncut copy takes here, to spread the kills over it.
+    let started = Instant::now();
+    let mut child = spawn();
+    assert!(wait_child(&mut child, Duration::from_secs(60)).success());
+    let full = started.elapsed();
+
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let (mut saw_old, mut saw_new) = (0, 0);
+    for _ in 0..50 {
+        std::fs::write(d.join("out/dest"), &old).unwrap();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = full.mul_f64((seed % 1000) as f64 / 1000.0 * 1.2);
+        let mut child = spawn();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = std::fs::read(d.join("out/dest")).unwrap();
+        if now == old {
+            saw_old += 1;
+        } else if now == new {
+            saw_new += 1;
+        } else {
+            panic!(
+                "after a kill at {delay:?} the destination is neither old nor new ({} bytes)",
+                now.len()
+            );
+        }
+    }
+    let found = temp_files(&d.join("out"));
+    eprintln!(
+        "50 kills: {saw_old} left the old file, {saw_new} the new one, {} temporary files",
+        found.len()
+    );
+    assert!(
+        saw_old > 0,
+        "no kill landed before the rename: the test proves nothing"
+    );
+    assert!(
+        found.len() <= saw_old,
+        "only a kill before the rename can leave a temporary file"
+    );
+    let output = zcopy(d).args(["--clean", "out"]).output().unwrap();
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(printed.lines().count(), found.len(), "{printed}");
+    assert!(temp_files(&d.join("out")).is_empty());
+    assert_eq!(
+        list(&d.join("out")),
+        ["dest"],
+        "--clean removes only temporary files"
+    );
+}
