@@ -82,6 +82,12 @@ impl TempDest {
         &self.path
     }
 
+    /// The destination this file will replace: the path errors name, since the
+    /// temporary name means nothing to the user and is gone after a failure.
+    pub fn destination(&self) -> &Path {
+        &self.destination
+    }
+
     /// Lets a platform call that copies by path (macOS `fclonefileat`, Windows
     /// `CopyFileExW`) replace the temporary file: our handle is closed around the call
     /// and the file at the path reopened after it, whether the call worked or not.
@@ -109,10 +115,10 @@ impl TempDest {
         let file = self.file();
         if let Some(permissions) = &self.keep_permissions {
             file.set_permissions(permissions.clone())
-                .op(&self.path, Operation::SetMetadata)?;
+                .op(&self.destination, Operation::SetMetadata)?;
         }
         if fsync {
-            file.sync_all().op(&self.path, Operation::Fsync)?;
+            file.sync_all().op(&self.destination, Operation::Fsync)?;
         }
         let TempDest {
             path, destination, ..

@@ -35,11 +35,11 @@ pub(crate) fn check(
     let actual = temp
         .file()
         .metadata()
-        .op(temp.path(), Operation::Verify)?
+        .op(temp.destination(), Operation::Verify)?
         .len();
     if actual != expected {
         return Err(Error::new(
-            temp.path(),
+            temp.destination(),
             Operation::Verify,
             Cause::SizeMismatch { expected, actual },
         ));
@@ -62,10 +62,10 @@ fn compare_content(
     let data =
         engine::data_segments(&source.file, &source.metadata).op(source.path, Operation::Verify)?;
     let source_hash = blake3_of(&source.file, source.path, &data, observer)?;
-    let copy_hash = blake3_of(temp.file(), temp.path(), &data, observer)?;
+    let copy_hash = blake3_of(temp.file(), temp.destination(), &data, observer)?;
     if source_hash != copy_hash {
         return Err(Error::new(
-            temp.path(),
+            temp.destination(),
             Operation::Verify,
             Cause::ChecksumMismatch {
                 source: source_hash.to_hex().to_string(),
@@ -73,13 +73,16 @@ fn compare_content(
             },
         ));
     }
-    let copy_metadata = temp.file().metadata().op(temp.path(), Operation::Verify)?;
-    let copy_data =
-        engine::data_segments(temp.file(), &copy_metadata).op(temp.path(), Operation::Verify)?;
+    let copy_metadata = temp
+        .file()
+        .metadata()
+        .op(temp.destination(), Operation::Verify)?;
+    let copy_data = engine::data_segments(temp.file(), &copy_metadata)
+        .op(temp.destination(), Operation::Verify)?;
     for extra in outside(&copy_data, &data) {
-        if !reads_as_zeros(temp.file(), temp.path(), extra.clone(), observer)? {
+        if !reads_as_zeros(temp.file(), temp.destination(), extra.clone(), observer)? {
             return Err(Error::new(
-                temp.path(),
+                temp.destination(),
                 Operation::Verify,
                 Cause::HoleFilled {
                     start: extra.start,

@@ -324,3 +324,83 @@ fn files_around_2_gib_copy_on_every_rung() {
         }
     }
 }
+
+/// A real ENOSPC inside FICLONE: on a nearly full btrfs, cloning a file of thousands
+/// of extents needs metadata space the filesystem no longer has. Where exactly the
+/// space runs out depends on btrfs' reservations, so the free space left is stepped
+/// until a clone fails that way. Every attempt must end in a complete copy or a clean
+/// error with nothing left behind and no retry on a lower rung.
+#[test]
+fn a_clone_on_a_nearly_full_btrfs_fails_cleanly() {
+    use std::io::Write as _;
+    use std::os::unix::fs::FileExt;
+    if mounts("nearly_full_btrfs").is_none() {
+        return;
+    }
+    let mut clone_enospc = false;
+    for (attempt, leave_kib) in [1024u64, 900, 768, 1152, 640, 1280].into_iter().enumerate() {
+        let name = format!("full-btrfs-{attempt}");
+        let root = extra_loop_mount(&name, &["mkfs.btrfs", "-q", "-f", "--mixed"], 200);
+        let source = root.join("src");
+        let file = std::fs::File::create(&source).unwrap();
+        let block = vec![0x5au8; 4096];
+        for index in 0..6000u64 {
+            file.write_all_at(&block, index * 8192).unwrap();
+            if index % 64 == 0 {
+                file.sync_data().unwrap();
+            }
+        }
+        file.sync_all().unwrap();
+        // Measure what fits, then leave `leave_kib` of it free.
+        let fill = root.join("fill");
+        let mut filler = std::fs::File::create(&fill).unwrap();
+        let chunk = vec![0xa5u8; 64 * 1024];
+        let mut fits = 0u64;
+        while filler.write_all(&chunk).is_ok() {
+            fits += chunk.len() as u64;
+        }
+        drop(filler);
+        std::fs::remove_file(&fill).unwrap();
+        nix::unistd::sync();
+        let mut filler = std::fs::File::create(&fill).unwrap();
+        let mut left = fits.saturating_sub(leave_kib * 1024);
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            filler.write_all(&chunk[..n]).unwrap();
+            left -= n as u64;
+        }
+        filler.sync_all().unwrap();
+
+        let destination = root.join("dst");
+        let (code, json, stderr) = zcopy_json(
+            &root,
+            &[
+                OsStr::new("-v"),
+                OsStr::new("--min-size-mb=1"),
+                source.as_os_str(),
+                destination.as_os_str(),
+            ],
+        );
+        if code == 0 {
+            assert_eq!(only_method(&json), "clone");
+            assert_same_content(&source, &destination);
+        } else {
+            assert_eq!(json["errors"][0]["errno"], 28, "{stderr}");
+            assert!(
+                !stderr.contains("trying copy_file_range"),
+                "retried after ENOSPC:\n{stderr}"
+            );
+            assert!(!destination.exists());
+            assert_no_debris(&root);
+            clone_enospc |= json["errors"][0]["operation"] == "clone";
+        }
+        unmount(&root);
+        if clone_enospc {
+            break;
+        }
+    }
+    assert!(
+        clone_enospc,
+        "no attempt made FICLONE itself run out of space"
+    );
+}

@@ -19,7 +19,9 @@ enum Pattern {
 fn content(pattern: Pattern, offset: u64, len: usize, seed: u64) -> Vec<u8> {
     match pattern {
         Pattern::Zeros => vec![0; len],
-        Pattern::Repeating => (0..len).map(|i| b"media"[(offset as usize + i) % 5]).collect(),
+        Pattern::Repeating => (0..len)
+            .map(|i| b"media"[(offset as usize + i) % 5])
+            .collect(),
         Pattern::Random => {
             let mut state = seed | 1;
             (0..len)
@@ -36,11 +38,20 @@ fn content(pattern: Pattern, offset: u64, len: usize, seed: u64) -> Vec<u8> {
 
 fn config() -> impl Strategy<Value = Vec<String>> {
     (
-        prop_oneof![Just(None), Just(Some("copy-file-range")), Just(Some("sendfile")), Just(Some("chunked"))],
+        prop_oneof![
+            Just(None),
+            Just(Some("copy-file-range")),
+            Just(Some("sendfile")),
+            Just(Some("chunked"))
+        ],
         any::<bool>(),
         1u64..=3,
         1u64..=4,
-        prop_oneof![Just("--no-verify"), Just("--verify=size"), Just("--verify=checksum")],
+        prop_oneof![
+            Just("--no-verify"),
+            Just("--verify=size"),
+            Just("--verify=checksum")
+        ],
         prop_oneof![Just("auto"), Just("never")],
     )
         .prop_map(|(method, zero_copy, min_size, chunk, verify, reflink)| {
@@ -48,7 +59,12 @@ fn config() -> impl Strategy<Value = Vec<String>> {
                 format!("--min-size-mb={min_size}"),
                 format!("--chunk-size-mb={chunk}"),
                 verify.to_string(),
-                if zero_copy { "--zero-copy" } else { "--no-zero-copy" }.to_string(),
+                if zero_copy {
+                    "--zero-copy"
+                } else {
+                    "--no-zero-copy"
+                }
+                .to_string(),
             ];
             match method {
                 Some(method) => flags.push(format!("--method={method}")),

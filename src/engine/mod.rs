@@ -520,7 +520,7 @@ fn run_ladder(
             }
             Err(RungError::Interrupted) => {
                 return Err(Error::new(
-                    temp.path(),
+                    temp.destination(),
                     method.operation(),
                     Cause::Interrupted,
                 ))
@@ -529,7 +529,7 @@ fn run_ladder(
                 let path = if operation == Operation::Read {
                     src.path
                 } else {
-                    temp.path()
+                    temp.destination()
                 };
                 return Err(Error::os(path, operation, err));
             }
@@ -554,7 +554,7 @@ fn run_ladder(
                 // a half-done attempt left.
                 temp.file()
                     .set_len(0)
-                    .op(temp.path(), Operation::SetMetadata)?;
+                    .op(temp.destination(), Operation::SetMetadata)?;
                 observer.progress(0);
             }
         }

@@ -311,6 +311,20 @@ fn run(command: &[&str]) -> Result<(), String> {
     }
 }
 
+/// A further loop mount for one test (after [`mounts`] succeeded), unmounted by
+/// [`unmount`] or at exit.
+pub fn extra_loop_mount(name: &str, mkfs: &[&str], size_mib: u64) -> PathBuf {
+    let base = BASE.get().expect("mounts() first");
+    loop_mount(base, name, mkfs, size_mib).unwrap()
+}
+
+/// Unmounts a mount point made by [`extra_loop_mount`] and deletes its image.
+pub fn unmount(point: &Path) {
+    let _ = StdCommand::new("umount").arg(point).status();
+    CLEANUP.lock().unwrap().retain(|p| p != point);
+    let _ = std::fs::remove_file(point.with_extension("img"));
+}
+
 fn loop_mount(base: &Path, name: &str, mkfs: &[&str], size_mib: u64) -> Result<PathBuf, String> {
     let image = base.join(format!("{name}.img"));
     File::create(&image)
