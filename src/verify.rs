@@ -41,7 +41,11 @@ pub(crate) fn check(
         return Err(Error::new(
             temp.destination(),
             Operation::Verify,
-            Cause::SizeMismatch { expected, actual },
+            Cause::SizeMismatch {
+                source: source.path.to_path_buf(),
+                expected,
+                actual,
+            },
         ));
     }
     if mode == VerifyMode::Checksum && source.size_is_exact {

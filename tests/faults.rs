@@ -333,3 +333,70 @@ fn fsync_flushes_the_file_and_its_directory() {
         std::fs::read_to_string(&log).unwrap()
     );
 }
+
+/// A kernel path that copies nothing and says so with 0 (as on files whose size is a
+/// lie) must hand over to the next rung, never produce an empty copy.
+#[test]
+fn a_kernel_path_that_returns_nothing_hands_over_instead_of_an_empty_copy() {
+    let Some(shim) = fault_shim("zero_return") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("src.mkv"), 11 * MIB, 1);
+    let cases: [(&[&str], &str); 2] = [
+        (&["ZCOPY_FAULT_COPY_FILE_RANGE_EOF"], "sendfile"),
+        (
+            &[
+                "ZCOPY_FAULT_COPY_FILE_RANGE_EOF",
+                "ZCOPY_FAULT_SENDFILE_EOF",
+            ],
+            "chunked",
+        ),
+    ];
+    for (faults, expected) in cases {
+        let faults: Vec<(&str, String)> =
+            faults.iter().map(|key| (*key, "1".to_string())).collect();
+        let (code, json, stderr) = run(d, shim, &faults, &["src.mkv", "dst.mkv"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(only_method(&json), expected, "{stderr}");
+        assert!(
+            stderr.contains("returned no data for a non-empty file"),
+            "{stderr}"
+        );
+        assert_same_content(&d.join("src.mkv"), &d.join("dst.mkv"));
+    }
+}
+
+/// A write that reports more than it wrote leaves the copy short: the size check
+/// (the spec's verification) catches it, names both paths and sizes, counts it, and
+/// the copy is not installed. With verification off, the short copy would be kept.
+#[test]
+fn size_verification_catches_a_short_copy() {
+    let Some(shim) = fault_shim("size_verification") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("src.mkv"), 3 * MIB, 1);
+    let lie = [("ZCOPY_FAULT_LYING_WRITE", "1".to_string())];
+    let (code, json, stderr) = run(d, shim, &lie, &["--chunk-size-mb=1", "src.mkv", "dst.mkv"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(json["errors"][0]["operation"], "verify");
+    assert_eq!(
+        json["errors"][0]["error"],
+        "dst.mkv: verify: size mismatch: source src.mkv has 3145728 bytes, copy has 2621440 bytes"
+    );
+    assert_eq!(json["stats"]["verification_failures"], 1);
+    assert!(!d.join("dst.mkv").exists());
+    assert_no_debris(d);
+
+    let (code, _, _) = run(
+        d,
+        shim,
+        &lie,
+        &["--no-verify", "--chunk-size-mb=1", "src.mkv", "dst.mkv"],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(std::fs::metadata(d.join("dst.mkv")).unwrap().len(), 2621440);
+}

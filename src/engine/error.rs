@@ -96,6 +96,8 @@ pub enum Cause {
     NotRegularFile(&'static str),
     /// The copy has a different size than the source.
     SizeMismatch {
+        /// The source compared with.
+        source: PathBuf,
         /// Bytes the source has.
         expected: u64,
         /// Bytes the destination got.
@@ -137,9 +139,14 @@ impl fmt::Display for Cause {
             Cause::Os(err) => write!(f, "{err}"),
             Cause::SameFile => f.write_str("source and destination are the same file"),
             Cause::NotRegularFile(kind) => write!(f, "not a regular file ({kind})"),
-            Cause::SizeMismatch { expected, actual } => write!(
+            Cause::SizeMismatch {
+                source,
+                expected,
+                actual,
+            } => write!(
                 f,
-                "size mismatch: source has {expected} bytes, copy has {actual} bytes"
+                "size mismatch: source {} has {expected} bytes, copy has {actual} bytes",
+                source.display()
             ),
             Cause::ChecksumMismatch { source, copy } => write!(
                 f,

@@ -598,7 +598,7 @@ fn run_rung(
                 )?
             };
             // A trailing hole is not written by anyone: give the file its full length.
-            segments::extend_to(temp.file(), size)
+            segments::extend_over_trailing_hole(temp.file(), &data, size)
                 .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
             Ok(copied)
         }
@@ -608,7 +608,7 @@ fn run_rung(
                     .map_err(|err| RungError::Failed(Operation::MapHoles, err))?;
                 let copied =
                     chunked::copy(&src.file, temp.file(), &data, options.chunk_size, observer)?;
-                segments::extend_to(temp.file(), size)
+                segments::extend_over_trailing_hole(temp.file(), &data, size)
                     .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
                 Ok(copied)
             } else {

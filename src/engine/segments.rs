@@ -51,9 +51,15 @@ pub(crate) fn data_segments(file: &File, metadata: &Metadata) -> io::Result<Vec<
     Ok(segments)
 }
 
-/// Gives `file` its full length when the source ends in a hole nobody wrote.
-pub(crate) fn extend_to(file: &File, size: u64) -> io::Result<()> {
-    if file.metadata()?.len() < size {
+/// Gives the copy its full length when the source ends in a hole, which no rung
+/// writes. Only then: extending after a short copy would hide it from the size check.
+pub(crate) fn extend_over_trailing_hole(
+    file: &File,
+    segments: &[Range<u64>],
+    size: u64,
+) -> io::Result<()> {
+    let data_end = segments.last().map_or(0, |segment| segment.end);
+    if data_end < size {
         file.set_len(size)?;
     }
     Ok(())

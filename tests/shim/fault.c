@@ -10,6 +10,10 @@
 //                                         next such call fails with ERRNO (the call
 //                                         crossing N is shortened to end at N)
 //   ZCOPY_FAULT_CORRUPT_WRITE=1         flips one byte of the first write to a regular file
+//   ZCOPY_FAULT_LYING_WRITE=1           the first write to a regular file writes half of
+//                                         its bytes but reports all of them written
+//   ZCOPY_FAULT_COPY_FILE_RANGE_EOF=1   copy_file_range copies nothing and returns 0, as
+//   ZCOPY_FAULT_SENDFILE_EOF=1            on files that only look non-empty; sendfile too
 //   ZCOPY_FAULT_DELAY_US=N              sleeps N microseconds before each data call
 //   ZCOPY_FAULT_SOURCE_PATH=PATH        after the first data call that reads PATH's
 //   ZCOPY_FAULT_SOURCE_ACTION=truncate|append|replace   content, changes PATH that way
@@ -34,7 +38,7 @@ static long env_long(const char *name, long fallback) {
 }
 
 static long long passed_bytes;
-static int corrupted, source_changed;
+static int corrupted, lied, source_changed;
 
 static int is_regular(int fd) {
     struct stat st;
@@ -110,6 +114,7 @@ ssize_t copy_file_range(int in, loff_t *off_in, int out, loff_t *off_out, size_t
     if (!real) real = dlsym(RTLD_NEXT, "copy_file_range");
     long fault = env_long("ZCOPY_FAULT_COPY_FILE_RANGE", 0);
     if (fault) { errno = (int)fault; return -1; }
+    if (env_long("ZCOPY_FAULT_COPY_FILE_RANGE_EOF", 0)) return 0;
     delay();
     if (late_fault()) return -1;
     int source = is_source(in);
@@ -124,6 +129,7 @@ static ssize_t sendfile_common(int out, int in, off_t *offset, size_t count) {
     if (!real) real = dlsym(RTLD_NEXT, "sendfile64");
     long fault = env_long("ZCOPY_FAULT_SENDFILE", 0);
     if (fault) { errno = (int)fault; return -1; }
+    if (env_long("ZCOPY_FAULT_SENDFILE_EOF", 0)) return 0;
     delay();
     if (late_fault()) return -1;
     int source = is_source(in);
@@ -162,6 +168,10 @@ ssize_t write(int fd, const void *buffer, size_t count) {
         copy[count / 2] ^= 0x5a;
         n = real(fd, copy, count);
         free(copy);
+    } else if (count > 1 && !lied && env_long("ZCOPY_FAULT_LYING_WRITE", 0)) {
+        lied = 1;
+        n = real(fd, buffer, count / 2);
+        if (n > 0) n = (ssize_t)count;
     } else {
         n = real(fd, buffer, count);
     }
