@@ -23,7 +23,7 @@ _zcopy() {
 
     case "${cmd}" in
         zcopy)
-            opts="-r -0 -n -v -h -V --recursive --files-from --null --no-clobber --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --method --verify --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --progress --no-progress --verbose --help --version"
+            opts="-r -0 -n -q -v -h -V --recursive --files-from --null --no-clobber --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --method --verify --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -77,6 +77,10 @@ _zcopy() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
                     fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -6,6 +6,7 @@ use clap::{ArgAction, Parser};
 
 use crate::config::{EnvFile, Overrides, Reflink, VerifyMode};
 use crate::engine::Method;
+use crate::report::Format;
 
 const AFTER_HELP: &str = "\
 Environment (flags win over the environment, which wins over the .env file):
@@ -29,6 +30,7 @@ Exit status: 0 all copied, 1 some files failed, 2 usage or configuration error,
 #[command(
     name = "zcopy",
     version,
+    long_version = concat!(env!("CARGO_PKG_VERSION"), "\nmechanisms: ", mechanisms!()),
     about = "Copy large media files with the kernel's own mechanisms, atomically and verified",
     after_help = AFTER_HELP,
     max_term_width = 100
@@ -119,17 +121,43 @@ pub struct Cli {
     #[arg(long, conflicts_with = "files_from", help_heading = "Safety")]
     pub clean: bool,
 
-    /// Read ZERO_COPY_* settings from this file instead of ./.env.
+    /// Read ZERO_COPY_* settings from this file instead of ./.env; give it more than once
+    /// to layer files (a later file wins).
     #[arg(long, value_name = "PATH", conflicts_with = "no_env_file", help_heading = "Configuration", value_hint = clap::ValueHint::FilePath)]
-    pub env_file: Option<PathBuf>,
+    pub env_file: Vec<PathBuf>,
 
     /// Do not read any .env file.
     #[arg(long, help_heading = "Configuration")]
     pub no_env_file: bool,
 
     /// Print one JSON document on stdout instead of the summary.
-    #[arg(long, help_heading = "Output")]
+    #[arg(long, conflicts_with = "json_lines", help_heading = "Output")]
     pub json: bool,
+
+    /// Print one JSON object per line on stdout: one per file as it completes
+    /// ("type": "file", "error" or "skipped"), then one with the totals ("summary").
+    #[arg(long, help_heading = "Output")]
+    pub json_lines: bool,
+
+    /// Print no summary and no warnings (errors are still printed).
+    #[arg(short = 'q', long, help_heading = "Output")]
+    pub quiet: bool,
+
+    /// Colour error and warning prefixes: auto (when stderr is a terminal and NO_COLOR
+    /// is not set), always or never.
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        default_value = "auto",
+        help_heading = "Output"
+    )]
+    pub color: ColorChoice,
+
+    /// Print the effective configuration, with where each value came from, and exit
+    /// (as JSON with --json).
+    #[arg(long, help_heading = "Configuration")]
+    pub print_config: bool,
 
     /// Draw progress bars on stderr even when it is not a terminal.
     #[arg(long, overrides_with = "no_progress", help_heading = "Output")]
@@ -142,6 +170,17 @@ pub struct Cli {
     /// Log which mechanisms are available and which one each file used, and why.
     #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// When stderr is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// The mechanisms `--method` can force.
@@ -193,10 +232,23 @@ impl Cli {
 
     /// Which `.env` file to read.
     pub fn env_file(&self) -> EnvFile {
-        match (&self.env_file, self.no_env_file) {
-            (_, true) => EnvFile::Skip,
-            (Some(path), false) => EnvFile::Path(path.clone()),
-            (None, false) => EnvFile::Default,
+        if self.no_env_file {
+            EnvFile::Skip
+        } else if self.env_file.is_empty() {
+            EnvFile::Default
+        } else {
+            EnvFile::Paths(self.env_file.clone())
+        }
+    }
+
+    /// How results are printed.
+    pub fn format(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else if self.json_lines {
+            Format::JsonLines
+        } else {
+            Format::Summary
         }
     }
 

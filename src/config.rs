@@ -211,8 +211,9 @@ impl Overrides {
 pub enum EnvFile {
     /// `./.env` if it exists.
     Default,
-    /// This file, which must exist (`--env-file`).
-    Path(PathBuf),
+    /// These files, which must exist, read in order: a later one wins (`--env-file`,
+    /// given once or more).
+    Paths(Vec<PathBuf>),
     /// No file (`--no-env-file`).
     Skip,
 }
@@ -298,8 +299,8 @@ impl Config {
         let environment: Vec<(OsString, OsString)> = std::env::vars_os()
             .filter(|(key, _)| key.to_string_lossy().starts_with(ENV_PREFIX))
             .collect();
-        let dotenv = read_env_file(env_file)?;
-        Config::resolve(overrides, &environment, dotenv.as_ref())
+        let dotenvs = read_env_files(env_file)?;
+        Config::resolve(overrides, &environment, &dotenvs)
     }
 
     /// Applies the precedence rules to already-gathered sources. Separate from
@@ -307,12 +308,12 @@ impl Config {
     pub fn resolve(
         overrides: &Overrides,
         environment: &[(OsString, OsString)],
-        dotenv: Option<&DotEnv>,
+        dotenvs: &[DotEnv],
     ) -> Result<(Config, Vec<String>), ConfigError> {
         let mut config = Config::default();
         let mut warnings = Vec::new();
 
-        if let Some(dotenv) = dotenv {
+        for dotenv in dotenvs {
             for entry in &dotenv.entries {
                 let origin = Origin::EnvFile {
                     path: dotenv.path.clone(),
@@ -366,23 +367,64 @@ impl Config {
         Ok((config, warnings))
     }
 
+    /// The current value of a setting.
+    fn value(&self, env: &str) -> Value {
+        match env {
+            "ZERO_COPY_ENABLED" => Value::Bool(self.enabled),
+            "ZERO_COPY_MIN_SIZE_MB" => Value::Int(self.min_size_mb),
+            "ZERO_COPY_VERIFY_COPY" => Value::Bool(self.verify_copy),
+            "ZERO_COPY_VERIFY_MODE" => Value::VerifyMode(self.verify_mode),
+            "ZERO_COPY_CHUNK_SIZE_MB" => Value::Int(self.chunk_size_mb),
+            "ZERO_COPY_REFLINK" => Value::Reflink(self.reflink),
+            "ZERO_COPY_FSYNC" => Value::Bool(self.fsync),
+            _ => unreachable!("unknown setting {env}"),
+        }
+    }
+
+    /// Each setting as `{"VARIABLE": {"value": ..., "origin": "..."}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let object = SETTINGS
+            .iter()
+            .map(|setting| {
+                let value = match self.value(setting.env) {
+                    Value::Bool(v) => serde_json::Value::from(v),
+                    Value::Int(v) => serde_json::Value::from(v),
+                    other => serde_json::Value::from(other.to_string()),
+                };
+                let origin = self.origins[setting.env].to_string();
+                (
+                    setting.env.to_string(),
+                    serde_json::json!({"value": value, "origin": origin}),
+                )
+            })
+            .collect();
+        serde_json::Value::Object(object)
+    }
+
     /// One line per setting: `VARIABLE=value (origin)`.
     pub fn describe(&self) -> Vec<String> {
         SETTINGS
             .iter()
             .map(|setting| {
-                let value = match setting.env {
-                    "ZERO_COPY_ENABLED" => self.enabled.to_string(),
-                    "ZERO_COPY_MIN_SIZE_MB" => self.min_size_mb.to_string(),
-                    "ZERO_COPY_VERIFY_COPY" => self.verify_copy.to_string(),
-                    "ZERO_COPY_CHUNK_SIZE_MB" => self.chunk_size_mb.to_string(),
-                    "ZERO_COPY_VERIFY_MODE" => choice_name(self.verify_mode),
-                    "ZERO_COPY_REFLINK" => choice_name(self.reflink),
-                    _ => self.fsync.to_string(),
-                };
-                format!("{}={value} ({})", setting.env, self.origins[setting.env])
+                format!(
+                    "{}={} ({})",
+                    setting.env,
+                    self.value(setting.env),
+                    self.origins[setting.env]
+                )
             })
             .collect()
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Value::Bool(v) => write!(f, "{v}"),
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Reflink(v) => f.write_str(&choice_name(v)),
+            Value::VerifyMode(v) => f.write_str(&choice_name(v)),
+        }
     }
 }
 
@@ -440,13 +482,26 @@ pub struct DotEnv {
     pub entries: Vec<DotEnvEntry>,
 }
 
-/// Reads the `.env` file the user chose, if any.
-pub fn read_env_file(choice: &EnvFile) -> Result<Option<DotEnv>, ConfigError> {
-    let (path, required) = match choice {
-        EnvFile::Skip => return Ok(None),
-        EnvFile::Default => (PathBuf::from(".env"), false),
-        EnvFile::Path(path) => (path.clone(), true),
-    };
+/// Reads the `.env` files the user chose, in order.
+pub fn read_env_files(choice: &EnvFile) -> Result<Vec<DotEnv>, ConfigError> {
+    match choice {
+        EnvFile::Skip => Ok(Vec::new()),
+        EnvFile::Default => Ok(read_env_file(Path::new(".env"), false)?
+            .into_iter()
+            .collect()),
+        EnvFile::Paths(paths) => paths
+            .iter()
+            .map(|path| {
+                read_env_file(path, true)
+                    .map(|dotenv| dotenv.expect("a required file is read or fails"))
+            })
+            .collect(),
+    }
+}
+
+/// Reads one `.env` file; a missing one is `None` unless it is `required`.
+fn read_env_file(path: &Path, required: bool) -> Result<Option<DotEnv>, ConfigError> {
+    let path = path.to_path_buf();
     let text = match std::fs::read(&path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| ConfigError::EnvFile {
             path: path.clone(),
@@ -589,7 +644,7 @@ mod tests {
 
     #[test]
     fn defaults_are_the_specs() {
-        let (config, warnings) = Config::resolve(&Overrides::default(), &[], None).unwrap();
+        let (config, warnings) = Config::resolve(&Overrides::default(), &[], &[]).unwrap();
         assert!(config.enabled);
         assert_eq!(config.min_size_mb, 10);
         assert!(config.verify_copy);
@@ -613,7 +668,7 @@ mod tests {
             min_size_mb: Some(7),
             ..Overrides::default()
         };
-        let (config, _) = Config::resolve(&overrides, &environment, Some(&dotenv)).unwrap();
+        let (config, _) = Config::resolve(&overrides, &environment, &[dotenv]).unwrap();
         assert_eq!(config.min_size_mb, 7);
         assert_eq!(config.chunk_size_mb, 9);
         assert!(!config.enabled);
@@ -642,7 +697,7 @@ mod tests {
             "# media\n\nZERO_COPY_CHUNK_SIZE_MB=513\n",
         )
         .unwrap();
-        let err = Config::resolve(&Overrides::default(), &[], Some(&dotenv)).unwrap_err();
+        let err = Config::resolve(&Overrides::default(), &[], &[dotenv]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid value \"513\" for ZERO_COPY_CHUNK_SIZE_MB (from conf/.env, line 3): \
@@ -651,7 +706,7 @@ mod tests {
         let err = Config::resolve(
             &Overrides::default(),
             &env(&[("ZERO_COPY_ENABLED", "")]),
-            None,
+            &[],
         )
         .unwrap_err();
         assert!(err
@@ -663,8 +718,7 @@ mod tests {
     fn unknown_zero_copy_keys_warn_and_other_keys_are_ignored() {
         let dotenv =
             parse_env_file(Path::new(".env"), "PATH=/nowhere\nZERO_COPY_MIN_SIZE=5\n").unwrap();
-        let (config, warnings) =
-            Config::resolve(&Overrides::default(), &[], Some(&dotenv)).unwrap();
+        let (config, warnings) = Config::resolve(&Overrides::default(), &[], &[dotenv]).unwrap();
         assert_eq!(config.min_size_mb, 10);
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("ZERO_COPY_MIN_SIZE in .env, line 2"));

@@ -12,7 +12,7 @@
 //!
 //! let config = Config::default();
 //! let entries = plan::from_arguments(&["master.mkv".into(), "/backup/".into()], false)?;
-//! let batch = Batch::new(&config, false, false, false);
+//! let batch = Batch::new(&config, false);
 //! let report = zcopy::run(entries, &batch);
 //! println!("{}", report.summary());
 //! assert_eq!(report.exit_code(), 0);
@@ -22,6 +22,32 @@
 // Lists of byte ranges (a file's data segments) often hold a single range; that is
 // what this lint flags.
 #![allow(clippy::single_range_in_vec_init)]
+
+/// The copy mechanisms of this build, as a string literal (for `concat!`).
+#[cfg(target_os = "linux")]
+macro_rules! mechanisms {
+    () => {
+        "FICLONE, copy_file_range, sendfile, buffered chunks"
+    };
+}
+#[cfg(target_os = "macos")]
+macro_rules! mechanisms {
+    () => {
+        "fclonefileat, fcopyfile, buffered chunks"
+    };
+}
+#[cfg(windows)]
+macro_rules! mechanisms {
+    () => {
+        "CopyFileExW, buffered chunks"
+    };
+}
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+macro_rules! mechanisms {
+    () => {
+        "buffered chunks"
+    };
+}
 
 pub mod atomic;
 pub mod cli;
@@ -44,7 +70,7 @@ use progress::Progress;
 use report::{Endpoints, ErrorRecord, FileRecord, Report, SkipRecord};
 use stats::Stats;
 
-/// How a batch runs: the per-file options, the progress bars and `-v`.
+/// How a batch runs: the per-file options, the progress bars, `-v`, and the output.
 pub struct Batch {
     /// Options handed to the engine for each file.
     pub options: CopyOptions,
@@ -52,15 +78,22 @@ pub struct Batch {
     pub show_progress: bool,
     /// Log mechanism choices (`-v`).
     pub verbose: bool,
+    /// How results are printed; `JsonLines` prints each record as it happens.
+    pub format: report::Format,
+    /// Colours for error lines.
+    pub painter: report::Painter,
 }
 
 impl Batch {
-    /// A batch for `config`.
-    pub fn new(config: &Config, no_clobber: bool, show_progress: bool, verbose: bool) -> Self {
+    /// A batch for `config`, drawing progress bars or not; quiet, summary output, no
+    /// colour. The other fields are public to adjust.
+    pub fn new(config: &Config, show_progress: bool) -> Self {
         Batch {
-            options: CopyOptions::from_config(config, no_clobber, show_progress),
+            options: CopyOptions::from_config(config, show_progress),
             show_progress,
-            verbose,
+            verbose: false,
+            format: report::Format::Summary,
+            painter: report::Painter::new(false),
         }
     }
 }
@@ -109,7 +142,7 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     if batch.verbose {
         progress.println(&format!(
             "zcopy: mechanisms in this build: {}",
-            engine::platform_mechanisms()
+            engine::MECHANISMS
         ));
     }
 
@@ -123,13 +156,13 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
         stats: stats.snapshot(Default::default()),
     };
     let fail = |report: &mut Report, source: &Path, destination: Option<&Path>, error: &Error| {
-        progress.println(&format!("zcopy: {error}"));
+        progress.println(&batch.painter.error(&error.to_string()));
         if error.is_verification_failure() {
             stats.record_verification_failure();
         }
-        report
-            .errors
-            .push(ErrorRecord::new(source, destination, error));
+        let record = ErrorRecord::new(source, destination, error);
+        stream(batch, "error", &record);
+        report.errors.push(record);
     };
 
     let started = Instant::now();
@@ -145,14 +178,18 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                 match engine::copy_file(&job.source, &job.destination, &batch.options, &observer) {
                     Ok(Outcome::Copied(copied)) => {
                         stats.record_copy(copied.method, copied.bytes);
-                        report.files.push(file_record(&job, &copied));
+                        let record = file_record(&job, &copied);
+                        stream(batch, "file", &record);
+                        report.files.push(record);
                     }
                     Ok(Outcome::Skipped(reason)) => {
                         observer.note(&format!("{}: skipped: {reason}", job.destination.display()));
-                        report.skipped.push(SkipRecord {
+                        let record = SkipRecord {
                             paths: Endpoints::new(&job.source, Some(&job.destination)),
                             reason,
-                        });
+                        };
+                        stream(batch, "skipped", &record);
+                        report.skipped.push(record);
                     }
                     Err(error) => {
                         if error.is_interrupted() {
@@ -191,6 +228,13 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     progress.finish();
     report.stats = stats.snapshot(started.elapsed());
     report
+}
+
+/// With `--json-lines`, prints a record the moment it exists.
+fn stream(batch: &Batch, kind: &str, record: &impl serde::Serialize) {
+    if batch.format == report::Format::JsonLines {
+        println!("{}", report::json_line(kind, record));
+    }
 }
 
 fn file_record(job: &Job, copied: &engine::Copied) -> FileRecord {

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use zcopy::cli::Cli;
+use zcopy::cli::{Cli, ColorChoice};
 use zcopy::config::Config;
+use zcopy::report::{Format, Painter};
 use zcopy::{interrupt, plan, Batch};
 
 /// Usage and configuration errors: nothing was copied.
@@ -17,7 +18,10 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("zcopy: {err:#}");
+            eprintln!(
+                "{}",
+                Painter::new(color_enabled(cli.color)).error(&format!("{err:#}"))
+            );
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -27,9 +31,16 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     if cli.clean {
         return clean(cli);
     }
+    let painter = Painter::new(color_enabled(cli.color));
     let (config, warnings) = Config::load(&cli.overrides(), &cli.env_file())?;
-    for warning in warnings {
-        eprintln!("zcopy: warning: {warning}");
+    if !cli.quiet {
+        for warning in warnings {
+            eprintln!("{}", painter.warning(&warning));
+        }
+    }
+    if cli.print_config {
+        print_config(&config, cli.json);
+        return Ok(ExitCode::SUCCESS);
     }
     let entries = match &cli.files_from {
         Some(list) => {
@@ -51,17 +62,23 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
 
     interrupt::install()?;
-    let show_progress = cli
-        .progress()
-        .unwrap_or_else(|| !cli.json && std::io::stderr().is_terminal());
-    let mut batch = Batch::new(&config, cli.no_clobber, show_progress, cli.verbose > 0);
+    let format = cli.format();
+    let show_progress = cli.progress().unwrap_or_else(|| {
+        format == Format::Summary && !cli.quiet && std::io::stderr().is_terminal()
+    });
+    let mut batch = Batch::new(&config, show_progress);
+    batch.options.no_clobber = cli.no_clobber;
     batch.options.forced_method = cli.method.map(Into::into);
+    batch.verbose = cli.verbose > 0;
+    batch.format = format;
+    batch.painter = painter;
     let report = zcopy::run(entries, &batch);
 
-    if cli.json {
-        println!("{}", report.to_json());
-    } else {
-        eprintln!("{}", report.summary());
+    match format {
+        Format::Json => println!("{}", report.to_json()),
+        Format::JsonLines => println!("{}", report.final_json_line()),
+        Format::Summary if !cli.quiet => eprintln!("{}", report.summary()),
+        Format::Summary => {}
     }
     Ok(ExitCode::from(report.exit_code() as u8))
 }
@@ -83,4 +100,30 @@ fn clean(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::from(u8::from(failed)))
+}
+
+/// `--color`, with `NO_COLOR` (any non-empty value) turning `auto` off.
+fn color_enabled(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+                && std::io::stderr().is_terminal()
+        }
+    }
+}
+
+/// `--print-config`: each setting's value and where it came from.
+fn print_config(config: &Config, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&config.to_json()).expect("serializes")
+        );
+    } else {
+        for line in config.describe() {
+            println!("{line}");
+        }
+    }
 }

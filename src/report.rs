@@ -9,6 +9,68 @@ use serde::Serialize;
 use crate::engine::{Error, Method};
 use crate::stats::StatsSnapshot;
 
+/// How the results of a run are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One summary line on stderr.
+    Summary,
+    /// One JSON document on stdout at the end.
+    Json,
+    /// One JSON object per line on stdout: one per file as it completes, then totals.
+    JsonLines,
+}
+
+/// Colours the `zcopy:` prefix of errors (red) and warnings (yellow) when enabled.
+#[derive(Debug, Clone, Copy)]
+pub struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    /// A painter that colours when `color` is true.
+    pub fn new(color: bool) -> Self {
+        Painter { color }
+    }
+
+    /// `zcopy: MESSAGE`, the prefix red.
+    pub fn error(&self, message: &str) -> String {
+        format!("{}: {message}", self.paint("zcopy", console::Color::Red))
+    }
+
+    /// `zcopy: warning: MESSAGE`, the prefix yellow.
+    pub fn warning(&self, message: &str) -> String {
+        format!(
+            "{}: {message}",
+            self.paint("zcopy: warning", console::Color::Yellow)
+        )
+    }
+
+    fn paint(&self, text: &str, color: console::Color) -> String {
+        if self.color {
+            console::Style::new()
+                .fg(color)
+                .bold()
+                .force_styling(true)
+                .apply_to(text)
+                .to_string()
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// One line of `--json-lines`: the record with a `"type"` field in front.
+pub fn json_line(kind: &str, record: &impl Serialize) -> String {
+    let mut object = serde_json::Map::new();
+    object.insert("type".to_string(), kind.into());
+    if let serde_json::Value::Object(fields) =
+        serde_json::to_value(record).expect("records serialize")
+    {
+        object.extend(fields);
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
 /// The version of the JSON document's layout; it changes when a field changes meaning
 /// or disappears (new fields may appear without it changing).
 pub const JSON_VERSION: u32 = 1;
@@ -127,6 +189,21 @@ impl Report {
     /// The JSON document.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report always serializes")
+    }
+
+    /// The last line of `--json-lines`: totals, after the per-file lines.
+    pub fn final_json_line(&self) -> String {
+        json_line(
+            "summary",
+            &serde_json::json!({
+                "version": self.version,
+                "files": self.files.len(),
+                "errors": self.errors.len(),
+                "skipped": self.skipped.len(),
+                "interrupted": self.interrupted,
+                "stats": self.stats,
+            }),
+        )
     }
 
     /// The human summary, e.g. `3 files, 4.2 GiB in 1.90 s, 2.2 GiB/s; 3 zero-copy

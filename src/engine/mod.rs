@@ -212,7 +212,7 @@ pub struct CopyOptions {
 impl CopyOptions {
     /// Options for a configuration; `kernel_chunk` shrinks to the chunk size when
     /// progress is drawn.
-    pub fn from_config(config: &Config, no_clobber: bool, show_progress: bool) -> Self {
+    pub fn from_config(config: &Config, show_progress: bool) -> Self {
         let chunk_size = usize::try_from(config.chunk_size_bytes()).unwrap_or(usize::MAX);
         CopyOptions {
             zero_copy: config.enabled,
@@ -221,7 +221,7 @@ impl CopyOptions {
             reflink: config.reflink,
             verify: config.verification(),
             fsync: config.fsync,
-            no_clobber,
+            no_clobber: false,
             forced_method: None,
             kernel_chunk: if show_progress { chunk_size } else { 1 << 30 },
         }
@@ -738,21 +738,4 @@ pub(crate) fn data_segments(
 }
 
 /// The mechanisms this build can use, for `-v` and `--version`.
-pub fn platform_mechanisms() -> &'static str {
-    #[cfg(target_os = "linux")]
-    {
-        "FICLONE, copy_file_range, sendfile, buffered chunks"
-    }
-    #[cfg(target_os = "macos")]
-    {
-        "fclonefileat, fcopyfile, buffered chunks"
-    }
-    #[cfg(windows)]
-    {
-        "CopyFileExW, buffered chunks"
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
-    {
-        "buffered chunks"
-    }
-}
+pub const MECHANISMS: &str = mechanisms!();
