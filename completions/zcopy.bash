@@ -16,6 +16,18 @@ _zcopy() {
             ",$1")
                 cmd="zcopy"
                 ;;
+            zcopy,doctor)
+                cmd="zcopy__subcmd__doctor"
+                ;;
+            zcopy,help)
+                cmd="zcopy__subcmd__help"
+                ;;
+            zcopy__subcmd__help,doctor)
+                cmd="zcopy__subcmd__help__subcmd__doctor"
+                ;;
+            zcopy__subcmd__help,help)
+                cmd="zcopy__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -23,7 +35,7 @@ _zcopy() {
 
     case "${cmd}" in
         zcopy)
-            opts="-r -0 -n -q -v -h -V --recursive --files-from --null --no-clobber --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --method --verify --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version"
+            opts="-r -0 -n -i -u -t -T -L -P -p -a -q -v -h -V --recursive --files-from --null --no-clobber --interactive --update --target-directory --no-target-directory --dereference --no-dereference --preserve --archive --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --method --verify --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -42,6 +54,24 @@ _zcopy() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
                     fi
+                    return 0
+                    ;;
+                --target-directory)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --preserve)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --min-size-mb)
@@ -83,6 +113,62 @@ _zcopy() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zcopy__subcmd__doctor)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zcopy__subcmd__help)
+            opts="doctor help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zcopy__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zcopy__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

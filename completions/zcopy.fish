@@ -1,35 +1,76 @@
-complete -c zcopy -l files-from -d 'Read source paths from FILE (\'-\' for stdin), one per line; the last PATH is the destination directory. Relative paths keep their place under it' -r -F
-complete -c zcopy -l min-size-mb -d 'Smallest file (in MB of 1,048,576 bytes, 1-1000) for the kernel paths [env: ZERO_COPY_MIN_SIZE_MB] [default: 10]' -r
-complete -c zcopy -l chunk-size-mb -d 'Buffer of the chunk copy, in MB (1-512) [env: ZERO_COPY_CHUNK_SIZE_MB] [default: 64]' -r
-complete -c zcopy -l reflink -d 'Clone blocks: auto (when possible), always (or fail), never (independent copies) [env: ZERO_COPY_REFLINK] [default: auto]' -r -f -a "auto\t'Clone where the filesystem can, copy otherwise'
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_zcopy_global_optspecs
+    string join \n r/recursive files-from= 0/null n/no-clobber i/interactive u/update t/target-directory= T/no-target-directory L/dereference P/no-dereference p preserve= a/archive zero-copy no-zero-copy min-size-mb= chunk-size-mb= reflink= method= verify= no-verify fsync no-fsync clean env-file= no-env-file json json-lines q/quiet color= print-config progress no-progress v/verbose h/help V/version
+end
+
+function __fish_zcopy_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_zcopy_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_zcopy_using_subcommand
+    set -l cmd (__fish_zcopy_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c zcopy -n "__fish_zcopy_needs_command" -l files-from -d 'Read source paths from FILE (\'-\' for stdin), one per line; the last PATH is the destination directory. Relative paths keep their place under it' -r -F
+complete -c zcopy -n "__fish_zcopy_needs_command" -s t -l target-directory -d 'Copy every source into DIR (all PATHs are sources)' -r -f -a "(__fish_complete_directories)"
+complete -c zcopy -n "__fish_zcopy_needs_command" -l preserve -d 'Keep these attributes: mode, ownership, timestamps, xattr, all (comma-separated)' -r
+complete -c zcopy -n "__fish_zcopy_needs_command" -l min-size-mb -d 'Smallest file (in MB of 1,048,576 bytes, 1-1000) for the kernel paths [env: ZERO_COPY_MIN_SIZE_MB] [default: 10]' -r
+complete -c zcopy -n "__fish_zcopy_needs_command" -l chunk-size-mb -d 'Buffer of the chunk copy, in MB (1-512) [env: ZERO_COPY_CHUNK_SIZE_MB] [default: 64]' -r
+complete -c zcopy -n "__fish_zcopy_needs_command" -l reflink -d 'Clone blocks: auto (when possible), always (or fail), never (independent copies) [env: ZERO_COPY_REFLINK] [default: auto]' -r -f -a "auto\t'Clone where the filesystem can, copy otherwise'
 always\t'Clone or fail: never spend the time and space of a block copy'
 never\t'Never share blocks: skip FICLONE and copy_file_range (which clones on CoW filesystems)'"
-complete -c zcopy -l method -d 'Use only this mechanism, whatever the file\'s size and the settings; a file it cannot copy fails. For benchmarks and diagnosis' -r -f -a "clone\t'ioctl(FICLONE) on Linux, fclonefileat on macOS'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l method -d 'Use only this mechanism, whatever the file\'s size and the settings; a file it cannot copy fails. For benchmarks and diagnosis' -r -f -a "clone\t'ioctl(FICLONE) on Linux, fclonefileat on macOS'
 copy-file-range\t'copy_file_range(2)'
 sendfile\t'sendfile(2)'
 chunked\t'Buffered reads and writes'"
-complete -c zcopy -l verify -d 'Check each copy before it replaces the destination: MODE size (the default) or checksum (BLAKE3 of both files) [env: ZERO_COPY_VERIFY_COPY, ZERO_COPY_VERIFY_MODE]' -r -f -a "size\t'The copy has the source\'s size (the spec\'s check; costs one fstat)'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l verify -d 'Check each copy before it replaces the destination: MODE size (the default) or checksum (BLAKE3 of both files) [env: ZERO_COPY_VERIFY_COPY, ZERO_COPY_VERIFY_MODE]' -r -f -a "size\t'The copy has the source\'s size (the spec\'s check; costs one fstat)'
 checksum\t'The copy\'s BLAKE3 hash equals the source\'s (reads both files once more)'"
-complete -c zcopy -l env-file -d 'Read ZERO_COPY_* settings from this file instead of ./.env; give it more than once to layer files (a later file wins)' -r -F
-complete -c zcopy -l color -d 'Colour error and warning prefixes: auto (when stderr is a terminal and NO_COLOR is not set), always or never' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l env-file -d 'Read ZERO_COPY_* settings from this file instead of ./.env; give it more than once to layer files (a later file wins)' -r -F
+complete -c zcopy -n "__fish_zcopy_needs_command" -l color -d 'Colour error and warning prefixes: auto (when stderr is a terminal and NO_COLOR is not set), always or never' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t'Always'
 never\t'Never'"
-complete -c zcopy -s r -l recursive -d 'Copy directories and everything in them'
-complete -c zcopy -s 0 -l null -d 'Entries in --files-from are separated by NUL bytes, not newlines'
-complete -c zcopy -s n -l no-clobber -d 'Do not replace existing destinations (they are reported as skipped)'
-complete -c zcopy -l zero-copy -d 'Use clone, copy_file_range and sendfile [env: ZERO_COPY_ENABLED]'
-complete -c zcopy -l no-zero-copy -d 'Copy every file with the buffered chunk copy'
-complete -c zcopy -l no-verify -d 'Skip the size check after each copy'
-complete -c zcopy -l fsync -d 'fsync each file and its directory before reporting it copied [env: ZERO_COPY_FSYNC]'
-complete -c zcopy -l no-fsync -d 'Do not fsync (the default)'
-complete -c zcopy -l clean -d 'Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) that a killed zcopy left in the PATH directories (with -r, also below them), print them, and exit. Not while a zcopy is copying into those directories'
-complete -c zcopy -l no-env-file -d 'Do not read any .env file'
-complete -c zcopy -l json -d 'Print one JSON document on stdout instead of the summary'
-complete -c zcopy -l json-lines -d 'Print one JSON object per line on stdout: one per file as it completes ("type": "file", "error" or "skipped"), then one with the totals ("summary")'
-complete -c zcopy -s q -l quiet -d 'Print no summary and no warnings (errors are still printed)'
-complete -c zcopy -l print-config -d 'Print the effective configuration, with where each value came from, and exit (as JSON with --json)'
-complete -c zcopy -l progress -d 'Draw progress bars on stderr even when it is not a terminal'
-complete -c zcopy -l no-progress -d 'Never draw progress bars'
-complete -c zcopy -s v -l verbose -d 'Log which mechanisms are available and which one each file used, and why'
-complete -c zcopy -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c zcopy -s V -l version -d 'Print version'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s r -l recursive -d 'Copy directories and everything in them'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s 0 -l null -d 'Entries in --files-from are separated by NUL bytes, not newlines'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s n -l no-clobber -d 'Do not replace existing destinations (they are reported as skipped)'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s i -l interactive -d 'Ask before replacing an existing destination (refused when stdin is not a terminal)'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s u -l update -d 'Copy only when the destination is missing or older than the source'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s T -l no-target-directory -d 'Treat the destination as a plain name, never as a directory to copy into'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s L -l dereference -d 'Follow every symbolic link among the sources, also inside trees'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s P -l no-dereference -d 'Follow no symbolic link: copy links as links, also on the command line'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s p -d 'Keep mode, ownership and timestamps (= --preserve=mode,ownership,timestamps)'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s a -l archive -d 'Archive: -r -P --preserve=all'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l zero-copy -d 'Use clone, copy_file_range and sendfile [env: ZERO_COPY_ENABLED]'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l no-zero-copy -d 'Copy every file with the buffered chunk copy'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l no-verify -d 'Skip the size check after each copy'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l fsync -d 'fsync each file and its directory before reporting it copied [env: ZERO_COPY_FSYNC]'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l no-fsync -d 'Do not fsync (the default)'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l clean -d 'Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) that a killed zcopy left in the PATH directories (with -r, also below them), print them, and exit. Not while a zcopy is copying into those directories'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l no-env-file -d 'Do not read any .env file'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l json -d 'Print one JSON document on stdout instead of the summary'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l json-lines -d 'Print one JSON object per line on stdout: one per file as it completes ("type": "file", "error" or "skipped"), then one with the totals ("summary")'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s q -l quiet -d 'Print no summary and no warnings (errors are still printed)'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l print-config -d 'Print the effective configuration, with where each value came from, and exit (as JSON with --json)'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l progress -d 'Draw progress bars on stderr even when it is not a terminal'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l no-progress -d 'Never draw progress bars'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s v -l verbose -d 'Log which mechanisms are available and which one each file used, and why'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s V -l version -d 'Print version'
+complete -c zcopy -n "__fish_zcopy_needs_command" -a "doctor" -d 'Diagnose copying between two directories: which mechanisms work there (probed on small temporary files), the filesystems and mounts involved, whether a clone would share blocks, the effective configuration, and advice'
+complete -c zcopy -n "__fish_zcopy_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -l json -d 'Print one JSON document instead of the report'
+complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor help" -f -a "doctor" -d 'Diagnose copying between two directories: which mechanisms work there (probed on small temporary files), the filesystems and mounts involved, whether a clone would share blocks, the effective configuration, and advice'
+complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -6,6 +6,8 @@ use clap::{ArgAction, Parser};
 
 use crate::config::{EnvFile, Overrides, Reflink, VerifyMode};
 use crate::engine::Method;
+use crate::plan::{PlanOptions, Symlinks};
+use crate::preserve::Preserve;
 use crate::report::Format;
 
 const AFTER_HELP: &str = "\
@@ -26,9 +28,19 @@ Exit status: 0 all copied, 1 some files failed, 2 usage or configuration error,
 /// Each file is copied to a temporary file beside the destination with the fastest
 /// mechanism that works (clone, copy_file_range, sendfile, then a buffered chunk copy),
 /// verified, and renamed over the destination: a destination is never half-written.
+///
+/// Where zcopy differs from GNU cp on purpose: a replaced destination is a new file
+/// renamed into place (atomic; other hard links to the old file keep the old content,
+/// and the new file belongs to the user running zcopy unless -p keeps the owner),
+/// never rewritten in place; each copy is verified before it is installed; a failure
+/// on one file never stops the others; symlinks named on the command line are
+/// followed and those inside trees copied as links (cp's -H), unless -L or -P.
+/// A file literally named "doctor" is copied with "zcopy ./doctor DST" or
+/// "zcopy -- doctor DST".
 #[derive(Parser, Debug)]
 #[command(
     name = "zcopy",
+    args_conflicts_with_subcommands = true,
     version,
     long_version = concat!(env!("CARGO_PKG_VERSION"), "\nmechanisms: ", mechanisms!()),
     about = "Copy large media files with the kernel's own mechanisms, atomically and verified",
@@ -36,6 +48,10 @@ Exit status: 0 all copied, 1 some files failed, 2 usage or configuration error,
     max_term_width = 100
 )]
 pub struct Cli {
+    /// A tool instead of a copy.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Sources, then the destination: SRC DST, or SRC... DIR.
     #[arg(value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
     pub paths: Vec<PathBuf>,
@@ -59,8 +75,72 @@ pub struct Cli {
     pub null: bool,
 
     /// Do not replace existing destinations (they are reported as skipped).
-    #[arg(short = 'n', long, help_heading = "Copy")]
+    #[arg(
+        short = 'n',
+        long,
+        overrides_with = "interactive",
+        help_heading = "Copy"
+    )]
     pub no_clobber: bool,
+
+    /// Ask before replacing an existing destination (refused when stdin is not a terminal).
+    #[arg(
+        short = 'i',
+        long,
+        overrides_with = "no_clobber",
+        help_heading = "Copy"
+    )]
+    pub interactive: bool,
+
+    /// Copy only when the destination is missing or older than the source.
+    #[arg(short = 'u', long, help_heading = "Copy")]
+    pub update: bool,
+
+    /// Copy every source into DIR (all PATHs are sources).
+    #[arg(short = 't', long, value_name = "DIR", conflicts_with = "no_target_directory", help_heading = "Copy", value_hint = clap::ValueHint::DirPath)]
+    pub target_directory: Option<PathBuf>,
+
+    /// Treat the destination as a plain name, never as a directory to copy into.
+    #[arg(short = 'T', long, help_heading = "Copy")]
+    pub no_target_directory: bool,
+
+    /// Follow every symbolic link among the sources, also inside trees.
+    #[arg(
+        short = 'L',
+        long,
+        overrides_with = "no_dereference",
+        help_heading = "Copy"
+    )]
+    pub dereference: bool,
+
+    /// Follow no symbolic link: copy links as links, also on the command line.
+    #[arg(
+        short = 'P',
+        long,
+        overrides_with = "dereference",
+        help_heading = "Copy"
+    )]
+    pub no_dereference: bool,
+
+    /// Keep mode, ownership and timestamps (= --preserve=mode,ownership,timestamps).
+    #[arg(short = 'p', help_heading = "Copy")]
+    pub preserve_default: bool,
+
+    /// Keep these attributes: mode, ownership, timestamps, xattr, all (comma-separated).
+    #[arg(
+        long,
+        value_name = "ATTR_LIST",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "mode,ownership,timestamps",
+        value_parser = parse_preserve,
+        help_heading = "Copy"
+    )]
+    pub preserve: Option<Preserve>,
+
+    /// Archive: -r -P --preserve=all.
+    #[arg(short = 'a', long, help_heading = "Copy")]
+    pub archive: bool,
 
     /// Use clone, copy_file_range and sendfile [env: ZERO_COPY_ENABLED]
     #[arg(long, overrides_with = "no_zero_copy", help_heading = "Zero-copy")]
@@ -172,6 +252,25 @@ pub struct Cli {
     pub verbose: u8,
 }
 
+/// zcopy's tools.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Diagnose copying between two directories: which mechanisms work there (probed on
+    /// small temporary files), the filesystems and mounts involved, whether a clone
+    /// would share blocks, the effective configuration, and advice.
+    Doctor {
+        /// A directory on the filesystem copied from (default: the current directory).
+        #[arg(value_name = "SRC_DIR", value_hint = clap::ValueHint::DirPath)]
+        source: Option<PathBuf>,
+        /// A directory on the filesystem copied to (default: SRC_DIR).
+        #[arg(value_name = "DST_DIR", value_hint = clap::ValueHint::DirPath)]
+        destination: Option<PathBuf>,
+        /// Print one JSON document instead of the report.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// When to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -207,6 +306,10 @@ impl From<MethodChoice> for Method {
     }
 }
 
+fn parse_preserve(list: &str) -> Result<Preserve, String> {
+    Preserve::parse(list)
+}
+
 /// Turns a `--x`/`--no-x` pair into "given as true", "given as false" or "not given".
 fn pair(yes: bool, no: bool) -> Option<bool> {
     match (yes, no) {
@@ -239,6 +342,37 @@ impl Cli {
         } else {
             EnvFile::Paths(self.env_file.clone())
         }
+    }
+
+    /// What the plan needs from the flags.
+    pub fn plan_options(&self) -> PlanOptions {
+        let symlinks = if self.no_dereference || (self.archive && !self.dereference) {
+            Symlinks::FollowNone
+        } else if self.dereference {
+            Symlinks::FollowAll
+        } else {
+            Symlinks::FollowCommandLine
+        };
+        PlanOptions {
+            recursive: self.recursive || self.archive,
+            symlinks,
+            target_directory: self.target_directory.clone(),
+            no_target_directory: self.no_target_directory,
+        }
+    }
+
+    /// The attributes to carry over: `-a` means all, `-p` cp's three, plus `--preserve`.
+    pub fn preserve(&self) -> Preserve {
+        if self.archive {
+            return Preserve::ALL;
+        }
+        let mut preserve = self.preserve.unwrap_or_default();
+        if self.preserve_default {
+            preserve.mode = true;
+            preserve.ownership = true;
+            preserve.timestamps = true;
+        }
+        preserve
     }
 
     /// How results are printed.

@@ -52,9 +52,11 @@ macro_rules! mechanisms {
 pub mod atomic;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod engine;
 pub mod interrupt;
 pub mod plan;
+pub mod preserve;
 pub mod progress;
 pub mod report;
 pub mod stats;
@@ -82,6 +84,8 @@ pub struct Batch {
     pub format: report::Format,
     /// Colours for error lines.
     pub painter: report::Painter,
+    /// Ask before replacing an existing destination (`-i`; needs a terminal).
+    pub interactive: bool,
 }
 
 impl Batch {
@@ -94,6 +98,7 @@ impl Batch {
             verbose: false,
             format: report::Format::Summary,
             painter: report::Painter::new(false),
+            interactive: false,
         }
     }
 }
@@ -167,6 +172,7 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
 
     let started = Instant::now();
     let mut files_done = 0;
+    let mut directories = Vec::new();
     for entry in entries {
         if interrupt::requested() {
             report.interrupted = true;
@@ -175,7 +181,13 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
         match entry {
             Entry::File(job) => {
                 progress.start_file(&job.source, job.size);
-                match engine::copy_file(&job.source, &job.destination, &batch.options, &observer) {
+                let outcome =
+                    if batch.interactive && !confirm_overwrite(&progress, &job.destination) {
+                        Ok(Outcome::Skipped("not confirmed (-i)"))
+                    } else {
+                        engine::copy_file(&job.source, &job.destination, &batch.options, &observer)
+                    };
+                match outcome {
                     Ok(Outcome::Copied(copied)) => {
                         stats.record_copy(copied.method, copied.bytes);
                         let record = file_record(&job, &copied);
@@ -204,11 +216,10 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
             Entry::Dir {
                 source,
                 destination,
-            } => {
-                if let Err(error) = create_dir(&destination) {
-                    fail(&mut report, &source, Some(&destination), &error);
-                }
-            }
+            } => match create_dir(&destination) {
+                Ok(()) => directories.push((source, destination)),
+                Err(error) => fail(&mut report, &source, Some(&destination), &error),
+            },
             Entry::Symlink {
                 source,
                 destination,
@@ -225,9 +236,35 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
             } => fail(&mut report, &source, destination.as_deref(), &error),
         }
     }
+    // Directory attributes last: copying into a directory changes its times. Deepest
+    // first, so a parent is done after its children.
+    if batch.options.preserve.any() && !report.interrupted {
+        for (source, destination) in directories.iter().rev() {
+            if source.is_dir() {
+                if let Err(error) =
+                    preserve::apply_to_directory(source, destination, batch.options.preserve)
+                {
+                    fail(&mut report, source, Some(destination), &error);
+                }
+            }
+        }
+    }
     progress.finish();
     report.stats = stats.snapshot(started.elapsed());
     report
+}
+
+/// `-i`: asks on the terminal before an existing destination is replaced.
+fn confirm_overwrite(progress: &Progress, destination: &Path) -> bool {
+    if std::fs::symlink_metadata(destination).is_err() {
+        return true;
+    }
+    progress.suspend(|| {
+        eprint!("zcopy: overwrite '{}'? [y/N] ", destination.display());
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).is_ok()
+            && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    })
 }
 
 /// With `--json-lines`, prints a record the moment it exists.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use zcopy::cli::{Cli, ColorChoice};
+use zcopy::cli::{Cli, ColorChoice, Command};
 use zcopy::config::Config;
 use zcopy::report::{Format, Painter};
 use zcopy::{interrupt, plan, Batch};
@@ -38,6 +38,26 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             eprintln!("{}", painter.warning(&warning));
         }
     }
+    if let Some(Command::Doctor {
+        source,
+        destination,
+        json,
+    }) = &cli.command
+    {
+        let source = source.clone().unwrap_or_else(|| ".".into());
+        let destination = destination.clone().unwrap_or_else(|| source.clone());
+        let diagnosis =
+            zcopy::doctor::diagnose(&source, &destination, &config).map_err(anyhow::Error::msg)?;
+        if *json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&diagnosis).expect("serializes")
+            );
+        } else {
+            print!("{}", diagnosis.render());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if cli.print_config {
         print_config(&config, cli.json);
         return Ok(ExitCode::SUCCESS);
@@ -47,14 +67,24 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             let [destination] = cli.paths.as_slice() else {
                 anyhow::bail!("--files-from takes exactly one PATH: the destination directory");
             };
+            if cli.interactive && list.as_os_str() == "-" {
+                anyhow::bail!(
+                    "-i cannot ask questions on stdin while --files-from reads the list from it"
+                );
+            }
             plan::from_list(
                 &plan::read_list(list, cli.null)?,
                 destination,
-                cli.recursive,
+                &cli.plan_options(),
             )?
         }
-        None => plan::from_arguments(&cli.paths, cli.recursive)?,
+        None => plan::from_arguments(&cli.paths, &cli.plan_options())?,
     };
+    if cli.interactive && !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "-i asks before replacing files, but stdin is not a terminal; use -n to keep existing files, or leave out -i to replace them"
+        );
+    }
     if cli.verbose > 0 {
         for line in config.describe() {
             eprintln!("zcopy: {line}");
@@ -68,6 +98,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     });
     let mut batch = Batch::new(&config, show_progress);
     batch.options.no_clobber = cli.no_clobber;
+    batch.options.update = cli.update;
+    batch.options.preserve = cli.preserve();
+    batch.interactive = cli.interactive;
     batch.options.forced_method = cli.method.map(Into::into);
     batch.verbose = cli.verbose > 0;
     batch.format = format;

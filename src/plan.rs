@@ -70,20 +70,74 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// Plans `SRC DST` or `SRC... DIR`: the last path is the destination.
-pub fn from_arguments(paths: &[PathBuf], recursive: bool) -> Result<Vec<Entry>, UsageError> {
-    let Some((destination, sources)) = paths
-        .split_last()
-        .filter(|(_, sources)| !sources.is_empty())
-    else {
-        return Err(UsageError(match paths.first() {
-            Some(path) => format!("missing destination after '{}'", path.display()),
-            None => "missing source and destination (usage: zcopy SRC DST, zcopy SRC... DIR)"
-                .to_string(),
-        }));
+/// How symbolic links among the sources are treated (cp's `-H`, `-L`, `-P`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Symlinks {
+    /// Links named on the command line are followed; links inside trees are copied as
+    /// links (cp's `-H`, and what `-r` users expect).
+    #[default]
+    FollowCommandLine,
+    /// Every link is followed (`-L`); a link loop is reported by the walk, not followed.
+    FollowAll,
+    /// No link is followed, even on the command line (`-P`, implied by `-a`).
+    FollowNone,
+}
+
+/// What the command line asks of the plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Copy directories (`-r`).
+    pub recursive: bool,
+    /// How symlinks are treated.
+    pub symlinks: Symlinks,
+    /// Every path is a source; this is the directory they go into (`-t DIR`).
+    pub target_directory: Option<PathBuf>,
+    /// The destination is never a directory to copy into (`-T`).
+    pub no_target_directory: bool,
+}
+
+/// Plans `SRC DST`, `SRC... DIR` or `-t DIR SRC...`.
+pub fn from_arguments(paths: &[PathBuf], options: &PlanOptions) -> Result<Vec<Entry>, UsageError> {
+    let (destination, sources, into_directory) = match &options.target_directory {
+        Some(directory) => {
+            if paths.is_empty() {
+                return Err(UsageError(format!(
+                    "missing source to copy into '{}'",
+                    directory.display()
+                )));
+            }
+            if !is_directory(directory) {
+                return Err(UsageError(format!(
+                    "target '{}' is not a directory",
+                    directory.display()
+                )));
+            }
+            (directory.as_path(), paths, true)
+        }
+        None => {
+            let Some((destination, sources)) = paths
+                .split_last()
+                .filter(|(_, sources)| !sources.is_empty())
+            else {
+                return Err(UsageError(match paths.first() {
+                    Some(path) => format!("missing destination after '{}'", path.display()),
+                    None => {
+                        "missing source and destination (usage: zcopy SRC DST, zcopy SRC... DIR)"
+                            .to_string()
+                    }
+                }));
+            };
+            if options.no_target_directory && sources.len() > 1 {
+                return Err(UsageError(format!(
+                    "-T takes one source and one destination, not {} sources",
+                    sources.len()
+                )));
+            }
+            let into_directory = !options.no_target_directory && is_directory(destination);
+            (destination.as_path(), sources, into_directory)
+        }
     };
-    let into_directory = is_directory(destination);
-    if !into_directory {
+    if !into_directory && !options.no_target_directory {
         if sources.len() > 1 {
             return Err(UsageError(format!(
                 "target '{}' is not a directory (several sources need one)",
@@ -97,7 +151,7 @@ pub fn from_arguments(paths: &[PathBuf], recursive: bool) -> Result<Vec<Entry>, 
             )));
         }
     }
-    let mut planner = Planner::new(recursive);
+    let mut planner = Planner::new(options);
     for source in sources {
         if into_directory {
             match base_name(source) {
@@ -122,7 +176,7 @@ pub fn from_arguments(paths: &[PathBuf], recursive: bool) -> Result<Vec<Entry>, 
 pub fn from_list(
     list: &[PathBuf],
     destination: &Path,
-    recursive: bool,
+    options: &PlanOptions,
 ) -> Result<Vec<Entry>, UsageError> {
     if !is_directory(destination) {
         return Err(UsageError(format!(
@@ -130,7 +184,7 @@ pub fn from_list(
             destination.display()
         )));
     }
-    let mut planner = Planner::new(recursive);
+    let mut planner = Planner::new(options);
     for source in list {
         match relative_form(source) {
             Some(relative) => {
@@ -181,15 +235,17 @@ fn os_string(bytes: Vec<u8>) -> OsString {
 
 struct Planner {
     recursive: bool,
+    symlinks: Symlinks,
     entries: Vec<Entry>,
     destinations: HashSet<PathBuf>,
     directories: HashSet<PathBuf>,
 }
 
 impl Planner {
-    fn new(recursive: bool) -> Self {
+    fn new(options: &PlanOptions) -> Self {
         Planner {
-            recursive,
+            recursive: options.recursive,
+            symlinks: options.symlinks,
             entries: Vec::new(),
             destinations: HashSet::new(),
             directories: HashSet::new(),
@@ -233,8 +289,18 @@ impl Planner {
 
     /// Adds `source` (a file, or with `-r` a whole tree) to be copied to `destination`.
     fn add(&mut self, source: &Path, destination: &Path) {
-        // Sources named on the command line are followed if they are symlinks: the user
-        // pointed at what the link names.
+        // Sources named on the command line are followed if they are symlinks (the user
+        // pointed at what the link names), unless -P says links are copied as links.
+        if self.symlinks == Symlinks::FollowNone {
+            if let Ok(target) = std::fs::read_link(source) {
+                self.entries.push(Entry::Symlink {
+                    source: source.to_path_buf(),
+                    destination: destination.to_path_buf(),
+                    target,
+                });
+                return;
+            }
+        }
         let metadata = match std::fs::metadata(source) {
             Ok(metadata) => metadata,
             Err(err) => {
@@ -296,7 +362,7 @@ impl Planner {
 
     fn add_tree(&mut self, root: &Path, destination: &Path) {
         let walk = walkdir::WalkDir::new(root)
-            .follow_links(false)
+            .follow_links(self.symlinks == Symlinks::FollowAll)
             .sort_by_file_name();
         for item in walk {
             let item = match item {

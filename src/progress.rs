@@ -90,6 +90,11 @@ impl Progress {
         }
     }
 
+    /// Runs `work` (a question on the terminal) with the bars out of the way.
+    pub fn suspend<T>(&self, work: impl FnOnce() -> T) -> T {
+        self.multi.suspend(work)
+    }
+
     /// Removes the bars before the summary is printed.
     pub fn finish(&self) {
         self.file.finish_and_clear();

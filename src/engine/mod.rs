@@ -37,6 +37,7 @@ pub use error::{Cause, Error, Operation};
 
 use crate::atomic::TempDest;
 use crate::config::{Config, Reflink, VerifyMode};
+use crate::preserve::{self, Preserve};
 use crate::verify;
 
 /// The mechanism that moved a file's bytes.
@@ -201,6 +202,10 @@ pub struct CopyOptions {
     pub fsync: bool,
     /// Keep an existing destination (the file is skipped).
     pub no_clobber: bool,
+    /// Copy only when the destination is missing or older than the source (`-u`).
+    pub update: bool,
+    /// Attributes carried over from the source (`-p`, `--preserve`, `-a`).
+    pub preserve: Preserve,
     /// Use this mechanism and no other (`--method`, for benchmarks and diagnosis).
     pub forced_method: Option<Method>,
     /// Largest single request to the kernel paths. Smaller values make progress smoother
@@ -222,6 +227,8 @@ impl CopyOptions {
             verify: config.verification(),
             fsync: config.fsync,
             no_clobber: false,
+            update: false,
+            preserve: Preserve::default(),
             forced_method: None,
             kernel_chunk: if show_progress { chunk_size } else { 1 << 30 },
         }
@@ -302,18 +309,34 @@ pub fn copy_file(
             if options.no_clobber {
                 return Ok(Outcome::Skipped("destination exists (--no-clobber)"));
             }
+            if options.update && !older(&existing, &src.metadata) {
+                return Ok(Outcome::Skipped(
+                    "destination is not older than the source (--update)",
+                ));
+            }
             Some(existing)
         }
         Err(err) if err.kind() == io::ErrorKind::NotFound => None,
         Err(err) => return Err(Error::os(&destination, Operation::StatDestination, err)),
     };
 
-    let mut temp = TempDest::create(&destination, &src.metadata, existing.as_ref())?;
+    // A replaced destination keeps its permission bits, unless the source's are asked for.
+    let keep_mode_of = existing.as_ref().filter(|_| !options.preserve.mode);
+    let mut temp = TempDest::create(&destination, &src.metadata, keep_mode_of)?;
     let (method, copied) = run_ladder(&src, &mut temp, options, observer)?;
     // The source check comes first: a source truncated mid-copy is a changed source,
     // not a failed verification.
     verify::source_unchanged(&src)?;
     let verified = verify::check(&src, &temp, copied, options.verify, observer)?;
+    if options.preserve.any() {
+        // After verification, which reads the copy and would move its access time.
+        preserve::apply(
+            (&src.file, &src.metadata),
+            temp.file(),
+            temp.destination(),
+            options.preserve,
+        )?;
+    }
     temp.install(options.no_clobber, options.fsync)?;
     Ok(Outcome::Copied(Copied {
         bytes: if src.size_is_exact {
@@ -325,6 +348,14 @@ pub fn copy_file(
         duration: started.elapsed(),
         verified,
     }))
+}
+
+/// True when `destination` was modified before `source` (`-u` copies then).
+fn older(destination: &Metadata, source: &Metadata) -> bool {
+    match (destination.modified(), source.modified()) {
+        (Ok(destination), Ok(source)) => destination < source,
+        _ => true,
+    }
 }
 
 /// Opens the source and makes sure it is a regular file, without ever blocking on one

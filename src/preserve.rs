@@ -1,0 +1,172 @@
+//! `-p`, `--preserve=LIST`, `-a`: carrying the source's mode, ownership, timestamps and
+//! extended attributes over to the copy, as cp does. Applied to the temporary file
+//! before the rename, so the destination appears with them already in place.
+
+use std::fs::{File, Metadata, Permissions};
+use std::io;
+use std::path::Path;
+
+use crate::engine::{Context, Error, Operation};
+
+/// Which attributes to carry over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Preserve {
+    /// Permission bits, including setuid, setgid and sticky.
+    pub mode: bool,
+    /// Owner and group (needs root to give away; silently kept otherwise, as cp does).
+    pub ownership: bool,
+    /// Access and modification times.
+    pub timestamps: bool,
+    /// Extended attributes.
+    pub xattr: bool,
+    /// Failures to carry xattrs over are ignored (`all`: cp does not diagnose them).
+    pub xattr_best_effort: bool,
+}
+
+impl Preserve {
+    /// What `cp -p` keeps: mode, ownership, timestamps.
+    pub const CP_P: Preserve = Preserve {
+        mode: true,
+        ownership: true,
+        timestamps: true,
+        xattr: false,
+        xattr_best_effort: false,
+    };
+
+    /// `--preserve=all` (and `-a`).
+    pub const ALL: Preserve = Preserve {
+        mode: true,
+        ownership: true,
+        timestamps: true,
+        xattr: true,
+        xattr_best_effort: true,
+    };
+
+    /// Parses cp's list: `mode`, `ownership`, `timestamps`, `xattr`, `all`, comma-separated.
+    pub fn parse(list: &str) -> Result<Preserve, String> {
+        let mut preserve = Preserve::default();
+        for word in list.split(',').map(str::trim) {
+            match word {
+                "mode" => preserve.mode = true,
+                "ownership" => preserve.ownership = true,
+                "timestamps" => preserve.timestamps = true,
+                "xattr" => preserve.xattr = true,
+                "all" => preserve = Preserve::ALL,
+                other => {
+                    return Err(format!(
+                        "unknown attribute '{other}' (expected mode, ownership, timestamps, xattr or all)"
+                    ))
+                }
+            }
+        }
+        Ok(preserve)
+    }
+
+    /// True when anything is to be preserved.
+    pub fn any(self) -> bool {
+        self.mode || self.ownership || self.timestamps || self.xattr
+    }
+}
+
+/// Carries the attributes of `source` over to `target` (an open file or directory).
+/// `path` names the destination in errors. Order matters: xattrs and ownership first
+/// (fchown clears setuid/setgid), then the mode, then the times (nothing may write to
+/// the file after them).
+pub(crate) fn apply(
+    source: (&File, &Metadata),
+    target: &File,
+    path: &Path,
+    preserve: Preserve,
+) -> Result<(), Error> {
+    let (source_file, metadata) = source;
+    if preserve.xattr {
+        let copied = copy_xattrs(source_file, target);
+        if !preserve.xattr_best_effort {
+            copied.op(path, Operation::SetMetadata)?;
+        }
+    }
+    #[cfg(unix)]
+    if preserve.ownership {
+        use std::os::unix::fs::MetadataExt;
+        match std::os::unix::fs::fchown(target, Some(metadata.uid()), Some(metadata.gid())) {
+            // Only root may give a file away; like cp -p, keep ours without complaint.
+            Err(err) if err.raw_os_error() == Some(libc::EPERM) => {}
+            other => other.op(path, Operation::SetMetadata)?,
+        }
+    }
+    if preserve.mode {
+        target
+            .set_permissions(full_permissions(metadata))
+            .op(path, Operation::SetMetadata)?;
+    }
+    if preserve.timestamps {
+        let mut times = std::fs::FileTimes::new();
+        if let Ok(accessed) = metadata.accessed() {
+            times = times.set_accessed(accessed);
+        }
+        if let Ok(modified) = metadata.modified() {
+            times = times.set_modified(modified);
+        }
+        target.set_times(times).op(path, Operation::SetMetadata)?;
+    }
+    Ok(())
+}
+
+/// The same for a directory of a copied tree, by path (after its contents are in).
+pub fn apply_to_directory(
+    source: &Path,
+    destination: &Path,
+    preserve: Preserve,
+) -> Result<(), Error> {
+    let source_file = File::open(source).op(source, Operation::StatSource)?;
+    let metadata = source_file.metadata().op(source, Operation::StatSource)?;
+    let target = File::open(destination).op(destination, Operation::SetMetadata)?;
+    apply((&source_file, &metadata), &target, destination, preserve)
+}
+
+#[cfg(unix)]
+fn full_permissions(metadata: &Metadata) -> Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    Permissions::from_mode(metadata.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+fn full_permissions(metadata: &Metadata) -> Permissions {
+    metadata.permissions()
+}
+
+#[cfg(unix)]
+fn copy_xattrs(source: &File, target: &File) -> io::Result<()> {
+    use xattr::FileExt;
+    for name in source.list_xattr()? {
+        if let Some(value) = source.get_xattr(&name)? {
+            target.set_xattr(&name, &value)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn copy_xattrs(_source: &File, _target: &File) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "extended attributes are Unix-only",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Preserve;
+
+    #[test]
+    fn parses_cp_lists() {
+        assert_eq!(
+            Preserve::parse("mode,timestamps,ownership").unwrap(),
+            Preserve::CP_P
+        );
+        assert_eq!(Preserve::parse("all").unwrap(), Preserve::ALL);
+        assert!(Preserve::parse("mode,links")
+            .unwrap_err()
+            .contains("'links'"));
+    }
+}
