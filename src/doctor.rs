@@ -189,7 +189,7 @@ fn advise(diagnosis: &Diagnosis, config: &Config) -> Vec<String> {
         ));
     } else if config.min_size_mb > 1 {
         advice.push(format!(
-            "ZERO_COPY_MIN_SIZE_MB={} ({}): files below {} MiB use the chunk copy",
+            "ZERO_COPY_MIN_SIZE_MB={} ({}): files below {} MiB will use the chunk copy",
             config.min_size_mb, config.origins["ZERO_COPY_MIN_SIZE_MB"], config.min_size_mb
         ));
     }

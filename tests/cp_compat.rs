@@ -1,0 +1,269 @@
+//! The flags zcopy shares with cp behave as cp's do.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+
+fn set_mtime(path: &Path, seconds_ago: u64) {
+    let time = SystemTime::now() - Duration::from_secs(seconds_ago);
+    let file = std::fs::File::open(path).unwrap();
+    file.set_times(
+        std::fs::FileTimes::new()
+            .set_modified(time)
+            .set_accessed(time),
+    )
+    .unwrap();
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn preserve_keeps_mode_timestamps_ownership_and_xattrs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("src"), 12 * MIB, 1);
+    std::fs::set_permissions(d.join("src"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    set_mtime(&d.join("src"), 86_400 * 400);
+    xattr::set(d.join("src"), "user.zcopy.test", b"take 3").unwrap();
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        std::os::unix::fs::chown(d.join("src"), Some(4321), Some(4322)).unwrap();
+    }
+
+    // Without -p: a new file gets the mode less the umask, a new mtime, no xattrs.
+    zcopy(d).args(["src", "plain"]).assert().success();
+    let (src, plain) = (
+        std::fs::metadata(d.join("src")).unwrap(),
+        std::fs::metadata(d.join("plain")).unwrap(),
+    );
+    assert_ne!(plain.mtime(), src.mtime());
+    assert!(xattr::get(d.join("plain"), "user.zcopy.test")
+        .unwrap()
+        .is_none());
+
+    zcopy(d).args(["-p", "src", "kept"]).assert().success();
+    let kept = std::fs::metadata(d.join("kept")).unwrap();
+    assert_eq!(mode(&d.join("kept")), 0o640);
+    assert_eq!(
+        (kept.mtime(), kept.mtime_nsec()),
+        (src.mtime(), src.mtime_nsec())
+    );
+    if root {
+        assert_eq!((kept.uid(), kept.gid()), (4321, 4322));
+    }
+    assert!(
+        xattr::get(d.join("kept"), "user.zcopy.test")
+            .unwrap()
+            .is_none(),
+        "-p does not copy xattrs"
+    );
+
+    zcopy(d)
+        .args(["--preserve=xattr", "src", "with-xattr"])
+        .assert()
+        .success();
+    assert_eq!(
+        xattr::get(d.join("with-xattr"), "user.zcopy.test")
+            .unwrap()
+            .unwrap(),
+        b"take 3"
+    );
+
+    zcopy(d)
+        .args(["--preserve=mode,links", "src", "x"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("'links'"));
+}
+
+#[test]
+fn archive_copies_a_tree_with_links_as_links_and_times_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("shoot/day1")).unwrap();
+    write_pattern(&d.join("shoot/day1/a.mov"), 1000, 1);
+    std::os::unix::fs::symlink("day1/a.mov", d.join("shoot/latest")).unwrap();
+    std::fs::set_permissions(d.join("shoot/day1"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    set_mtime(&d.join("shoot/day1/a.mov"), 1000);
+    set_mtime(&d.join("shoot/day1"), 5000);
+    std::os::unix::fs::symlink("shoot", d.join("link-to-shoot")).unwrap();
+
+    zcopy(d).args(["-a", "shoot", "copy"]).assert().success();
+    let times = |path: &str| std::fs::metadata(d.join(path)).unwrap().mtime();
+    assert_eq!(
+        times("copy/day1"),
+        times("shoot/day1"),
+        "directory times kept after their contents"
+    );
+    assert_eq!(times("copy/day1/a.mov"), times("shoot/day1/a.mov"));
+    assert_eq!(mode(&d.join("copy/day1")), 0o750);
+    assert_eq!(
+        std::fs::read_link(d.join("copy/latest")).unwrap(),
+        Path::new("day1/a.mov")
+    );
+
+    // -a implies -P: a symlink named on the command line is copied as a link.
+    zcopy(d)
+        .args(["-a", "link-to-shoot", "link-copy"])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_link(d.join("link-copy")).unwrap(),
+        Path::new("shoot")
+    );
+}
+
+#[test]
+fn dereference_flags_decide_what_a_link_becomes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("tree")).unwrap();
+    write_pattern(&d.join("real.wav"), 100, 1);
+    std::os::unix::fs::symlink(d.join("real.wav"), d.join("tree/link.wav")).unwrap();
+    std::os::unix::fs::symlink("real.wav", d.join("top-link")).unwrap();
+
+    // Default (cp -H): command-line links followed, links inside trees kept as links.
+    zcopy(d).args(["top-link", "followed"]).assert().success();
+    assert!(std::fs::symlink_metadata(d.join("followed"))
+        .unwrap()
+        .is_file());
+    zcopy(d)
+        .args(["-r", "tree", "tree-default"])
+        .assert()
+        .success();
+    assert!(std::fs::symlink_metadata(d.join("tree-default/link.wav"))
+        .unwrap()
+        .is_symlink());
+    // -L: followed everywhere.
+    zcopy(d)
+        .args(["-r", "-L", "tree", "tree-l"])
+        .assert()
+        .success();
+    assert!(std::fs::symlink_metadata(d.join("tree-l/link.wav"))
+        .unwrap()
+        .is_file());
+    assert_same_content(&d.join("real.wav"), &d.join("tree-l/link.wav"));
+    // -P: not even on the command line.
+    zcopy(d)
+        .args(["-P", "top-link", "as-link"])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_link(d.join("as-link")).unwrap(),
+        Path::new("real.wav")
+    );
+}
+
+#[test]
+fn update_copies_only_over_older_destinations() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("src"), 1000, 1);
+    write_pattern(&d.join("newer"), 10, 2);
+    write_pattern(&d.join("older"), 10, 3);
+    set_mtime(&d.join("src"), 100);
+    set_mtime(&d.join("older"), 1000);
+    let (code, json, _) = zcopy_json(
+        d,
+        &[OsStr::new("-u"), OsStr::new("src"), OsStr::new("newer")],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        json["skipped"][0]["reason"],
+        "destination is not older than the source (--update)"
+    );
+    assert_eq!(std::fs::metadata(d.join("newer")).unwrap().len(), 10);
+    zcopy(d).args(["-u", "src", "older"]).assert().success();
+    assert_same_content(&d.join("src"), &d.join("older"));
+    zcopy(d).args(["-u", "src", "missing"]).assert().success();
+    assert!(d.join("missing").exists());
+}
+
+#[test]
+fn target_directory_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("a"), 10, 1);
+    write_pattern(&d.join("b"), 20, 2);
+    std::fs::create_dir(d.join("out")).unwrap();
+    zcopy(d).args(["-t", "out", "a", "b"]).assert().success();
+    assert_eq!(list(&d.join("out")), ["a", "b"]);
+    zcopy(d).args(["-t", "nowhere", "a"]).assert().code(2);
+
+    // -T: the destination is a name, never a directory to copy into.
+    std::fs::create_dir(d.join("tree")).unwrap();
+    write_pattern(&d.join("tree/inner"), 5, 3);
+    zcopy(d)
+        .args(["-T", "-r", "tree", "out"])
+        .assert()
+        .success();
+    assert_eq!(
+        list(&d.join("out")),
+        ["a", "b", "inner"],
+        "tree contents merged into out, not out/tree"
+    );
+    let (code, json, _) = zcopy_json(d, &[OsStr::new("-T"), OsStr::new("a"), OsStr::new("out")]);
+    assert_eq!(code, 1);
+    assert!(json["errors"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("is a directory"));
+    zcopy(d).args(["-T", "a", "b", "out"]).assert().code(2);
+}
+
+#[test]
+fn double_dash_allows_names_starting_with_a_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("-v"), 10, 1);
+    zcopy(d).args(["--", "-v", "-copy"]).assert().success();
+    assert_same_content(&d.join("-v"), &d.join("-copy"));
+}
+
+#[test]
+fn interactive_is_refused_without_a_terminal_and_asks_on_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("new"), 1000, 1);
+    write_pattern(&d.join("old"), 10, 2);
+    zcopy(d)
+        .args(["-i", "new", "old"])
+        .write_stdin("y\n")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("stdin is not a terminal"));
+    assert_eq!(std::fs::metadata(d.join("old")).unwrap().len(), 10);
+
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("SKIPPED the terminal half: script(1) is not installed");
+        return;
+    }
+    let on_terminal = |answer: &str| {
+        let command = format!(
+            "printf '{answer}\\n' | script -qec '{} --no-env-file -i new old' /dev/null",
+            env!("CARGO_BIN_EXE_zcopy")
+        );
+        let output = std::process::Command::new("sh")
+            .args(["-c", &command])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let said = on_terminal("n");
+    assert!(said.contains("overwrite 'old'?"), "{said}");
+    assert_eq!(
+        std::fs::metadata(d.join("old")).unwrap().len(),
+        10,
+        "n keeps the file"
+    );
+    on_terminal("y");
+    assert_same_content(&d.join("new"), &d.join("old"));
+}
