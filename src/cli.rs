@@ -10,8 +10,9 @@ use crate::plan::{PlanOptions, Symlinks};
 use crate::preserve::Preserve;
 use crate::report::Format;
 
-const AFTER_HELP: &str = "\
-Environment (flags win over the environment, which wins over the .env file):
+macro_rules! environment_help {
+    () => {
+        "Environment (flags win over the environment, which wins over the .env file):
   ZERO_COPY_ENABLED        use kernel copy mechanisms (default true)
   ZERO_COPY_MIN_SIZE_MB    smallest file, in MB of 1,048,576 bytes, for them (1-1000, default 10)
   ZERO_COPY_VERIFY_COPY    check each copy before installing it (default true)
@@ -19,9 +20,43 @@ Environment (flags win over the environment, which wins over the .env file):
   ZERO_COPY_CHUNK_SIZE_MB  buffer of the chunk copy, in MB (1-512, default 64)
   ZERO_COPY_REFLINK        auto, always or never (default auto)
   ZERO_COPY_FSYNC          fsync each file and its directory (default false)
+  NO_COLOR                 any value: no colour unless --color=always"
+    };
+}
 
-Exit status: 0 all copied, 1 some files failed, 2 usage or configuration error,
-130 interrupted.";
+macro_rules! exit_status_help {
+    () => {
+        "Exit status: 0 all copied, 1 some files failed, 2 usage or configuration error,
+130 interrupted."
+    };
+}
+
+const AFTER_HELP: &str = concat!(environment_help!(), "\n\n", exit_status_help!());
+
+/// `--help` (and the man page) also describe the JSON output field by field.
+const AFTER_LONG_HELP: &str = concat!(
+    environment_help!(),
+    "\n\n",
+    "JSON (--json; version 1):
+  version                  layout version; changes only when a field changes meaning or goes away
+  files[]                  copied files in plan order: source, destination, bytes,
+                           method (clone, copy_file_range, sendfile, chunked),
+                           duration_sec, verified
+  errors[]                 source, destination (or null), operation (stat_source, open_source,
+                           create_temp, clone, copy_file_range, sendfile, read, write, verify,
+                           check_source, rename, ...), error (the message), errno (or null)
+  skipped[]                source, destination, reason (-n, -u, -i)
+  interrupted              true after Ctrl-C or SIGTERM
+  stats                    bytes_copied, zero_copy_count, fallback_count, total_duration_sec,
+                           verification_failures, speed_mbps (MB of 1,048,576 bytes per second),
+                           zero_copy_ratio (percent of files), methods (files per method)
+  *_base64                 the exact bytes of a path that is not valid UTF-8 (which the
+                           plain field shows with U+FFFD)
+  --json-lines prints one object per line as files complete, \"type\": \"file\", \"error\"
+  or \"skipped\", then one \"summary\" object with the counts and stats.",
+    "\n\n",
+    exit_status_help!()
+);
 
 /// zcopy: copy large media files with the kernel's own mechanisms.
 ///
@@ -45,6 +80,7 @@ Exit status: 0 all copied, 1 some files failed, 2 usage or configuration error,
     long_version = concat!(env!("CARGO_PKG_VERSION"), "\nmechanisms: ", mechanisms!()),
     about = "Copy large media files with the kernel's own mechanisms, atomically and verified",
     after_help = AFTER_HELP,
+    after_long_help = AFTER_LONG_HELP,
     max_term_width = 100
 )]
 pub struct Cli {

@@ -156,6 +156,13 @@ fn unavailable<T>(test: &str, reason: &str) -> Option<T> {
     None
 }
 
+/// True when `tool` is on the PATH; otherwise skips (or, in CI, fails).
+pub fn require_tool(test: &str, tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
+    found || unavailable::<()>(test, &format!("{tool} is not installed")).is_some()
+}
+
 /// The LD_PRELOAD fault shim (`tests/shim/fault.c`), compiled once per test process.
 pub fn fault_shim(test: &str) -> Option<&'static Path> {
     static SHIM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
