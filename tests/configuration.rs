@@ -261,3 +261,26 @@ fn verbose_shows_where_each_value_came_from() {
         assert!(stderr.contains(line), "missing {line:?} in:\n{stderr}");
     }
 }
+
+/// `.env.example` is a valid file for zcopy and documents every variable it knows.
+#[test]
+fn the_env_example_is_valid_and_complete() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".env.example");
+    let text = std::fs::read_to_string(&example).unwrap();
+    for variable in zcopy::config::known_variables() {
+        assert!(
+            text.lines()
+                .any(|line| line.starts_with(&format!("{variable}="))),
+            "{variable} missing"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = zcopy(dir.path())
+        .arg("--env-file")
+        .arg(&example)
+        .arg("--print-config")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && stderr.is_empty(), "{stderr}");
+}
