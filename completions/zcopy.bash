@@ -35,7 +35,7 @@ _zcopy() {
 
     case "${cmd}" in
         zcopy)
-            opts="-r -0 -n -i -u -t -T -L -P -p -a -q -v -h -V --recursive --files-from --null --no-clobber --interactive --update --target-directory --no-target-directory --dereference --no-dereference --preserve --archive --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --method --verify --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version doctor help"
+            opts="-r -0 -n -i -u -t -T -L -P -p -a -j -q -v -h -V --recursive --files-from --null --no-clobber --interactive --update --target-directory --no-target-directory --dereference --no-dereference --preserve --archive --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --jobs --method --verify --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -84,6 +84,14 @@ _zcopy() {
                     ;;
                 --reflink)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --method)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_zcopy_global_optspecs
-    string join \n r/recursive files-from= 0/null n/no-clobber i/interactive u/update t/target-directory= T/no-target-directory L/dereference P/no-dereference p preserve= a/archive zero-copy no-zero-copy min-size-mb= chunk-size-mb= reflink= method= verify= no-verify fsync no-fsync clean env-file= no-env-file json json-lines q/quiet color= print-config progress no-progress v/verbose h/help V/version
+    string join \n r/recursive files-from= 0/null n/no-clobber i/interactive u/update t/target-directory= T/no-target-directory L/dereference P/no-dereference p preserve= a/archive zero-copy no-zero-copy min-size-mb= chunk-size-mb= reflink= j/jobs= method= verify= no-verify fsync no-fsync clean env-file= no-env-file json json-lines q/quiet color= print-config progress no-progress v/verbose h/help V/version
 end
 
 function __fish_zcopy_needs_command
@@ -32,6 +32,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -l chunk-size-mb -d 'Buffer of
 complete -c zcopy -n "__fish_zcopy_needs_command" -l reflink -d 'Clone blocks: auto (when possible), always (or fail), never (independent copies) [env: ZERO_COPY_REFLINK] [default: auto]' -r -f -a "auto\t'Clone where the filesystem can, copy otherwise'
 always\t'Clone or fail: never spend the time and space of a block copy'
 never\t'Never share blocks: skip FICLONE and copy_file_range (which clones on CoW filesystems)'"
+complete -c zcopy -n "__fish_zcopy_needs_command" -s j -l jobs -d 'Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: 4]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l method -d 'Use only this mechanism, whatever the file\'s size and the settings; a file it cannot copy fails. For benchmarks and diagnosis' -r -f -a "clone\t'ioctl(FICLONE) on Linux, fclonefileat on macOS'
 copy-file-range\t'copy_file_range(2)'
 sendfile\t'sendfile(2)'

@@ -20,6 +20,7 @@ macro_rules! environment_help {
   ZERO_COPY_CHUNK_SIZE_MB  buffer of the chunk copy, in MB (1-512, default 64)
   ZERO_COPY_REFLINK        auto, always or never (default auto)
   ZERO_COPY_FSYNC          fsync each file and its directory (default false)
+  ZERO_COPY_JOBS           files copied at once (1-256, default 4)
   NO_COLOR                 any value: no colour unless --color=always"
     };
 }
@@ -200,6 +201,10 @@ pub struct Cli {
     #[arg(long, value_name = "WHEN", value_enum, help_heading = "Zero-copy")]
     pub reflink: Option<Reflink>,
 
+    /// Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: 4]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256), help_heading = "Copy")]
+    pub jobs: Option<u64>,
+
     /// Use only this mechanism, whatever the file's size and the settings; a file it
     /// cannot copy fails. For benchmarks and diagnosis.
     #[arg(long, value_name = "METHOD", value_enum, help_heading = "Zero-copy")]
@@ -366,6 +371,7 @@ impl Cli {
             chunk_size_mb: self.chunk_size_mb,
             reflink: self.reflink,
             fsync: pair(self.fsync, self.no_fsync),
+            jobs: self.jobs,
         }
     }
 

@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 /// One megabyte as the spec means it: 1,048,576 bytes.
 pub const MB: u64 = 1024 * 1024;
 
+/// Files copied at once unless `ZERO_COPY_JOBS` or `-j` say otherwise (see the
+/// README's performance section for the measurement behind it).
+pub const DEFAULT_JOBS: u64 = 4;
+
 /// Prefix shared by every setting's environment variable.
 pub const ENV_PREFIX: &str = "ZERO_COPY_";
 
@@ -160,6 +164,12 @@ const SETTINGS: &[Setting] = &[
         default: Value::Reflink(Reflink::Auto),
     },
     Setting {
+        env: "ZERO_COPY_JOBS",
+        flag: "-j/--jobs",
+        kind: Kind::Int { min: 1, max: 256 },
+        default: Value::Int(DEFAULT_JOBS),
+    },
+    Setting {
         env: "ZERO_COPY_FSYNC",
         flag: "--fsync/--no-fsync",
         kind: Kind::Bool,
@@ -189,6 +199,8 @@ pub struct Overrides {
     pub reflink: Option<Reflink>,
     /// `--fsync` / `--no-fsync`.
     pub fsync: Option<bool>,
+    /// `-j`.
+    pub jobs: Option<u64>,
 }
 
 impl Overrides {
@@ -201,6 +213,7 @@ impl Overrides {
             "ZERO_COPY_CHUNK_SIZE_MB" => self.chunk_size_mb.map(Value::Int),
             "ZERO_COPY_REFLINK" => self.reflink.map(Value::Reflink),
             "ZERO_COPY_FSYNC" => self.fsync.map(Value::Bool),
+            "ZERO_COPY_JOBS" => self.jobs.map(Value::Int),
             _ => None,
         }
     }
@@ -235,6 +248,8 @@ pub struct Config {
     pub reflink: Reflink,
     /// `ZERO_COPY_FSYNC`: make each installed file durable before reporting it.
     pub fsync: bool,
+    /// `ZERO_COPY_JOBS`: files copied at once.
+    pub jobs: u64,
     /// Where each variable's value came from, by variable name.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -249,6 +264,7 @@ impl Default for Config {
             chunk_size_mb: 0,
             reflink: Reflink::Auto,
             fsync: false,
+            jobs: DEFAULT_JOBS,
             origins: BTreeMap::new(),
         };
         for setting in SETTINGS {
@@ -284,6 +300,7 @@ impl Config {
             ("ZERO_COPY_CHUNK_SIZE_MB", Value::Int(v)) => self.chunk_size_mb = v,
             ("ZERO_COPY_REFLINK", Value::Reflink(v)) => self.reflink = v,
             ("ZERO_COPY_FSYNC", Value::Bool(v)) => self.fsync = v,
+            ("ZERO_COPY_JOBS", Value::Int(v)) => self.jobs = v,
             _ => unreachable!("setting {env} given a value of the wrong kind"),
         }
         self.origins.insert(env, origin);
@@ -377,6 +394,7 @@ impl Config {
             "ZERO_COPY_CHUNK_SIZE_MB" => Value::Int(self.chunk_size_mb),
             "ZERO_COPY_REFLINK" => Value::Reflink(self.reflink),
             "ZERO_COPY_FSYNC" => Value::Bool(self.fsync),
+            "ZERO_COPY_JOBS" => Value::Int(self.jobs),
             _ => unreachable!("unknown setting {env}"),
         }
     }

@@ -11,7 +11,8 @@
 //! use zcopy::{config::Config, engine, plan, Batch};
 //!
 //! let config = Config::default();
-//! let entries = plan::from_arguments(&["master.mkv".into(), "/backup/".into()], false)?;
+//! let options = plan::PlanOptions::default();
+//! let entries = plan::from_arguments(&["master.mkv".into(), "/backup/".into()], &options)?;
 //! let batch = Batch::new(&config, false);
 //! let report = zcopy::run(entries, &batch);
 //! println!("{}", report.summary());
@@ -62,7 +63,8 @@ pub mod report;
 pub mod stats;
 mod verify;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use config::Config;
@@ -86,6 +88,8 @@ pub struct Batch {
     pub painter: report::Painter,
     /// Ask before replacing an existing destination (`-i`; needs a terminal).
     pub interactive: bool,
+    /// Files copied at once (`-j`).
+    pub jobs: usize,
 }
 
 impl Batch {
@@ -99,19 +103,22 @@ impl Batch {
             format: report::Format::Summary,
             painter: report::Painter::new(false),
             interactive: false,
+            jobs: 1,
         }
     }
 }
 
-/// Feeds the engine's progress and notes to the bars, and the interrupt flag back.
+/// Feeds the engine's progress and notes to worker `slot`'s bar, and the interrupt
+/// flag back.
 struct FileObserver<'a> {
     progress: &'a Progress,
+    slot: usize,
     verbose: bool,
 }
 
 impl Observer for FileObserver<'_> {
     fn progress(&self, copied: u64) {
-        self.progress.set_copied(copied);
+        self.progress.set_copied(self.slot, copied);
     }
 
     fn note(&self, message: &str) {
@@ -125,8 +132,24 @@ impl Observer for FileObserver<'_> {
     }
 }
 
-/// Runs a planned batch: every entry in order, errors collected, never stopping early
-/// except when interrupted. Errors are also printed on stderr as they happen.
+/// What became of one entry of the plan.
+enum Done {
+    Copied(Job, engine::Copied),
+    Skipped(Job, &'static str),
+    Failed {
+        source: PathBuf,
+        destination: Option<PathBuf>,
+        error: Error,
+    },
+    /// A directory created or a link made: nothing to report.
+    Made,
+}
+
+/// Runs a planned batch with `batch.jobs` workers: directories first, in plan order,
+/// then files and links, up to `jobs` at a time. Errors never stop the batch; only an
+/// interruption does. Results are reported in plan order whatever order they finish
+/// in: errors on stderr and `--json-lines` records as soon as every earlier entry is
+/// done, the report at the end.
 pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     let files_total = entries
         .iter()
@@ -139,103 +162,95 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
             _ => 0,
         })
         .sum();
-    let progress = Progress::new(batch.show_progress, files_total, bytes_total);
-    let observer = FileObserver {
-        progress: &progress,
-        verbose: batch.verbose,
+    // -i asks questions one at a time.
+    let jobs = if batch.interactive {
+        1
+    } else {
+        batch.jobs.max(1)
     };
+    let workers = jobs.min(entries.len().max(1));
+    let progress = Progress::new(batch.show_progress, files_total, bytes_total, workers);
     if batch.verbose {
         progress.println(&format!(
             "zcopy: mechanisms in this build: {}",
             engine::MECHANISMS
         ));
     }
-
     let stats = Stats::default();
-    let mut report = Report {
-        version: report::JSON_VERSION,
-        files: Vec::new(),
-        errors: Vec::new(),
-        skipped: Vec::new(),
-        interrupted: false,
-        stats: stats.snapshot(Default::default()),
-    };
-    let fail = |report: &mut Report, source: &Path, destination: Option<&Path>, error: &Error| {
-        progress.println(&batch.painter.error(&error.to_string()));
-        if error.is_verification_failure() {
-            stats.record_verification_failure();
-        }
-        let record = ErrorRecord::new(source, destination, error);
-        stream(batch, "error", &record);
-        report.errors.push(record);
-    };
-
     let started = Instant::now();
-    let mut files_done = 0;
+    let mut reporter = Reporter::new(batch, &progress, &stats, entries.len());
+
+    // Directories first: every file below them needs them, and creating them costs
+    // next to nothing. Failures found while planning need no work either.
     let mut directories = Vec::new();
-    for entry in entries {
-        if interrupt::requested() {
-            report.interrupted = true;
-            break;
-        }
+    let mut work = Vec::new();
+    for (index, entry) in entries.into_iter().enumerate() {
         match entry {
-            Entry::File(job) => {
-                progress.start_file(&job.source, job.size);
-                let outcome =
-                    if batch.interactive && !confirm_overwrite(&progress, &job.destination) {
-                        Ok(Outcome::Skipped("not confirmed (-i)"))
-                    } else {
-                        engine::copy_file(&job.source, &job.destination, &batch.options, &observer)
-                    };
-                match outcome {
-                    Ok(Outcome::Copied(copied)) => {
-                        stats.record_copy(copied.method, copied.bytes);
-                        let record = file_record(&job, &copied);
-                        stream(batch, "file", &record);
-                        report.files.push(record);
-                    }
-                    Ok(Outcome::Skipped(reason)) => {
-                        observer.note(&format!("{}: skipped: {reason}", job.destination.display()));
-                        let record = SkipRecord {
-                            paths: Endpoints::new(&job.source, Some(&job.destination)),
-                            reason,
-                        };
-                        stream(batch, "skipped", &record);
-                        report.skipped.push(record);
-                    }
-                    Err(error) => {
-                        if error.is_interrupted() {
-                            report.interrupted = true;
-                        }
-                        fail(&mut report, &job.source, Some(&job.destination), &error);
-                    }
-                }
-                files_done += 1;
-                progress.finish_file(job.size, files_done, files_total);
-            }
             Entry::Dir {
                 source,
                 destination,
-            } => match create_dir(&destination) {
-                Ok(()) => directories.push((source, destination)),
-                Err(error) => fail(&mut report, &source, Some(&destination), &error),
-            },
-            Entry::Symlink {
-                source,
-                destination,
-                target,
             } => {
-                if let Err(error) = create_symlink(&target, &destination) {
-                    fail(&mut report, &source, Some(&destination), &error);
-                }
+                let done = match create_dir(&destination) {
+                    Ok(()) => {
+                        directories.push((source, destination));
+                        Done::Made
+                    }
+                    Err(error) => Done::Failed {
+                        source,
+                        destination: Some(destination),
+                        error,
+                    },
+                };
+                reporter.add(index, done);
             }
             Entry::Failed {
                 source,
                 destination,
                 error,
-            } => fail(&mut report, &source, destination.as_deref(), &error),
+            } => reporter.add(
+                index,
+                Done::Failed {
+                    source,
+                    destination,
+                    error,
+                },
+            ),
+            other => work.push((index, other)),
         }
     }
+
+    let next = AtomicUsize::new(0);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::channel::<(usize, Done)>();
+        for slot in 0..workers {
+            let sender = sender.clone();
+            let (next, progress) = (&next, &progress);
+            scope.spawn(move || {
+                let observer = FileObserver {
+                    progress,
+                    slot,
+                    verbose: batch.verbose,
+                };
+                while !interrupt::requested() {
+                    let Some((index, entry)) = work.get(next.fetch_add(1, Ordering::Relaxed))
+                    else {
+                        break;
+                    };
+                    let done = carry_out(entry, batch, &observer);
+                    if sender.send((*index, done)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        for (index, done) in receiver {
+            reporter.add(index, done);
+        }
+    });
+
+    let mut report = reporter.finish();
     // Directory attributes last: copying into a directory changes its times. Deepest
     // first, so a parent is done after its children.
     if batch.options.preserve.any() && !report.interrupted {
@@ -244,14 +259,152 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                 if let Err(error) =
                     preserve::apply_to_directory(source, destination, batch.options.preserve)
                 {
-                    fail(&mut report, source, Some(destination), &error);
+                    progress.println(&batch.painter.error(&error.to_string()));
+                    report
+                        .errors
+                        .push(ErrorRecord::new(source, Some(destination), &error));
                 }
             }
         }
     }
     progress.finish();
+    report.interrupted |= interrupt::requested();
     report.stats = stats.snapshot(started.elapsed());
     report
+}
+
+/// Does one entry (a file or a link; directories are made before).
+fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done {
+    match entry {
+        Entry::File(job) => {
+            observer
+                .progress
+                .start_file(observer.slot, &job.source, job.size);
+            let outcome =
+                if batch.interactive && !confirm_overwrite(observer.progress, &job.destination) {
+                    Ok(Outcome::Skipped("not confirmed (-i)"))
+                } else {
+                    engine::copy_file(&job.source, &job.destination, &batch.options, observer)
+                };
+            observer.progress.finish_file(observer.slot, job.size);
+            match outcome {
+                Ok(Outcome::Copied(copied)) => Done::Copied(job.clone(), copied),
+                Ok(Outcome::Skipped(reason)) => Done::Skipped(job.clone(), reason),
+                Err(error) => Done::Failed {
+                    source: job.source.clone(),
+                    destination: Some(job.destination.clone()),
+                    error,
+                },
+            }
+        }
+        Entry::Symlink {
+            source,
+            destination,
+            target,
+        } => match create_symlink(target, destination) {
+            Ok(()) => Done::Made,
+            Err(error) => Done::Failed {
+                source: source.clone(),
+                destination: Some(destination.clone()),
+                error,
+            },
+        },
+        Entry::Dir { .. } | Entry::Failed { .. } => {
+            unreachable!("handled before the workers start")
+        }
+    }
+}
+
+/// Puts results back in plan order: each is reported once every earlier entry has
+/// been, so stderr, `--json-lines` and the report read in the order of the plan.
+struct Reporter<'a> {
+    batch: &'a Batch,
+    progress: &'a Progress,
+    stats: &'a Stats,
+    pending: Vec<Option<Done>>,
+    next: usize,
+    report: Report,
+}
+
+impl<'a> Reporter<'a> {
+    fn new(batch: &'a Batch, progress: &'a Progress, stats: &'a Stats, entries: usize) -> Self {
+        Reporter {
+            batch,
+            progress,
+            stats,
+            pending: (0..entries).map(|_| None).collect(),
+            next: 0,
+            report: Report {
+                version: report::JSON_VERSION,
+                files: Vec::new(),
+                errors: Vec::new(),
+                skipped: Vec::new(),
+                interrupted: false,
+                stats: stats.snapshot(Default::default()),
+            },
+        }
+    }
+
+    fn add(&mut self, index: usize, done: Done) {
+        self.pending[index] = Some(done);
+        while let Some(done) = self.pending.get_mut(self.next).and_then(Option::take) {
+            self.next += 1;
+            self.emit(done);
+        }
+    }
+
+    fn emit(&mut self, done: Done) {
+        match done {
+            Done::Copied(job, copied) => {
+                self.stats.record_copy(copied.method, copied.bytes);
+                let record = file_record(&job, &copied);
+                stream(self.batch, "file", &record);
+                self.report.files.push(record);
+            }
+            Done::Skipped(job, reason) => {
+                if self.batch.verbose {
+                    self.progress.println(&format!(
+                        "zcopy: {}: skipped: {reason}",
+                        job.destination.display()
+                    ));
+                }
+                let record = SkipRecord {
+                    paths: Endpoints::new(&job.source, Some(&job.destination)),
+                    reason,
+                };
+                stream(self.batch, "skipped", &record);
+                self.report.skipped.push(record);
+            }
+            Done::Failed {
+                source,
+                destination,
+                error,
+            } => {
+                self.progress
+                    .println(&self.batch.painter.error(&error.to_string()));
+                if error.is_verification_failure() {
+                    self.stats.record_verification_failure();
+                }
+                if error.is_interrupted() {
+                    self.report.interrupted = true;
+                }
+                let record = ErrorRecord::new(&source, destination.as_deref(), &error);
+                stream(self.batch, "error", &record);
+                self.report.errors.push(record);
+            }
+            Done::Made => {}
+        }
+    }
+
+    /// The report; after an interruption, whatever finished past a gap too.
+    fn finish(mut self) -> Report {
+        for index in self.next..self.pending.len() {
+            if let Some(done) = self.pending[index].take() {
+                self.emit(done);
+            }
+        }
+        self.report
+    }
 }
 
 /// `-i`: asks on the terminal before an existing destination is replaced.

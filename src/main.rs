@@ -101,6 +101,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     batch.options.update = cli.update;
     batch.options.preserve = cli.preserve();
     batch.interactive = cli.interactive;
+    batch.jobs = config.jobs as usize;
     batch.options.forced_method = cli.method.map(Into::into);
     batch.verbose = cli.verbose > 0;
     batch.format = format;

@@ -1,24 +1,33 @@
-//! Progress bars on stderr: the current file (bytes, rate, ETA) and the batch (files
-//! and bytes). Drawn only when stderr is a terminal, unless forced either way; the
-//! hidden bars cost next to nothing, so the engine reports progress unconditionally.
+//! Progress bars on stderr: one per worker for the file it is copying (bytes, rate,
+//! ETA) and one for the batch (files and bytes). Drawn only when stderr is a terminal,
+//! unless forced either way; hidden bars cost next to nothing, so the engine reports
+//! progress unconditionally.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// The two bars of a run, and the channel for `-v` lines (printed above the bars so
-/// they do not tear them).
+/// The bars of a run, and the channel for `-v` lines (printed above the bars so they
+/// do not tear them).
 pub struct Progress {
     multi: MultiProgress,
     batch: ProgressBar,
-    file: ProgressBar,
+    files: Vec<ProgressBar>,
+    /// Bytes of finished files, and of each worker's file in flight: the batch bar
+    /// shows their sum, which stays right when a rung gives way and starts over.
+    finished_bytes: AtomicU64,
+    in_flight: Vec<AtomicU64>,
+    finished_files: AtomicU64,
+    total_files: u64,
     visible: bool,
 }
 
 impl Progress {
-    /// Bars for a batch of `files` files and `bytes` bytes. `visible` decides drawing.
-    pub fn new(visible: bool, files: u64, bytes: u64) -> Self {
+    /// Bars for `workers` workers copying `files` files of `bytes` bytes in all.
+    /// `visible` decides drawing.
+    pub fn new(visible: bool, files: u64, bytes: u64, workers: usize) -> Self {
         let target = if visible {
             // Forced on: draw to stderr even when it is not a terminal (indicatif's
             // own stderr target hides itself then).
@@ -37,22 +46,30 @@ impl Progress {
         );
         batch.set_prefix("total");
         batch.set_message(format!("0/{files} files"));
-        let file = multi.add(ProgressBar::new(0));
-        file.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {wide_msg}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        file.set_prefix("file");
-        if visible {
-            file.enable_steady_tick(Duration::from_millis(200));
-        }
+        let file_style = ProgressStyle::with_template(
+            "{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {wide_msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> ");
+        let file_bars = (0..workers.max(1))
+            .map(|_| {
+                let bar = multi.add(ProgressBar::new(0));
+                bar.set_style(file_style.clone());
+                bar.set_prefix("file");
+                if visible {
+                    bar.enable_steady_tick(Duration::from_millis(200));
+                }
+                bar
+            })
+            .collect();
         Progress {
             multi,
             batch,
-            file,
+            files: file_bars,
+            finished_bytes: AtomicU64::new(0),
+            in_flight: (0..workers.max(1)).map(|_| AtomicU64::new(0)).collect(),
+            finished_files: AtomicU64::new(0),
+            total_files: files,
             visible,
         }
     }
@@ -62,23 +79,40 @@ impl Progress {
         self.visible
     }
 
-    /// A new file starts.
-    pub fn start_file(&self, path: &Path, size: u64) {
-        self.file.reset();
-        self.file.set_length(size);
-        self.file.set_message(path.display().to_string());
+    /// Worker `slot` starts a file.
+    pub fn start_file(&self, slot: usize, path: &Path, size: u64) {
+        let bar = &self.files[slot];
+        bar.reset();
+        bar.set_length(size);
+        bar.set_message(path.display().to_string());
+        self.in_flight[slot].store(0, Ordering::Relaxed);
     }
 
-    /// Bytes of the current file copied so far.
-    pub fn set_copied(&self, copied: u64) {
-        self.file.set_position(copied);
+    /// Bytes of worker `slot`'s file copied so far.
+    pub fn set_copied(&self, slot: usize, copied: u64) {
+        self.files[slot].set_position(copied);
+        self.in_flight[slot].store(copied, Ordering::Relaxed);
+        self.update_batch();
     }
 
-    /// The current file is done (copied, skipped or failed).
-    pub fn finish_file(&self, size: u64, files_done: u64, files_total: u64) {
-        self.batch.inc(size);
+    /// Worker `slot`'s file is done (copied, skipped or failed).
+    pub fn finish_file(&self, slot: usize, size: u64) {
+        self.in_flight[slot].store(0, Ordering::Relaxed);
+        self.finished_bytes.fetch_add(size, Ordering::Relaxed);
+        let done = self.finished_files.fetch_add(1, Ordering::Relaxed) + 1;
         self.batch
-            .set_message(format!("{files_done}/{files_total} files"));
+            .set_message(format!("{done}/{} files", self.total_files));
+        self.update_batch();
+    }
+
+    fn update_batch(&self) {
+        let in_flight: u64 = self
+            .in_flight
+            .iter()
+            .map(|bytes| bytes.load(Ordering::Relaxed))
+            .sum();
+        self.batch
+            .set_position(self.finished_bytes.load(Ordering::Relaxed) + in_flight);
     }
 
     /// Prints a line on stderr without tearing the bars.
@@ -97,7 +131,9 @@ impl Progress {
 
     /// Removes the bars before the summary is printed.
     pub fn finish(&self) {
-        self.file.finish_and_clear();
+        for bar in &self.files {
+            bar.finish_and_clear();
+        }
         self.batch.finish_and_clear();
         let _ = self.multi.clear();
     }

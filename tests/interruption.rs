@@ -42,8 +42,8 @@ fn temp_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Three 6 MiB files at about a second each; the signal comes while the second is in
-/// flight, over an existing destination.
+/// Three 6 MiB files at about a second each, one at a time; the signal comes while the
+/// second is in flight, over an existing destination.
 fn interrupted_batch(signal: Signal) {
     let Some(shim) = fault_shim("interrupted_batch") else {
         return;
@@ -62,6 +62,7 @@ fn interrupted_batch(signal: Signal) {
     let mut child = command
         .args([
             "--json",
+            "-j1",
             "--no-zero-copy",
             "--chunk-size-mb=1",
             "one",
@@ -121,6 +122,69 @@ fn ctrl_c_abandons_the_file_in_flight_cleanly_and_reports() {
 #[test]
 fn sigterm_abandons_the_file_in_flight_cleanly_and_reports() {
     interrupted_batch(Signal::SIGTERM);
+}
+
+/// With several workers, an interruption abandons every file in flight: each one is
+/// reported as interrupted, nothing half-written is left, and whatever was installed
+/// is complete.
+#[test]
+fn ctrl_c_with_several_workers_leaves_only_complete_files() {
+    let Some(shim) = fault_shim("interrupted_workers") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let names: Vec<String> = (0..8).map(|i| format!("clip{i}")).collect();
+    for (index, name) in names.iter().enumerate() {
+        write_pattern(&d.join(name), (2 + index as u64) * MIB, index as u64);
+    }
+    std::fs::create_dir(d.join("out")).unwrap();
+    let faults = [("ZCOPY_FAULT_DELAY_US", "60000".to_string())];
+    let mut child = zcopy_with_faults_std(d, shim, &faults)
+        .args(["--json", "-j3", "--no-zero-copy", "--chunk-size-mb=1"])
+        .args(&names)
+        .arg("out")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("a finished copy", Duration::from_secs(30), || {
+        list(&d.join("out"))
+            .iter()
+            .any(|n| !n.ends_with(".zcopy-tmp"))
+    });
+    wait_for("copies in flight", Duration::from_secs(30), || {
+        temp_files(&d.join("out")).len() >= 2
+    });
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let status = wait_child(&mut child, Duration::from_secs(30));
+    let output = child.wait_with_output().unwrap();
+    let json = parse_json(&output);
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(json["interrupted"], true);
+    let copied: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["source"].as_str().unwrap())
+        .collect();
+    assert!(!copied.is_empty());
+    for name in &copied {
+        assert_same_content(&d.join(name), &d.join("out").join(name));
+    }
+    let interrupted = json["errors"].as_array().unwrap();
+    assert!(interrupted.len() >= 2, "{json}");
+    assert!(interrupted
+        .iter()
+        .all(|e| e["error"].as_str().unwrap().ends_with(": interrupted")));
+    let mut installed = list(&d.join("out"));
+    installed.sort();
+    let mut expected: Vec<String> = copied.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(
+        installed, expected,
+        "only completed files are in place, and no temporary file"
+    );
 }
 
 /// SIGKILL cannot be caught: the guarantee comes from rename alone. Fifty kills at
