@@ -310,6 +310,55 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure every copy mechanism, and the tools installed beside zcopy (cp, xcp, fcp,
+    /// cpz, rsync), on this disk: large files, a tree of small files, a cold start, and
+    /// peak memory. Medians of interleaved rounds, with ratios to zcopy's default.
+    Bench {
+        /// Where to make the test files: a directory on the disk to measure
+        /// (default: the system's temporary directory).
+        #[arg(value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+        directory: Option<PathBuf>,
+        /// A smaller run that finishes in under a minute.
+        #[arg(long)]
+        quick: bool,
+        /// Sizes of the large files, e.g. 100M,1G,10G (replaces the defaults).
+        #[arg(long, value_name = "SIZES", value_parser = parse_sizes)]
+        sizes: Option<Sizes>,
+        /// Rounds per contender (default 5, --quick 3).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100))]
+        rounds: Option<u64>,
+        /// Files in the small-file tree (default 10000, --quick 2000).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        files: Option<u64>,
+        /// Print one JSON document instead of the tables.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Byte sizes given to `bench --sizes`.
+#[derive(Debug, Clone)]
+pub struct Sizes(pub Vec<u64>);
+
+fn parse_sizes(text: &str) -> Result<Sizes, String> {
+    let mut sizes = Vec::new();
+    for word in text.split(',').map(str::trim) {
+        let split = word.find(|c: char| !c.is_ascii_digit()).unwrap_or(word.len());
+        let (number, unit) = word.split_at(split);
+        let multiplier: u64 = match unit.to_ascii_uppercase().as_str() {
+            "" | "B" => 1,
+            "K" | "KIB" => 1 << 10,
+            "M" | "MIB" => 1 << 20,
+            "G" | "GIB" => 1 << 30,
+            "T" | "TIB" => 1 << 40,
+            _ => return Err(format!("'{word}': expected a size like 100M or 10G")),
+        };
+        match number.parse::<u64>() {
+            Ok(n) if n > 0 => sizes.push(n * multiplier),
+            _ => return Err(format!("'{word}': expected a size like 100M or 10G")),
+        }
+    }
+    Ok(Sizes(sizes))
 }
 
 /// When to colour output.

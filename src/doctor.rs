@@ -347,6 +347,11 @@ fn place(directory: &Path) -> Place {
     }
 }
 
+/// The type of the filesystem holding `path` (`ext4`, `btrfs`...), or `unknown`.
+pub fn filesystem_of(path: &Path) -> String {
+    place(path).filesystem
+}
+
 struct Mount {
     point: String,
     fstype: String,

@@ -51,6 +51,8 @@ macro_rules! mechanisms {
 }
 
 pub mod atomic;
+#[cfg(target_os = "linux")]
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod doctor;

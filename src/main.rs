@@ -58,6 +58,17 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(Command::Bench {
+        directory,
+        quick,
+        sizes,
+        rounds,
+        files,
+        json,
+    }) = &cli.command
+    {
+        return bench(&config, directory.clone(), *quick, sizes.as_ref(), *rounds, *files, *json);
+    }
     if cli.print_config {
         print_config(&config, cli.json);
         return Ok(ExitCode::SUCCESS);
@@ -160,4 +171,49 @@ fn print_config(config: &Config, json: bool) {
             println!("{line}");
         }
     }
+}
+
+/// `zcopy bench`: measures, prints the tables (or JSON), exits 0.
+#[cfg(target_os = "linux")]
+fn bench(
+    config: &Config,
+    directory: Option<std::path::PathBuf>,
+    quick: bool,
+    sizes: Option<&zcopy::cli::Sizes>,
+    rounds: Option<u64>,
+    files: Option<u64>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let directory = directory.unwrap_or_else(std::env::temp_dir);
+    let mut options = zcopy::bench::BenchOptions::new(directory, quick, config.jobs as usize);
+    if let Some(sizes) = sizes {
+        options.sizes = sizes.0.clone();
+    }
+    if let Some(rounds) = rounds {
+        options.rounds = rounds as usize;
+    }
+    if let Some(files) = files {
+        options.small_files = files as usize;
+    }
+    let report = zcopy::bench::run(&options, &|line| eprintln!("zcopy bench: {line}"))
+        .map_err(|err| anyhow::anyhow!("{}: bench: {err}", options.directory.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("serializes"));
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn bench(
+    _config: &Config,
+    _directory: Option<std::path::PathBuf>,
+    _quick: bool,
+    _sizes: Option<&zcopy::cli::Sizes>,
+    _rounds: Option<u64>,
+    _files: Option<u64>,
+    _json: bool,
+) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("zcopy bench runs on Linux only")
 }

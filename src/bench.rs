@@ -1,0 +1,546 @@
+//! `zcopy bench [DIR]`: the spec's "Expected Performance" table, measured on the
+//! user's own disk, against the tools they would otherwise use, in one run.
+//!
+//! Every contender runs as a separate process (zcopy itself included), timed with
+//! `wait4(2)` for wall time, CPU time and peak RSS. Rounds are interleaved and their
+//! order rotated, so that a noisy neighbour or a writeback burst hurts every contender
+//! alike; medians are reported, with each one's ratio to zcopy's default.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Where the files are made (the filesystem measured).
+    pub directory: PathBuf,
+    /// Sizes of the large-file runs, in bytes.
+    pub sizes: Vec<u64>,
+    /// Interleaved rounds per contender.
+    pub rounds: usize,
+    /// Files in the many-small-files tree.
+    pub small_files: usize,
+    /// Size of each small file.
+    pub small_file_bytes: usize,
+    /// Size of the file whose copy's peak RSS is measured.
+    pub rss_bytes: u64,
+    /// Workers of zcopy and of the raw loop in the small-files run.
+    pub jobs: usize,
+}
+
+impl BenchOptions {
+    /// The default run (under 5 minutes here) or `--quick` (under one).
+    pub fn new(directory: PathBuf, quick: bool, jobs: usize) -> Self {
+        const MIB: u64 = 1 << 20;
+        BenchOptions {
+            directory,
+            sizes: if quick { vec![100 * MIB] } else { vec![100 * MIB, 1024 * MIB] },
+            rounds: if quick { 3 } else { 5 },
+            small_files: if quick { 2_000 } else { 10_000 },
+            small_file_bytes: 64 * 1024,
+            rss_bytes: if quick { 512 * MIB } else { 4096 * MIB },
+            jobs,
+        }
+    }
+}
+
+/// One contender's medians.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    /// Who ran.
+    pub contender: String,
+    /// Median throughput: MB/s (1,048,576 bytes) for large files, files/s for trees.
+    pub rate: Option<f64>,
+    /// Median CPU time (user + sys) over wall time, percent.
+    pub cpu_percent: Option<f64>,
+    /// Median wall time, seconds.
+    pub seconds: Option<f64>,
+    /// `rate` over zcopy's default rate.
+    pub ratio: Option<f64>,
+    /// Why there is no number.
+    pub failed: Option<String>,
+}
+
+/// A table of the report.
+#[derive(Debug, Serialize)]
+pub struct Table {
+    /// What was copied.
+    pub title: String,
+    /// The unit of `rate`.
+    pub unit: &'static str,
+    /// One row per contender.
+    pub rows: Vec<Row>,
+}
+
+/// The whole measurement.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    /// The directory measured, and its filesystem.
+    pub directory: String,
+    /// The machine: CPUs and memory.
+    pub machine: String,
+    /// Rounds per contender.
+    pub rounds: usize,
+    /// Large files, small-file tree, cold start.
+    pub tables: Vec<Table>,
+    /// Peak RSS of zcopy copying `rss_bytes`, per path, in MiB.
+    pub peak_rss_mib: Vec<(String, f64)>,
+    /// Seconds the bench took.
+    pub total_seconds: f64,
+}
+
+/// A finished process: wall time, CPU time, peak RSS, success.
+struct Measured {
+    wall: Duration,
+    cpu: Duration,
+    max_rss_kib: i64,
+    ok: bool,
+    stderr: String,
+}
+
+/// Runs `command`, timing it with wait4 so CPU and peak RSS are its own.
+fn measure(command: &mut Command) -> std::io::Result<Measured> {
+    let started = Instant::now();
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+    let mut stderr_pipe = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr_pipe, &mut text);
+        text
+    });
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: pid is our child, status and usage are valid out-pointers.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    if reaped != pid {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(Measured {
+        wall,
+        cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
+        max_rss_kib: usage.ru_maxrss,
+        ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        stderr: reader.join().unwrap_or_default(),
+    })
+}
+
+/// How a contender copies SRC to DST.
+enum Runner {
+    /// A separate program (zcopy itself, cp, xcp...).
+    Program(Box<dyn Fn(&Path, &Path) -> Command>),
+    /// A loop inside this process (the raw syscall floor).
+    InProcess(Box<dyn Fn(&Path, &Path) -> std::io::Result<()>>),
+}
+
+/// A contender: a name and how it copies.
+struct Contender {
+    name: String,
+    runner: Runner,
+}
+
+impl Contender {
+    fn run(&self, source: &Path, destination: &Path) -> std::io::Result<Measured> {
+        match &self.runner {
+            Runner::Program(command) => measure(&mut command(source, destination)),
+            Runner::InProcess(copy) => measure_in_process(|| copy(source, destination)),
+        }
+    }
+}
+
+fn own_usage() -> Duration {
+    // SAFETY: an all-zero rusage is valid; getrusage fills it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid out-pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    timeval(usage.ru_utime) + timeval(usage.ru_stime)
+}
+
+fn timeval(tv: libc::timeval) -> Duration {
+    Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000)
+}
+
+/// Times work done in this process (CPU from getrusage; nothing else runs meanwhile).
+fn measure_in_process(work: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<Measured> {
+    let (cpu_before, started) = (own_usage(), Instant::now());
+    let result = work();
+    let (wall, cpu) = (started.elapsed(), own_usage().saturating_sub(cpu_before));
+    Ok(Measured {
+        wall,
+        cpu,
+        max_rss_kib: 0,
+        ok: result.is_ok(),
+        stderr: result.err().map(|err| err.to_string()).unwrap_or_default(),
+    })
+}
+
+fn zcopy_contender(name: &str, extra: &[&str]) -> Contender {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("zcopy"));
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    Contender {
+        name: name.to_string(),
+        runner: Runner::Program(Box::new(move |src, dst| {
+            let mut command = Command::new(&exe);
+            command.arg("--no-env-file").arg("-q").args(&extra).arg(src).arg(dst);
+            command
+        })),
+    }
+}
+
+fn tool_contender(name: &str, program: &str, args: &[&str]) -> Option<Contender> {
+    let path = find_program(program)?;
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    Some(Contender {
+        name: name.to_string(),
+        runner: Runner::Program(Box::new(move |src, dst| {
+            let mut command = Command::new(&path);
+            command.args(&args).arg(src).arg(dst);
+            command
+        })),
+    })
+}
+
+fn find_program(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    Some(values[values.len() / 2])
+}
+
+/// Flushes the directory's filesystem, so no run pays for an earlier one's writeback.
+fn settle(directory: &Path) {
+    if let Ok(dir) = File::open(directory) {
+        // SAFETY: a valid descriptor.
+        unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)) };
+    }
+}
+
+fn remove(path: &Path) {
+    if path.is_dir() {
+        let _ = std::fs::remove_dir_all(path);
+    } else {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Runs every contender `rounds` times, interleaved and rotated; `work` is the amount
+/// per run (MB or files) that becomes the rate.
+fn race(
+    title: String,
+    unit: &'static str,
+    contenders: &[Contender],
+    rounds: usize,
+    source: &Path,
+    destination: &Path,
+    work: f64,
+    log: &dyn Fn(&str),
+) -> Table {
+    let mut walls: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
+    let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
+    let mut failures: Vec<Option<String>> = vec![None; contenders.len()];
+    for round in 0..rounds {
+        for k in 0..contenders.len() {
+            let index = (round + k) % contenders.len();
+            if failures[index].is_some() {
+                continue;
+            }
+            remove(destination);
+            settle(destination.parent().unwrap_or(Path::new(".")));
+            match contenders[index].run(source, destination) {
+                Ok(run) if run.ok => {
+                    walls[index].push(run.wall.as_secs_f64());
+                    cpus[index].push(run.cpu.as_secs_f64() / run.wall.as_secs_f64().max(1e-9) * 100.0);
+                }
+                Ok(run) => failures[index] = Some(first_line(&run.stderr)),
+                Err(err) => failures[index] = Some(err.to_string()),
+            }
+        }
+        log(&format!("  {title}: round {}/{rounds}", round + 1));
+    }
+    remove(destination);
+    let mut rows: Vec<Row> = contenders
+        .iter()
+        .enumerate()
+        .map(|(index, contender)| {
+            let seconds = median(&mut walls[index]);
+            Row {
+                contender: contender.name.clone(),
+                rate: seconds.map(|s| work / s),
+                cpu_percent: median(&mut cpus[index]),
+                seconds,
+                ratio: None,
+                failed: failures[index].clone(),
+            }
+        })
+        .collect();
+    let baseline = rows.first().and_then(|row| row.rate);
+    for row in &mut rows {
+        row.ratio = row.rate.zip(baseline).map(|(rate, base)| rate / base);
+    }
+    Table { title, unit, rows }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().find(|line| !line.trim().is_empty()).unwrap_or("failed").trim().to_string()
+}
+
+/// Fills `path` with `size` bytes that no filesystem can compress or deduplicate.
+fn make_file(path: &Path, size: u64) -> std::io::Result<()> {
+    let mut file = File::create(path)?;
+    let mut block = vec![0u8; 1 << 20];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut left = size;
+    while left > 0 {
+        for word in block.chunks_exact_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes());
+        }
+        let n = left.min(block.len() as u64) as usize;
+        file.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    file.sync_all()
+}
+
+/// A tree of `count` files of `bytes` each, 100 per directory.
+fn make_tree(root: &Path, count: usize, bytes: usize) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::with_capacity(count);
+    let content: Vec<u8> = (0..bytes).map(|i| (i * 7 % 251) as u8).collect();
+    for index in 0..count {
+        let dir = root.join(format!("d{:03}", index / 100));
+        if index % 100 == 0 {
+            std::fs::create_dir_all(&dir)?;
+        }
+        let relative = PathBuf::from(format!("d{:03}/f{index:05}.jpg", index / 100));
+        let mut data = content.clone();
+        data[..8].copy_from_slice(&(index as u64).to_le_bytes());
+        std::fs::write(root.join(&relative), &data)?;
+        files.push(relative);
+    }
+    Ok(files)
+}
+
+/// The floor: open, copy_file_range, close, on `jobs` threads, no temp file, no
+/// rename, no checks. What the kernel can do for this tree with nothing on top.
+pub fn raw_copy_tree(source: &Path, destination: &Path, files: &[PathBuf], jobs: usize) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut dirs: Vec<&Path> = files.iter().filter_map(|f| f.parent()).collect();
+    dirs.dedup();
+    for dir in dirs {
+        std::fs::create_dir_all(destination.join(dir))?;
+    }
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs.max(1))
+            .map(|_| {
+                scope.spawn(|| -> std::io::Result<()> {
+                    while let Some(relative) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let input = File::open(source.join(relative))?;
+                        let output = File::create(destination.join(relative))?;
+                        let mut left = input.metadata()?.len() as usize;
+                        while left > 0 {
+                            // SAFETY: both descriptors are open; null offsets use positions.
+                            let n = unsafe {
+                                libc::copy_file_range(
+                                    input.as_raw_fd(),
+                                    std::ptr::null_mut(),
+                                    output.as_raw_fd(),
+                                    std::ptr::null_mut(),
+                                    left,
+                                    0,
+                                )
+                            };
+                            if n <= 0 {
+                                return Err(std::io::Error::last_os_error());
+                            }
+                            left -= n as usize;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|worker| worker.join().expect("worker panicked"))
+    })
+}
+
+/// Runs the whole bench; `log` receives progress lines (stderr).
+pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchReport> {
+    let started = Instant::now();
+    let work = tempfile::Builder::new().prefix("zcopy-bench-").tempdir_in(&options.directory)?;
+    let dir = work.path();
+    let mut tables = Vec::new();
+
+    // Large files: each mechanism forced, zcopy's default, and the usual tools.
+    let mut large: Vec<Contender> = vec![
+        zcopy_contender("zcopy (default)", &[]),
+        zcopy_contender("zcopy clone", &["--method=clone"]),
+        zcopy_contender("zcopy copy_file_range", &["--method=copy-file-range"]),
+        zcopy_contender("zcopy sendfile", &["--method=sendfile"]),
+        zcopy_contender("zcopy chunked", &["--method=chunked"]),
+    ];
+    large.extend(peer_tools(false));
+    for &size in &options.sizes {
+        let source = dir.join("large.src");
+        log(&format!("writing a {} MiB file", size >> 20));
+        make_file(&source, size)?;
+        let mib = size as f64 / (1u64 << 20) as f64;
+        tables.push(race(
+            format!("{} MiB file", size >> 20),
+            "MB/s",
+            &large,
+            options.rounds,
+            &source,
+            &dir.join("large.dst"),
+            mib,
+            log,
+        ));
+        std::fs::remove_file(&source)?;
+    }
+
+    // Many small files.
+    log(&format!("writing {} files of {} KiB", options.small_files, options.small_file_bytes / 1024));
+    let tree = dir.join("tree");
+    std::fs::create_dir(&tree)?;
+    let files = make_tree(&tree, options.small_files, options.small_file_bytes)?;
+    let jobs = options.jobs.to_string();
+    let mut small: Vec<Contender> = vec![zcopy_contender("zcopy -r", &["-r", "-j", &jobs]), zcopy_contender("zcopy -r -j 1", &["-r", "-j", "1"])];
+    small.extend(peer_tools(true));
+    small.push(raw_loop_contender(files, options.jobs));
+    tables.push(race(
+        format!("{} files of {} KiB", options.small_files, options.small_file_bytes / 1024),
+        "files/s",
+        &small,
+        options.rounds,
+        &tree,
+        &dir.join("tree.dst"),
+        options.small_files as f64,
+        log,
+    ));
+    std::fs::remove_dir_all(&tree)?;
+
+    // Cold start: one 4 KiB file, many times.
+    let tiny = dir.join("tiny.src");
+    std::fs::write(&tiny, vec![7u8; 4096])?;
+    let mut cold: Vec<Contender> = vec![zcopy_contender("zcopy", &[])];
+    cold.extend(tool_contender("cp", "cp", &[]));
+    tables.push(race(
+        "one 4 KiB file (cold start)".to_string(),
+        "copies/s",
+        &cold,
+        options.rounds * 4,
+        &tiny,
+        &dir.join("tiny.dst"),
+        1.0,
+        log,
+    ));
+
+    // Peak RSS on the kernel path and on the chunk path.
+    log(&format!("writing a {} MiB file for peak RSS", options.rss_bytes >> 20));
+    let big = dir.join("rss.src");
+    make_file(&big, options.rss_bytes)?;
+    let mut peak_rss_mib = Vec::new();
+    for (label, method) in [("copy_file_range", "copy-file-range"), ("chunked", "chunked")] {
+        let contender = zcopy_contender(label, &[&format!("--method={method}")]);
+        let destination = dir.join("rss.dst");
+        let run = contender.run(&big, &destination)?;
+        remove(&destination);
+        peak_rss_mib.push((format!("{label}, {} MiB file", options.rss_bytes >> 20), run.max_rss_kib as f64 / 1024.0));
+    }
+
+    Ok(BenchReport {
+        directory: format!("{} ({})", options.directory.display(), filesystem_of(&options.directory)),
+        machine: machine(),
+        rounds: options.rounds,
+        tables,
+        peak_rss_mib,
+        total_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn raw_loop_contender(files: Vec<PathBuf>, jobs: usize) -> Contender {
+    Contender {
+        name: format!("raw copy_file_range loop, {jobs} threads"),
+        runner: Runner::InProcess(Box::new(move |src, dst| raw_copy_tree(src, dst, &files, jobs))),
+    }
+}
+
+/// The usual tools, where installed: GNU cp, xcp, fcp, cpz (fuc), rsync.
+fn peer_tools(recursive: bool) -> Vec<Contender> {
+    let r: &[&str] = if recursive { &["-r"] } else { &[] };
+    [
+        tool_contender(if recursive { "cp -r" } else { "cp" }, "cp", r),
+        tool_contender("xcp", "xcp", r),
+        tool_contender("fcp", "fcp", &[]),
+        tool_contender("cpz", "cpz", &[]),
+        tool_contender("rsync", "rsync", if recursive { &["-a", "--whole-file"] } else { &["--whole-file"] }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn filesystem_of(path: &Path) -> String {
+    crate::doctor::filesystem_of(path)
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| text.lines().next().map(|line| line.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|kib| kib.parse::<u64>().ok())
+        .map_or("unknown memory".to_string(), |kib| format!("{:.0} GiB", kib as f64 / 1024.0 / 1024.0));
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cpus} CPUs, {memory}, Linux {}", kernel.trim())
+}
+
+impl BenchReport {
+    /// The tables for people.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "zcopy bench: {} — {}; medians of {} interleaved rounds\n",
+            self.directory, self.machine, self.rounds
+        );
+        for table in &self.tables {
+            out.push_str(&format!("\n{}\n", table.title));
+            out.push_str(&format!("  {:<36} {:>12} {:>8} {:>10} {:>8}\n", "", table.unit, "CPU %", "seconds", "ratio"));
+            for row in &table.rows {
+                match &row.failed {
+                    Some(reason) => out.push_str(&format!("  {:<36} n/a: {reason}\n", row.contender)),
+                    None => out.push_str(&format!(
+                        "  {:<36} {:>12.1} {:>8.0} {:>10.4} {:>7.2}x\n",
+                        row.contender,
+                        row.rate.unwrap_or(0.0),
+                        row.cpu_percent.unwrap_or(0.0),
+                        row.seconds.unwrap_or(0.0),
+                        row.ratio.unwrap_or(0.0)
+                    )),
+                }
+            }
+        }
+        out.push_str("\npeak RSS\n");
+        for (label, mib) in &self.peak_rss_mib {
+            out.push_str(&format!("  {label:<36} {mib:>8.1} MiB\n"));
+        }
+        out.push_str(&format!("\n(took {:.0} s)\n", self.total_seconds));
+        out
+    }
+}
