@@ -16,11 +16,17 @@ _zcopy() {
             ",$1")
                 cmd="zcopy"
                 ;;
+            zcopy,bench)
+                cmd="zcopy__subcmd__bench"
+                ;;
             zcopy,doctor)
                 cmd="zcopy__subcmd__doctor"
                 ;;
             zcopy,help)
                 cmd="zcopy__subcmd__help"
+                ;;
+            zcopy__subcmd__help,bench)
+                cmd="zcopy__subcmd__help__subcmd__bench"
                 ;;
             zcopy__subcmd__help,doctor)
                 cmd="zcopy__subcmd__help__subcmd__doctor"
@@ -35,7 +41,7 @@ _zcopy() {
 
     case "${cmd}" in
         zcopy)
-            opts="-r -0 -n -i -u -t -T -L -P -p -a -j -q -v -h -V --recursive --files-from --null --no-clobber --interactive --update --target-directory --no-target-directory --dereference --no-dereference --preserve --archive --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --jobs --method --verify --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version doctor help"
+            opts="-r -0 -n -i -u -t -T -L -P -p -a -j -q -v -h -V --recursive --files-from --null --no-clobber --interactive --update --target-directory --no-target-directory --dereference --no-dereference --preserve --archive --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --jobs --method --verify --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version doctor bench help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -128,6 +134,32 @@ _zcopy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        zcopy__subcmd__bench)
+            opts="-h --quick --sizes --rounds --files --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --sizes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rounds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --files)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         zcopy__subcmd__doctor)
             opts="-h --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -143,8 +175,22 @@ _zcopy() {
             return 0
             ;;
         zcopy__subcmd__help)
-            opts="doctor help"
+            opts="doctor bench help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zcopy__subcmd__help__subcmd__bench)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

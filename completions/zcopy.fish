@@ -70,8 +70,16 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -s v -l verbose -d 'Log which 
 complete -c zcopy -n "__fish_zcopy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s V -l version -d 'Print version'
 complete -c zcopy -n "__fish_zcopy_needs_command" -a "doctor" -d 'Diagnose copying between two directories: which mechanisms work there (probed on small temporary files), the filesystems and mounts involved, whether a clone would share blocks, the effective configuration, and advice'
+complete -c zcopy -n "__fish_zcopy_needs_command" -a "bench" -d 'Measure every copy mechanism, and the tools installed beside zcopy (cp, xcp, fcp, cpz, rsync), on this disk: large files, a tree of small files, a cold start, and peak memory. Medians of interleaved rounds, with ratios to zcopy\'s default'
 complete -c zcopy -n "__fish_zcopy_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -l json -d 'Print one JSON document instead of the report'
 complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -s h -l help -d 'Print help'
-complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor help" -f -a "doctor" -d 'Diagnose copying between two directories: which mechanisms work there (probed on small temporary files), the filesystems and mounts involved, whether a clone would share blocks, the effective configuration, and advice'
-complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l sizes -d 'Sizes of the large files, e.g. 100M,1G,10G (replaces the defaults)' -r
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l rounds -d 'Rounds per contender (default 5, --quick 3)' -r
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l files -d 'Files in the small-file tree (default 10000, --quick 2000)' -r
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l quick -d 'A smaller run that finishes in under a minute'
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l json -d 'Print one JSON document instead of the tables'
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -s h -l help -d 'Print help'
+complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench help" -f -a "doctor" -d 'Diagnose copying between two directories: which mechanisms work there (probed on small temporary files), the filesystems and mounts involved, whether a clone would share blocks, the effective configuration, and advice'
+complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench help" -f -a "bench" -d 'Measure every copy mechanism, and the tools installed beside zcopy (cp, xcp, fcp, cpz, rsync), on this disk: large files, a tree of small files, a cold start, and peak memory. Medians of interleaved rounds, with ratios to zcopy\'s default'
+complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

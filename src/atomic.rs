@@ -48,10 +48,7 @@ impl TempDest {
                 Cause::Invalid("destination has no file name".to_string()),
             )
         })?;
-        let directory = match destination.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
+        let directory = absolute_parent(destination);
         let permissions = new_file_permissions(source);
         // make_in (not tempfile_in): our own open, whose errors keep their errno;
         // tempfile_in wraps them in a type that hides it.
@@ -59,8 +56,8 @@ impl TempDest {
             .prefix(&temp_prefix(name))
             .suffix(TEMP_SUFFIX)
             .rand_bytes(6)
-            .make_in(directory, |path| create_new(path, &permissions))
-            .op(directory, Operation::CreateTemp)?;
+            .make_in(&directory, |path| create_new(path, &permissions))
+            .op(shown_parent(destination), Operation::CreateTemp)?;
         let (file, path) = temp.into_parts();
         Ok(TempDest {
             file: Some(file),
@@ -159,6 +156,25 @@ fn temp_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
     }
     prefix.push(".");
     prefix
+}
+
+/// The destination's directory as the user wrote it, for messages.
+fn shown_parent(destination: &Path) -> &Path {
+    match destination.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// The destination's directory as an absolute path. tempfile would otherwise ask for
+/// the current directory once per file; it cannot change during a run, so ask once.
+fn absolute_parent(destination: &Path) -> PathBuf {
+    static CURRENT_DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let parent = shown_parent(destination);
+    match CURRENT_DIR.get_or_init(|| std::env::current_dir().ok()) {
+        Some(current) if parent.is_relative() => current.join(parent),
+        _ => parent.to_path_buf(),
+    }
 }
 
 /// Opens a new file for reading and writing, failing if the name exists. On Unix it

@@ -40,7 +40,11 @@ impl BenchOptions {
         const MIB: u64 = 1 << 20;
         BenchOptions {
             directory,
-            sizes: if quick { vec![100 * MIB] } else { vec![100 * MIB, 1024 * MIB] },
+            sizes: if quick {
+                vec![100 * MIB]
+            } else {
+                vec![100 * MIB, 1024 * MIB]
+            },
             rounds: if quick { 3 } else { 5 },
             small_files: if quick { 2_000 } else { 10_000 },
             small_file_bytes: 64 * 1024,
@@ -107,7 +111,10 @@ struct Measured {
 /// Runs `command`, timing it with wait4 so CPU and peak RSS are its own.
 fn measure(command: &mut Command) -> std::io::Result<Measured> {
     let started = Instant::now();
-    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
     let mut stderr_pipe = child.stderr.take().expect("piped");
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -133,12 +140,17 @@ fn measure(command: &mut Command) -> std::io::Result<Measured> {
     })
 }
 
+/// Builds the command that copies SRC to DST.
+type CommandFor = Box<dyn Fn(&Path, &Path) -> Command>;
+/// Copies SRC to DST inside this process.
+type CopyFn = Box<dyn Fn(&Path, &Path) -> std::io::Result<()>>;
+
 /// How a contender copies SRC to DST.
 enum Runner {
     /// A separate program (zcopy itself, cp, xcp...).
-    Program(Box<dyn Fn(&Path, &Path) -> Command>),
+    Program(CommandFor),
     /// A loop inside this process (the raw syscall floor).
-    InProcess(Box<dyn Fn(&Path, &Path) -> std::io::Result<()>>),
+    InProcess(CopyFn),
 }
 
 /// A contender: a name and how it copies.
@@ -189,7 +201,12 @@ fn zcopy_contender(name: &str, extra: &[&str]) -> Contender {
         name: name.to_string(),
         runner: Runner::Program(Box::new(move |src, dst| {
             let mut command = Command::new(&exe);
-            command.arg("--no-env-file").arg("-q").args(&extra).arg(src).arg(dst);
+            command
+                .arg("--no-env-file")
+                .arg("-q")
+                .args(&extra)
+                .arg(src)
+                .arg(dst);
             command
         })),
     }
@@ -238,18 +255,27 @@ fn remove(path: &Path) {
     }
 }
 
-/// Runs every contender `rounds` times, interleaved and rotated; `work` is the amount
-/// per run (MB or files) that becomes the rate.
-fn race(
+/// One table's measurement: what is copied where, how often, and what a run is worth.
+struct Race<'a> {
     title: String,
     unit: &'static str,
-    contenders: &[Contender],
     rounds: usize,
-    source: &Path,
-    destination: &Path,
+    source: &'a Path,
+    destination: &'a Path,
+    /// The amount per run (MB, files) that becomes the rate.
     work: f64,
-    log: &dyn Fn(&str),
-) -> Table {
+}
+
+/// Runs every contender `race.rounds` times, interleaved and rotated.
+fn race(race: Race<'_>, contenders: &[Contender], log: &dyn Fn(&str)) -> Table {
+    let Race {
+        title,
+        unit,
+        rounds,
+        source,
+        destination,
+        work,
+    } = race;
     let mut walls: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     let mut failures: Vec<Option<String>> = vec![None; contenders.len()];
@@ -264,7 +290,8 @@ fn race(
             match contenders[index].run(source, destination) {
                 Ok(run) if run.ok => {
                     walls[index].push(run.wall.as_secs_f64());
-                    cpus[index].push(run.cpu.as_secs_f64() / run.wall.as_secs_f64().max(1e-9) * 100.0);
+                    cpus[index]
+                        .push(run.cpu.as_secs_f64() / run.wall.as_secs_f64().max(1e-9) * 100.0);
                 }
                 Ok(run) => failures[index] = Some(first_line(&run.stderr)),
                 Err(err) => failures[index] = Some(err.to_string()),
@@ -296,7 +323,11 @@ fn race(
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().find(|line| !line.trim().is_empty()).unwrap_or("failed").trim().to_string()
+    text.lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("failed")
+        .trim()
+        .to_string()
 }
 
 /// Fills `path` with `size` bytes that no filesystem can compress or deduplicate.
@@ -339,7 +370,12 @@ fn make_tree(root: &Path, count: usize, bytes: usize) -> std::io::Result<Vec<Pat
 
 /// The floor: open, copy_file_range, close, on `jobs` threads, no temp file, no
 /// rename, no checks. What the kernel can do for this tree with nothing on top.
-pub fn raw_copy_tree(source: &Path, destination: &Path, files: &[PathBuf], jobs: usize) -> std::io::Result<()> {
+pub fn raw_copy_tree(
+    source: &Path,
+    destination: &Path,
+    files: &[PathBuf],
+    jobs: usize,
+) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let mut dirs: Vec<&Path> = files.iter().filter_map(|f| f.parent()).collect();
     dirs.dedup();
@@ -377,14 +413,18 @@ pub fn raw_copy_tree(source: &Path, destination: &Path, files: &[PathBuf], jobs:
                 })
             })
             .collect();
-        workers.into_iter().try_for_each(|worker| worker.join().expect("worker panicked"))
+        workers
+            .into_iter()
+            .try_for_each(|worker| worker.join().expect("worker panicked"))
     })
 }
 
 /// Runs the whole bench; `log` receives progress lines (stderr).
 pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchReport> {
     let started = Instant::now();
-    let work = tempfile::Builder::new().prefix("zcopy-bench-").tempdir_in(&options.directory)?;
+    let work = tempfile::Builder::new()
+        .prefix("zcopy-bench-")
+        .tempdir_in(&options.directory)?;
     let dir = work.path();
     let mut tables = Vec::new();
 
@@ -402,38 +442,55 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
         log(&format!("writing a {} MiB file", size >> 20));
         make_file(&source, size)?;
         let mib = size as f64 / (1u64 << 20) as f64;
-        tables.push(race(
-            format!("{} MiB file", size >> 20),
-            "MB/s",
-            &large,
-            options.rounds,
-            &source,
-            &dir.join("large.dst"),
-            mib,
-            log,
-        ));
+        let destination = dir.join("large.dst");
+        let race_spec = Race {
+            title: format!("{} MiB file", size >> 20),
+            unit: "MB/s",
+            rounds: options.rounds,
+            source: &source,
+            destination: &destination,
+            work: mib,
+        };
+        tables.push(race(race_spec, &large, log));
         std::fs::remove_file(&source)?;
     }
 
     // Many small files.
-    log(&format!("writing {} files of {} KiB", options.small_files, options.small_file_bytes / 1024));
+    log(&format!(
+        "writing {} files of {} KiB",
+        options.small_files,
+        options.small_file_bytes / 1024
+    ));
     let tree = dir.join("tree");
     std::fs::create_dir(&tree)?;
     let files = make_tree(&tree, options.small_files, options.small_file_bytes)?;
     let jobs = options.jobs.to_string();
-    let mut small: Vec<Contender> = vec![zcopy_contender("zcopy -r", &["-r", "-j", &jobs]), zcopy_contender("zcopy -r -j 1", &["-r", "-j", "1"])];
+    let mut small: Vec<Contender> = vec![
+        zcopy_contender("zcopy -r", &["-r", "-j", &jobs]),
+        zcopy_contender("zcopy -r -j 1", &["-r", "-j", "1"]),
+        // The spec sends every file under ZERO_COPY_MIN_SIZE_MB (at least 1 MB) through
+        // the chunk copy; this row shows what that rule costs on small files.
+        zcopy_contender(
+            "zcopy -r --method=copy-file-range",
+            &["-r", "-j", &jobs, "--method=copy-file-range"],
+        ),
+    ];
     small.extend(peer_tools(true));
     small.push(raw_loop_contender(files, options.jobs));
-    tables.push(race(
-        format!("{} files of {} KiB", options.small_files, options.small_file_bytes / 1024),
-        "files/s",
-        &small,
-        options.rounds,
-        &tree,
-        &dir.join("tree.dst"),
-        options.small_files as f64,
-        log,
-    ));
+    let tree_copy = dir.join("tree.dst");
+    let race_spec = Race {
+        title: format!(
+            "{} files of {} KiB",
+            options.small_files,
+            options.small_file_bytes / 1024
+        ),
+        unit: "files/s",
+        rounds: options.rounds,
+        source: &tree,
+        destination: &tree_copy,
+        work: options.small_files as f64,
+    };
+    tables.push(race(race_spec, &small, log));
     std::fs::remove_dir_all(&tree)?;
 
     // Cold start: one 4 KiB file, many times.
@@ -441,32 +498,45 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
     std::fs::write(&tiny, vec![7u8; 4096])?;
     let mut cold: Vec<Contender> = vec![zcopy_contender("zcopy", &[])];
     cold.extend(tool_contender("cp", "cp", &[]));
-    tables.push(race(
-        "one 4 KiB file (cold start)".to_string(),
-        "copies/s",
-        &cold,
-        options.rounds * 4,
-        &tiny,
-        &dir.join("tiny.dst"),
-        1.0,
-        log,
-    ));
+    let tiny_copy = dir.join("tiny.dst");
+    let race_spec = Race {
+        title: "one 4 KiB file (cold start)".to_string(),
+        unit: "copies/s",
+        rounds: options.rounds * 4,
+        source: &tiny,
+        destination: &tiny_copy,
+        work: 1.0,
+    };
+    tables.push(race(race_spec, &cold, log));
 
     // Peak RSS on the kernel path and on the chunk path.
-    log(&format!("writing a {} MiB file for peak RSS", options.rss_bytes >> 20));
+    log(&format!(
+        "writing a {} MiB file for peak RSS",
+        options.rss_bytes >> 20
+    ));
     let big = dir.join("rss.src");
     make_file(&big, options.rss_bytes)?;
     let mut peak_rss_mib = Vec::new();
-    for (label, method) in [("copy_file_range", "copy-file-range"), ("chunked", "chunked")] {
+    for (label, method) in [
+        ("copy_file_range", "copy-file-range"),
+        ("chunked", "chunked"),
+    ] {
         let contender = zcopy_contender(label, &[&format!("--method={method}")]);
         let destination = dir.join("rss.dst");
         let run = contender.run(&big, &destination)?;
         remove(&destination);
-        peak_rss_mib.push((format!("{label}, {} MiB file", options.rss_bytes >> 20), run.max_rss_kib as f64 / 1024.0));
+        peak_rss_mib.push((
+            format!("{label}, {} MiB file", options.rss_bytes >> 20),
+            run.max_rss_kib as f64 / 1024.0,
+        ));
     }
 
     Ok(BenchReport {
-        directory: format!("{} ({})", options.directory.display(), filesystem_of(&options.directory)),
+        directory: format!(
+            "{} ({})",
+            options.directory.display(),
+            filesystem_of(&options.directory)
+        ),
         machine: machine(),
         rounds: options.rounds,
         tables,
@@ -478,7 +548,9 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
 fn raw_loop_contender(files: Vec<PathBuf>, jobs: usize) -> Contender {
     Contender {
         name: format!("raw copy_file_range loop, {jobs} threads"),
-        runner: Runner::InProcess(Box::new(move |src, dst| raw_copy_tree(src, dst, &files, jobs))),
+        runner: Runner::InProcess(Box::new(move |src, dst| {
+            raw_copy_tree(src, dst, &files, jobs)
+        })),
     }
 }
 
@@ -490,7 +562,15 @@ fn peer_tools(recursive: bool) -> Vec<Contender> {
         tool_contender("xcp", "xcp", r),
         tool_contender("fcp", "fcp", &[]),
         tool_contender("cpz", "cpz", &[]),
-        tool_contender("rsync", "rsync", if recursive { &["-a", "--whole-file"] } else { &["--whole-file"] }),
+        tool_contender(
+            "rsync",
+            "rsync",
+            if recursive {
+                &["-a", "--whole-file"]
+            } else {
+                &["--whole-file"]
+            },
+        ),
     ]
     .into_iter()
     .flatten()
@@ -505,9 +585,15 @@ fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let memory = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|text| text.lines().next().map(|line| line.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|text| {
+            text.lines()
+                .next()
+                .map(|line| line.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
         .and_then(|kib| kib.parse::<u64>().ok())
-        .map_or("unknown memory".to_string(), |kib| format!("{:.0} GiB", kib as f64 / 1024.0 / 1024.0));
+        .map_or("unknown memory".to_string(), |kib| {
+            format!("{:.0} GiB", kib as f64 / 1024.0 / 1024.0)
+        });
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{cpus} CPUs, {memory}, Linux {}", kernel.trim())
 }
@@ -521,10 +607,15 @@ impl BenchReport {
         );
         for table in &self.tables {
             out.push_str(&format!("\n{}\n", table.title));
-            out.push_str(&format!("  {:<36} {:>12} {:>8} {:>10} {:>8}\n", "", table.unit, "CPU %", "seconds", "ratio"));
+            out.push_str(&format!(
+                "  {:<36} {:>12} {:>8} {:>10} {:>8}\n",
+                "", table.unit, "CPU %", "seconds", "ratio"
+            ));
             for row in &table.rows {
                 match &row.failed {
-                    Some(reason) => out.push_str(&format!("  {:<36} n/a: {reason}\n", row.contender)),
+                    Some(reason) => {
+                        out.push_str(&format!("  {:<36} n/a: {reason}\n", row.contender))
+                    }
                     None => out.push_str(&format!(
                         "  {:<36} {:>12.1} {:>8.0} {:>10.4} {:>7.2}x\n",
                         row.contender,

@@ -343,7 +343,9 @@ pub struct Sizes(pub Vec<u64>);
 fn parse_sizes(text: &str) -> Result<Sizes, String> {
     let mut sizes = Vec::new();
     for word in text.split(',').map(str::trim) {
-        let split = word.find(|c: char| !c.is_ascii_digit()).unwrap_or(word.len());
+        let split = word
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(word.len());
         let (number, unit) = word.split_at(split);
         let multiplier: u64 = match unit.to_ascii_uppercase().as_str() {
             "" | "B" => 1,

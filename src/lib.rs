@@ -67,6 +67,7 @@ mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use config::Config;
@@ -221,13 +222,14 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
         }
     }
 
+    // Each worker reports what it finishes itself, under a lock held for a few
+    // microseconds: handing results to another thread cost a wakeup per file, a fifth
+    // of the time of a tree of small files.
     let next = AtomicUsize::new(0);
-    let work = &work;
+    let reporter = Mutex::new(reporter);
     std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::channel::<(usize, Done)>();
         for slot in 0..workers {
-            let sender = sender.clone();
-            let (next, progress) = (&next, &progress);
+            let (next, progress, reporter, work) = (&next, &progress, &reporter, &work);
             scope.spawn(move || {
                 let observer = FileObserver {
                     progress,
@@ -240,17 +242,17 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                         break;
                     };
                     let done = carry_out(entry, batch, &observer);
-                    if sender.send((*index, done)).is_err() {
-                        break;
-                    }
+                    reporter
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .add(*index, done);
                 }
             });
         }
-        drop(sender);
-        for (index, done) in receiver {
-            reporter.add(index, done);
-        }
     });
+    let reporter = reporter
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
 
     let mut report = reporter.finish();
     // Directory attributes last: copying into a directory changes its times. Deepest

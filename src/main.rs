@@ -67,7 +67,15 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         json,
     }) = &cli.command
     {
-        return bench(&config, directory.clone(), *quick, sizes.as_ref(), *rounds, *files, *json);
+        return bench(
+            &config,
+            directory.clone(),
+            *quick,
+            sizes.as_ref(),
+            *rounds,
+            *files,
+            *json,
+        );
     }
     if cli.print_config {
         print_config(&config, cli.json);
@@ -198,7 +206,10 @@ fn bench(
     let report = zcopy::bench::run(&options, &|line| eprintln!("zcopy bench: {line}"))
         .map_err(|err| anyhow::anyhow!("{}: bench: {err}", options.directory.display()))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("serializes")
+        );
     } else {
         print!("{}", report.render());
     }

@@ -3,7 +3,7 @@
 //! with zero-copy disabled, and for pseudo files whose size `stat` cannot tell.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
 use std::ops::Range;
 
 use super::{Observer, Operation, RungError, RungResult};
@@ -37,16 +37,36 @@ pub(crate) fn copy(
             .fold(0, u64::saturating_add);
         usize::try_from(wanted).map_or(chunk_size, |n| n.clamp(1, chunk_size))
     };
-    let mut buffer = vec![0u8; buffer_size];
-    let (mut reader, mut writer) = (source, destination);
+    BUFFER.with_borrow_mut(|buffer| {
+        if buffer.len() < buffer_size {
+            buffer.resize(buffer_size, 0);
+        }
+        copy_with(
+            source,
+            destination,
+            segments,
+            &mut buffer[..buffer_size],
+            observer,
+        )
+    })
+}
+
+thread_local! {
+    /// Each worker's copy buffer, kept between files: allocating and zeroing a fresh
+    /// one per file showed in copies of many small files. It grows to the largest
+    /// buffer a file has needed (at most the chunk size).
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn copy_with(
+    source: &File,
+    destination: &File,
+    segments: &[Range<u64>],
+    buffer: &mut [u8],
+    observer: &dyn Observer,
+) -> RungResult {
     let mut copied = 0u64;
     for segment in segments {
-        reader
-            .seek(SeekFrom::Start(segment.start))
-            .map_err(|err| RungError::Failed(Operation::Read, err))?;
-        writer
-            .seek(SeekFrom::Start(segment.start))
-            .map_err(|err| RungError::Failed(Operation::Write, err))?;
         let mut offset = segment.start;
         while offset < segment.end {
             if observer.interrupted() {
@@ -54,14 +74,13 @@ pub(crate) fn copy(
             }
             let want = usize::try_from(segment.end - offset)
                 .map_or(buffer.len(), |left| left.min(buffer.len()));
-            let read = match reader.read(&mut buffer[..want]) {
+            let read = match read_at(source, &mut buffer[..want], offset) {
                 Ok(0) => return Ok(copied),
                 Ok(n) => n,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => return Err(RungError::Failed(Operation::Read, err)),
             };
-            writer
-                .write_all(&buffer[..read])
+            write_all_at(destination, &buffer[..read], offset)
                 .map_err(|err| RungError::Failed(Operation::Write, err))?;
             offset += read as u64;
             copied += read as u64;
@@ -69,4 +88,34 @@ pub(crate) fn copy(
         }
     }
     Ok(copied)
+}
+
+// Positional reads and writes: no seeks, and no file position left behind by an
+// earlier rung (sendfile moves the destination's) to reason about.
+#[cfg(unix)]
+fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buffer, offset)
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &File, buffer: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buffer, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buffer, offset)
+}
+
+#[cfg(windows)]
+fn write_all_at(file: &File, mut buffer: &[u8], mut offset: u64) -> io::Result<()> {
+    while !buffer.is_empty() {
+        let written = std::os::windows::fs::FileExt::seek_write(file, buffer, offset)?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buffer = &buffer[written..];
+        offset += written as u64;
+    }
+    Ok(())
 }

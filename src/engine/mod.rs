@@ -289,36 +289,31 @@ pub fn copy_file(
     let started = Instant::now();
     let src = open_source(source)?;
 
-    let destination = resolve_destination(destination)?;
-    let existing = match std::fs::metadata(&destination) {
-        Ok(existing) => {
-            if same_file(&src.metadata, &existing) {
-                return Err(Error::new(
-                    &destination,
-                    Operation::StatDestination,
-                    Cause::SameFile,
-                ));
-            }
-            if existing.is_dir() {
-                return Err(Error::new(
-                    &destination,
-                    Operation::StatDestination,
-                    Cause::Invalid("is a directory".to_string()),
-                ));
-            }
-            if options.no_clobber {
-                return Ok(Outcome::Skipped("destination exists (--no-clobber)"));
-            }
-            if options.update && !older(&existing, &src.metadata) {
-                return Ok(Outcome::Skipped(
-                    "destination is not older than the source (--update)",
-                ));
-            }
-            Some(existing)
+    let (destination, existing) = inspect_destination(destination)?;
+    if let Some(existing) = &existing {
+        if same_file(&src.metadata, existing) {
+            return Err(Error::new(
+                &destination,
+                Operation::StatDestination,
+                Cause::SameFile,
+            ));
         }
-        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
-        Err(err) => return Err(Error::os(&destination, Operation::StatDestination, err)),
-    };
+        if existing.is_dir() {
+            return Err(Error::new(
+                &destination,
+                Operation::StatDestination,
+                Cause::Invalid("is a directory".to_string()),
+            ));
+        }
+        if options.no_clobber {
+            return Ok(Outcome::Skipped("destination exists (--no-clobber)"));
+        }
+        if options.update && !older(existing, &src.metadata) {
+            return Ok(Outcome::Skipped(
+                "destination is not older than the source (--update)",
+            ));
+        }
+    }
 
     // A replaced destination keeps its permission bits, unless the source's are asked for.
     let keep_mode_of = existing.as_ref().filter(|_| !options.preserve.mode);
@@ -387,7 +382,7 @@ fn open_source(path: &Path) -> Result<Source<'_>, Error> {
             Cause::NotRegularFile(kind),
         ));
     }
-    let size_is_exact = size_is_exact(&file);
+    let size_is_exact = size_is_exact(&file, &metadata);
     Ok(Source {
         path,
         file,
@@ -424,8 +419,14 @@ fn not_regular(metadata: &Metadata) -> Option<&'static str> {
 }
 
 /// Pseudo filesystems whose `st_size` is not the length of what a read returns.
+/// Their files never have allocated blocks, so a file that has some is real and the
+/// fstatfs is saved (it shows in copies of many small files).
 #[cfg(target_os = "linux")]
-fn size_is_exact(file: &File) -> bool {
+fn size_is_exact(file: &File, metadata: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if metadata.blocks() > 0 {
+        return true;
+    }
     use nix::sys::statfs::{self, fstatfs};
     const PSEUDO: &[statfs::FsType] = &[
         statfs::PROC_SUPER_MAGIC,
@@ -443,20 +444,30 @@ fn size_is_exact(file: &File) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn size_is_exact(_file: &File) -> bool {
+fn size_is_exact(_file: &File, _metadata: &Metadata) -> bool {
     true
 }
 
-/// A destination that is a symlink to an existing file is written through, as cp does:
+/// The path to write and what is there now, with one lstat in the common case. A
+/// destination that is a symlink to an existing file is written through, as cp does:
 /// the link stays and its target gets the new content.
-fn resolve_destination(destination: &Path) -> Result<PathBuf, Error> {
+fn inspect_destination(destination: &Path) -> Result<(PathBuf, Option<Metadata>), Error> {
+    let stat_error = |err| Error::os(destination, Operation::StatDestination, err);
     match std::fs::symlink_metadata(destination) {
         Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(destination) {
-            Ok(target) => Ok(target),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(destination.to_path_buf()),
-            Err(err) => Err(Error::os(destination, Operation::StatDestination, err)),
+            Ok(target) => {
+                let existing = std::fs::metadata(&target).map_err(stat_error)?;
+                Ok((target, Some(existing)))
+            }
+            // A dangling link: the new file is created where the name is.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                Ok((destination.to_path_buf(), None))
+            }
+            Err(err) => Err(stat_error(err)),
         },
-        _ => Ok(destination.to_path_buf()),
+        Ok(meta) => Ok((destination.to_path_buf(), Some(meta))),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok((destination.to_path_buf(), None)),
+        Err(err) => Err(stat_error(err)),
     }
 }
 

@@ -6,12 +6,12 @@
 //   ZCOPY_FAULT_COPY_FILE_RANGE=ERRNO   copy_file_range fails with ERRNO
 //   ZCOPY_FAULT_SENDFILE=ERRNO          sendfile fails with ERRNO
 //   ZCOPY_FAULT_AFTER_BYTES=N           once N bytes went through copy_file_range,
-//   ZCOPY_FAULT_LATE_ERRNO=ERRNO          sendfile or write (to regular files), the
+//   ZCOPY_FAULT_LATE_ERRNO=ERRNO          sendfile or (p)write (to regular files), the
 //                                         next such call fails with ERRNO (the call
 //                                         crossing N is shortened to end at N)
 //   ZCOPY_FAULT_CORRUPT_WRITE=1         flips one byte of the first write to a regular file
-//   ZCOPY_FAULT_LYING_WRITE=1           the first write to a regular file writes half of
-//                                         its bytes but reports all of them written
+//   ZCOPY_FAULT_LYING_WRITE=1           every write to a regular file writes half of its
+//                                         bytes but reports all of them written
 //   ZCOPY_FAULT_COPY_FILE_RANGE_EOF=1   copy_file_range copies nothing and returns 0, as
 //   ZCOPY_FAULT_SENDFILE_EOF=1            on files that only look non-empty; sendfile too
 //   ZCOPY_FAULT_DELAY_US=N              sleeps N microseconds before each data call
@@ -38,7 +38,7 @@ static long env_long(const char *name, long fallback) {
 }
 
 static long long passed_bytes;
-static int corrupted, lied, source_changed;
+static int corrupted, source_changed;
 
 static int is_regular(int fd) {
     struct stat st;
@@ -142,21 +142,19 @@ static ssize_t sendfile_common(int out, int in, off_t *offset, size_t count) {
 ssize_t sendfile(int out, int in, off_t *offset, size_t count) { return sendfile_common(out, in, offset, count); }
 ssize_t sendfile64(int out, int in, off_t *offset, size_t count) { return sendfile_common(out, in, offset, count); }
 
-ssize_t read(int fd, void *buffer, size_t count) {
-    static ssize_t (*real)(int, void *, size_t);
-    if (!real) real = dlsym(RTLD_NEXT, "read");
+// The faults of reads and writes, shared by read/pread and write/pwrite: `io` does
+// the real call with the (possibly shortened, possibly corrupted) buffer.
+static ssize_t faulty_read(int fd, void *buffer, size_t count, ssize_t (*io)(int, void *, size_t, off_t), off_t offset) {
     int regular = is_regular(fd);
     if (regular) delay();
     int source = regular && is_source(fd);
-    ssize_t n = real(fd, buffer, count);
+    ssize_t n = io(fd, buffer, count, offset);
     if (n > 0 && source) change_source();
     return n;
 }
 
-ssize_t write(int fd, const void *buffer, size_t count) {
-    static ssize_t (*real)(int, const void *, size_t);
-    if (!real) real = dlsym(RTLD_NEXT, "write");
-    if (!is_regular(fd)) return real(fd, buffer, count);
+static ssize_t faulty_write(int fd, const void *buffer, size_t count, ssize_t (*io)(int, const void *, size_t, off_t), off_t offset) {
+    if (!is_regular(fd)) return io(fd, buffer, count, offset);
     delay();
     if (late_fault()) return -1;
     ssize_t n;
@@ -166,18 +164,50 @@ ssize_t write(int fd, const void *buffer, size_t count) {
         char *copy = malloc(count);
         memcpy(copy, buffer, count);
         copy[count / 2] ^= 0x5a;
-        n = real(fd, copy, count);
+        n = io(fd, copy, count, offset);
         free(copy);
-    } else if (count > 1 && !lied && env_long("ZCOPY_FAULT_LYING_WRITE", 0)) {
-        lied = 1;
-        n = real(fd, buffer, count / 2);
+    } else if (count > 1 && env_long("ZCOPY_FAULT_LYING_WRITE", 0)) {
+        n = io(fd, buffer, count / 2, offset);
         if (n > 0) n = (ssize_t)count;
     } else {
-        n = real(fd, buffer, count);
+        n = io(fd, buffer, count, offset);
     }
     if (n > 0) passed_bytes += n;
     return n;
 }
+
+static ssize_t (*real_read)(int, void *, size_t);
+static ssize_t (*real_write)(int, const void *, size_t);
+static ssize_t (*real_pread)(int, void *, size_t, off_t);
+static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
+
+static ssize_t plain_read(int fd, void *buffer, size_t count, off_t offset) { (void)offset; return real_read(fd, buffer, count); }
+static ssize_t plain_write(int fd, const void *buffer, size_t count, off_t offset) { (void)offset; return real_write(fd, buffer, count); }
+static ssize_t positional_read(int fd, void *buffer, size_t count, off_t offset) { return real_pread(fd, buffer, count, offset); }
+static ssize_t positional_write(int fd, const void *buffer, size_t count, off_t offset) { return real_pwrite(fd, buffer, count, offset); }
+
+ssize_t read(int fd, void *buffer, size_t count) {
+    if (!real_read) real_read = dlsym(RTLD_NEXT, "read");
+    return faulty_read(fd, buffer, count, plain_read, 0);
+}
+
+ssize_t write(int fd, const void *buffer, size_t count) {
+    if (!real_write) real_write = dlsym(RTLD_NEXT, "write");
+    return faulty_write(fd, buffer, count, plain_write, 0);
+}
+
+ssize_t pread64(int fd, void *buffer, size_t count, off_t offset) {
+    if (!real_pread) real_pread = dlsym(RTLD_NEXT, "pread64");
+    return faulty_read(fd, buffer, count, positional_read, offset);
+}
+
+ssize_t pwrite64(int fd, const void *buffer, size_t count, off_t offset) {
+    if (!real_pwrite) real_pwrite = dlsym(RTLD_NEXT, "pwrite64");
+    return faulty_write(fd, buffer, count, positional_write, offset);
+}
+
+ssize_t pread(int fd, void *buffer, size_t count, off_t offset) { return pread64(fd, buffer, count, offset); }
+ssize_t pwrite(int fd, const void *buffer, size_t count, off_t offset) { return pwrite64(fd, buffer, count, offset); }
 
 static void log_sync(const char *what, int fd) {
     const char *log = getenv("ZCOPY_FAULT_LOG");
