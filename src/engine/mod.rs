@@ -593,10 +593,14 @@ fn run_ladder(
                         .map_or("nothing else", |next| next.name())
                 ));
                 // Rewind: the next rung starts from an empty file, never from whatever
-                // a half-done attempt left.
-                temp.file()
-                    .set_len(0)
-                    .op(temp.destination(), Operation::SetMetadata)?;
+                // a half-done attempt left. Only when there is something to undo: on
+                // ext4 a truncate to zero arms auto_da_alloc, which makes the close
+                // wait for writeback (measured: +0.3 s on a 1 GiB copy after a refused
+                // FICLONE).
+                let written = temp.file().metadata().op(temp.destination(), Operation::SetMetadata)?.len();
+                if written > 0 {
+                    temp.file().set_len(0).op(temp.destination(), Operation::SetMetadata)?;
+                }
                 observer.progress(0);
             }
         }
