@@ -1,11 +1,16 @@
 //! Atomic destinations: every copy is written to a temporary file in the destination's
-//! directory and renamed over the destination only once it is complete and verified.
+//! directory and put in place under the destination's name only once it is complete
+//! and verified.
 //!
-//! rename(2) within one directory is atomic, so at any instant the destination's name
-//! points at the old file (or nothing) or at the complete new one. The temporary file
-//! is removed when the copy fails or is interrupted (its path is a [`tempfile::TempPath`],
-//! deleted on drop); only SIGKILL or a crash can leave one behind, and its name says
-//! what it is: `.NAME.XXXXXX.zcopy-tmp`.
+//! A new destination is staged, on Linux, as an unnamed file (`O_TMPFILE`) that
+//! linkat(2) gives its name at the end: until then no name exists, so a crash or
+//! SIGKILL leaves nothing behind, and parallel copies into one directory hold its lock
+//! only for the link. A destination that already exists (or a filesystem without
+//! `O_TMPFILE`) gets a named temporary file renamed over it: rename(2) within one
+//! directory is atomic, so the name points at the old file or the complete new one.
+//! That file is removed when the copy fails or is interrupted (its path is a
+//! [`tempfile::TempPath`], deleted on drop); only SIGKILL or a crash can leave one behind,
+//! and its name says what it is: `.NAME.XXXXXX.zcopy-tmp`.
 
 use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
@@ -21,12 +26,22 @@ pub const TEMP_SUFFIX: &str = ".zcopy-tmp";
 /// prefix, random part and suffix stay under NAME_MAX (255 bytes) for any name.
 const MAX_NAME_IN_TEMP: usize = 200;
 
+/// How the copy waits for its name.
+#[derive(Debug)]
+enum Staging {
+    /// An unnamed file (`O_TMPFILE`) in the destination's directory.
+    #[cfg(target_os = "linux")]
+    Unnamed,
+    /// A named temporary file, removed on drop unless persisted.
+    Named(TempPath),
+}
+
 /// A temporary file beside a destination, removed unless installed.
 #[derive(Debug)]
 pub struct TempDest {
     /// `None` only while a platform copy call (macOS, Windows) writes the path itself.
     file: Option<File>,
-    path: TempPath,
+    staging: Staging,
     destination: PathBuf,
     /// The existing destination's permissions, which the new content keeps (as cp does
     /// when it overwrites).
@@ -50,6 +65,19 @@ impl TempDest {
         })?;
         let directory = absolute_parent(destination);
         let permissions = new_file_permissions(source);
+        #[cfg(target_os = "linux")]
+        if existing.is_none() {
+            if let Some(file) = create_unnamed(&directory, &permissions)
+                .op(shown_parent(destination), Operation::CreateTemp)?
+            {
+                return Ok(TempDest {
+                    file: Some(file),
+                    staging: Staging::Unnamed,
+                    destination: destination.to_path_buf(),
+                    keep_permissions: None,
+                });
+            }
+        }
         // make_in (not tempfile_in): our own open, whose errors keep their errno;
         // tempfile_in wraps them in a type that hides it.
         let temp = tempfile::Builder::new()
@@ -61,7 +89,7 @@ impl TempDest {
         let (file, path) = temp.into_parts();
         Ok(TempDest {
             file: Some(file),
-            path,
+            staging: Staging::Named(path),
             destination: destination.to_path_buf(),
             keep_permissions: existing.map(Metadata::permissions),
         })
@@ -74,9 +102,13 @@ impl TempDest {
             .expect("the temporary file is open between platform copy calls")
     }
 
-    /// Where the temporary file is.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the temporary file is: `None` for an unnamed one.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.staging {
+            #[cfg(target_os = "linux")]
+            Staging::Unnamed => None,
+            Staging::Named(path) => Some(path),
+        }
     }
 
     /// The destination this file will replace: the path errors name, since the
@@ -93,21 +125,23 @@ impl TempDest {
         &mut self,
         call: impl FnOnce(&Path) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
+        let Staging::Named(path) = &self.staging;
         self.file = None;
-        let result = call(&self.path);
+        let result = call(path);
         let reopened = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&self.path);
+            .open(path);
         self.file = Some(reopened?);
         result
     }
 
-    /// Renames the temporary file over the destination (or, with `no_clobber`, only if
-    /// there is still none: a file that appeared meanwhile is kept). With `fsync`, the
-    /// data is flushed before the rename and the directory entry after it.
+    /// Puts the copy in place under the destination's name: links the unnamed file in,
+    /// or renames the named one over the destination. With `no_clobber`, only if there
+    /// is still no destination (a file that appeared meanwhile is kept). With `fsync`,
+    /// the data is flushed before and the directory entry after.
     pub fn install(self, no_clobber: bool, fsync: bool) -> Result<(), Error> {
         let file = self.file();
         if let Some(permissions) = &self.keep_permissions {
@@ -118,16 +152,43 @@ impl TempDest {
             file.sync_all().op(&self.destination, Operation::Fsync)?;
         }
         let TempDest {
-            path, destination, ..
+            file,
+            staging,
+            destination,
+            ..
         } = self;
-        let persisted = if no_clobber {
-            path.persist_noclobber(&destination)
-        } else {
-            path.persist(&destination)
+        let named = match staging {
+            Staging::Named(path) => {
+                drop(file);
+                Some(path)
+            }
+            #[cfg(target_os = "linux")]
+            Staging::Unnamed => {
+                let file = file.expect("open until installed");
+                match link_unnamed(&file, &destination) {
+                    Ok(()) => None,
+                    // Someone created the destination since we looked: keep it (-n), or
+                    // replace it atomically through a named link renamed over it.
+                    Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && !no_clobber => {
+                        Some(
+                            link_unnamed_to_temp(&file, &destination)
+                                .op(&destination, Operation::Rename)?,
+                        )
+                    }
+                    Err(err) => return Err(Error::os(&destination, Operation::Rename, err)),
+                }
+            }
         };
-        // On failure the temporary path comes back inside the error and is removed
-        // when the error is dropped.
-        persisted.map_err(|err| Error::os(&destination, Operation::Rename, err.error))?;
+        if let Some(named) = named {
+            let persisted = if no_clobber {
+                named.persist_noclobber(&destination)
+            } else {
+                named.persist(&destination)
+            };
+            // On failure the temporary path comes back inside the error and is removed
+            // when the error is dropped.
+            persisted.map_err(|err| Error::os(&destination, Operation::Rename, err.error))?;
+        }
         if fsync {
             sync_directory(&destination)?;
         }
@@ -175,6 +236,80 @@ fn absolute_parent(destination: &Path) -> PathBuf {
         Some(current) if parent.is_relative() => current.join(parent),
         _ => parent.to_path_buf(),
     }
+}
+
+/// Opens an unnamed file in `directory` (`O_TMPFILE`), or `None` where that cannot
+/// work, for a named temporary file instead: a filesystem without it (EOPNOTSUPP), a
+/// kernel before 3.11 (which sees O_DIRECTORY with write access: EISDIR), or no
+/// /proc to link it in through.
+#[cfg(target_os = "linux")]
+fn create_unnamed(
+    directory: &Path,
+    permissions: &std::fs::Permissions,
+) -> std::io::Result<Option<File>> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    static PROC_FD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*PROC_FD.get_or_init(|| Path::new("/proc/self/fd").is_dir()) {
+        return Ok(None);
+    }
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(permissions.mode())
+        .open(directory);
+    match opened {
+        Ok(file) => Ok(Some(file)),
+        Err(err)
+            if matches!(
+                err.raw_os_error(),
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Gives an unnamed file the name `destination`; fails with EEXIST if it is taken.
+/// Through /proc/self/fd: linkat's AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH.
+#[cfg(target_os = "linux")]
+fn link_unnamed(file: &File, destination: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let from =
+        std::ffi::CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL");
+    let to = std::ffi::CString::new(destination.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: both paths are NUL-terminated and live across the call.
+    let linked = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if linked == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Links an unnamed file under a fresh temporary name beside `destination`.
+#[cfg(target_os = "linux")]
+fn link_unnamed_to_temp(file: &File, destination: &Path) -> std::io::Result<TempPath> {
+    let name = destination.file_name().unwrap_or_default();
+    tempfile::Builder::new()
+        .prefix(&temp_prefix(name))
+        .suffix(TEMP_SUFFIX)
+        .rand_bytes(6)
+        .make_in(absolute_parent(destination), |path| {
+            link_unnamed(file, path)
+        })
+        .map(tempfile::NamedTempFile::into_temp_path)
 }
 
 /// Opens a new file for reading and writing, failing if the name exists. On Unix it

@@ -9,32 +9,79 @@ use common::*;
 fn bench_runs_and_reports_every_section() {
     let dir = tempfile::tempdir().unwrap();
     let output = zcopy(dir.path())
-        .args(["bench", "--quick", "--sizes", "4M", "--files", "50", "--rounds", "1", "--json"])
+        .args([
+            "bench", "--quick", "--sizes", "4M", "--files", "50", "--rounds", "1", "--json",
+        ])
         .arg(dir.path())
         .timeout(std::time::Duration::from_secs(300))
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let json = parse_json(&output);
-    let titles: Vec<&str> = json["tables"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
-    assert_eq!(titles, ["4 MiB file", "50 files of 64 KiB", "one 4 KiB file (cold start)"]);
+    let titles: Vec<&str> = json["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "4 MiB file",
+            "50 files of 64 KiB",
+            "one 4 KiB file (cold start)"
+        ]
+    );
     let large = &json["tables"][0]["rows"];
     assert_eq!(large[0]["contender"], "zcopy (default)");
     assert_eq!(large[0]["ratio"], 1.0);
-    let row = |name: &str| large.as_array().unwrap().iter().find(|r| r["contender"] == name).unwrap().clone();
+    let row = |name: &str| {
+        large
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["contender"] == name)
+            .unwrap()
+            .clone()
+    };
     assert!(row("zcopy chunked")["rate"].as_f64().unwrap() > 0.0);
     // The temp dir cannot clone here: the row says why instead of showing a number.
     if row("zcopy clone")["rate"].is_null() {
-        assert!(row("zcopy clone")["failed"].as_str().unwrap().contains("clone"));
+        assert!(row("zcopy clone")["failed"]
+            .as_str()
+            .unwrap()
+            .contains("clone"));
     }
     let small = json["tables"][1]["rows"].as_array().unwrap();
-    assert!(small.iter().any(|r| r["contender"].as_str().unwrap().starts_with("raw copy_file_range loop")));
+    assert!(small.iter().any(|r| r["contender"]
+        .as_str()
+        .unwrap()
+        .starts_with("raw copy_file_range loop")));
     assert_eq!(json["peak_rss_mib"].as_array().unwrap().len(), 2);
-    assert!(list(dir.path()).is_empty(), "bench files left: {:?}", list(dir.path()));
+    assert!(
+        list(dir.path()).is_empty(),
+        "bench files left: {:?}",
+        list(dir.path())
+    );
 
-    let text = zcopy(dir.path()).args(["bench", "--quick", "--sizes", "1M", "--files", "10", "--rounds", "1"]).arg(dir.path()).output().unwrap();
+    let text = zcopy(dir.path())
+        .args([
+            "bench", "--quick", "--sizes", "1M", "--files", "10", "--rounds", "1",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
-    for heading in ["1 MiB file", "10 files of 64 KiB", "one 4 KiB file (cold start)", "peak RSS"] {
+    for heading in [
+        "1 MiB file",
+        "10 files of 64 KiB",
+        "one 4 KiB file (cold start)",
+        "peak RSS",
+    ] {
         assert!(text.contains(heading), "{text}");
     }
 }

@@ -35,6 +35,19 @@ fn wait_child(child: &mut Child, timeout: Duration) -> std::process::ExitStatus 
     }
 }
 
+/// How many files below `dir` process `pid` has open (new copies are unnamed
+/// O_TMPFILE files there, visible only through /proc).
+fn files_open_in(pid: u32, dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+        .filter(|target| target.starts_with(dir))
+        .count()
+}
+
 fn temp_files(dir: &Path) -> Vec<String> {
     list(dir)
         .into_iter()
@@ -153,8 +166,9 @@ fn ctrl_c_with_several_workers_leaves_only_complete_files() {
             .iter()
             .any(|n| !n.ends_with(".zcopy-tmp"))
     });
+    let out = std::fs::canonicalize(d.join("out")).unwrap();
     wait_for("copies in flight", Duration::from_secs(30), || {
-        temp_files(&d.join("out")).len() >= 2
+        files_open_in(child.id(), &out) >= 2
     });
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let status = wait_child(&mut child, Duration::from_secs(30));
