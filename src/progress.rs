@@ -74,11 +74,6 @@ impl Progress {
         }
     }
 
-    /// True when the bars are drawn.
-    pub fn visible(&self) -> bool {
-        self.visible
-    }
-
     /// Worker `slot` starts a file.
     pub fn start_file(&self, slot: usize, path: &Path, size: u64) {
         let bar = &self.files[slot];

@@ -9,7 +9,17 @@ use std::ops::Range;
 use super::{Observer, Operation, RungError, RungResult};
 
 /// One segment from offset 0 to the end of file, for sources whose size is unknown.
-pub(crate) const UNTIL_EOF: &[Range<u64>] = &[0..u64::MAX];
+const UNTIL_EOF: &[Range<u64>] = &[0..u64::MAX];
+
+/// Copies a source of unknown size (procfs, sysfs) until its end of file.
+pub(crate) fn copy_until_eof(
+    source: &File,
+    destination: &File,
+    chunk_size: usize,
+    observer: &dyn Observer,
+) -> RungResult {
+    copy(source, destination, UNTIL_EOF, chunk_size, observer)
+}
 
 /// The read size for pseudo files: what cat uses.
 const PSEUDO_FILE_BUFFER: usize = 128 * 1024;

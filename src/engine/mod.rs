@@ -1,13 +1,14 @@
 //! The copy engine: one file at a time, synchronously.
 //!
 //! For each file: check the source is a regular file and not the destination, copy
-//! into a temporary file beside the destination with the first rung of the ladder that
-//! works, verify, check the source did not change, then rename over the destination.
+//! into a temporary file beside the destination ([`crate::atomic`]) with the first rung
+//! of the ladder that works, check the source did not change, verify, then put the
+//! copy in place under the destination's name.
 //!
 //! The ladder on Linux is FICLONE -> copy_file_range -> sendfile -> buffered chunks.
 //! A rung gives way to the next only for "not supported here" errors
-//! ([`RungError::Unsupported`]); the temporary file is truncated first, so a lower rung
-//! never builds on bytes a higher one left behind. Anything else (ENOSPC, EIO, EDQUOT,
+//! ([`RungError::Unsupported`]); whatever it wrote is truncated away first, so a lower
+//! rung never builds on bytes a higher one left behind. Anything else (ENOSPC, EIO, EDQUOT,
 //! EFBIG...) ends the copy of that file: retrying a full disk on a slower rung only
 //! wastes time and hides the problem.
 
@@ -240,7 +241,11 @@ impl CopyOptions {
     /// error instead of a step down the ladder.
     fn demand(&self) -> Option<String> {
         match (self.forced_method, self.reflink) {
-            (Some(method), _) => Some(format!("cannot use {0} (--method={0})", method.name())),
+            (Some(method), _) => Some(format!(
+                "cannot use {} (--method={})",
+                method.name(),
+                method.name().replace('_', "-")
+            )),
             (None, Reflink::Always) => Some("cannot clone (--reflink=always)".to_string()),
             _ => None,
         }
@@ -627,53 +632,43 @@ fn run_rung(
     observer: &dyn Observer,
 ) -> RungResult {
     let size = src.metadata.len();
-    match method {
-        Method::Clone => clone::clone(&src.file, temp.file(), size),
-        Method::CopyFileRange | Method::Sendfile => {
-            let data = segments::data_segments(&src.file, &src.metadata)
-                .map_err(|err| RungError::Failed(Operation::MapHoles, err))?;
-            let copied = if method == Method::CopyFileRange {
-                copy_range::copy(
-                    &src.file,
-                    temp.file(),
-                    &data,
-                    options.kernel_chunk,
-                    observer,
-                )?
-            } else {
-                sendfile::copy(
-                    &src.file,
-                    temp.file(),
-                    &data,
-                    options.kernel_chunk,
-                    observer,
-                )?
-            };
-            // A trailing hole is not written by anyone: give the file its full length.
-            segments::extend_over_trailing_hole(temp.file(), &data, size)
-                .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
-            Ok(copied)
-        }
-        Method::Chunked => {
-            if src.size_is_exact {
-                let data = segments::data_segments(&src.file, &src.metadata)
-                    .map_err(|err| RungError::Failed(Operation::MapHoles, err))?;
-                let copied =
-                    chunked::copy(&src.file, temp.file(), &data, options.chunk_size, observer)?;
-                segments::extend_over_trailing_hole(temp.file(), &data, size)
-                    .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
-                Ok(copied)
-            } else {
-                chunked::copy(
-                    &src.file,
-                    temp.file(),
-                    chunked::UNTIL_EOF,
-                    options.chunk_size,
-                    observer,
-                )
-            }
-        }
+    if method == Method::Clone {
+        return clone::clone(&src.file, temp.file(), size);
     }
+    if !src.size_is_exact {
+        // procfs and sysfs: only reads until end of file see the content.
+        return match method {
+            Method::Chunked => {
+                chunked::copy_until_eof(&src.file, temp.file(), options.chunk_size, observer)
+            }
+            _ => Err(RungError::Unsupported(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the size of this file is unknown (procfs, sysfs): only reads can copy it",
+            ))),
+        };
+    }
+    let data = segments::data_segments(&src.file, &src.metadata)
+        .map_err(|err| RungError::Failed(Operation::MapHoles, err))?;
+    let copied = match method {
+        Method::CopyFileRange => copy_range::copy(
+            &src.file,
+            temp.file(),
+            &data,
+            options.kernel_chunk,
+            observer,
+        )?,
+        Method::Sendfile => sendfile::copy(
+            &src.file,
+            temp.file(),
+            &data,
+            options.kernel_chunk,
+            observer,
+        )?,
+        _ => chunked::copy(&src.file, temp.file(), &data, options.chunk_size, observer)?,
+    };
+    segments::extend_over_trailing_hole(temp.file(), &data, size)
+        .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
+    Ok(copied)
 }
 
 #[cfg(target_os = "macos")]
@@ -688,13 +683,9 @@ fn run_rung(
     match method {
         Method::Clone => macos::clone(&src.file, temp, size),
         Method::Fcopyfile => macos::fcopyfile(&src.file, temp.file(), size),
-        Method::Chunked => chunked::copy(
-            &src.file,
-            temp.file(),
-            chunked::UNTIL_EOF,
-            options.chunk_size,
-            observer,
-        ),
+        Method::Chunked => {
+            chunked::copy_until_eof(&src.file, temp.file(), options.chunk_size, observer)
+        }
         Method::CopyFileRange | Method::Sendfile => {
             Err(RungError::Unsupported(io::ErrorKind::Unsupported.into()))
         }
@@ -711,13 +702,9 @@ fn run_rung(
 ) -> RungResult {
     match method {
         Method::CopyFileEx => windows::copy_file_ex(src.path, temp),
-        Method::Chunked => chunked::copy(
-            &src.file,
-            temp.file(),
-            chunked::UNTIL_EOF,
-            options.chunk_size,
-            observer,
-        ),
+        Method::Chunked => {
+            chunked::copy_until_eof(&src.file, temp.file(), options.chunk_size, observer)
+        }
         _ => Err(RungError::Unsupported(io::ErrorKind::Unsupported.into())),
     }
 }
@@ -730,13 +717,7 @@ fn run_rung(
     options: &CopyOptions,
     observer: &dyn Observer,
 ) -> RungResult {
-    chunked::copy(
-        &src.file,
-        temp.file(),
-        chunked::UNTIL_EOF,
-        options.chunk_size,
-        observer,
-    )
+    chunked::copy_until_eof(&src.file, temp.file(), options.chunk_size, observer)
 }
 
 /// The process-wide "this syscall does not exist" flag of a method, if it has one.
