@@ -292,11 +292,12 @@ pub fn copy_file(
     observer: &dyn Observer,
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
-    let src = open_source(source)?;
-
+    // Everything that can refuse or skip the file is decided from stats, before the
+    // source is opened: a -n or -u run over a tree that is already copied opens nothing.
+    let source_metadata = stat_source(source)?;
     let (destination, existing) = inspect_destination(destination)?;
     if let Some(existing) = &existing {
-        if same_file(&src.metadata, existing) {
+        if same_file(&source_metadata, existing) {
             return Err(Error::new(
                 &destination,
                 Operation::StatDestination,
@@ -313,12 +314,13 @@ pub fn copy_file(
         if options.no_clobber {
             return Ok(Outcome::Skipped("destination exists (--no-clobber)"));
         }
-        if options.update && !older(existing, &src.metadata) {
+        if options.update && !older(existing, &source_metadata) {
             return Ok(Outcome::Skipped(
                 "destination is not older than the source (--update)",
             ));
         }
     }
+    let src = open_source(source, &source_metadata)?;
 
     // A replaced destination keeps its permission bits, unless the source's are asked for.
     let keep_mode_of = existing.as_ref().filter(|_| !options.preserve.mode);
@@ -358,18 +360,24 @@ fn older(destination: &Metadata, source: &Metadata) -> bool {
     }
 }
 
-/// Opens the source and makes sure it is a regular file, without ever blocking on one
-/// that is not: a FIFO opened for reading blocks until a writer appears, so the open
-/// is preceded by a stat and done with O_NONBLOCK (which regular files ignore).
-fn open_source(path: &Path) -> Result<Source<'_>, Error> {
+/// Makes sure the source is a regular file before anything opens it: a FIFO opened
+/// for reading blocks until a writer appears, and opening some devices has effects
+/// (tape drives rewind). The open that follows also uses O_NONBLOCK, which regular
+/// files ignore, in case the path changes in between.
+fn stat_source(path: &Path) -> Result<Metadata, Error> {
     let metadata = std::fs::metadata(path).op(path, Operation::StatSource)?;
-    if let Some(kind) = not_regular(&metadata) {
-        return Err(Error::new(
+    match not_regular(&metadata) {
+        Some(kind) => Err(Error::new(
             path,
             Operation::StatSource,
             Cause::NotRegularFile(kind),
-        ));
+        )),
+        None => Ok(metadata),
     }
+}
+
+/// Opens the source `stat_source` looked at, making sure it is still that file.
+fn open_source<'a>(path: &'a Path, looked_at: &Metadata) -> Result<Source<'a>, Error> {
     let mut open = std::fs::OpenOptions::new();
     open.read(true);
     #[cfg(unix)]
@@ -378,13 +386,21 @@ fn open_source(path: &Path) -> Result<Source<'_>, Error> {
         open.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
     }
     let file = open.open(path).op(path, Operation::OpenSource)?;
-    // The path may have been swapped for a FIFO between the stat and the open.
+    // The path may have been swapped (for a FIFO, or for the destination itself)
+    // between the stat and the open.
     let metadata = file.metadata().op(path, Operation::StatSource)?;
     if let Some(kind) = not_regular(&metadata) {
         return Err(Error::new(
             path,
             Operation::OpenSource,
             Cause::NotRegularFile(kind),
+        ));
+    }
+    if !same_file(&metadata, looked_at) {
+        return Err(Error::new(
+            path,
+            Operation::OpenSource,
+            Cause::SourceChanged("its path named another file when it was opened"),
         ));
     }
     let size_is_exact = size_is_exact(&file, &metadata);
