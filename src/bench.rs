@@ -267,7 +267,7 @@ struct Race<'a> {
 }
 
 /// Runs every contender `race.rounds` times, interleaved and rotated.
-fn race(race: Race<'_>, contenders: &[Contender], log: &dyn Fn(&str)) -> Table {
+fn race(race: Race<'_>, contenders: &[Contender], log: &dyn Fn(&str)) -> std::io::Result<Table> {
     let Race {
         title,
         unit,
@@ -280,6 +280,7 @@ fn race(race: Race<'_>, contenders: &[Contender], log: &dyn Fn(&str)) -> Table {
     let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     let mut failures: Vec<Option<String>> = vec![None; contenders.len()];
     for round in 0..rounds {
+        stop_if_interrupted()?;
         for k in 0..contenders.len() {
             let index = (round + k) % contenders.len();
             if failures[index].is_some() {
@@ -319,7 +320,7 @@ fn race(race: Race<'_>, contenders: &[Contender], log: &dyn Fn(&str)) -> Table {
     for row in &mut rows {
         row.ratio = row.rate.zip(baseline).map(|(rate, base)| rate / base);
     }
-    Table { title, unit, rows }
+    Ok(Table { title, unit, rows })
 }
 
 fn first_line(text: &str) -> String {
@@ -419,7 +420,19 @@ pub fn raw_copy_tree(
     })
 }
 
-/// Runs the whole bench; `log` receives progress lines (stderr).
+/// Ctrl-C ends the bench between runs; its files go with the temporary directory.
+fn stop_if_interrupted() -> std::io::Result<()> {
+    if crate::interrupt::requested() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            "interrupted",
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the whole bench; `log` receives progress lines (stderr). Call
+/// [`crate::interrupt::install`] first for Ctrl-C to stop it cleanly.
 pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchReport> {
     let started = Instant::now();
     let work = tempfile::Builder::new()
@@ -451,7 +464,7 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
             destination: &destination,
             work: mib,
         };
-        tables.push(race(race_spec, &large, log));
+        tables.push(race(race_spec, &large, log)?);
         std::fs::remove_file(&source)?;
     }
 
@@ -490,7 +503,7 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
         destination: &tree_copy,
         work: options.small_files as f64,
     };
-    tables.push(race(race_spec, &small, log));
+    tables.push(race(race_spec, &small, log)?);
     std::fs::remove_dir_all(&tree)?;
 
     // Cold start: one 4 KiB file, many times.
@@ -507,7 +520,7 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
         destination: &tiny_copy,
         work: 1.0,
     };
-    tables.push(race(race_spec, &cold, log));
+    tables.push(race(race_spec, &cold, log)?);
 
     // Peak RSS on the kernel path and on the chunk path.
     log(&format!(
@@ -523,6 +536,7 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
     ] {
         let contender = zcopy_contender(label, &[&format!("--method={method}")]);
         let destination = dir.join("rss.dst");
+        stop_if_interrupted()?;
         let run = contender.run(&big, &destination)?;
         remove(&destination);
         peak_rss_mib.push((

@@ -203,8 +203,15 @@ fn bench(
     if let Some(files) = files {
         options.small_files = files as usize;
     }
-    let report = zcopy::bench::run(&options, &|line| eprintln!("zcopy bench: {line}"))
-        .map_err(|err| anyhow::anyhow!("{}: bench: {err}", options.directory.display()))?;
+    interrupt::install()?;
+    let report = match zcopy::bench::run(&options, &|line| eprintln!("zcopy bench: {line}")) {
+        Ok(report) => report,
+        Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {
+            eprintln!("zcopy bench: interrupted; its files are removed");
+            return Ok(ExitCode::from(130));
+        }
+        Err(err) => anyhow::bail!("{}: bench: {err}", options.directory.display()),
+    };
     if json {
         println!(
             "{}",
