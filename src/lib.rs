@@ -171,7 +171,11 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     } else {
         batch.jobs.max(1)
     };
-    let workers = jobs.min(entries.len().max(1));
+    let work_items = entries
+        .iter()
+        .filter(|entry| matches!(entry, Entry::File(_) | Entry::Symlink { .. }))
+        .count();
+    let workers = jobs.min(work_items.max(1));
     let progress = Progress::new(batch.show_progress, files_total, bytes_total, workers);
     if batch.verbose {
         progress.println(&format!(

@@ -12,30 +12,38 @@ const THRESHOLD: u64 = 10 * MIB;
 
 /// Every size of the issue, each copied within one filesystem; the method must be the
 /// chunk copy below the 10 MiB threshold and the filesystem's best kernel path above.
+/// The sizes of the issue: the small edge cases, both sides of the threshold, and a
+/// file big enough for several kernel requests.
+const ROUND_TRIP_SIZES: [u64; 8] = [
+    0,
+    1,
+    4095,
+    4096,
+    MIB + 1,
+    THRESHOLD - 1,
+    THRESHOLD,
+    200 * MIB,
+];
+
+/// Copies a fresh file of `size` bytes within `dir` and checks the copy byte for byte.
+fn round_trip(dir: &Path, size: u64, seed: u64, what: &str) -> Value {
+    let source = dir.join(format!("src-{size}"));
+    let destination = dir.join(format!("dst-{size}"));
+    write_pattern(&source, size, seed);
+    let (code, json, stderr) = zcopy_json(dir, &[source.as_os_str(), destination.as_os_str()]);
+    assert_eq!(code, 0, "{what}, {size} bytes: {stderr}");
+    assert_same_content(&source, &destination);
+    json
+}
+
 fn round_trips_on(name: &str, root: &Path) {
     let dir = dir_on(root);
-    let sizes = [
-        0,
-        1,
-        4095,
-        4096,
-        MIB + 1,
-        THRESHOLD - 1,
-        THRESHOLD,
-        200 * MIB,
-    ];
     let expected_kernel_method = match name {
         "btrfs" | "xfs" => "clone",
         _ => "copy_file_range",
     };
-    for (seed, size) in sizes.into_iter().enumerate() {
-        let source = dir.path().join(format!("src-{size}"));
-        let destination = dir.path().join(format!("dst-{size}"));
-        write_pattern(&source, size, seed as u64);
-        let (code, json, stderr) =
-            zcopy_json(dir.path(), &[source.as_os_str(), destination.as_os_str()]);
-        assert_eq!(code, 0, "{name}, {size} bytes: {stderr}");
-        assert_same_content(&source, &destination);
+    for (seed, size) in ROUND_TRIP_SIZES.into_iter().enumerate() {
+        let json = round_trip(dir.path(), size, seed as u64, name);
         let expected = if size < THRESHOLD {
             "chunked"
         } else {
@@ -53,28 +61,8 @@ fn round_trips_in_the_temp_dir() {
     let dir = tempfile::tempdir().unwrap();
     // The temp dir's filesystem is the machine's; only the content is checked here,
     // the per-filesystem methods are checked on the fixtures' mounts.
-    for (seed, size) in [
-        0,
-        1,
-        4095,
-        4096,
-        MIB + 1,
-        THRESHOLD - 1,
-        THRESHOLD,
-        200 * MIB,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let source = dir.path().join(format!("src-{size}"));
-        let destination = dir.path().join(format!("dst-{size}"));
-        write_pattern(&source, size, seed as u64);
-        zcopy(dir.path())
-            .arg(&source)
-            .arg(&destination)
-            .assert()
-            .success();
-        assert_same_content(&source, &destination);
+    for (seed, size) in ROUND_TRIP_SIZES.into_iter().enumerate() {
+        round_trip(dir.path(), size, seed as u64, "temp dir");
     }
     assert_no_debris(dir.path());
 }
