@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempPath;
 
-use crate::engine::{Cause, Context, Error, Operation};
+use crate::error::{Cause, Context, Error, Operation};
 
 /// The suffix of every temporary file zcopy creates.
 pub const TEMP_SUFFIX: &str = ".zcopy-tmp";

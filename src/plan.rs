@@ -12,7 +12,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-use crate::engine::{Cause, Error, Operation};
+use crate::error::{Cause, Error, Operation};
 
 /// One file to copy.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use std::fs::{File, Metadata, Permissions};
 use std::io;
 use std::path::Path;
 
-use crate::engine::{Context, Error, Operation};
+use crate::error::{Context, Error, Operation};
 
 /// Which attributes to carry over.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -6,7 +6,8 @@ use std::path::Path;
 use humansize::{format_size, BINARY};
 use serde::Serialize;
 
-use crate::engine::{Error, Method};
+use crate::engine::Method;
+use crate::error::Error;
 use crate::stats::StatsSnapshot;
 
 /// How the results of a run are printed.
@@ -128,7 +129,7 @@ pub struct ErrorRecord {
     #[serde(flatten)]
     pub paths: Endpoints,
     /// The step that failed, e.g. `open_source`, `copy_file_range`, `verify`.
-    pub operation: crate::engine::Operation,
+    pub operation: crate::error::Operation,
     /// The whole message: path, operation, cause.
     pub error: String,
     /// The OS error number, when there is one.

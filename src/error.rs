@@ -1,4 +1,7 @@
-//! The engine's one error type: what failed, on which path, and why.
+//! The one error type of copies, plans and installs: what failed, on which path, and why.
+//!
+//! It sits below every module that reports errors (engine, atomic, preserve, plan, batch),
+//! so their imports point one way.
 
 use std::fmt;
 use std::io;

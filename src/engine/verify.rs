@@ -7,9 +7,11 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::SystemTime;
 
+use super::file::Source;
+use super::Observer;
 use crate::atomic::TempDest;
 use crate::config::VerifyMode;
-use crate::engine::{self, Cause, Context, Error, Observer, Operation, Source};
+use crate::error::{Cause, Context, Error, Operation};
 
 /// Compares the copy with the source. Returns `true` when a check ran.
 ///
@@ -64,7 +66,7 @@ fn compare_content(
     observer: &dyn Observer,
 ) -> Result<(), Error> {
     let data =
-        engine::data_segments(&source.file, &source.metadata).op(source.path, Operation::Verify)?;
+        super::data_segments(&source.file, &source.metadata).op(source.path, Operation::Verify)?;
     let source_hash = blake3_of(&source.file, source.path, &data, observer)?;
     let copy_hash = blake3_of(temp.file(), temp.destination(), &data, observer)?;
     if source_hash != copy_hash {
@@ -81,7 +83,7 @@ fn compare_content(
         .file()
         .metadata()
         .op(temp.destination(), Operation::Verify)?;
-    let copy_data = engine::data_segments(temp.file(), &copy_metadata)
+    let copy_data = super::data_segments(temp.file(), &copy_metadata)
         .op(temp.destination(), Operation::Verify)?;
     for extra in outside(&copy_data, &data) {
         if !reads_as_zeros(temp.file(), temp.destination(), extra.clone(), observer)? {

@@ -1,0 +1,339 @@
+//! The copy ladder: which rungs to try for a file, in which order, and how one gives
+//! way to the next.
+//!
+//! A rung gives way only for "not supported here" errors ([`RungError::Unsupported`]);
+//! whatever it wrote is truncated away first. Anything else ends the copy of the file.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::file::Source;
+use super::*;
+use crate::atomic::TempDest;
+use crate::error::Context;
+
+/// How a rung failed.
+#[derive(Debug)]
+pub(crate) enum RungError {
+    /// The mechanism cannot copy this file here (ENOSYS, EOPNOTSUPP, EXDEV, EINVAL...);
+    /// the next rung may.
+    Unsupported(io::Error),
+    /// A real failure (ENOSPC, EIO...): the copy of this file ends.
+    Failed(Operation, io::Error),
+    /// The user interrupted the run.
+    Interrupted,
+}
+
+/// What a rung returns: the bytes it copied, or why it did not.
+pub(crate) type RungResult = Result<u64, RungError>;
+
+/// Errors that mean "this mechanism does not work for this pair of files", after which
+/// the next rung is tried (on a rewound temporary file). Which errno each mechanism
+/// returns for what:
+/// - ENOSYS: the syscall does not exist (old kernel, some sandboxes).
+/// - EPERM: seccomp filters (Docker's default profile before 20.10) answer EPERM for
+///   copy_file_range; a filter may do the same to any syscall.
+/// - EOPNOTSUPP/ENOTSUP, ENOTTY: FICLONE on a filesystem without reflink (ext4, tmpfs).
+/// - EXDEV: FICLONE and copy_file_range across filesystems (copy_file_range allows
+///   that only within one filesystem type since Linux 5.19).
+/// - EINVAL: FICLONE with unaligned sizes on some filesystems; copy_file_range or
+///   sendfile on files that do not support them (some FUSE, procfs).
+/// - EBADF: the descriptor type is not supported by the call (e.g. O_APPEND files).
+/// - ETXTBSY: copy_file_range on a swap file or an executable being run.
+///
+/// ENOSPC, EDQUOT, EIO and EFBIG are not here: they are failures, never retried.
+pub(crate) fn is_unsupported(err: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(
+            err.raw_os_error(),
+            Some(
+                libc::ENOSYS
+                    | libc::EPERM
+                    | libc::EOPNOTSUPP
+                    | libc::ENOTTY
+                    | libc::EXDEV
+                    | libc::EINVAL
+                    | libc::EBADF
+                    | libc::ETXTBSY
+            )
+        ) || err.raw_os_error() == Some(libc::ENOTSUP)
+    }
+    #[cfg(not(unix))]
+    {
+        err.kind() == io::ErrorKind::Unsupported
+    }
+}
+
+/// Classifies an error of a rung: unsupported, or a failure of `operation`.
+pub(crate) fn classify(operation: Operation, err: io::Error) -> RungError {
+    if is_unsupported(&err) {
+        RungError::Unsupported(err)
+    } else {
+        RungError::Failed(operation, err)
+    }
+}
+
+/// The rungs to try for this file, best first.
+fn rungs(src: &Source<'_>, options: &CopyOptions) -> &'static [Method] {
+    if let Some(forced) = options.forced_method {
+        let index = Method::ALL
+            .iter()
+            .position(|&method| method == forced)
+            .expect("every method is in ALL");
+        return &Method::ALL[index..=index];
+    }
+    if options.reflink == Reflink::Always {
+        return &[Method::Clone];
+    }
+    if !options.zero_copy || src.metadata.len() < options.min_size || !src.size_is_exact {
+        return &[Method::Chunked];
+    }
+    platform_rungs(options.reflink)
+}
+
+#[cfg(target_os = "linux")]
+fn platform_rungs(reflink: Reflink) -> &'static [Method] {
+    match reflink {
+        Reflink::Never => &[Method::Sendfile, Method::Chunked],
+        _ => &[
+            Method::Clone,
+            Method::CopyFileRange,
+            Method::Sendfile,
+            Method::Chunked,
+        ],
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn platform_rungs(reflink: Reflink) -> &'static [Method] {
+    // No sendfile: on macOS it only sends to sockets.
+    match reflink {
+        Reflink::Never => &[Method::Fcopyfile, Method::Chunked],
+        _ => &[Method::Clone, Method::Fcopyfile, Method::Chunked],
+    }
+}
+
+#[cfg(windows)]
+fn platform_rungs(_reflink: Reflink) -> &'static [Method] {
+    &[Method::CopyFileEx, Method::Chunked]
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+fn platform_rungs(_reflink: Reflink) -> &'static [Method] {
+    &[Method::Chunked]
+}
+
+/// Tries each rung in turn; returns the method that copied and the bytes it copied.
+pub(super) fn run_ladder(
+    src: &Source<'_>,
+    temp: &mut TempDest,
+    options: &CopyOptions,
+    observer: &dyn Observer,
+) -> Result<(Method, u64), Error> {
+    let rungs = rungs(src, options);
+    for (index, &method) in rungs.iter().enumerate() {
+        if let Some(reason) = unavailable(method) {
+            observer.note(&format!(
+                "{}: skipping {}: {reason}",
+                src.path.display(),
+                method.name()
+            ));
+            continue;
+        }
+        match run_rung(method, src, temp, options, observer) {
+            Ok(bytes) => {
+                observer.note(&format!(
+                    "{}: copied {bytes} bytes with {}",
+                    src.path.display(),
+                    method.name()
+                ));
+                return Ok((method, bytes));
+            }
+            Err(RungError::Interrupted) => {
+                return Err(Error::new(
+                    temp.destination(),
+                    method.operation(),
+                    Cause::Interrupted,
+                ))
+            }
+            Err(RungError::Failed(operation, err)) => {
+                let path = if operation == Operation::Read {
+                    src.path
+                } else {
+                    temp.destination()
+                };
+                return Err(Error::os(path, operation, err));
+            }
+            Err(RungError::Unsupported(err)) => {
+                if let Some(demand) = options.demand() {
+                    return Err(Error::new(
+                        src.path,
+                        method.operation(),
+                        Cause::MechanismRefused { demand, error: err },
+                    ));
+                }
+                remember_unavailable(method, &err);
+                observer.note(&format!(
+                    "{}: {} not usable here ({err}); trying {}",
+                    src.path.display(),
+                    method.name(),
+                    rungs
+                        .get(index + 1)
+                        .map_or("nothing else", |next| next.name())
+                ));
+                // Rewind: the next rung starts from an empty file, never from whatever
+                // a half-done attempt left. Only when there is something to undo: on
+                // ext4 a truncate to zero arms auto_da_alloc, which makes the close
+                // wait for writeback (measured: +0.3 s on a 1 GiB copy after a refused
+                // FICLONE).
+                let written = temp
+                    .file()
+                    .metadata()
+                    .op(temp.destination(), Operation::SetMetadata)?
+                    .len();
+                if written > 0 {
+                    temp.file()
+                        .set_len(0)
+                        .op(temp.destination(), Operation::SetMetadata)?;
+                }
+                observer.progress(0);
+            }
+        }
+    }
+    Err(Error::new(
+        src.path,
+        Operation::Write,
+        Cause::Invalid("no copy mechanism works for this file".to_string()),
+    ))
+}
+
+#[cfg(target_os = "linux")]
+fn run_rung(
+    method: Method,
+    src: &Source<'_>,
+    temp: &mut TempDest,
+    options: &CopyOptions,
+    observer: &dyn Observer,
+) -> RungResult {
+    let size = src.metadata.len();
+    if method == Method::Clone {
+        return clone::clone(&src.file, temp.file(), size);
+    }
+    if !src.size_is_exact {
+        // procfs and sysfs: only reads until end of file see the content.
+        return match method {
+            Method::Chunked => {
+                chunked::copy_until_eof(&src.file, temp.file(), options.chunk_size, observer)
+            }
+            _ => Err(RungError::Unsupported(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the size of this file is unknown (procfs, sysfs): only reads can copy it",
+            ))),
+        };
+    }
+    let data = segments::data_segments(&src.file, &src.metadata)
+        .map_err(|err| RungError::Failed(Operation::MapHoles, err))?;
+    let copied = match method {
+        Method::CopyFileRange => copy_range::copy(
+            &src.file,
+            temp.file(),
+            &data,
+            options.kernel_chunk,
+            observer,
+        )?,
+        Method::Sendfile => sendfile::copy(
+            &src.file,
+            temp.file(),
+            &data,
+            options.kernel_chunk,
+            observer,
+        )?,
+        _ => chunked::copy(&src.file, temp.file(), &data, options.chunk_size, observer)?,
+    };
+    segments::extend_over_trailing_hole(temp.file(), &data, size)
+        .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
+    Ok(copied)
+}
+
+#[cfg(target_os = "macos")]
+fn run_rung(
+    method: Method,
+    src: &Source<'_>,
+    temp: &mut TempDest,
+    options: &CopyOptions,
+    observer: &dyn Observer,
+) -> RungResult {
+    let size = src.metadata.len();
+    match method {
+        Method::Clone => macos::clone(&src.file, temp, size),
+        Method::Fcopyfile => macos::fcopyfile(&src.file, temp.file(), size),
+        Method::Chunked => {
+            chunked::copy_until_eof(&src.file, temp.file(), options.chunk_size, observer)
+        }
+        Method::CopyFileRange | Method::Sendfile => {
+            Err(RungError::Unsupported(io::ErrorKind::Unsupported.into()))
+        }
+    }
+}
+
+#[cfg(windows)]
+fn run_rung(
+    method: Method,
+    src: &Source<'_>,
+    temp: &mut TempDest,
+    options: &CopyOptions,
+    observer: &dyn Observer,
+) -> RungResult {
+    match method {
+        Method::CopyFileEx => windows::copy_file_ex(src.path, temp),
+        Method::Chunked => {
+            chunked::copy_until_eof(&src.file, temp.file(), options.chunk_size, observer)
+        }
+        _ => Err(RungError::Unsupported(io::ErrorKind::Unsupported.into())),
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+fn run_rung(
+    _method: Method,
+    src: &Source<'_>,
+    temp: &mut TempDest,
+    options: &CopyOptions,
+    observer: &dyn Observer,
+) -> RungResult {
+    chunked::copy_until_eof(&src.file, temp.file(), options.chunk_size, observer)
+}
+
+/// The process-wide "this syscall does not exist" flag of a method, if it has one.
+#[cfg(target_os = "linux")]
+fn availability(method: Method) -> Option<&'static AtomicBool> {
+    match method {
+        Method::Clone => Some(&clone::UNAVAILABLE),
+        Method::CopyFileRange => Some(&copy_range::UNAVAILABLE),
+        Method::Sendfile => Some(&sendfile::UNAVAILABLE),
+        Method::Chunked => None,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn availability(_method: Method) -> Option<&'static AtomicBool> {
+    None
+}
+
+/// Why a method is known not to work in this process, if it is.
+fn unavailable(method: Method) -> Option<&'static str> {
+    availability(method)
+        .is_some_and(|flag| flag.load(Ordering::Relaxed))
+        .then_some("the kernel does not provide it (ENOSYS seen earlier in this run)")
+}
+
+/// ENOSYS (which std reports as `Unsupported`) means the syscall does not exist at all:
+/// no point asking again for every file.
+fn remember_unavailable(method: Method, err: &io::Error) {
+    if err.kind() == io::ErrorKind::Unsupported {
+        if let Some(flag) = availability(method) {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
