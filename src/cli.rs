@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
-use crate::config::{EnvFile, Overrides, Reflink, VerifyMode};
+use crate::config::{self, EnvFile, Overrides, Reflink, VerifyMode};
 use crate::engine::Method;
 use crate::plan::{PlanOptions, Symlinks};
 use crate::preserve::Preserve;
@@ -189,11 +189,11 @@ pub struct Cli {
 
     /// Smallest file (in MB of 1,048,576 bytes, 1-1000) for the kernel paths
     /// [env: ZERO_COPY_MIN_SIZE_MB] [default: 10]
-    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=1000), help_heading = "Zero-copy")]
+    #[arg(long, value_name = "MB", value_parser = config::setting_number("ZERO_COPY_MIN_SIZE_MB"), help_heading = "Zero-copy")]
     pub min_size_mb: Option<u64>,
 
     /// Buffer of the chunk copy, in MB (1-512) [env: ZERO_COPY_CHUNK_SIZE_MB] [default: 64]
-    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=512), help_heading = "Zero-copy")]
+    #[arg(long, value_name = "MB", value_parser = config::setting_number("ZERO_COPY_CHUNK_SIZE_MB"), help_heading = "Zero-copy")]
     pub chunk_size_mb: Option<u64>,
 
     /// Clone blocks: auto (when possible), always (or fail), never (independent copies)
@@ -202,7 +202,7 @@ pub struct Cli {
     pub reflink: Option<Reflink>,
 
     /// Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: 4]
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256), help_heading = "Copy")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = config::setting_number("ZERO_COPY_JOBS"), help_heading = "Copy")]
     pub jobs: Option<u64>,
 
     /// Use only this mechanism, whatever the file's size and the settings; a file it
@@ -325,10 +325,10 @@ pub enum Command {
         #[arg(long, value_name = "SIZES", value_parser = parse_sizes)]
         sizes: Option<Sizes>,
         /// Rounds per contender (default 5, --quick 3).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100))]
+        #[arg(long, value_name = "N", value_parser = config::whole_number(1, 100))]
         rounds: Option<u64>,
         /// Files in the small-file tree (default 10000, --quick 2000).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        #[arg(long, value_name = "N", value_parser = config::whole_number(1, 1_000_000))]
         files: Option<u64>,
         /// Print one JSON document instead of the tables.
         #[arg(long)]
