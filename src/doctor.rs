@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Reflink, VerifyMode};
 use crate::engine::{self, Cause, CopyOptions, Method, Outcome, Quiet};
+use crate::report::human_bytes;
 
 /// Size of the probe file: big enough for every mechanism to do real work.
 const PROBE_BYTES: usize = 1 << 20;
@@ -189,8 +190,10 @@ fn advise(diagnosis: &Diagnosis, config: &Config) -> Vec<String> {
         ));
     } else if config.min_size_mb > 1 {
         advice.push(format!(
-            "ZERO_COPY_MIN_SIZE_MB={} ({}): files below {} MiB will use the chunk copy",
-            config.min_size_mb, config.origins["ZERO_COPY_MIN_SIZE_MB"], config.min_size_mb
+            "ZERO_COPY_MIN_SIZE_MB={} ({}): files below {} will use the chunk copy",
+            config.min_size_mb,
+            config.origins["ZERO_COPY_MIN_SIZE_MB"],
+            human_bytes(config.min_size_bytes())
         ));
     }
     if works(Method::Clone) {

@@ -3,12 +3,19 @@
 
 use std::path::Path;
 
-use humansize::{format_size, BINARY};
 use serde::Serialize;
 
 use crate::engine::Method;
 use crate::error::Error;
 use crate::stats::StatsSnapshot;
+
+/// A size as zcopy shows it everywhere (summary, progress bars, doctor, bench): binary
+/// units with two decimals, `512 B`, `85.00 MiB`, `1.00 GiB`. It is the progress bars'
+/// own format (indicatif's `HumanBytes`), so a figure on a bar and in the summary
+/// after it read alike, and the bars do not change width as digits come and go.
+pub fn human_bytes(bytes: u64) -> String {
+    indicatif::HumanBytes(bytes).to_string()
+}
 
 /// How the results of a run are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,18 +214,15 @@ impl Report {
         )
     }
 
-    /// The human summary, e.g. `3 files, 4.2 GiB in 1.90 s, 2.2 GiB/s; 3 zero-copy
+    /// The human summary, e.g. `3 files, 4.20 GiB in 1.90 s, 2.21 GiB/s; 3 zero-copy
     /// (clone 2, copy_file_range 1), 0 fallback`.
     pub fn summary(&self) -> String {
         let stats = &self.stats;
         let files = self.files.len();
         let rate = if stats.total_duration_sec > 0.0 {
-            format_size(
-                (stats.bytes_copied as f64 / stats.total_duration_sec) as u64,
-                BINARY,
-            )
+            human_bytes((stats.bytes_copied as f64 / stats.total_duration_sec) as u64)
         } else {
-            format_size(0u64, BINARY)
+            human_bytes(0)
         };
         let kernel: Vec<String> = stats
             .methods
@@ -229,7 +233,7 @@ impl Report {
         let mut line = format!(
             "{files} {}, {} in {:.2} s, {rate}/s; {} zero-copy{}, {} fallback",
             if files == 1 { "file" } else { "files" },
-            format_size(stats.bytes_copied, BINARY),
+            human_bytes(stats.bytes_copied),
             stats.total_duration_sec,
             stats.zero_copy_count,
             if kernel.is_empty() {

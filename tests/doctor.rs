@@ -53,7 +53,7 @@ fn doctor_reports_what_works_in_the_temp_dir_and_leaves_nothing() {
     assert!(json["advice"].as_array().unwrap().iter().any(|a| a
         .as_str()
         .unwrap()
-        .contains("files below 10 MiB will use the chunk copy")));
+        .contains("files below 10.00 MiB will use the chunk copy")));
     assert!(
         list(dir.path()).is_empty(),
         "probe files left: {:?}",
@@ -98,7 +98,7 @@ fn doctor_reads_the_configuration_and_says_what_follows() {
         "{text}"
     );
     assert!(
-        text.contains("files below 200 MiB will use the chunk copy"),
+        text.contains("files below 200.00 MiB will use the chunk copy"),
         "{text}"
     );
     assert!(

@@ -198,7 +198,7 @@ fn the_summary_goes_to_stderr_and_json_alone_to_stdout() {
     let output = zcopy(dir.path()).args(["a", "b"]).output().unwrap();
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.starts_with("1 file, 10 MiB in "), "{stderr}");
+    assert!(stderr.starts_with("1 file, 10.00 MiB in "), "{stderr}");
     assert!(
         stderr.contains("1 zero-copy (copy_file_range 1), 0 fallback"),
         "{stderr}"
