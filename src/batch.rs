@@ -13,7 +13,7 @@ use crate::plan::{Entry, Job};
 use crate::progress::Progress;
 use crate::report::{self, Endpoints, ErrorRecord, FileRecord, Report, SkipRecord};
 use crate::stats::Stats;
-use crate::{atomic, interrupt, preserve};
+use crate::{atomic, interrupt, output, preserve};
 
 /// How a batch runs: the per-file options, the progress bars, `-v`, and the output.
 pub struct Batch {
@@ -359,7 +359,10 @@ fn confirm_overwrite(progress: &Progress, destination: &Path) -> bool {
         return true;
     }
     progress.suspend(|| {
-        eprint!("zcopy: overwrite '{}'? [y/N] ", destination.display());
+        output::stderr(&format!(
+            "zcopy: overwrite '{}'? [y/N] ",
+            destination.display()
+        ));
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer).is_ok()
             && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
@@ -369,7 +372,7 @@ fn confirm_overwrite(progress: &Progress, destination: &Path) -> bool {
 /// With `--json-lines`, prints a record the moment it exists.
 fn stream(batch: &Batch, kind: &str, record: &impl serde::Serialize) {
     if batch.format == report::Format::JsonLines {
-        println!("{}", report::json_line(kind, record));
+        output::stdout_line(&report::json_line(kind, record));
     }
 }
 

@@ -28,7 +28,8 @@ macro_rules! environment_help {
 macro_rules! exit_status_help {
     () => {
         "Exit status: 0 all copied, 1 some files failed, 2 usage or configuration error,
-130 interrupted."
+130 interrupted, 141 whoever read the output went away (`| head`): stopped as on
+Ctrl-C, without a word."
     };
 }
 

@@ -61,6 +61,7 @@ pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod interrupt;
+pub mod output;
 pub mod plan;
 pub mod preserve;
 pub mod progress;

@@ -7,6 +7,7 @@ use clap::Parser;
 
 use zcopy::cli::{Cli, ColorChoice, Command};
 use zcopy::config::Config;
+use zcopy::output::{self, EXIT_CLOSED};
 use zcopy::report::{Format, Painter};
 use zcopy::{interrupt, plan, Batch};
 
@@ -15,19 +16,25 @@ const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let code = match run(&cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!(
-                "{}",
-                Painter::new(color_enabled(cli.color)).error(&format!("{err:#}"))
-            );
-            ExitCode::from(EXIT_USAGE)
+            output::stderr_line(&Painter::new(color_enabled(cli.color)).error(&format!("{err:#}")));
+            EXIT_USAGE
         }
-    }
+    };
+    ExitCode::from(if output::closed() {
+        EXIT_CLOSED
+    } else if output::failed() {
+        code.max(1)
+    } else {
+        code
+    })
 }
 
-fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+/// Does what the command line asks; returns the exit status (before a closed or failed
+/// output is taken into account, in `main`).
+fn run(cli: &Cli) -> anyhow::Result<u8> {
     if cli.clean {
         return clean(cli);
     }
@@ -35,7 +42,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let (config, warnings) = Config::load(&cli.overrides(), &cli.env_file())?;
     if !cli.quiet {
         for warning in warnings {
-            eprintln!("{}", painter.warning(&warning));
+            output::stderr_line(&painter.warning(&warning));
         }
     }
     if let Some(Command::Doctor {
@@ -49,14 +56,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         let diagnosis =
             zcopy::doctor::diagnose(&source, &destination, &config).map_err(anyhow::Error::msg)?;
         if *json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&diagnosis).expect("serializes")
-            );
+            output::stdout_line(&serde_json::to_string_pretty(&diagnosis).expect("serializes"));
         } else {
-            print!("{}", diagnosis.render());
+            output::stdout(&diagnosis.render());
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     if let Some(Command::Bench {
         directory,
@@ -79,7 +83,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
     if cli.print_config {
         print_config(&config, cli.json);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     let entries = match &cli.files_from {
         Some(list) => {
@@ -106,7 +110,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
     if cli.verbose > 0 {
         for line in config.describe() {
-            eprintln!("zcopy: {line}");
+            output::stderr_line(&format!("zcopy: {line}"));
         }
     }
 
@@ -128,16 +132,16 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let report = zcopy::run(entries, &batch);
 
     match format {
-        Format::Json => println!("{}", report.to_json()),
-        Format::JsonLines => println!("{}", report.final_json_line()),
-        Format::Summary if !cli.quiet => eprintln!("{}", report.summary()),
+        Format::Json => output::stdout_line(&report.to_json()),
+        Format::JsonLines => output::stdout_line(&report.final_json_line()),
+        Format::Summary if !cli.quiet => output::stderr_line(&report.summary()),
         Format::Summary => {}
     }
-    Ok(ExitCode::from(report.exit_code() as u8))
+    Ok(report.exit_code() as u8)
 }
 
 /// `zcopy --clean DIR...`: removes leftover temporary files, prints each one removed.
-fn clean(cli: &Cli) -> anyhow::Result<ExitCode> {
+fn clean(cli: &Cli) -> anyhow::Result<u8> {
     if cli.paths.is_empty() {
         anyhow::bail!("--clean needs at least one directory");
     }
@@ -145,14 +149,14 @@ fn clean(cli: &Cli) -> anyhow::Result<ExitCode> {
     for directory in &cli.paths {
         let (removed, errors) = zcopy::atomic::clean(directory, cli.recursive);
         for path in removed {
-            println!("{}", path.display());
+            output::stdout_line(&path.display().to_string());
         }
         for error in errors {
-            eprintln!("zcopy: {error}");
+            output::stderr_line(&format!("zcopy: {error}"));
             failed = true;
         }
     }
-    Ok(ExitCode::from(u8::from(failed)))
+    Ok(u8::from(failed))
 }
 
 /// `--color`, with `NO_COLOR` (any non-empty value) turning `auto` off.
@@ -170,13 +174,10 @@ fn color_enabled(choice: ColorChoice) -> bool {
 /// `--print-config`: each setting's value and where it came from.
 fn print_config(config: &Config, json: bool) {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&config.to_json()).expect("serializes")
-        );
+        output::stdout_line(&serde_json::to_string_pretty(&config.to_json()).expect("serializes"));
     } else {
         for line in config.describe() {
-            println!("{line}");
+            output::stdout_line(&line);
         }
     }
 }
@@ -191,7 +192,7 @@ fn bench(
     rounds: Option<u64>,
     files: Option<u64>,
     json: bool,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<u8> {
     let directory = directory.unwrap_or_else(std::env::temp_dir);
     let mut options = zcopy::bench::BenchOptions::new(directory, quick, config.jobs as usize);
     if let Some(sizes) = sizes {
@@ -204,23 +205,22 @@ fn bench(
         options.small_files = files as usize;
     }
     interrupt::install()?;
-    let report = match zcopy::bench::run(&options, &|line| eprintln!("zcopy bench: {line}")) {
+    let report = match zcopy::bench::run(&options, &|line| {
+        output::stderr_line(&format!("zcopy bench: {line}"))
+    }) {
         Ok(report) => report,
         Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {
-            eprintln!("zcopy bench: interrupted; its files are removed");
-            return Ok(ExitCode::from(130));
+            output::stderr_line("zcopy bench: interrupted; its files are removed");
+            return Ok(130);
         }
         Err(err) => anyhow::bail!("{}: bench: {err}", options.directory.display()),
     };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("serializes")
-        );
+        output::stdout_line(&serde_json::to_string_pretty(&report).expect("serializes"));
     } else {
-        print!("{}", report.render());
+        output::stdout(&report.render());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -232,6 +232,6 @@ fn bench(
     _rounds: Option<u64>,
     _files: Option<u64>,
     _json: bool,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<u8> {
     anyhow::bail!("zcopy bench runs on Linux only")
 }

@@ -122,9 +122,9 @@ impl Progress {
     /// Prints a line on stderr without tearing the bars.
     pub fn println(&self, line: &str) {
         if self.visible {
-            self.multi.suspend(|| eprintln!("{line}"));
+            self.multi.suspend(|| crate::output::stderr_line(line));
         } else {
-            eprintln!("{line}");
+            crate::output::stderr_line(line);
         }
     }
 

@@ -223,6 +223,63 @@ fn a_source_changed_during_the_copy_is_not_installed() {
     }
 }
 
+/// A source replaced by rename (an editor or a camera app saving a new version over the
+/// name) after its bytes were copied but while the copy is still being checked
+/// (`--verify=checksum` reads both files again) or flushed (`--fsync`): the copy holds
+/// the old version, so it is an error and nothing is installed.
+#[test]
+fn a_source_replaced_while_the_copy_is_checked_or_flushed_is_not_installed() {
+    let Some(shim) = fault_shim("source_replaced_late") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (when, flags) in [
+        (
+            "read",
+            &["--method=copy-file-range", "--verify=checksum"][..],
+        ),
+        ("fsync", &["--fsync"][..]),
+        ("fsync", &["--fsync", "--no-zero-copy"][..]),
+    ] {
+        for existing in [false, true] {
+            let source = d.join("src.mkv");
+            let destination = d.join("dst.mkv");
+            write_pattern(&source, 12 * MIB, 1);
+            let _ = std::fs::remove_file(&destination);
+            if existing {
+                write_pattern(&destination, MIB, 2);
+            }
+            let old = std::fs::read(&destination).ok();
+            let faults = [
+                ("ZCOPY_FAULT_SOURCE_PATH", source.display().to_string()),
+                ("ZCOPY_FAULT_SOURCE_ACTION", "replace".to_string()),
+                ("ZCOPY_FAULT_SOURCE_WHEN", when.to_string()),
+            ];
+            let args: Vec<&str> = flags
+                .iter()
+                .copied()
+                .chain(["src.mkv", "dst.mkv"])
+                .collect();
+            let (code, json, stderr) = run(d, shim, &faults, &args);
+            let case = format!("replaced at the first {when}, {flags:?}, existing: {existing}");
+            assert_eq!(
+                std::fs::read(&source).unwrap(),
+                b"replacement",
+                "{case}: the shim did not replace the source"
+            );
+            assert_eq!(code, 1, "{case}: {stderr}");
+            assert_eq!(json["errors"][0]["operation"], "check_source", "{case}");
+            assert!(
+                stderr.contains("src.mkv: check source: source changed during the copy"),
+                "{case}: {stderr}"
+            );
+            assert_eq!(std::fs::read(&destination).ok(), old, "{case}");
+            assert_no_debris(d);
+        }
+    }
+}
+
 /// A write that silently corrupts a byte keeps the size right: only the checksum
 /// catches it. Caught, counted in verification_failures, and not installed.
 #[test]

@@ -79,6 +79,22 @@ pub fn copy_file(
             options.preserve,
         )?;
     }
+    let checked_content = verified && options.verify == Some(crate::config::VerifyMode::Checksum);
+    if options.fsync {
+        // Flushed here rather than in `install`, before the last look at the source:
+        // flushing a large file takes seconds.
+        temp.file()
+            .sync_all()
+            .op(temp.destination(), Operation::Fsync)?;
+    }
+    if checked_content || options.fsync {
+        // Reading both files again or flushing takes seconds for a large file: long
+        // enough for an editor or a camera app to save a new version over the source's
+        // name (a rename, which leaves our open file and its size and mtime untouched).
+        // So look again just before installing. The rename(2) that installs cannot be
+        // made conditional on the source path; the window left is microseconds.
+        verify::source_unchanged(&src)?;
+    }
     temp.install(options.no_clobber, options.fsync)?;
     Ok(Outcome::Copied(Copied {
         bytes: if src.size_is_exact {
