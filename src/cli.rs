@@ -77,6 +77,8 @@ const AFTER_LONG_HELP: &str = concat!(
 #[command(
     name = "zcopy",
     args_conflicts_with_subcommands = true,
+    // cp takes a repeated option, the later one winning (lists of --preserve add up).
+    args_override_self = true,
     version,
     long_version = concat!(env!("CARGO_PKG_VERSION"), "\nmechanisms: ", mechanisms!()),
     about = "Copy large media files with the kernel's own mechanisms, atomically and verified",
@@ -171,9 +173,10 @@ pub struct Cli {
         require_equals = true,
         default_missing_value = "mode,ownership,timestamps",
         value_parser = parse_preserve,
+        action = ArgAction::Append,
         help_heading = "Copy"
     )]
-    pub preserve: Option<Preserve>,
+    pub preserve: Vec<Preserve>,
 
     /// Archive: -r -P --preserve=all.
     #[arg(short = 'a', long, help_heading = "Copy")]
@@ -459,7 +462,10 @@ impl Cli {
         if self.archive {
             return Preserve::ALL;
         }
-        let mut preserve = self.preserve.unwrap_or_default();
+        let mut preserve = self
+            .preserve
+            .iter()
+            .fold(Preserve::default(), |all, list| all.union(*list));
         if self.preserve_default {
             preserve.mode = true;
             preserve.ownership = true;

@@ -62,6 +62,21 @@ impl Preserve {
         Ok(preserve)
     }
 
+    /// Both lists together, as cp adds up repeated `--preserve` options. An attribute
+    /// asked for explicitly in either list keeps its failures fatal.
+    pub fn union(self, other: Preserve) -> Preserve {
+        let best_effort = |p: Preserve| !p.xattr || p.xattr_best_effort;
+        Preserve {
+            mode: self.mode || other.mode,
+            ownership: self.ownership || other.ownership,
+            timestamps: self.timestamps || other.timestamps,
+            xattr: self.xattr || other.xattr,
+            xattr_best_effort: (self.xattr || other.xattr)
+                && best_effort(self)
+                && best_effort(other),
+        }
+    }
+
     /// True when anything is to be preserved.
     pub fn any(self) -> bool {
         self.mode || self.ownership || self.timestamps || self.xattr

@@ -1,0 +1,335 @@
+//! The cp options zcopy offers, held against GNU cp: each test builds the same input
+//! twice, runs `/bin/cp` on one copy and zcopy on the other with the same arguments,
+//! and compares what each left behind — file types, contents, modes, owners, times
+//! (where they are preserved), symlink targets, hard links, device numbers — and the
+//! exit codes. Some run as an unprivileged user through setpriv, where what cp may do
+//! depends on it.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command as StdCommand;
+
+/// One entry of a tree as the comparison sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Node {
+    kind: &'static str,
+    mode: u32,
+    owner: (u32, u32),
+    /// File content, symlink target, or device number.
+    body: String,
+    /// The first path (in sorted order) of the tree sharing this inode, if not this one.
+    hard_link_of: Option<String>,
+    /// Modification time, when the comparison includes times.
+    mtime: Option<(i64, i64)>,
+}
+
+/// Every input entry gets this modification time unless its setup chose an older one,
+/// so that the two copies of the input are alike.
+const INPUT_TIME: i64 = 1_500_000_000;
+
+/// Later than every time the inputs carry: a time the copy set.
+const RECENT_AFTER: i64 = 1_600_000_000;
+
+/// What a run leaves: every entry below the directory, keyed by relative path.
+type Snapshot = BTreeMap<String, Node>;
+
+/// How a comparison runs.
+#[derive(Clone, Default)]
+struct Case<'a> {
+    args: &'a [&'a str],
+    /// Compare modification times (for options that preserve them).
+    times: bool,
+    /// Run both tools as `nobody` (the tree is made world-writable first).
+    unprivileged: bool,
+    /// Environment variables for both tools.
+    env: &'a [(&'a str, &'a str)],
+    /// Entries the comparison ignores (e.g. the access-time-sensitive ones).
+    ignore: &'a [&'a str],
+}
+
+/// What one tool did.
+#[derive(Debug)]
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    tree: Snapshot,
+}
+
+fn snapshot(root: &Path, times: bool, ignore: &[&str]) -> Snapshot {
+    let mut inodes: BTreeMap<(u64, u64), String> = BTreeMap::new();
+    let mut tree = Snapshot::new();
+    let walk = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name();
+    for item in walk {
+        let item = item.unwrap();
+        let relative = item
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if ignore.contains(&relative.as_str()) {
+            continue;
+        }
+        let meta = item.path().symlink_metadata().unwrap();
+        let kind = meta.file_type();
+        let (kind_name, body) = if kind.is_symlink() {
+            (
+                "symlink",
+                std::fs::read_link(item.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        } else if kind.is_dir() {
+            ("dir", String::new())
+        } else if kind.is_file() {
+            (
+                "file",
+                String::from_utf8_lossy(&std::fs::read(item.path()).unwrap()).into_owned(),
+            )
+        } else {
+            use std::os::unix::fs::FileTypeExt;
+            let name = if kind.is_fifo() {
+                "fifo"
+            } else if kind.is_char_device() {
+                "char"
+            } else if kind.is_block_device() {
+                "block"
+            } else {
+                "socket"
+            };
+            (name, format!("rdev {:x}", meta.rdev()))
+        };
+        let hard_link_of = if !kind.is_dir() && meta.nlink() > 1 {
+            let first = inodes
+                .entry((meta.dev(), meta.ino()))
+                .or_insert_with(|| relative.clone());
+            (*first != relative).then(|| first.clone())
+        } else {
+            None
+        };
+        // Times set by the copy itself ("now") differ between the two runs by a few
+        // milliseconds: they compare as "recent"; kept times compare exactly.
+        let mtime = (times && !kind.is_symlink()).then(|| {
+            if meta.mtime() > RECENT_AFTER {
+                (-1, 0)
+            } else {
+                (meta.mtime(), meta.mtime_nsec())
+            }
+        });
+        tree.insert(
+            relative,
+            Node {
+                kind: kind_name,
+                mode: if kind.is_symlink() {
+                    0
+                } else {
+                    meta.mode() & 0o7777
+                },
+                owner: (meta.uid(), meta.gid()),
+                body,
+                hard_link_of,
+                mtime,
+            },
+        );
+    }
+    tree
+}
+
+/// Runs `program args` in `cwd` (as nobody when asked) and returns what it did to `cwd`.
+fn run_tool(program: &Path, extra: &[&str], cwd: &Path, case: &Case<'_>) -> Outcome {
+    let mut command = if case.unprivileged {
+        let mut command = StdCommand::new("setpriv");
+        command
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(program);
+        command
+    } else {
+        StdCommand::new(program)
+    };
+    command.args(extra).args(case.args).current_dir(cwd);
+    for (key, _) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        if key_text.starts_with("ZERO_COPY_")
+            || key_text == "VERSION_CONTROL"
+            || key_text == "SIMPLE_BACKUP_SUFFIX"
+        {
+            command.env_remove(&key);
+        }
+    }
+    command.env("LC_ALL", "C");
+    for (key, value) in case.env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("the tool runs");
+    Outcome {
+        code: output.status.code().expect("exited normally"),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        tree: snapshot(cwd, case.times, case.ignore),
+    }
+}
+
+/// A fresh directory (world-writable for unprivileged runs) holding `setup`'s tree.
+fn prepared(setup: &dyn Fn(&Path), unprivileged: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    if unprivileged {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    setup(dir.path());
+    for item in walkdir::WalkDir::new(dir.path())
+        .min_depth(1)
+        .contents_first(true)
+    {
+        let item = item.unwrap();
+        let meta = item.path().symlink_metadata().unwrap();
+        if (meta.is_file() || meta.is_dir()) && meta.mtime() > RECENT_AFTER {
+            set_time(item.path(), INPUT_TIME);
+        }
+    }
+    dir
+}
+
+/// Runs cp and zcopy on the same input; fails with both trees when they differ.
+/// Returns both outcomes for extra checks.
+fn compare(setup: &dyn Fn(&Path), case: Case<'_>) -> (Outcome, Outcome) {
+    if !Path::new("/bin/cp").exists() {
+        panic!("GNU cp is the reference and must be installed");
+    }
+    let cp_dir = prepared(setup, case.unprivileged);
+    let zcopy_dir = prepared(setup, case.unprivileged);
+    let cp = run_tool(Path::new("/bin/cp"), &[], cp_dir.path(), &case);
+    let zcopy = run_tool(
+        Path::new(env!("CARGO_BIN_EXE_zcopy")),
+        &["--no-env-file", "-q"],
+        zcopy_dir.path(),
+        &case,
+    );
+    let shown = |outcome: &Outcome| {
+        format!(
+            "exit {}\nstdout: {}\nstderr: {}",
+            outcome.code, outcome.stdout, outcome.stderr
+        )
+    };
+    let differences: Vec<String> = cp
+        .tree
+        .keys()
+        .chain(zcopy.tree.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|path| cp.tree.get(*path) != zcopy.tree.get(*path))
+        .map(|path| {
+            format!(
+                "{path}:\n  cp:    {:?}\n  zcopy: {:?}",
+                cp.tree.get(path),
+                zcopy.tree.get(path)
+            )
+        })
+        .collect();
+    assert!(
+        differences.is_empty() && (cp.code == 0) == (zcopy.code == 0),
+        "cp {:?} and zcopy differ:\n{}\n--- cp ---\n{}\n--- zcopy ---\n{}",
+        case.args,
+        differences.join("\n"),
+        shown(&cp),
+        shown(&zcopy)
+    );
+    assert_eq!(cp.code, zcopy.code, "exit codes differ: {}", shown(&zcopy));
+    if zcopy.code != 0 {
+        assert!(
+            zcopy.stderr.starts_with("zcopy: ") || zcopy.stderr.starts_with("error: "),
+            "a failure is explained on stderr: {}",
+            zcopy.stderr
+        );
+    }
+    (cp, zcopy)
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn symlink(target: &str, path: &Path) {
+    std::os::unix::fs::symlink(target, path).unwrap();
+}
+
+fn old_times(path: &Path) {
+    set_time(path, 1_000_000_000);
+}
+
+fn set_time(path: &Path, seconds: i64) {
+    let time = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds as u64);
+    std::fs::File::open(path)
+        .unwrap()
+        .set_times(
+            std::fs::FileTimes::new()
+                .set_modified(time)
+                .set_accessed(time),
+        )
+        .unwrap();
+}
+
+#[allow(dead_code)]
+fn root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Two files and a link, one file with an old mtime.
+fn flat_tree(d: &Path) {
+    std::fs::create_dir_all(d.join("src/sub")).unwrap();
+    write(&d.join("src/a.txt"), "take one\n");
+    write(&d.join("src/sub/b.txt"), "take two\n");
+    symlink("a.txt", &d.join("src/latest"));
+    chmod(&d.join("src/a.txt"), 0o640);
+    old_times(&d.join("src/a.txt"));
+}
+
+/// A small tree: a file with an old mtime, a private directory, a link inside.
+#[allow(dead_code)]
+fn small_tree(d: &Path) {
+    std::fs::create_dir_all(d.join("src/private")).unwrap();
+    write(&d.join("src/a.txt"), "take one\n");
+    write(&d.join("src/private/b.txt"), "take two\n");
+    symlink("a.txt", &d.join("src/latest"));
+    chmod(&d.join("src/a.txt"), 0o640);
+    chmod(&d.join("src/private"), 0o700);
+    old_times(&d.join("src/a.txt"));
+    old_times(&d.join("src/private/b.txt"));
+}
+
+// Issue 8, bug 9: repeated options were usage errors (exit 2); cp takes them, the
+// later one winning and --preserve lists adding up.
+#[test]
+fn repeated_options_are_accepted_like_cp() {
+    for args in [
+        &["-p", "-p", "src/a.txt", "copy"][..],
+        &["-r", "-r", "src", "copy"],
+        &[
+            "--preserve=mode",
+            "--preserve=timestamps",
+            "src/a.txt",
+            "copy",
+        ],
+        &["--reflink=auto", "--reflink=never", "src/a.txt", "copy"],
+        &["-n", "-n", "src/a.txt", "src/sub/b.txt"],
+        &["-a", "-a", "src", "copy"],
+    ] {
+        compare(
+            &flat_tree,
+            Case {
+                args,
+                times: true,
+                ..Case::default()
+            },
+        );
+    }
+}
