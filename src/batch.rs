@@ -135,9 +135,9 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                 source,
                 destination,
             } => {
-                let done = match create_dir(&destination) {
-                    Ok(()) => {
-                        directories.push((source, destination));
+                let done = match create_dir(&source, &destination) {
+                    Ok(final_mode) => {
+                        directories.push((source, destination, final_mode));
                         Done::Made
                     }
                     Err(error) => Done::Failed {
@@ -198,9 +198,22 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
 
     let mut report = reporter.finish();
     // Directory attributes last: copying into a directory changes its times. Deepest
-    // first, so a parent is done after its children.
+    // first, so a parent is done after its children. New directories were made
+    // private; they get their mode now, also after an interruption.
+    for (source, destination, final_mode) in directories.iter().rev() {
+        let Some(mode) = final_mode else { continue };
+        if batch.options.preserve.mode && !report.interrupted && source.is_dir() {
+            continue;
+        }
+        if let Err(error) = set_mode(destination, *mode) {
+            progress.println(&batch.painter.error(&error.to_string()));
+            report
+                .errors
+                .push(ErrorRecord::new(source, Some(destination), &error));
+        }
+    }
     if batch.options.preserve.any() && !report.interrupted {
-        for (source, destination) in directories.iter().rev() {
+        for (source, destination, _) in directories.iter().rev() {
             if source.is_dir() {
                 if let Err(error) =
                     preserve::apply_to_directory(source, destination, batch.options.preserve)
@@ -383,15 +396,78 @@ fn file_record(job: &Job, copied: &engine::Copied) -> FileRecord {
     }
 }
 
-/// Creates a directory of a copied tree; an existing directory is fine.
-fn create_dir(destination: &Path) -> Result<(), Error> {
-    match std::fs::create_dir(destination) {
-        Ok(()) => Ok(()),
+/// Creates a directory of a copied tree; an existing directory is fine (and keeps its
+/// mode, as with cp). A new one is created private (rwx for its owner only) so that
+/// nothing copied into a private tree is ever visible mid-copy, as cp does; returns
+/// the mode it gets once the copy is done: the source directory's less the umask
+/// (without the setuid, setgid and sticky bits, as cp).
+fn create_dir(source: &Path, destination: &Path) -> Result<Option<u32>, Error> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    match builder.create(destination) {
+        Ok(()) => Ok(Some(final_directory_mode(source))),
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && destination.is_dir() => {
-            Ok(())
+            Ok(None)
         }
         Err(err) => Err(Error::os(destination, Operation::CreateDir, err)),
     }
+}
+
+/// The mode cp gives a new directory: its source's permission bits less the umask; a
+/// parent made for `--files-from` (whose source is a file) gets 0777 less the umask.
+#[cfg(unix)]
+fn final_directory_mode(source: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    let bits = match std::fs::metadata(source) {
+        Ok(meta) if meta.is_dir() => meta.permissions().mode() & 0o777,
+        _ => 0o777,
+    };
+    bits & !umask()
+}
+
+#[cfg(not(unix))]
+fn final_directory_mode(_source: &Path) -> u32 {
+    0o777
+}
+
+/// The process's umask, read from /proc (umask(2) can only be read by changing it,
+/// which would race with the workers creating files).
+#[cfg(unix)]
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("Umask:"))
+                    .and_then(|value| u32::from_str_radix(value.trim(), 8).ok())
+            })
+            .unwrap_or_else(|| {
+                // SAFETY: umask(2) cannot fail; it is set back at once. Only reached
+                // without /proc, before any worker exists.
+                let mask = unsafe { libc::umask(0o022) };
+                unsafe { libc::umask(mask) };
+                mask as u32
+            })
+    })
+}
+
+#[cfg(unix)]
+fn set_mode(destination: &Path, mode: u32) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(destination, std::fs::Permissions::from_mode(mode))
+        .map_err(|err| Error::os(destination, Operation::SetMetadata, err))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_destination: &Path, _mode: u32) -> Result<(), Error> {
+    Ok(())
 }
 
 /// Recreates a symlink of a copied tree, replacing an existing one atomically: the

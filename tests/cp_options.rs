@@ -14,7 +14,8 @@ use std::process::Command as StdCommand;
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Node {
     kind: &'static str,
-    mode: u32,
+    /// Permission bits in octal.
+    mode: String,
     owner: (u32, u32),
     /// File content, symlink target, or device number.
     body: String,
@@ -30,6 +31,9 @@ const INPUT_TIME: i64 = 1_500_000_000;
 
 /// Later than every time the inputs carry: a time the copy set.
 const RECENT_AFTER: i64 = 1_600_000_000;
+
+/// nobody and nogroup.
+const NOBODY: u32 = 65534;
 
 /// What a run leaves: every entry below the directory, keyed by relative path.
 type Snapshot = BTreeMap<String, Node>;
@@ -127,9 +131,9 @@ fn snapshot(root: &Path, times: bool, ignore: &[&str]) -> Snapshot {
             Node {
                 kind: kind_name,
                 mode: if kind.is_symlink() {
-                    0
+                    String::new()
                 } else {
-                    meta.mode() & 0o7777
+                    format!("{:o}", meta.mode() & 0o7777)
                 },
                 owner: (meta.uid(), meta.gid()),
                 body,
@@ -179,6 +183,7 @@ fn run_tool(program: &Path, extra: &[&str], cwd: &Path, case: &Case<'_>) -> Outc
 fn prepared(setup: &dyn Fn(&Path), unprivileged: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     if unprivileged {
+        assert!(root(), "unprivileged comparisons run from root");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     }
     setup(dir.path());
@@ -191,13 +196,24 @@ fn prepared(setup: &dyn Fn(&Path), unprivileged: bool) -> tempfile::TempDir {
         if (meta.is_file() || meta.is_dir()) && meta.mtime() > RECENT_AFTER {
             set_time(item.path(), INPUT_TIME);
         }
+        // An unprivileged user copies its own files.
+        if unprivileged && meta.uid() == 0 {
+            std::os::unix::fs::lchown(item.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+        }
     }
     dir
 }
 
 /// Runs cp and zcopy on the same input; fails with both trees when they differ.
 /// Returns both outcomes for extra checks.
-fn compare(setup: &dyn Fn(&Path), case: Case<'_>) -> (Outcome, Outcome) {
+fn compare(setup: &dyn Fn(&Path), case: Case<'_>) -> Option<(Outcome, Outcome)> {
+    if case.unprivileged && !root() {
+        if std::env::var_os("ZCOPY_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
+            panic!("unprivileged comparisons need root to switch users");
+        }
+        eprintln!("SKIPPED {:?} as nobody: not running as root", case.args);
+        return None;
+    }
     if !Path::new("/bin/cp").exists() {
         panic!("GNU cp is the reference and must be installed");
     }
@@ -247,7 +263,7 @@ fn compare(setup: &dyn Fn(&Path), case: Case<'_>) -> (Outcome, Outcome) {
             zcopy.stderr
         );
     }
-    (cp, zcopy)
+    Some((cp, zcopy))
 }
 
 fn write(path: &Path, text: &str) {
@@ -278,7 +294,6 @@ fn set_time(path: &Path, seconds: i64) {
         .unwrap();
 }
 
-#[allow(dead_code)]
 fn root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
@@ -294,7 +309,6 @@ fn flat_tree(d: &Path) {
 }
 
 /// A small tree: a file with an old mtime, a private directory, a link inside.
-#[allow(dead_code)]
 fn small_tree(d: &Path) {
     std::fs::create_dir_all(d.join("src/private")).unwrap();
     write(&d.join("src/a.txt"), "take one\n");
@@ -332,4 +346,80 @@ fn repeated_options_are_accepted_like_cp() {
             },
         );
     }
+}
+
+// Issue 8, bug 7: -r copied a 700 directory as 755.
+#[test]
+fn recursive_copies_keep_restrictive_directory_modes() {
+    let tree = |d: &Path| {
+        small_tree(d);
+        std::fs::create_dir(d.join("src/readonly")).unwrap();
+        write(&d.join("src/readonly/c.txt"), "take three\n");
+        chmod(&d.join("src/readonly"), 0o555);
+        std::fs::create_dir(d.join("src/group")).unwrap();
+        chmod(&d.join("src/group"), 0o2770);
+        std::fs::create_dir(d.join("existing")).unwrap();
+        chmod(&d.join("existing"), 0o750);
+    };
+    for unprivileged in [false, true] {
+        for args in [
+            &["-r", "src", "copy"][..],
+            &["-r", "src", "existing"],
+            &["-rT", "src", "existing"],
+            &["-a", "src", "copy"],
+            &["-r", "--preserve=mode", "src", "copy"],
+        ] {
+            compare(
+                &tree,
+                Case {
+                    args,
+                    unprivileged,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
+/// Watches a copy of a private tree while it runs: no directory of the copy may ever
+/// be readable by others, not even before its final mode is set.
+#[test]
+fn a_private_tree_is_never_readable_by_others_mid_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("src/private/deeper")).unwrap();
+    for index in 0..200 {
+        write(&d.join(format!("src/private/deeper/{index}")), "secret\n");
+    }
+    chmod(&d.join("src/private"), 0o700);
+    chmod(&d.join("src/private/deeper"), 0o700);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+        .args(["--no-env-file", "-q", "-j1", "-r", "src", "copy"])
+        .current_dir(d)
+        .spawn()
+        .unwrap();
+    let mut seen = 0;
+    loop {
+        let finished = child.try_wait().unwrap().is_some();
+        for path in ["copy/private", "copy/private/deeper"] {
+            if let Ok(meta) = std::fs::metadata(d.join(path)) {
+                seen += 1;
+                assert_eq!(
+                    meta.mode() & 0o077,
+                    0,
+                    "{path} was readable by others mid-copy: {:o}",
+                    meta.mode()
+                );
+            }
+        }
+        if finished {
+            break;
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(seen > 0);
+    assert_eq!(
+        std::fs::metadata(d.join("copy/private")).unwrap().mode() & 0o7777,
+        0o700
+    );
 }
