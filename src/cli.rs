@@ -69,8 +69,7 @@ const AFTER_LONG_HELP: &str = concat!(
 /// renamed into place (atomic; other hard links to the old file keep the old content,
 /// and the new file belongs to the user running zcopy unless -p keeps the owner),
 /// never rewritten in place; each copy is verified before it is installed; a failure
-/// on one file never stops the others; symlinks named on the command line are
-/// followed and those inside trees copied as links (cp's -H), unless -L or -P.
+/// on one file never stops the others.
 /// A file literally named "doctor" is copied with "zcopy ./doctor DST" or
 /// "zcopy -- doctor DST".
 #[derive(Parser, Debug)]
@@ -95,8 +94,9 @@ pub struct Cli {
     #[arg(value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
     pub paths: Vec<PathBuf>,
 
-    /// Copy directories and everything in them.
-    #[arg(short = 'r', long, help_heading = "Copy")]
+    /// Copy directories and everything in them; symbolic links are copied as links,
+    /// also those named on the command line (unless -H or -L).
+    #[arg(short = 'r', long, visible_short_alias = 'R', help_heading = "Copy")]
     pub recursive: bool,
 
     /// Read source paths from FILE ('-' for stdin), one per line; the last PATH is the
@@ -147,19 +147,28 @@ pub struct Cli {
     #[arg(
         short = 'L',
         long,
-        overrides_with = "no_dereference",
+        overrides_with_all = ["no_dereference", "command_line_links"],
         help_heading = "Copy"
     )]
     pub dereference: bool,
 
-    /// Follow no symbolic link: copy links as links, also on the command line.
+    /// Follow no symbolic link: copy links as links, also on the command line (the
+    /// default with -r).
     #[arg(
         short = 'P',
         long,
-        overrides_with = "dereference",
+        overrides_with_all = ["dereference", "command_line_links"],
         help_heading = "Copy"
     )]
     pub no_dereference: bool,
+
+    /// Follow symbolic links named on the command line; copy those inside trees as links.
+    #[arg(
+        short = 'H',
+        overrides_with_all = ["dereference", "no_dereference"],
+        help_heading = "Copy"
+    )]
+    pub command_line_links: bool,
 
     /// Keep mode, ownership and timestamps (= --preserve=mode,ownership,timestamps).
     #[arg(short = 'p', help_heading = "Copy")]
@@ -442,12 +451,18 @@ impl Cli {
 
     /// What the plan needs from the flags.
     pub fn plan_options(&self) -> PlanOptions {
-        let symlinks = if self.no_dereference || (self.archive && !self.dereference) {
+        // As cp: the last of -H, -L, -P decides; without one, -a and -r copy links as
+        // links and a plain copy follows them.
+        let symlinks = if self.no_dereference {
             Symlinks::FollowNone
         } else if self.dereference {
             Symlinks::FollowAll
-        } else {
+        } else if self.command_line_links {
             Symlinks::FollowCommandLine
+        } else if self.archive || self.recursive {
+            Symlinks::FollowNone
+        } else {
+            Symlinks::FollowAll
         };
         PlanOptions {
             recursive: self.recursive || self.archive,

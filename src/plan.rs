@@ -74,7 +74,7 @@ impl std::error::Error for UsageError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Symlinks {
     /// Links named on the command line are followed; links inside trees are copied as
-    /// links (cp's `-H`, and what `-r` users expect).
+    /// links (cp's `-H`).
     #[default]
     FollowCommandLine,
     /// Every link is followed (`-L`); a link loop is reported by the walk, not followed.
@@ -387,7 +387,8 @@ impl Planner {
                 destination.join(relative)
             };
             let kind = item.file_type();
-            if kind.is_dir() {
+            // The root was followed if it is a link (walkdir's entry still says link).
+            if kind.is_dir() || item.depth() == 0 {
                 self.entries.push(Entry::Dir {
                     source: item.path().to_path_buf(),
                     destination: target,

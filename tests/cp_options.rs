@@ -423,3 +423,37 @@ fn a_private_tree_is_never_readable_by_others_mid_copy() {
         0o700
     );
 }
+
+// Issue 8, bug 12: -r followed symlinks named on the command line; cp's -r copies
+// them as links unless -H or -L.
+#[test]
+fn recursive_copies_command_line_links_as_links_unless_h_or_l() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        symlink("src", &d.join("link-to-dir"));
+        symlink("src/a.txt", &d.join("link-to-file"));
+        symlink("missing", &d.join("dangling"));
+    };
+    for args in [
+        &["-r", "link-to-dir", "copy"][..],
+        &["-r", "link-to-file", "copy"],
+        &["-R", "link-to-dir", "copy"],
+        &["-r", "-H", "link-to-dir", "copy"],
+        &["-r", "-L", "link-to-dir", "copy"],
+        &["-r", "-L", "-H", "link-to-dir", "copy"],
+        &["-r", "-H", "-P", "link-to-dir", "copy"],
+        &["-r", "-H", "-L", "link-to-dir", "copy"],
+        &["-r", "dangling", "copy"],
+        &["-H", "link-to-file", "copy"],
+        &["link-to-file", "copy"],
+        &["-R", "src", "copy"],
+    ] {
+        compare(
+            &tree,
+            Case {
+                args,
+                ..Case::default()
+            },
+        );
+    }
+}
