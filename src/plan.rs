@@ -293,11 +293,7 @@ impl Planner {
         // pointed at what the link names), unless -P says links are copied as links.
         if self.symlinks == Symlinks::FollowNone {
             if let Ok(target) = std::fs::read_link(source) {
-                self.entries.push(Entry::Symlink {
-                    source: source.to_path_buf(),
-                    destination: destination.to_path_buf(),
-                    target,
-                });
+                self.add_symlink(source, destination, target);
                 return;
             }
         }
@@ -340,17 +336,36 @@ impl Planner {
         self.add_tree(source, destination);
     }
 
+    /// Takes `destination` for `source`; a second source for it fails (cp: "will not
+    /// overwrite just-created"), whatever kind either is, so no copy silently wins.
+    fn claim(&mut self, source: &Path, destination: &Path) -> bool {
+        if self.destinations.insert(destination.to_path_buf()) {
+            return true;
+        }
+        self.fail(
+            source,
+            Some(destination),
+            Operation::Plan,
+            &format!(
+                "'{}' is also the destination of another source",
+                destination.display()
+            ),
+        );
+        false
+    }
+
+    fn add_symlink(&mut self, source: &Path, destination: &Path, target: PathBuf) {
+        if self.claim(source, destination) {
+            self.entries.push(Entry::Symlink {
+                source: source.to_path_buf(),
+                destination: destination.to_path_buf(),
+                target,
+            });
+        }
+    }
+
     fn add_file(&mut self, source: &Path, destination: &Path, size: u64) {
-        if !self.destinations.insert(destination.to_path_buf()) {
-            self.fail(
-                source,
-                Some(destination),
-                Operation::Plan,
-                &format!(
-                    "'{}' is also the destination of another source",
-                    destination.display()
-                ),
-            );
+        if !self.claim(source, destination) {
             return;
         }
         self.entries.push(Entry::File(Job {
@@ -395,11 +410,7 @@ impl Planner {
                 });
             } else if kind.is_symlink() {
                 match std::fs::read_link(item.path()) {
-                    Ok(link_target) => self.entries.push(Entry::Symlink {
-                        source: item.path().to_path_buf(),
-                        destination: target,
-                        target: link_target,
-                    }),
+                    Ok(link_target) => self.add_symlink(item.path(), &target, link_target),
                     Err(err) => self.entries.push(Entry::Failed {
                         source: item.path().to_path_buf(),
                         destination: Some(target),

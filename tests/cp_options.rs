@@ -48,6 +48,8 @@ struct Case<'a> {
     unprivileged: bool,
     /// Environment variables for both tools.
     env: &'a [(&'a str, &'a str)],
+    /// Arguments for zcopy only (e.g. `-j8`), before `args`.
+    zcopy_args: &'a [&'a str],
     /// Entries the comparison ignores (e.g. the access-time-sensitive ones).
     ignore: &'a [&'a str],
 }
@@ -147,6 +149,11 @@ fn snapshot(root: &Path, times: bool, ignore: &[&str]) -> Snapshot {
 
 /// Runs `program args` in `cwd` (as nobody when asked) and returns what it did to `cwd`.
 fn run_tool(program: &Path, extra: &[&str], cwd: &Path, case: &Case<'_>) -> Outcome {
+    let zcopy_args = if program.ends_with("zcopy") {
+        case.zcopy_args
+    } else {
+        &[]
+    };
     let mut command = if case.unprivileged {
         let mut command = StdCommand::new("setpriv");
         command
@@ -156,7 +163,11 @@ fn run_tool(program: &Path, extra: &[&str], cwd: &Path, case: &Case<'_>) -> Outc
     } else {
         StdCommand::new(program)
     };
-    command.args(extra).args(case.args).current_dir(cwd);
+    command
+        .args(extra)
+        .args(zcopy_args)
+        .args(case.args)
+        .current_dir(cwd);
     for (key, _) in std::env::vars_os() {
         let key_text = key.to_string_lossy();
         if key_text.starts_with("ZERO_COPY_")
@@ -455,5 +466,41 @@ fn recursive_copies_command_line_links_as_links_unless_h_or_l() {
                 ..Case::default()
             },
         );
+    }
+}
+
+// Issue 8, bug 2: with -P, a link and a file onto one destination: one silently won.
+#[test]
+fn two_sources_onto_one_destination_refuse_the_second_also_for_links() {
+    let tree = |d: &Path| {
+        for name in ["a", "b", "c"] {
+            std::fs::create_dir(d.join(name)).unwrap();
+        }
+        symlink("../t", &d.join("a/1"));
+        write(&d.join("b/1"), "x\n");
+    };
+    for args in [
+        &["-P", "b/1", "a/1", "c"][..],
+        &["-P", "a/1", "b/1", "c"],
+        &["-rP", "b/1", "a/1", "c"],
+        &["-a", "a/1", "b/1", "c"],
+    ] {
+        for jobs in ["-j1", "-j8"] {
+            let (_, zcopy) = compare(
+                &tree,
+                Case {
+                    args,
+                    zcopy_args: &[jobs],
+                    ..Case::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(zcopy.code, 1, "{jobs}");
+            assert!(
+                zcopy.stderr.contains("also the destination"),
+                "{}",
+                zcopy.stderr
+            );
+        }
     }
 }
