@@ -78,6 +78,8 @@ const AFTER_LONG_HELP: &str = concat!(
     args_conflicts_with_subcommands = true,
     // cp takes a repeated option, the later one winning (lists of --preserve add up).
     args_override_self = true,
+    // cp's getopt takes any unambiguous beginning of a long option (--parent, --rem).
+    infer_long_args = true,
     version,
     long_version = concat!(env!("CARGO_PKG_VERSION"), "\nmechanisms: ", mechanisms!()),
     about = "Copy large media files with the kernel's own mechanisms, atomically and verified",
@@ -208,9 +210,17 @@ pub struct Cli {
     #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=512), help_heading = "Zero-copy")]
     pub chunk_size_mb: Option<u64>,
 
-    /// Clone blocks: auto (when possible), always (or fail), never (independent copies)
-    /// [env: ZERO_COPY_REFLINK] [default: auto]
-    #[arg(long, value_name = "WHEN", value_enum, help_heading = "Zero-copy")]
+    /// Clone blocks: auto (when possible), always (or fail; also --reflink alone), never
+    /// (independent copies) [env: ZERO_COPY_REFLINK] [default: auto]
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "always",
+        help_heading = "Zero-copy"
+    )]
     pub reflink: Option<Reflink>,
 
     /// Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: 4]
