@@ -6,7 +6,7 @@ use clap::{ArgAction, Parser};
 
 use crate::config::{EnvFile, Overrides, Reflink, VerifyMode};
 use crate::engine::Method;
-use crate::plan::{PlanOptions, Symlinks};
+use crate::plan::{LinkMode, PlanOptions, Symlinks};
 use crate::preserve::Preserve;
 use crate::report::Format;
 
@@ -172,6 +172,66 @@ pub struct Cli {
     )]
     pub command_line_links: bool,
 
+    /// Copy links as links and keep hard links (= --no-dereference --preserve=links).
+    #[arg(short = 'd', help_heading = "Copy")]
+    pub no_dereference_preserve_links: bool,
+
+    /// Replace an existing destination even when it may not be written, and let -l
+    /// and -s replace existing files (cp's "remove it and try again").
+    #[arg(short = 'f', long, help_heading = "Copy")]
+    pub force: bool,
+
+    /// Replace an existing destination as a new file: a symlink is replaced rather
+    /// than written through, and the copy gets the source's mode, not the old file's.
+    #[arg(long, help_heading = "Copy")]
+    pub remove_destination: bool,
+
+    /// Keep each replaced destination under a backup name: CONTROL none/off (no
+    /// backups), numbered/t (NAME.~N~), existing/nil (numbered if such backups exist,
+    /// else simple; the default), simple/never (NAME~) [env: VERSION_CONTROL]
+    #[arg(
+        short = 'b',
+        long,
+        value_name = "CONTROL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        help_heading = "Copy"
+    )]
+    pub backup: Option<String>,
+
+    /// The suffix of simple backups (default ~; implies -b) [env: SIMPLE_BACKUP_SUFFIX]
+    #[arg(short = 'S', long, value_name = "SUFFIX", help_heading = "Copy")]
+    pub suffix: Option<std::ffi::OsString>,
+
+    /// Make hard links to the sources instead of copies.
+    #[arg(
+        short = 'l',
+        long,
+        conflicts_with = "symbolic_link",
+        help_heading = "Copy"
+    )]
+    pub link: bool,
+
+    /// Make symbolic links to the sources instead of copies (a relative source only
+    /// into the current directory).
+    #[arg(short = 's', long, help_heading = "Copy")]
+    pub symbolic_link: bool,
+
+    /// Copy each source to its whole path, as given, under the destination directory
+    /// (zcopy --parents a/b/c dir makes dir/a/b/c).
+    #[arg(long, help_heading = "Copy")]
+    pub parents: bool,
+
+    /// With -r, read FIFOs and devices like files instead of recreating them.
+    #[arg(long, requires = "recursive", help_heading = "Copy")]
+    pub copy_contents: bool,
+
+    /// Copy no data: only the attributes kept by -p, --preserve or -a (a missing
+    /// destination is created empty).
+    #[arg(long, help_heading = "Copy")]
+    pub attributes_only: bool,
+
     /// Keep mode, ownership and timestamps (= --preserve=mode,ownership,timestamps).
     #[arg(short = 'p', help_heading = "Copy")]
     pub preserve_default: bool,
@@ -189,7 +249,17 @@ pub struct Cli {
     )]
     pub preserve: Vec<Preserve>,
 
-    /// Archive: -r -P --preserve=all.
+    /// Do not keep these attributes (as in --preserve); applied after -a, -p, --preserve.
+    #[arg(
+        long,
+        value_name = "ATTR_LIST",
+        value_parser = parse_preserve,
+        action = ArgAction::Append,
+        help_heading = "Copy"
+    )]
+    pub no_preserve: Vec<Preserve>,
+
+    /// Archive: -r -P --preserve=all (links included).
     #[arg(short = 'a', long, help_heading = "Copy")]
     pub archive: bool,
 
@@ -310,7 +380,9 @@ pub struct Cli {
     #[arg(long, overrides_with = "progress", help_heading = "Output")]
     no_progress: bool,
 
-    /// Log which mechanisms are available and which one each file used, and why.
+    /// Print 'SRC' -> 'DST' [method] for each file, link and directory made, as cp -v
+    /// (on stdout; on stderr with --json). Twice (-vv): also log which mechanisms are
+    /// available and which one each file used, and why.
     #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
 }
@@ -463,18 +535,32 @@ impl Cli {
     pub fn plan_options(&self) -> PlanOptions {
         // As cp: the last of -H, -L, -P decides; without one, -a and -r copy links as
         // links and a plain copy follows them.
+        // (-l with -r follows links: hard links go to what they name, as in cp.)
         let symlinks = if self.no_dereference {
             Symlinks::FollowNone
         } else if self.dereference {
             Symlinks::FollowAll
         } else if self.command_line_links {
             Symlinks::FollowCommandLine
-        } else if self.archive || self.recursive {
+        } else if self.archive
+            || self.no_dereference_preserve_links
+            || (self.recursive && !self.link)
+        {
             Symlinks::FollowNone
         } else {
             Symlinks::FollowAll
         };
         PlanOptions {
+            link_mode: if self.link {
+                LinkMode::Hard
+            } else if self.symbolic_link {
+                LinkMode::Symbolic
+            } else {
+                LinkMode::Copy
+            },
+            preserve_links: self.preserve().links,
+            parents: self.parents,
+            copy_contents: self.copy_contents,
             recursive: self.recursive || self.archive,
             symlinks,
             target_directory: self.target_directory.clone(),
@@ -482,10 +568,15 @@ impl Cli {
         }
     }
 
-    /// The attributes to carry over: `-a` means all, `-p` cp's three, plus `--preserve`.
+    /// The attributes to carry over: `-a` means all, `-p` cp's three, `-d` links, plus
+    /// `--preserve`, less `--no-preserve`.
     pub fn preserve(&self) -> Preserve {
+        let removed = self
+            .no_preserve
+            .iter()
+            .fold(Preserve::default(), |all, list| all.union(*list));
         if self.archive {
-            return Preserve::ALL;
+            return Preserve::ALL.without(removed);
         }
         let mut preserve = self
             .preserve
@@ -496,7 +587,19 @@ impl Cli {
             preserve.ownership = true;
             preserve.timestamps = true;
         }
-        preserve
+        if self.no_dereference_preserve_links {
+            preserve.links = true;
+        }
+        preserve.without(removed)
+    }
+
+    /// `-b`, `--backup[=CONTROL]`, `--suffix` (which implies -b), with cp's variables.
+    pub fn backup(&self) -> Result<Option<crate::backup::Backup>, String> {
+        crate::backup::Backup::from_flags(
+            self.backup.is_some() || self.suffix.is_some(),
+            self.backup.as_deref().filter(|word| !word.is_empty()),
+            self.suffix.as_ref(),
+        )
     }
 
     /// How results are printed.
