@@ -6,7 +6,7 @@ use clap::{ArgAction, Parser};
 
 use crate::config::{self, EnvFile, Overrides, Reflink, VerifyMode};
 use crate::engine::Method;
-use crate::plan::{PlanOptions, Symlinks};
+use crate::plan::{LinkMode, PlanOptions, Symlinks};
 use crate::preserve::Preserve;
 use crate::report::Format;
 
@@ -70,14 +70,17 @@ const AFTER_LONG_HELP: &str = concat!(
 /// renamed into place (atomic; other hard links to the old file keep the old content,
 /// and the new file belongs to the user running zcopy unless -p keeps the owner),
 /// never rewritten in place; each copy is verified before it is installed; a failure
-/// on one file never stops the others; symlinks named on the command line are
-/// followed and those inside trees copied as links (cp's -H), unless -L or -P.
+/// on one file never stops the others.
 /// A file literally named "doctor" is copied with "zcopy ./doctor DST" or
 /// "zcopy -- doctor DST".
 #[derive(Parser, Debug)]
 #[command(
     name = "zcopy",
     args_conflicts_with_subcommands = true,
+    // cp takes a repeated option, the later one winning (lists of --preserve add up).
+    args_override_self = true,
+    // cp's getopt takes any unambiguous beginning of a long option (--parent, --rem).
+    infer_long_args = true,
     version,
     long_version = concat!(env!("CARGO_PKG_VERSION"), "\nmechanisms: ", mechanisms!()),
     about = "Copy large media files with the kernel's own mechanisms, atomically and verified",
@@ -94,8 +97,9 @@ pub struct Cli {
     #[arg(value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
     pub paths: Vec<PathBuf>,
 
-    /// Copy directories and everything in them.
-    #[arg(short = 'r', long, help_heading = "Copy")]
+    /// Copy directories and everything in them; symbolic links are copied as links,
+    /// also those named on the command line (unless -H or -L).
+    #[arg(short = 'r', long, visible_short_alias = 'R', help_heading = "Copy")]
     pub recursive: bool,
 
     /// Read source paths from FILE ('-' for stdin), one per line; the last PATH is the
@@ -146,19 +150,88 @@ pub struct Cli {
     #[arg(
         short = 'L',
         long,
-        overrides_with = "no_dereference",
+        overrides_with_all = ["no_dereference", "command_line_links"],
         help_heading = "Copy"
     )]
     pub dereference: bool,
 
-    /// Follow no symbolic link: copy links as links, also on the command line.
+    /// Follow no symbolic link: copy links as links, also on the command line (the
+    /// default with -r).
     #[arg(
         short = 'P',
         long,
-        overrides_with = "dereference",
+        overrides_with_all = ["dereference", "command_line_links"],
         help_heading = "Copy"
     )]
     pub no_dereference: bool,
+
+    /// Follow symbolic links named on the command line; copy those inside trees as links.
+    #[arg(
+        short = 'H',
+        overrides_with_all = ["dereference", "no_dereference"],
+        help_heading = "Copy"
+    )]
+    pub command_line_links: bool,
+
+    /// Copy links as links and keep hard links (= --no-dereference --preserve=links).
+    #[arg(short = 'd', help_heading = "Copy")]
+    pub no_dereference_preserve_links: bool,
+
+    /// Replace an existing destination even when it may not be written, and let -l
+    /// and -s replace existing files (cp's "remove it and try again").
+    #[arg(short = 'f', long, help_heading = "Copy")]
+    pub force: bool,
+
+    /// Replace an existing destination as a new file: a symlink is replaced rather
+    /// than written through, and the copy gets the source's mode, not the old file's.
+    #[arg(long, help_heading = "Copy")]
+    pub remove_destination: bool,
+
+    /// Keep each replaced destination under a backup name: CONTROL none/off (no
+    /// backups), numbered/t (NAME.~N~), existing/nil (numbered if such backups exist,
+    /// else simple; the default), simple/never (NAME~) [env: VERSION_CONTROL]
+    #[arg(
+        short = 'b',
+        long,
+        value_name = "CONTROL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        help_heading = "Copy"
+    )]
+    pub backup: Option<String>,
+
+    /// The suffix of simple backups (default ~; implies -b) [env: SIMPLE_BACKUP_SUFFIX]
+    #[arg(short = 'S', long, value_name = "SUFFIX", help_heading = "Copy")]
+    pub suffix: Option<std::ffi::OsString>,
+
+    /// Make hard links to the sources instead of copies.
+    #[arg(
+        short = 'l',
+        long,
+        conflicts_with = "symbolic_link",
+        help_heading = "Copy"
+    )]
+    pub link: bool,
+
+    /// Make symbolic links to the sources instead of copies (a relative source only
+    /// into the current directory).
+    #[arg(short = 's', long, help_heading = "Copy")]
+    pub symbolic_link: bool,
+
+    /// Copy each source to its whole path, as given, under the destination directory
+    /// (zcopy --parents a/b/c dir makes dir/a/b/c).
+    #[arg(long, help_heading = "Copy")]
+    pub parents: bool,
+
+    /// With -r, read FIFOs and devices like files instead of recreating them.
+    #[arg(long, requires = "recursive", help_heading = "Copy")]
+    pub copy_contents: bool,
+
+    /// Copy no data: only the attributes kept by -p, --preserve or -a (a missing
+    /// destination is created empty).
+    #[arg(long, help_heading = "Copy")]
+    pub attributes_only: bool,
 
     /// Keep mode, ownership and timestamps (= --preserve=mode,ownership,timestamps).
     #[arg(short = 'p', help_heading = "Copy")]
@@ -172,11 +245,22 @@ pub struct Cli {
         require_equals = true,
         default_missing_value = "mode,ownership,timestamps",
         value_parser = parse_preserve,
+        action = ArgAction::Append,
         help_heading = "Copy"
     )]
-    pub preserve: Option<Preserve>,
+    pub preserve: Vec<Preserve>,
 
-    /// Archive: -r -P --preserve=all.
+    /// Do not keep these attributes (as in --preserve); applied after -a, -p, --preserve.
+    #[arg(
+        long,
+        value_name = "ATTR_LIST",
+        value_parser = parse_preserve,
+        action = ArgAction::Append,
+        help_heading = "Copy"
+    )]
+    pub no_preserve: Vec<Preserve>,
+
+    /// Archive: -r -P --preserve=all (links included).
     #[arg(short = 'a', long, help_heading = "Copy")]
     pub archive: bool,
 
@@ -197,9 +281,17 @@ pub struct Cli {
     #[arg(long, value_name = "MB", value_parser = config::setting_number("ZERO_COPY_CHUNK_SIZE_MB"), help_heading = "Zero-copy")]
     pub chunk_size_mb: Option<u64>,
 
-    /// Clone blocks: auto (when possible), always (or fail), never (independent copies)
-    /// [env: ZERO_COPY_REFLINK] [default: auto]
-    #[arg(long, value_name = "WHEN", value_enum, help_heading = "Zero-copy")]
+    /// Clone blocks: auto (when possible), always (or fail; also --reflink alone), never
+    /// (independent copies) [env: ZERO_COPY_REFLINK] [default: auto]
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "always",
+        help_heading = "Zero-copy"
+    )]
     pub reflink: Option<Reflink>,
 
     /// Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: 4]
@@ -289,7 +381,9 @@ pub struct Cli {
     #[arg(long, overrides_with = "progress", help_heading = "Output")]
     no_progress: bool,
 
-    /// Log which mechanisms are available and which one each file used, and why.
+    /// Print 'SRC' -> 'DST' [method] for each file, link and directory made, as cp -v
+    /// (on stdout; on stderr with --json). Twice (-vv): also log which mechanisms are
+    /// available and which one each file used, and why.
     #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
 }
@@ -440,14 +534,34 @@ impl Cli {
 
     /// What the plan needs from the flags.
     pub fn plan_options(&self) -> PlanOptions {
-        let symlinks = if self.no_dereference || (self.archive && !self.dereference) {
+        // As cp: the last of -H, -L, -P decides; without one, -a and -r copy links as
+        // links and a plain copy follows them.
+        // (-l with -r follows links: hard links go to what they name, as in cp.)
+        let symlinks = if self.no_dereference {
             Symlinks::FollowNone
         } else if self.dereference {
             Symlinks::FollowAll
-        } else {
+        } else if self.command_line_links {
             Symlinks::FollowCommandLine
+        } else if self.archive
+            || self.no_dereference_preserve_links
+            || (self.recursive && !self.link)
+        {
+            Symlinks::FollowNone
+        } else {
+            Symlinks::FollowAll
         };
         PlanOptions {
+            link_mode: if self.link {
+                LinkMode::Hard
+            } else if self.symbolic_link {
+                LinkMode::Symbolic
+            } else {
+                LinkMode::Copy
+            },
+            preserve_links: self.preserve().links,
+            parents: self.parents,
+            copy_contents: self.copy_contents,
             recursive: self.recursive || self.archive,
             symlinks,
             target_directory: self.target_directory.clone(),
@@ -455,18 +569,38 @@ impl Cli {
         }
     }
 
-    /// The attributes to carry over: `-a` means all, `-p` cp's three, plus `--preserve`.
+    /// The attributes to carry over: `-a` means all, `-p` cp's three, `-d` links, plus
+    /// `--preserve`, less `--no-preserve`.
     pub fn preserve(&self) -> Preserve {
+        let removed = self
+            .no_preserve
+            .iter()
+            .fold(Preserve::default(), |all, list| all.union(*list));
         if self.archive {
-            return Preserve::ALL;
+            return Preserve::ALL.without(removed);
         }
-        let mut preserve = self.preserve.unwrap_or_default();
+        let mut preserve = self
+            .preserve
+            .iter()
+            .fold(Preserve::default(), |all, list| all.union(*list));
         if self.preserve_default {
             preserve.mode = true;
             preserve.ownership = true;
             preserve.timestamps = true;
         }
-        preserve
+        if self.no_dereference_preserve_links {
+            preserve.links = true;
+        }
+        preserve.without(removed)
+    }
+
+    /// `-b`, `--backup[=CONTROL]`, `--suffix` (which implies -b), with cp's variables.
+    pub fn backup(&self) -> Result<Option<crate::backup::Backup>, String> {
+        crate::backup::Backup::from_flags(
+            self.backup.is_some() || self.suffix.is_some(),
+            self.backup.as_deref().filter(|word| !word.is_empty()),
+            self.suffix.as_ref(),
+        )
     }
 
     /// How results are printed.

@@ -52,6 +52,12 @@ pub enum Operation {
     Plan,
     /// Removing a leftover temporary file (`--clean`).
     Remove,
+    /// Keeping an existing destination under its backup name (`-b`).
+    Backup,
+    /// Making a hard link (`-l`, `--preserve=links`).
+    CreateLink,
+    /// Making a FIFO or device node (`-r` over special files).
+    CreateSpecial,
 }
 
 impl Operation {
@@ -78,6 +84,9 @@ impl Operation {
             Operation::CreateSymlink => "create symlink",
             Operation::Plan => "plan",
             Operation::Remove => "remove",
+            Operation::Backup => "back up",
+            Operation::CreateLink => "create hard link",
+            Operation::CreateSpecial => "create special file",
         }
     }
 }

@@ -52,6 +52,7 @@ macro_rules! mechanisms {
 }
 
 pub mod atomic;
+pub mod backup;
 pub mod batch;
 #[cfg(target_os = "linux")]
 pub mod bench;
@@ -61,6 +62,7 @@ pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod interrupt;
+pub mod make;
 pub mod output;
 pub mod plan;
 pub mod preserve;

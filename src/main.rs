@@ -108,7 +108,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             "-i asks before replacing files, but stdin is not a terminal; use -n to keep existing files, or leave out -i to replace them"
         );
     }
-    if cli.verbose > 0 {
+    let backup = cli.backup().map_err(anyhow::Error::msg)?;
+    if cli.verbose > 1 {
         for line in config.describe() {
             output::stderr_line(&format!("zcopy: {line}"));
         }
@@ -126,7 +127,14 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     batch.interactive = cli.interactive;
     batch.jobs = config.jobs as usize;
     batch.options.forced_method = cli.method.map(Into::into);
-    batch.verbose = cli.verbose > 0;
+    batch.verbose = cli.verbose > 1;
+    batch.list = cli.verbose > 0;
+    batch.options.force = cli.force;
+    batch.options.remove_destination = cli.remove_destination;
+    batch.options.backup = backup;
+    batch.options.attributes_only = cli.attributes_only;
+    batch.options.default_mode = cli.no_preserve.iter().any(|removed| removed.mode);
+    batch.explicit_links = cli.link || cli.symbolic_link;
     batch.format = format;
     batch.painter = painter;
     let report = zcopy::run(entries, &batch);

@@ -21,6 +21,9 @@ pub struct Preserve {
     pub xattr: bool,
     /// Failures to carry xattrs over are ignored (`all`: cp does not diagnose them).
     pub xattr_best_effort: bool,
+    /// Sources that are hard links to one file stay hard links to one file (`links`;
+    /// decided by the plan, not applied to a file).
+    pub links: bool,
 }
 
 impl Preserve {
@@ -31,6 +34,7 @@ impl Preserve {
         timestamps: true,
         xattr: false,
         xattr_best_effort: false,
+        links: false,
     };
 
     /// `--preserve=all` (and `-a`).
@@ -40,6 +44,7 @@ impl Preserve {
         timestamps: true,
         xattr: true,
         xattr_best_effort: true,
+        links: true,
     };
 
     /// Parses cp's list: `mode`, `ownership`, `timestamps`, `xattr`, `all`, comma-separated.
@@ -51,15 +56,44 @@ impl Preserve {
                 "ownership" => preserve.ownership = true,
                 "timestamps" => preserve.timestamps = true,
                 "xattr" => preserve.xattr = true,
+                "links" => preserve.links = true,
                 "all" => preserve = Preserve::ALL,
                 other => {
                     return Err(format!(
-                        "unknown attribute '{other}' (expected mode, ownership, timestamps, xattr or all)"
+                        "unknown attribute '{other}' (expected mode, ownership, timestamps, links, xattr or all)"
                     ))
                 }
             }
         }
         Ok(preserve)
+    }
+
+    /// Both lists together, as cp adds up repeated `--preserve` options. An attribute
+    /// asked for explicitly in either list keeps its failures fatal.
+    pub fn union(self, other: Preserve) -> Preserve {
+        let best_effort = |p: Preserve| !p.xattr || p.xattr_best_effort;
+        Preserve {
+            mode: self.mode || other.mode,
+            ownership: self.ownership || other.ownership,
+            timestamps: self.timestamps || other.timestamps,
+            xattr: self.xattr || other.xattr,
+            xattr_best_effort: (self.xattr || other.xattr)
+                && best_effort(self)
+                && best_effort(other),
+            links: self.links || other.links,
+        }
+    }
+
+    /// These attributes without those of `removed` (`--no-preserve=LIST`).
+    pub fn without(self, removed: Preserve) -> Preserve {
+        Preserve {
+            mode: self.mode && !removed.mode,
+            ownership: self.ownership && !removed.ownership,
+            timestamps: self.timestamps && !removed.timestamps,
+            xattr: self.xattr && !removed.xattr,
+            xattr_best_effort: self.xattr_best_effort,
+            links: self.links && !removed.links,
+        }
     }
 
     /// True when anything is to be preserved.
@@ -165,8 +199,9 @@ mod tests {
             Preserve::CP_P
         );
         assert_eq!(Preserve::parse("all").unwrap(), Preserve::ALL);
-        assert!(Preserve::parse("mode,links")
+        assert!(Preserve::parse("mode,links").unwrap().links);
+        assert!(Preserve::parse("mode,bogus")
             .unwrap_err()
-            .contains("'links'"));
+            .contains("'bogus'"));
     }
 }

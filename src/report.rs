@@ -113,20 +113,73 @@ impl Endpoints {
     }
 }
 
-/// A file that was copied.
+/// What a file record's destination became.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A copy of the source's bytes.
+    Copy,
+    /// A hard link (`-l`, or `--preserve=links` inside a copied set).
+    Link,
+    /// A symbolic link: a link copied as a link (`-P`, `-r`), or `-s`.
+    Symlink,
+    /// A FIFO, device node or socket recreated (`-r`, `-a`).
+    Special,
+    /// Attributes only (`--attributes-only`): no data copied.
+    Attributes,
+}
+
+impl Kind {
+    /// The word used in JSON and in `-v` lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Copy => "copy",
+            Kind::Link => "link",
+            Kind::Symlink => "symlink",
+            Kind::Special => "special",
+            Kind::Attributes => "attributes",
+        }
+    }
+}
+
+/// A file that was copied (or linked, or recreated: see `kind`).
 #[derive(Debug, Clone, Serialize)]
 pub struct FileRecord {
     /// Where from, where to.
     #[serde(flatten)]
     pub paths: Endpoints,
-    /// Its size in bytes.
+    /// What the destination became.
+    pub kind: Kind,
+    /// Its size in bytes (0 unless `kind` is `copy`).
     pub bytes: u64,
-    /// The mechanism that moved the bytes.
-    pub method: Method,
+    /// The mechanism that moved the bytes; `null` unless `kind` is `copy`.
+    pub method: Option<Method>,
     /// Seconds from opening the source to the rename.
     pub duration_sec: f64,
     /// True when the size check ran and passed; false when verification is off.
     pub verified: bool,
+    /// Where the replaced destination was kept (`-b`), or `null`.
+    pub backup: Option<String>,
+}
+
+impl FileRecord {
+    /// cp's `-v` line: `'SRC' -> 'DST'`, then what was done in brackets (the method
+    /// for a copy) and the backup as cp shows it.
+    pub fn verbose_line(&self) -> String {
+        let what = match (self.kind, self.method) {
+            (Kind::Copy, Some(method)) => method.name(),
+            (kind, _) => kind.name(),
+        };
+        let mut line = format!(
+            "'{}' -> '{}' [{what}]",
+            self.paths.source,
+            self.paths.destination.as_deref().unwrap_or("")
+        );
+        if let Some(backup) = &self.backup {
+            line.push_str(&format!(" (backup: '{backup}')"));
+        }
+        line
+    }
 }
 
 /// A file (or directory) that could not be copied.
@@ -218,7 +271,12 @@ impl Report {
     /// (clone 2, copy_file_range 1), 0 fallback`.
     pub fn summary(&self) -> String {
         let stats = &self.stats;
-        let files = self.files.len();
+        let files = self
+            .files
+            .iter()
+            .filter(|file| file.kind == Kind::Copy)
+            .count();
+        let made = self.files.len() - files;
         let rate = if stats.total_duration_sec > 0.0 {
             human_bytes((stats.bytes_copied as f64 / stats.total_duration_sec) as u64)
         } else {
@@ -243,6 +301,16 @@ impl Report {
             },
             stats.fallback_count,
         );
+        if made > 0 {
+            line.push_str(&format!(
+                "; {made} {} made",
+                if made == 1 {
+                    "link or node"
+                } else {
+                    "links or nodes"
+                }
+            ));
+        }
         if !self.skipped.is_empty() {
             line.push_str(&format!("; {} skipped", self.skipped.len()));
         }

@@ -76,7 +76,18 @@ fn recursive_copies_a_tree_with_its_links() {
         &[OsStr::new("-r"), OsStr::new("shoot"), OsStr::new("backup")],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(json["files"].as_array().unwrap().len(), 3);
+    let kinds: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|kind| **kind == "copy").count(), 3);
+    assert_eq!(
+        kinds.iter().filter(|kind| **kind == "symlink").count(),
+        2,
+        "the links are recorded as made"
+    );
     let backup = d.join("backup");
     assert_same_content(
         &tree.join("day1/cam a/clip 001.mxf"),

@@ -286,7 +286,7 @@ fn unknown_zero_copy_keys_warn_and_other_dotenv_keys_are_ignored() {
     .unwrap();
     let output = zcopy(dir.path())
         .env("ZERO_COPY_CHUNKSIZE_MB", "8")
-        .args(["-v", "in.bin", "out.bin"])
+        .args(["-vv", "in.bin", "out.bin"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -312,7 +312,7 @@ fn verbose_shows_where_each_value_came_from() {
     std::fs::write(dir.path().join(".env"), "ZERO_COPY_CHUNK_SIZE_MB=32\n").unwrap();
     let output = zcopy(dir.path())
         .env("ZERO_COPY_MIN_SIZE_MB", "11")
-        .args(["-v", "--no-verify", "in.bin", "out.bin"])
+        .args(["-vv", "--no-verify", "in.bin", "out.bin"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -16,10 +16,10 @@ const ENOSPC: i32 = 28;
 const ENOSYS: i32 = 38;
 const EOPNOTSUPP: i32 = 95;
 
-/// Runs zcopy under the shim with `--json -v`; returns (exit code, JSON, stderr).
+/// Runs zcopy under the shim with `--json -vv`; returns (exit code, JSON, stderr).
 fn run(dir: &Path, shim: &Path, faults: &[(&str, String)], args: &[&str]) -> (i32, Value, String) {
     let output = zcopy_with_faults(dir, shim, faults)
-        .args(["--json", "-v"])
+        .args(["--json", "-vv"])
         .args(args)
         .output()
         .unwrap();

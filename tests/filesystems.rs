@@ -246,7 +246,7 @@ fn a_full_disk_is_an_error_without_debris_or_retry() {
     let (code, json, stderr) = zcopy_json(
         dir.path(),
         &[
-            OsStr::new("-v"),
+            OsStr::new("-vv"),
             source.as_os_str(),
             destination.as_os_str(),
         ],
@@ -363,7 +363,7 @@ fn a_clone_on_a_nearly_full_btrfs_fails_cleanly() {
         let (code, json, stderr) = zcopy_json(
             &root,
             &[
-                OsStr::new("-v"),
+                OsStr::new("-vv"),
                 OsStr::new("--min-size-mb=1"),
                 source.as_os_str(),
                 destination.as_os_str(),

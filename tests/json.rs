@@ -58,14 +58,18 @@ fn a_known_batch_reports_exactly_what_happened() {
             BTreeSet::from([
                 "source",
                 "destination",
+                "kind",
                 "bytes",
                 "method",
                 "duration_sec",
-                "verified"
+                "verified",
+                "backup"
             ])
         );
         assert!(file["duration_sec"].as_f64().unwrap() >= 0.0);
         assert_eq!(file["verified"], true);
+        assert_eq!(file["kind"], "copy");
+        assert_eq!(file["backup"], Value::Null);
     }
     assert_eq!(files[0]["source"], "big.mkv");
     assert_eq!(files[0]["destination"], "out/big.mkv");

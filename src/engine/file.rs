@@ -35,7 +35,14 @@ pub fn copy_file(
     // Everything that can refuse or skip the file is decided from stats, before the
     // source is opened: a -n or -u run over a tree that is already copied opens nothing.
     let source_metadata = stat_source(source)?;
-    let (destination, existing) = inspect_destination(destination)?;
+    // -b and --remove-destination replace a destination symlink itself, as cp (which
+    // renames or unlinks it) does; otherwise its target gets the new content.
+    let (destination, existing) = if options.remove_destination || options.backup.is_some() {
+        (destination.to_path_buf(), destination_entry(destination)?)
+    } else {
+        inspect_destination(destination)?
+    };
+    let mut replaced_as_new = false;
     if let Some(existing) = &existing {
         if same_file(&source_metadata, existing) {
             return Err(Error::new(
@@ -59,12 +66,37 @@ pub fn copy_file(
                 "destination is not older than the source (--update)",
             ));
         }
+        // cp opens an existing destination for writing and fails when it may not
+        // (unless -f, which unlinks it and tries again: the copy is a new file then);
+        // the rename would not notice.
+        if !options.remove_destination && !existing.is_symlink() {
+            if let Err(error) = may_write(&destination) {
+                if !options.force {
+                    return Err(error);
+                }
+                replaced_as_new = true;
+            }
+        }
     }
     let src = open_source(source, &source_metadata)?;
+    if options.attributes_only {
+        return attributes_only(&src, &destination, existing.as_ref(), options, started);
+    }
 
-    // A replaced destination keeps its permission bits, unless the source's are asked for.
-    let keep_mode_of = existing.as_ref().filter(|_| !options.preserve.mode);
+    // A replaced destination keeps its permission bits (cp writes into it), unless the
+    // source's are asked for or the destination is removed first (-b,
+    // --remove-destination: cp makes a new file then).
+    let keep_mode_of = existing.as_ref().filter(|existing| {
+        !options.preserve.mode
+            && !options.remove_destination
+            && options.backup.is_none()
+            && !replaced_as_new
+            && !existing.is_symlink()
+    });
     let mut temp = TempDest::create(&destination, &src.metadata, keep_mode_of)?;
+    if options.default_mode && keep_mode_of.is_none() {
+        set_default_mode(&temp)?;
+    }
     let (method, copied) = run_ladder(&src, &mut temp, options, observer)?;
     // The source check comes first: a source truncated mid-copy is a changed source,
     // not a failed verification.
@@ -95,7 +127,11 @@ pub fn copy_file(
         // made conditional on the source path; the window left is microseconds.
         verify::source_unchanged(&src)?;
     }
-    temp.install(options.no_clobber, options.fsync)?;
+    let backup = match (&options.backup, &existing) {
+        (Some(backup), Some(_)) => Some(backup.make(&destination)?),
+        _ => None,
+    };
+    temp.install(options.no_clobber && backup.is_none(), options.fsync)?;
     Ok(Outcome::Copied(Copied {
         bytes: if src.size_is_exact {
             src.metadata.len()
@@ -105,7 +141,102 @@ pub fn copy_file(
         method,
         duration: started.elapsed(),
         verified,
+        backup,
     }))
+}
+
+/// `--attributes-only`: an existing destination keeps its content and gets the
+/// preserved attributes; a missing one is created empty with them (atomically).
+fn attributes_only(
+    src: &Source<'_>,
+    destination: &Path,
+    existing: Option<&Metadata>,
+    options: &CopyOptions,
+    started: Instant,
+) -> Result<Outcome, Error> {
+    let done = |backup| {
+        Ok(Outcome::Copied(Copied {
+            bytes: 0,
+            method: super::Method::Chunked,
+            duration: started.elapsed(),
+            verified: false,
+            backup,
+        }))
+    };
+    if existing.is_some_and(|meta| meta.is_file()) && options.backup.is_none() {
+        let target = File::open(destination).op(destination, Operation::SetMetadata)?;
+        preserve::apply(
+            (&src.file, &src.metadata),
+            &target,
+            destination,
+            options.preserve,
+        )?;
+        return done(None);
+    }
+    let temp = TempDest::create(destination, &src.metadata, None)?;
+    if options.preserve.any() {
+        preserve::apply(
+            (&src.file, &src.metadata),
+            temp.file(),
+            temp.destination(),
+            options.preserve,
+        )?;
+    }
+    let backup = match (&options.backup, existing) {
+        (Some(backup), Some(_)) => Some(backup.make(destination)?),
+        _ => None,
+    };
+    temp.install(options.no_clobber && backup.is_none(), options.fsync)?;
+    done(backup)
+}
+
+/// `--no-preserve=mode`: a new file gets 0666 less the umask, as any new file.
+#[cfg(unix)]
+fn set_default_mode(temp: &TempDest) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = 0o666 & !crate::make::umask();
+    temp.file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .op(temp.destination(), Operation::SetMetadata)
+}
+
+#[cfg(not(unix))]
+fn set_default_mode(_temp: &TempDest) -> Result<(), Error> {
+    Ok(())
+}
+
+/// What is at `destination` itself (a symlink is not followed).
+fn destination_entry(destination: &Path) -> Result<Option<Metadata>, Error> {
+    match std::fs::symlink_metadata(destination) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(Error::os(destination, Operation::StatDestination, err)),
+    }
+}
+
+/// Fails as cp does when the user may not write an existing destination (EACCES):
+/// access(2) with the effective ids; root may write anything.
+#[cfg(unix)]
+fn may_write(destination: &Path) -> Result<(), Error> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(name) = std::ffi::CString::new(destination.as_os_str().as_bytes()) else {
+        return Ok(());
+    };
+    // SAFETY: `name` is NUL-terminated and lives across the call.
+    let allowed =
+        unsafe { libc::faccessat(libc::AT_FDCWD, name.as_ptr(), libc::W_OK, libc::AT_EACCESS) };
+    if allowed == -1 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EACCES) {
+            return Err(Error::os(destination, Operation::StatDestination, err));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn may_write(_destination: &Path) -> Result<(), Error> {
+    Ok(())
 }
 
 /// True when `destination` was modified before `source` (`-u` copies then).

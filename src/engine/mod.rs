@@ -146,6 +146,20 @@ pub struct CopyOptions {
     pub preserve: Preserve,
     /// Use this mechanism and no other (`--method`, for benchmarks and diagnosis).
     pub forced_method: Option<Method>,
+    /// Replace an existing destination the user may not write (`-f`, as cp's unlink
+    /// and retry); `-l`/`-s` replace an existing destination.
+    pub force: bool,
+    /// Replace a destination that is a symlink instead of writing through it, and
+    /// give the copy the source's mode (`--remove-destination`).
+    pub remove_destination: bool,
+    /// Keep a replaced destination under a backup name (`-b`).
+    pub backup: Option<crate::backup::Backup>,
+    /// Copy no data: create an empty file or keep the existing one, and carry the
+    /// preserved attributes over (`--attributes-only`).
+    pub attributes_only: bool,
+    /// New files and directories get the default mode (0666 or 0777 less the umask),
+    /// not the source's (`--no-preserve=mode`).
+    pub default_mode: bool,
     /// Largest single request to the kernel paths. Smaller values make progress smoother
     /// and Ctrl-C quicker; larger ones save syscalls (1 GiB is where Linux caps a
     /// single copy_file_range anyway... minus a page for sendfile).
@@ -168,6 +182,11 @@ impl CopyOptions {
             update: false,
             preserve: Preserve::default(),
             forced_method: None,
+            force: false,
+            remove_destination: false,
+            backup: None,
+            attributes_only: false,
+            default_mode: false,
             kernel_chunk: if show_progress { chunk_size } else { 1 << 30 },
         }
     }
@@ -200,6 +219,8 @@ pub struct Copied {
     pub duration: Duration,
     /// True when verification ran and passed.
     pub verified: bool,
+    /// Where the replaced destination was kept (`-b`).
+    pub backup: Option<std::path::PathBuf>,
 }
 
 /// The result of one file.
