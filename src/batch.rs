@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::engine::{self, CopyOptions, Observer, Outcome};
-use crate::error::{Error, Operation};
+use crate::error::{Cause, Error, Operation};
 use crate::plan::{Entry, Job};
 use crate::progress::Progress;
 use crate::report::{self, Endpoints, ErrorRecord, FileRecord, Report, SkipRecord};
@@ -247,7 +247,7 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
             source,
             destination,
             target,
-        } => match create_symlink(target, destination) {
+        } => match create_symlink(source, target, destination) {
             Ok(()) => Done::Made,
             Err(error) => Done::Failed {
                 source: source.clone(),
@@ -394,10 +394,14 @@ fn create_dir(destination: &Path) -> Result<(), Error> {
     }
 }
 
-/// Recreates a symlink of a copied tree, replacing an existing one atomically: the
-/// new link is made under a temporary name and renamed over the destination.
+/// Recreates a symlink (of a copied tree, or named with `-P`), replacing an existing
+/// one atomically: the new link is made under a temporary name and renamed over the
+/// destination.
 #[cfg(unix)]
-fn create_symlink(target: &Path, destination: &Path) -> Result<(), Error> {
+fn create_symlink(source: &Path, target: &Path, destination: &Path) -> Result<(), Error> {
+    if refuse_link_onto_its_referent(source, destination)? {
+        return Ok(());
+    }
     let temporary = atomic::temp_symlink_path(destination);
     std::os::unix::fs::symlink(target, &temporary)
         .map_err(|err| Error::os(&temporary, Operation::CreateSymlink, err))?;
@@ -407,13 +411,56 @@ fn create_symlink(target: &Path, destination: &Path) -> Result<(), Error> {
     })
 }
 
+/// cp's rule for a link copied as a link: putting it over the file it points to would
+/// leave a link to itself and lose the file ("are the same file"), and so would putting
+/// it over itself. Returns true when there is nothing to do: the destination is the
+/// source link under another name (a hard link of it).
+#[cfg(unix)]
+fn refuse_link_onto_its_referent(source: &Path, destination: &Path) -> Result<bool, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let same =
+        |a: &std::fs::Metadata, b: &std::fs::Metadata| a.dev() == b.dev() && a.ino() == b.ino();
+    let existing = match std::fs::symlink_metadata(destination) {
+        Ok(existing) => existing,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(Error::os(destination, Operation::StatDestination, err)),
+    };
+    let same_file = || Error::new(destination, Operation::StatDestination, Cause::SameFile);
+    let link = std::fs::symlink_metadata(source)
+        .map_err(|err| Error::os(source, Operation::StatSource, err))?;
+    if existing.file_type().is_symlink() {
+        if !same(&link, &existing) {
+            return Ok(false);
+        }
+        // The same inode: one directory entry (an error, as in cp), or two names of
+        // one hard-linked link (already what the copy would make).
+        let entry = |path: &Path| {
+            let parent = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            (
+                std::fs::canonicalize(parent).ok(),
+                path.file_name().map(|n| n.to_os_string()),
+            )
+        };
+        return if entry(source) == entry(destination) {
+            Err(same_file())
+        } else {
+            Ok(true)
+        };
+    }
+    match std::fs::metadata(source) {
+        Ok(referent) if same(&referent, &existing) => Err(same_file()),
+        _ => Ok(false),
+    }
+}
+
 #[cfg(not(unix))]
-fn create_symlink(_target: &Path, destination: &Path) -> Result<(), Error> {
+fn create_symlink(_source: &Path, _target: &Path, destination: &Path) -> Result<(), Error> {
     Err(Error::new(
         destination,
         Operation::CreateSymlink,
-        crate::error::Cause::Invalid(
-            "copying symlinks inside trees is supported on Unix only".to_string(),
-        ),
+        Cause::Invalid("copying symlinks inside trees is supported on Unix only".to_string()),
     ))
 }

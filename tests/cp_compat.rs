@@ -267,3 +267,33 @@ fn interactive_is_refused_without_a_terminal_and_asks_on_one() {
     on_terminal("y");
     assert_same_content(&d.join("new"), &d.join("old"));
 }
+
+/// Issue 8, bug 1: `-P sl foo` with `sl -> foo` used to make foo a link to itself and
+/// lose its content. cp refuses: the two are the same file.
+#[test]
+fn a_link_copied_as_a_link_onto_its_referent_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("foo"), "XYZ\n").unwrap();
+    std::os::unix::fs::symlink("foo", d.join("sl")).unwrap();
+    for flag in ["-P", "-a"] {
+        zcopy(d)
+            .args([flag, "sl", "foo"])
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains(
+                "foo: stat destination: source and destination are the same file",
+            ));
+        assert!(std::fs::symlink_metadata(d.join("foo")).unwrap().is_file());
+        assert_eq!(std::fs::read(d.join("foo")).unwrap(), b"XYZ\n");
+    }
+    // A link onto itself is the same file too; onto another link it is a copy.
+    zcopy(d).args(["-P", "sl", "sl"]).assert().code(1);
+    std::os::unix::fs::symlink("elsewhere", d.join("other")).unwrap();
+    zcopy(d).args(["-P", "sl", "other"]).assert().success();
+    assert_eq!(
+        std::fs::read_link(d.join("other")).unwrap(),
+        Path::new("foo")
+    );
+    assert_no_debris(d);
+}

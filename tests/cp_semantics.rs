@@ -134,6 +134,25 @@ const CASES: &[Case] = &[
         args: &["a", "b", "d"],
         ..CASE
     },
+    // Issue 8, bug 1: a symlink copied as a link onto the file it points to.
+    Case {
+        name: "-P symlink onto its own target",
+        setup: "echo XYZ >foo; chown $U:$G foo; ln -s foo sl",
+        args: &["-P", "sl", "foo"],
+        ..CASE
+    },
+    Case {
+        name: "-a symlink onto its own target",
+        setup: "echo XYZ >foo; chown $U:$G foo; ln -s foo sl",
+        args: &["-a", "sl", "foo"],
+        ..CASE
+    },
+    Case {
+        name: "-P symlink onto itself",
+        setup: "echo XYZ >foo; ln -s foo sl",
+        args: &["-P", "sl", "sl"],
+        ..CASE
+    },
     Case {
         name: "-P symlink onto another link",
         setup: "echo XYZ >foo; ln -s foo sl; ln -s foo sl2",
