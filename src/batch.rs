@@ -247,7 +247,7 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
             source,
             destination,
             target,
-        } => match create_symlink(source, target, destination) {
+        } => match create_symlink(source, target, destination, batch.options.preserve) {
             Ok(()) => Done::Made,
             Err(error) => Done::Failed {
                 source: source.clone(),
@@ -395,20 +395,30 @@ fn create_dir(destination: &Path) -> Result<(), Error> {
 }
 
 /// Recreates a symlink (of a copied tree, or named with `-P`), replacing an existing
-/// one atomically: the new link is made under a temporary name and renamed over the
-/// destination.
+/// one atomically: the new link is made under a temporary name, given the source
+/// link's own owner and times when they are preserved, and renamed over the destination.
 #[cfg(unix)]
-fn create_symlink(source: &Path, target: &Path, destination: &Path) -> Result<(), Error> {
+fn create_symlink(
+    source: &Path,
+    target: &Path,
+    destination: &Path,
+    preserve: preserve::Preserve,
+) -> Result<(), Error> {
     if refuse_link_onto_its_referent(source, destination)? {
         return Ok(());
     }
     let temporary = atomic::temp_symlink_path(destination);
     std::os::unix::fs::symlink(target, &temporary)
         .map_err(|err| Error::os(&temporary, Operation::CreateSymlink, err))?;
-    std::fs::rename(&temporary, destination).map_err(|err| {
+    let installed =
+        preserve::apply_to_symlink(source, &temporary, destination, preserve).and_then(|()| {
+            std::fs::rename(&temporary, destination)
+                .map_err(|err| Error::os(destination, Operation::Rename, err))
+        });
+    if installed.is_err() {
         let _ = std::fs::remove_file(&temporary);
-        Error::os(destination, Operation::Rename, err)
-    })
+    }
+    installed
 }
 
 /// cp's rule for a link copied as a link: putting it over the file it points to would
@@ -457,10 +467,17 @@ fn refuse_link_onto_its_referent(source: &Path, destination: &Path) -> Result<bo
 }
 
 #[cfg(not(unix))]
-fn create_symlink(_source: &Path, _target: &Path, destination: &Path) -> Result<(), Error> {
+fn create_symlink(
+    _source: &Path,
+    _target: &Path,
+    destination: &Path,
+    _preserve: preserve::Preserve,
+) -> Result<(), Error> {
     Err(Error::new(
         destination,
         Operation::CreateSymlink,
-        Cause::Invalid("copying symlinks inside trees is supported on Unix only".to_string()),
+        crate::error::Cause::Invalid(
+            "copying symlinks inside trees is supported on Unix only".to_string(),
+        ),
     ))
 }

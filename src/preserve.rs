@@ -112,6 +112,56 @@ pub(crate) fn apply(
     Ok(())
 }
 
+#[cfg(unix)]
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The same for a symlink copied as a link (`-P`, `-a`, or inside a tree), by path and
+/// without following it: its owner and its own times (`utimensat` with
+/// `AT_SYMLINK_NOFOLLOW`, as cp). A link has no mode of its own and, on Linux, no user
+/// xattrs. `link` is the link to change, `shown` the destination named in errors.
+#[cfg(unix)]
+pub(crate) fn apply_to_symlink(
+    source: &Path,
+    link: &Path,
+    shown: &Path,
+    preserve: Preserve,
+) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    if !preserve.ownership && !preserve.timestamps {
+        return Ok(());
+    }
+    let metadata = std::fs::symlink_metadata(source).op(source, Operation::StatSource)?;
+    if preserve.ownership {
+        match std::os::unix::fs::lchown(link, Some(metadata.uid()), Some(metadata.gid())) {
+            Err(err)
+                if matches!(err.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) && !is_root() =>
+            {
+                let _ = std::os::unix::fs::lchown(link, None, Some(metadata.gid()));
+            }
+            other => other.op(shown, Operation::SetMetadata)?,
+        }
+    }
+    if preserve.timestamps {
+        use nix::sys::stat::{utimensat, UtimensatFlags};
+        use nix::sys::time::TimeSpec;
+        let atime = TimeSpec::new(metadata.atime(), metadata.atime_nsec());
+        let mtime = TimeSpec::new(metadata.mtime(), metadata.mtime_nsec());
+        utimensat(
+            nix::fcntl::AT_FDCWD,
+            link,
+            &atime,
+            &mtime,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(io::Error::from)
+        .op(shown, Operation::SetMetadata)?;
+    }
+    Ok(())
+}
+
 /// The same for a directory of a copied tree, by path (after its contents are in).
 pub fn apply_to_directory(
     source: &Path,

@@ -297,3 +297,47 @@ fn a_link_copied_as_a_link_onto_its_referent_is_refused() {
     );
     assert_no_debris(d);
 }
+
+/// Issue 8, bug 5: `-a` and `-P -p` keep a link's own times (utimensat with
+/// AT_SYMLINK_NOFOLLOW), on the command line and inside a tree.
+#[test]
+fn preserving_copies_keep_a_links_own_times() {
+    use nix::sys::stat::{utimensat, UtimensatFlags};
+    use nix::sys::time::TimeSpec;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("tree")).unwrap();
+    std::fs::write(d.join("tree/file"), "x").unwrap();
+    std::os::unix::fs::symlink("file", d.join("tree/link")).unwrap();
+    let (atime, mtime) = (
+        TimeSpec::new(1_111_111_111, 5),
+        TimeSpec::new(1_234_567_890, 7),
+    );
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        &d.join("tree/link"),
+        &atime,
+        &mtime,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
+    zcopy(d).args(["-a", "tree", "archive"]).assert().success();
+    zcopy(d)
+        .args(["-P", "-p", "tree/link", "link-p"])
+        .assert()
+        .success();
+    zcopy(d)
+        .args(["-P", "tree/link", "link-plain"])
+        .assert()
+        .success();
+    let times = |path: &str| {
+        let meta = std::fs::symlink_metadata(d.join(path)).unwrap();
+        assert!(meta.is_symlink(), "{path} is a link");
+        // Not the access time: reading the link (to copy it) moves that.
+        (meta.mtime(), meta.mtime_nsec())
+    };
+    let kept = (1_234_567_890, 7);
+    assert_eq!(times("archive/link"), kept);
+    assert_eq!(times("link-p"), kept);
+    assert_ne!(times("link-plain").0, kept.0, "without -p a link is new");
+}

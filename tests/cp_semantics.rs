@@ -172,6 +172,27 @@ const CASES: &[Case] = &[
         allowed: &[Allowed::NewInode("bar")],
         ..CASE
     },
+    // Bug 5.
+    Case {
+        name: "-a keeps a symlink's own times",
+        setup: "echo XYZ >foo; ln -s foo sl; touch -h -d @1234567890 sl",
+        args: &["-a", "sl", "copy"],
+        ..CASE
+    },
+    Case {
+        name: "-P -p keeps a symlink's own times",
+        setup: "echo XYZ >foo; ln -s foo sl; touch -h -d @1234567890 sl",
+        args: &["-P", "-p", "sl", "copy"],
+        ..CASE
+    },
+    Case {
+        name: "-a tree with links, a dangling link and restrictive modes",
+        setup: "mkdir -p t/sub; echo a >t/sub/a; ln -s sub/a t/la; ln -s gone t/dangling; \
+                chmod 700 t/sub; chmod 600 t/sub/a; touch -h -d @1234567890 t/la; \
+                chown -R $U:$G t",
+        args: &["-a", "t", "copy"],
+        ..CASE
+    },
     Case {
         name: "-p setuid file of the runner",
         setup: "echo x >c; chown $U:$G c; chmod 6755 c",
