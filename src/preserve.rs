@@ -69,9 +69,9 @@ impl Preserve {
 }
 
 /// Carries the attributes of `source` over to `target` (an open file or directory).
-/// `path` names the destination in errors. Order matters: xattrs and ownership first
-/// (fchown clears setuid/setgid), then the mode, then the times (nothing may write to
-/// the file after them).
+/// `path` names the destination in errors. Order matters, as in cp: ownership first
+/// (a change of owner clears setuid/setgid and file capabilities), then xattrs, then the
+/// mode with its POSIX ACLs, then the times (nothing may write to the file after them).
 pub(crate) fn apply(
     source: (&File, &Metadata),
     target: &File,
@@ -79,24 +79,28 @@ pub(crate) fn apply(
     preserve: Preserve,
 ) -> Result<(), Error> {
     let (source_file, metadata) = source;
+    #[allow(unused_mut)] // set on Unix only
+    let mut owner_kept = true;
+    #[cfg(unix)]
+    if preserve.ownership {
+        owner_kept = set_owner(target, metadata).op(path, Operation::SetMetadata)?;
+    }
     if preserve.xattr {
         let copied = copy_xattrs(source_file, target);
         if !preserve.xattr_best_effort {
             copied.op(path, Operation::SetMetadata)?;
         }
     }
-    #[cfg(unix)]
-    if preserve.ownership {
-        use std::os::unix::fs::MetadataExt;
-        match std::os::unix::fs::fchown(target, Some(metadata.uid()), Some(metadata.gid())) {
-            // Only root may give a file away; like cp -p, keep ours without complaint.
-            Err(err) if err.raw_os_error() == Some(libc::EPERM) => {}
-            other => other.op(path, Operation::SetMetadata)?,
-        }
-    }
     if preserve.mode {
+        let mut permissions = full_permissions(metadata);
+        if !owner_kept {
+            // A copy that could not be given the source's owner must not carry its
+            // setuid, setgid or sticky bit (cp clears all three): a setuid program of
+            // root's would otherwise become a setuid program of the copier's.
+            permissions = without_special_bits(permissions);
+        }
         target
-            .set_permissions(full_permissions(metadata))
+            .set_permissions(permissions)
             .op(path, Operation::SetMetadata)?;
     }
     if preserve.timestamps {
@@ -110,6 +114,31 @@ pub(crate) fn apply(
         target.set_times(times).op(path, Operation::SetMetadata)?;
     }
     Ok(())
+}
+
+/// Gives `target` the owner and group of `source`. Returns false when that is not
+/// allowed (only root may give a file away): like cp, the group is then still kept
+/// when the user is a member of it, and nothing is reported. Root being refused (a
+/// root-squashed NFS export, an unmapped id in a user namespace) is an error.
+#[cfg(unix)]
+fn set_owner(target: &File, source: &Metadata) -> io::Result<bool> {
+    use std::os::unix::fs::{fchown, MetadataExt};
+    let current = target.metadata()?;
+    if (current.uid(), current.gid()) == (source.uid(), source.gid()) {
+        return Ok(true);
+    }
+    match fchown(target, Some(source.uid()), Some(source.gid())) {
+        Ok(()) => Ok(true),
+        // EPERM: not ours to give away; EINVAL: an id this namespace cannot map.
+        Err(err) if matches!(err.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) => {
+            if is_root() {
+                return Err(err);
+            }
+            let _ = fchown(target, None, Some(source.gid()));
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
 }
 
 #[cfg(unix)]
@@ -183,6 +212,17 @@ fn full_permissions(metadata: &Metadata) -> Permissions {
 #[cfg(not(unix))]
 fn full_permissions(metadata: &Metadata) -> Permissions {
     metadata.permissions()
+}
+
+#[cfg(unix)]
+fn without_special_bits(permissions: Permissions) -> Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    Permissions::from_mode(permissions.mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn without_special_bits(permissions: Permissions) -> Permissions {
+    permissions
 }
 
 #[cfg(unix)]

@@ -341,3 +341,51 @@ fn preserving_copies_keep_a_links_own_times() {
     assert_eq!(times("link-p"), kept);
     assert_ne!(times("link-plain").0, kept.0, "without -p a link is new");
 }
+
+/// Issue 8, bugs 3 and 4: `-p` as a user who cannot give the copy the source's owner
+/// clears setuid, setgid and sticky (as cp), and keeps the group when the user is in it.
+#[test]
+fn preserve_as_a_user_drops_special_bits_and_keeps_a_group_it_may() {
+    if unsafe { libc::geteuid() } != 0 {
+        if std::env::var_os("ZCOPY_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
+            panic!("needs root to make files of other owners (ZCOPY_REQUIRE_ROOT_TESTS=1)");
+        }
+        eprintln!("SKIPPED preserve_as_a_user...: needs root");
+        return;
+    }
+    if !require_tool("preserve_as_a_user", "setpriv") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(d.join("c"), "x").unwrap();
+    std::os::unix::fs::chown(d.join("c"), Some(0), Some(100)).unwrap();
+    std::fs::set_permissions(d.join("c"), std::fs::Permissions::from_mode(0o6755)).unwrap();
+    let as_nobody = |groups: &str, copy: &str| {
+        let status = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", groups, "--"])
+            .arg(env!("CARGO_BIN_EXE_zcopy"))
+            .args(["-q", "--no-env-file", "-p", "c", copy])
+            .current_dir(d)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::metadata(d.join(copy)).unwrap()
+    };
+    let outsider = as_nobody("--clear-groups", "c-outsider");
+    assert_eq!(outsider.mode() & 0o7777, 0o755, "special bits cleared");
+    assert_eq!((outsider.uid(), outsider.gid()), (65534, 65534));
+    let member = as_nobody("--groups=100", "c-member");
+    assert_eq!(member.mode() & 0o7777, 0o755);
+    assert_eq!(
+        (member.uid(), member.gid()),
+        (65534, 100),
+        "the group is kept"
+    );
+    // Root keeps all of it.
+    zcopy(d).args(["-p", "c", "c-root"]).assert().success();
+    let root = std::fs::metadata(d.join("c-root")).unwrap();
+    assert_eq!(root.mode() & 0o7777, 0o6755);
+    assert_eq!((root.uid(), root.gid()), (0, 100));
+}

@@ -44,7 +44,6 @@ enum Runner {
 
 const NOBODY: u32 = 65534;
 /// A group nobody is not in by default, that `Runner::Nobody { groups: &[USERS] }` adds.
-#[allow(dead_code)] // used by cases that come with their fixes
 const USERS: u32 = 100;
 
 impl Runner {
@@ -63,7 +62,6 @@ impl Runner {
 }
 
 const BOTH: &[Runner] = &[Runner::Root, Runner::Nobody { groups: &[] }];
-#[allow(dead_code)] // used by cases that come with their fixes
 const ROOT: &[Runner] = &[Runner::Root];
 const NOBODY_ONLY: &[Runner] = &[Runner::Nobody { groups: &[] }];
 
@@ -193,10 +191,30 @@ const CASES: &[Case] = &[
         args: &["-a", "t", "copy"],
         ..CASE
     },
+    // Bugs 3 and 4.
+    Case {
+        name: "-p setuid file of another owner",
+        setup: "echo x >c; chmod 6755 c",
+        args: &["-p", "c", "c2"],
+        ..CASE
+    },
     Case {
         name: "-p setuid file of the runner",
         setup: "echo x >c; chown $U:$G c; chmod 6755 c",
         args: &["-p", "c", "c2"],
+        ..CASE
+    },
+    Case {
+        name: "-p sticky file of another owner",
+        setup: "echo x >c; chmod 1755 c",
+        args: &["-p", "c", "c2"],
+        ..CASE
+    },
+    Case {
+        name: "-p keeps a group the runner is in",
+        setup: "echo x >c; chown 0:100 c; chmod 2755 c",
+        args: &["-p", "c", "c2"],
+        runners: &[Runner::Root, Runner::Nobody { groups: &[USERS] }],
         ..CASE
     },
     Case {
@@ -206,28 +224,22 @@ const CASES: &[Case] = &[
         ..CASE
     },
     Case {
-        name: "-a keeps an ACL",
-        setup: "echo x >f; chown $U:$G f; setfacl -m u:bin:rw,g::-,m::rw f",
-        args: &["-a", "f", "g"],
-        ..CASE
-    },
-    Case {
         name: "without -p an ACL is not copied",
         setup: "echo x >f; setfacl -m u:bin:rw,g::-,m::rw f",
         args: &["f", "g"],
         ..CASE
     },
     Case {
-        name: "-a directory with access and default ACLs",
-        setup: "mkdir d; echo x >d/f; chown -R $U:$G d; setfacl -m u:bin:rx d; \
-                setfacl -d -m u:bin:r d",
-        args: &["-a", "d", "copy"],
-        ..CASE
-    },
-    Case {
         name: "-a keeps user xattrs",
         setup: "echo x >f; chown $U:$G f; setfattr -n user.take -v 3 f",
         args: &["-a", "f", "g"],
+        ..CASE
+    },
+    Case {
+        name: "-a keeps file capabilities",
+        setup: "echo x >f; setcap cap_net_raw+ep f",
+        args: &["-a", "f", "g"],
+        runners: ROOT,
         ..CASE
     },
     Case {
