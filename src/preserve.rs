@@ -99,8 +99,7 @@ pub(crate) fn apply(
             // root's would otherwise become a setuid program of the copier's.
             permissions = without_special_bits(permissions);
         }
-        target
-            .set_permissions(permissions)
+        set_mode_and_acls(source_file, target, metadata.is_dir(), permissions)
             .op(path, Operation::SetMetadata)?;
     }
     if preserve.timestamps {
@@ -145,6 +144,74 @@ fn set_owner(target: &File, source: &Metadata) -> io::Result<bool> {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// The POSIX ACLs, as the kernel stores them: extended attributes in the "system"
+/// namespace whose value format (version 2 entries of tag, permissions and id) is a
+/// stable ABI, read and written whole. The access ACL's entries are tied to the mode
+/// bits, so they are copied with the mode, never with the other xattrs (cp does the
+/// same).
+#[cfg(unix)]
+const ACCESS_ACL: &str = "system.posix_acl_access";
+/// A directory's default ACL, inherited by what is created in it.
+#[cfg(unix)]
+const DEFAULT_ACL: &str = "system.posix_acl_default";
+
+/// Makes `target`'s permissions the source's: its ACLs (or none, when the source has
+/// none, though the destination's directory gave the new file one by inheritance),
+/// then the mode. The ACL goes first because setting it rewrites the rwx bits, and may
+/// clear setgid; the chmod after it restores the special bits and leaves the ACL as
+/// it is (the source's group bits are its mask). A source with an ACL that the
+/// destination's filesystem cannot store is an error, as in cp: dropping the ACL
+/// would leave the group class with the mask's permissions, wider than intended.
+#[cfg(unix)]
+fn set_mode_and_acls(
+    source: &File,
+    target: &File,
+    is_dir: bool,
+    permissions: Permissions,
+) -> io::Result<()> {
+    use xattr::FileExt;
+    let names: &[&str] = if is_dir {
+        &[ACCESS_ACL, DEFAULT_ACL]
+    } else {
+        &[ACCESS_ACL]
+    };
+    for name in names {
+        match source.get_xattr(name) {
+            Ok(Some(acl)) => target.set_xattr(name, &acl)?,
+            Ok(None) => remove_acl(target, name)?,
+            Err(err) if unsupported(&err) => remove_acl(target, name)?,
+            Err(err) => return Err(err),
+        }
+    }
+    target.set_permissions(permissions)
+}
+
+/// Removes an ACL `target` may have inherited; none there, or no ACLs on this
+/// filesystem at all, is fine.
+#[cfg(unix)]
+fn remove_acl(target: &File, name: &str) -> io::Result<()> {
+    use xattr::FileExt;
+    match target.remove_xattr(name) {
+        Err(err) if err.raw_os_error() == Some(libc::ENODATA) || unsupported(&err) => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(unix)]
+fn unsupported(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOSYS))
+}
+
+#[cfg(not(unix))]
+fn set_mode_and_acls(
+    _source: &File,
+    target: &File,
+    _is_dir: bool,
+    permissions: Permissions,
+) -> io::Result<()> {
+    target.set_permissions(permissions)
 }
 
 /// The same for a symlink copied as a link (`-P`, `-a`, or inside a tree), by path and
@@ -225,15 +292,25 @@ fn without_special_bits(permissions: Permissions) -> Permissions {
     permissions
 }
 
+/// Copies every extended attribute but the ACLs (which go with the mode). A failure on
+/// one does not stop the others; the first is returned at the end.
 #[cfg(unix)]
 fn copy_xattrs(source: &File, target: &File) -> io::Result<()> {
     use xattr::FileExt;
+    let mut first_error = None;
     for name in source.list_xattr()? {
-        if let Some(value) = source.get_xattr(&name)? {
-            target.set_xattr(&name, &value)?;
+        if name == ACCESS_ACL || name == DEFAULT_ACL {
+            continue;
+        }
+        let copied = source.get_xattr(&name).and_then(|value| match value {
+            Some(value) => target.set_xattr(&name, &value),
+            None => Ok(()),
+        });
+        if let Err(err) = copied {
+            first_error.get_or_insert(err);
         }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
 #[cfg(not(unix))]

@@ -389,3 +389,57 @@ fn preserve_as_a_user_drops_special_bits_and_keeps_a_group_it_may() {
     assert_eq!(root.mode() & 0o7777, 0o6755);
     assert_eq!((root.uid(), root.gid()), (0, 100));
 }
+
+/// Issue 8, bug 6: `-p` keeps POSIX ACLs (copied as the system.posix_acl_access xattr,
+/// as cp does) and so does not widen the group's access to the mask; a source without
+/// one gives a copy without one, whatever the directory would have it inherit. Onto a
+/// filesystem that cannot store the ACL, the file fails and nothing is installed.
+#[test]
+fn preserve_keeps_acls_exactly() {
+    if !require_tool("preserve_keeps_acls_exactly", "setfacl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("f"), "x").unwrap();
+    let sh = |script: &str| {
+        let status = std::process::Command::new("sh")
+            .args(["-ec", script])
+            .current_dir(d)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{script}");
+    };
+    sh("setfacl -m u:bin:rw,g::r,m::rw f; mkdir inherit; setfacl -d -m u:bin:rwx inherit; echo y >plain");
+    let acl = |path: &str| xattr::get(d.join(path), "system.posix_acl_access").unwrap();
+    zcopy(d).args(["-p", "f", "g"]).assert().success();
+    assert!(acl("g").is_some());
+    assert_eq!(acl("g"), acl("f"));
+    assert_eq!(mode(&d.join("g")), mode(&d.join("f")));
+    zcopy(d).args(["f", "no-p"]).assert().success();
+    assert!(acl("no-p").is_none(), "without -p no ACL is copied");
+    zcopy(d)
+        .args(["-p", "plain", "inherit/plain"])
+        .assert()
+        .success();
+    assert!(acl("inherit/plain").is_none(), "the source has no ACL");
+    assert_eq!(mode(&d.join("inherit/plain")), mode(&d.join("plain")));
+
+    let Some(ramfs) = Ramfs::mount("preserve_keeps_acls_exactly") else {
+        return;
+    };
+    zcopy(d)
+        .arg("-p")
+        .arg("f")
+        .arg(ramfs.path().join("g"))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("set metadata"));
+    assert_eq!(list(ramfs.path()), Vec::<String>::new());
+    zcopy(d)
+        .arg("-p")
+        .arg("plain")
+        .arg(ramfs.path().join("plain"))
+        .assert()
+        .success();
+}

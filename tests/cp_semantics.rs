@@ -223,10 +223,44 @@ const CASES: &[Case] = &[
         args: &["-p", "c", "c2"],
         ..CASE
     },
+    // Bug 6.
+    Case {
+        name: "-p keeps an ACL",
+        setup: "echo x >f; chown $U:$G f; setfacl -m u:bin:rw f; chmod g=r f; \
+                setfacl -m m::rw f",
+        args: &["-p", "f", "g"],
+        ..CASE
+    },
+    Case {
+        name: "-a keeps an ACL",
+        setup: "echo x >f; chown $U:$G f; setfacl -m u:bin:rw,g::-,m::rw f",
+        args: &["-a", "f", "g"],
+        ..CASE
+    },
     Case {
         name: "without -p an ACL is not copied",
         setup: "echo x >f; setfacl -m u:bin:rw,g::-,m::rw f",
         args: &["f", "g"],
+        ..CASE
+    },
+    Case {
+        name: "-p from a file without ACL into a directory with a default ACL",
+        setup: "echo x >f; chown $U:$G f; mkdir d; chown $U:$G d; setfacl -d -m u:bin:rwx d",
+        args: &["-p", "f", "d/f"],
+        ..CASE
+    },
+    Case {
+        name: "-a directory with access and default ACLs",
+        setup: "mkdir d; echo x >d/f; chown -R $U:$G d; setfacl -m u:bin:rx d; \
+                setfacl -d -m u:bin:r d",
+        args: &["-a", "d", "copy"],
+        ..CASE
+    },
+    Case {
+        name: "--preserve=xattr does not copy an ACL",
+        setup: "echo x >f; chown $U:$G f; setfacl -m u:bin:rw,g::-,m::rw f; \
+                setfattr -n user.take -v 3 f",
+        args: &["--preserve=xattr", "f", "g"],
         ..CASE
     },
     Case {
