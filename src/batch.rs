@@ -282,7 +282,7 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
             source,
             destination,
             target,
-        } => (source, destination, What::Symlink(target)),
+        } => (source, destination, What::Symlink { target, source }),
         Entry::Link {
             source,
             destination,

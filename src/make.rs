@@ -16,8 +16,14 @@ use crate::report::Kind;
 /// What to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum What<'a> {
-    /// A symbolic link holding this target.
-    Symlink(&'a Path),
+    /// A symbolic link holding `target`, made for `source`: a link copied as a link
+    /// (whose own owner and times `-a` keeps), or the file `-s` points to.
+    Symlink {
+        /// What the new link points to.
+        target: &'a Path,
+        /// The entry of the plan it stands for.
+        source: &'a Path,
+    },
     /// A hard link to this existing file.
     HardLink(&'a Path),
     /// A new node like this source (FIFO, device, socket).
@@ -28,7 +34,7 @@ impl What<'_> {
     /// The record kind.
     pub fn kind(self) -> Kind {
         match self {
-            What::Symlink(_) => Kind::Symlink,
+            What::Symlink { .. } => Kind::Symlink,
             What::HardLink(_) => Kind::Link,
             What::Special(_) => Kind::Special,
         }
@@ -61,6 +67,11 @@ pub fn make(
         Err(err) if err.kind() == io::ErrorKind::NotFound => None,
         Err(err) => return Err(Error::os(destination, Operation::StatDestination, err)),
     };
+    if let (What::Symlink { source, .. }, Some(_)) = (what, &existing) {
+        if refuse_link_onto_its_referent(source, destination)? {
+            return Ok(Made::Done { backup: None });
+        }
+    }
     if let Some(existing) = &existing {
         if let What::HardLink(target) = what {
             // Already this very file: nothing to do (cp -l run twice succeeds).
@@ -86,6 +97,12 @@ pub fn make(
     let _ = std::fs::remove_file(&temporary);
     create(what, &temporary, options)
         .map_err(|err| Error::os(destination, what.operation(), err))?;
+    if let What::Symlink { source, .. } = what {
+        if let Err(error) = preserve_symlink(source, &temporary, destination, options) {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(error);
+        }
+    }
     let backup = match (&options.backup, &existing) {
         (Some(backup), Some(_)) => match backup.make(destination) {
             Ok(path) => Some(path),
@@ -103,10 +120,81 @@ pub fn make(
     Ok(Made::Done { backup })
 }
 
+/// `-a`, `-P -p`: a link copied as a link keeps its own owner and times; a link made by
+/// `-s` is new and keeps nothing.
+#[cfg(unix)]
+fn preserve_symlink(
+    source: &Path,
+    link: &Path,
+    shown: &Path,
+    options: &CopyOptions,
+) -> Result<(), Error> {
+    let is_link = std::fs::symlink_metadata(source).is_ok_and(|meta| meta.file_type().is_symlink());
+    if is_link && options.preserve.any() {
+        crate::preserve::apply_to_symlink(source, link, shown, options.preserve)?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn preserve_symlink(_: &Path, _: &Path, _: &Path, _: &CopyOptions) -> Result<(), Error> {
+    Ok(())
+}
+
+#[cfg(unix)]
+/// cp's rule for a link copied as a link: putting it over the file it points to would
+/// leave a link to itself and lose the file ("are the same file"), and so would putting
+/// it over itself. Returns true when there is nothing to do: the destination is the
+/// source link under another name (a hard link of it).
+fn refuse_link_onto_its_referent(source: &Path, destination: &Path) -> Result<bool, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let same =
+        |a: &std::fs::Metadata, b: &std::fs::Metadata| a.dev() == b.dev() && a.ino() == b.ino();
+    let existing = match std::fs::symlink_metadata(destination) {
+        Ok(existing) => existing,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(Error::os(destination, Operation::StatDestination, err)),
+    };
+    let same_file = || Error::new(destination, Operation::StatDestination, Cause::SameFile);
+    let link = std::fs::symlink_metadata(source)
+        .map_err(|err| Error::os(source, Operation::StatSource, err))?;
+    if existing.file_type().is_symlink() {
+        if !same(&link, &existing) {
+            return Ok(false);
+        }
+        // The same inode: one directory entry (an error, as in cp), or two names of
+        // one hard-linked link (already what the copy would make).
+        let entry = |path: &Path| {
+            let parent = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            (
+                std::fs::canonicalize(parent).ok(),
+                path.file_name().map(|n| n.to_os_string()),
+            )
+        };
+        return if entry(source) == entry(destination) {
+            Err(same_file())
+        } else {
+            Ok(true)
+        };
+    }
+    match std::fs::metadata(source) {
+        Ok(referent) if same(&referent, &existing) => Err(same_file()),
+        _ => Ok(false),
+    }
+}
+
+#[cfg(not(unix))]
+fn refuse_link_onto_its_referent(_source: &Path, _destination: &Path) -> Result<bool, Error> {
+    Ok(false)
+}
+
 impl What<'_> {
     fn operation(self) -> Operation {
         match self {
-            What::Symlink(_) => Operation::CreateSymlink,
+            What::Symlink { .. } => Operation::CreateSymlink,
             What::HardLink(_) => Operation::CreateLink,
             What::Special(_) => Operation::CreateSpecial,
         }
@@ -116,7 +204,7 @@ impl What<'_> {
 #[cfg(unix)]
 fn create(what: What<'_>, path: &Path, options: &CopyOptions) -> io::Result<()> {
     match what {
-        What::Symlink(target) => std::os::unix::fs::symlink(target, path),
+        What::Symlink { target, .. } => std::os::unix::fs::symlink(target, path),
         // cp -l follows a symlink it links to (the source was already followed when
         // it had to be: a link kept as a link is a Symlink entry).
         What::HardLink(target) => std::fs::hard_link(target, path),

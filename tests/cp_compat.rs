@@ -267,3 +267,179 @@ fn interactive_is_refused_without_a_terminal_and_asks_on_one() {
     on_terminal("y");
     assert_same_content(&d.join("new"), &d.join("old"));
 }
+
+/// Issue 8, bug 1: `-P sl foo` with `sl -> foo` used to make foo a link to itself and
+/// lose its content. cp refuses: the two are the same file.
+#[test]
+fn a_link_copied_as_a_link_onto_its_referent_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("foo"), "XYZ\n").unwrap();
+    std::os::unix::fs::symlink("foo", d.join("sl")).unwrap();
+    for flag in ["-P", "-a"] {
+        zcopy(d)
+            .args([flag, "sl", "foo"])
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains(
+                "foo: stat destination: source and destination are the same file",
+            ));
+        assert!(std::fs::symlink_metadata(d.join("foo")).unwrap().is_file());
+        assert_eq!(std::fs::read(d.join("foo")).unwrap(), b"XYZ\n");
+    }
+    // A link onto itself is the same file too; onto another link it is a copy.
+    zcopy(d).args(["-P", "sl", "sl"]).assert().code(1);
+    std::os::unix::fs::symlink("elsewhere", d.join("other")).unwrap();
+    zcopy(d).args(["-P", "sl", "other"]).assert().success();
+    assert_eq!(
+        std::fs::read_link(d.join("other")).unwrap(),
+        Path::new("foo")
+    );
+    assert_no_debris(d);
+}
+
+/// Issue 8, bug 5: `-a` and `-P -p` keep a link's own times (utimensat with
+/// AT_SYMLINK_NOFOLLOW), on the command line and inside a tree.
+#[test]
+fn preserving_copies_keep_a_links_own_times() {
+    use nix::sys::stat::{utimensat, UtimensatFlags};
+    use nix::sys::time::TimeSpec;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("tree")).unwrap();
+    std::fs::write(d.join("tree/file"), "x").unwrap();
+    std::os::unix::fs::symlink("file", d.join("tree/link")).unwrap();
+    let (atime, mtime) = (
+        TimeSpec::new(1_111_111_111, 5),
+        TimeSpec::new(1_234_567_890, 7),
+    );
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        &d.join("tree/link"),
+        &atime,
+        &mtime,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
+    zcopy(d).args(["-a", "tree", "archive"]).assert().success();
+    zcopy(d)
+        .args(["-P", "-p", "tree/link", "link-p"])
+        .assert()
+        .success();
+    zcopy(d)
+        .args(["-P", "tree/link", "link-plain"])
+        .assert()
+        .success();
+    let times = |path: &str| {
+        let meta = std::fs::symlink_metadata(d.join(path)).unwrap();
+        assert!(meta.is_symlink(), "{path} is a link");
+        // Not the access time: reading the link (to copy it) moves that.
+        (meta.mtime(), meta.mtime_nsec())
+    };
+    let kept = (1_234_567_890, 7);
+    assert_eq!(times("archive/link"), kept);
+    assert_eq!(times("link-p"), kept);
+    assert_ne!(times("link-plain").0, kept.0, "without -p a link is new");
+}
+
+/// Issue 8, bugs 3 and 4: `-p` as a user who cannot give the copy the source's owner
+/// clears setuid, setgid and sticky (as cp), and keeps the group when the user is in it.
+#[test]
+fn preserve_as_a_user_drops_special_bits_and_keeps_a_group_it_may() {
+    if unsafe { libc::geteuid() } != 0 {
+        if std::env::var_os("ZCOPY_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
+            panic!("needs root to make files of other owners (ZCOPY_REQUIRE_ROOT_TESTS=1)");
+        }
+        eprintln!("SKIPPED preserve_as_a_user...: needs root");
+        return;
+    }
+    if !require_tool("preserve_as_a_user", "setpriv") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(d.join("c"), "x").unwrap();
+    std::os::unix::fs::chown(d.join("c"), Some(0), Some(100)).unwrap();
+    std::fs::set_permissions(d.join("c"), std::fs::Permissions::from_mode(0o6755)).unwrap();
+    let as_nobody = |groups: &str, copy: &str| {
+        let status = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", groups, "--"])
+            .arg(env!("CARGO_BIN_EXE_zcopy"))
+            .args(["-q", "--no-env-file", "-p", "c", copy])
+            .current_dir(d)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::metadata(d.join(copy)).unwrap()
+    };
+    let outsider = as_nobody("--clear-groups", "c-outsider");
+    assert_eq!(outsider.mode() & 0o7777, 0o755, "special bits cleared");
+    assert_eq!((outsider.uid(), outsider.gid()), (65534, 65534));
+    let member = as_nobody("--groups=100", "c-member");
+    assert_eq!(member.mode() & 0o7777, 0o755);
+    assert_eq!(
+        (member.uid(), member.gid()),
+        (65534, 100),
+        "the group is kept"
+    );
+    // Root keeps all of it.
+    zcopy(d).args(["-p", "c", "c-root"]).assert().success();
+    let root = std::fs::metadata(d.join("c-root")).unwrap();
+    assert_eq!(root.mode() & 0o7777, 0o6755);
+    assert_eq!((root.uid(), root.gid()), (0, 100));
+}
+
+/// Issue 8, bug 6: `-p` keeps POSIX ACLs (copied as the system.posix_acl_access xattr,
+/// as cp does) and so does not widen the group's access to the mask; a source without
+/// one gives a copy without one, whatever the directory would have it inherit. Onto a
+/// filesystem that cannot store the ACL, the file fails and nothing is installed.
+#[test]
+fn preserve_keeps_acls_exactly() {
+    if !require_tool("preserve_keeps_acls_exactly", "setfacl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("f"), "x").unwrap();
+    let sh = |script: &str| {
+        let status = std::process::Command::new("sh")
+            .args(["-ec", script])
+            .current_dir(d)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{script}");
+    };
+    sh("setfacl -m u:bin:rw,g::r,m::rw f; mkdir inherit; setfacl -d -m u:bin:rwx inherit; echo y >plain");
+    let acl = |path: &str| xattr::get(d.join(path), "system.posix_acl_access").unwrap();
+    zcopy(d).args(["-p", "f", "g"]).assert().success();
+    assert!(acl("g").is_some());
+    assert_eq!(acl("g"), acl("f"));
+    assert_eq!(mode(&d.join("g")), mode(&d.join("f")));
+    zcopy(d).args(["f", "no-p"]).assert().success();
+    assert!(acl("no-p").is_none(), "without -p no ACL is copied");
+    zcopy(d)
+        .args(["-p", "plain", "inherit/plain"])
+        .assert()
+        .success();
+    assert!(acl("inherit/plain").is_none(), "the source has no ACL");
+    assert_eq!(mode(&d.join("inherit/plain")), mode(&d.join("plain")));
+
+    let Some(ramfs) = Ramfs::mount("preserve_keeps_acls_exactly") else {
+        return;
+    };
+    zcopy(d)
+        .arg("-p")
+        .arg("f")
+        .arg(ramfs.path().join("g"))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("set metadata"));
+    assert_eq!(list(ramfs.path()), Vec::<String>::new());
+    zcopy(d)
+        .arg("-p")
+        .arg("plain")
+        .arg(ramfs.path().join("plain"))
+        .assert()
+        .success();
+}

@@ -396,3 +396,43 @@ pub fn only_method(json: &Value) -> &str {
     assert_eq!(files.len(), 1, "expected one copied file: {json:#}");
     files[0]["method"].as_str().unwrap()
 }
+
+/// A ramfs mount (a filesystem without extended attributes, so without ACLs) in a
+/// fresh directory, unmounted and removed when dropped, even when the test fails.
+pub struct Ramfs {
+    dir: tempfile::TempDir,
+}
+
+impl Ramfs {
+    /// Mounts one; `None` (after saying why) when not root, unless CI forbids skipping.
+    pub fn mount(test: &str) -> Option<Ramfs> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return unavailable(test, "mounting a ramfs needs root");
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("zcopy-ramfs-")
+            .tempdir()
+            .unwrap();
+        run(&[
+            "mount",
+            "-t",
+            "ramfs",
+            "ramfs",
+            dir.path().to_str().unwrap(),
+        ])
+        .unwrap();
+        Some(Ramfs { dir })
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Ramfs {
+    fn drop(&mut self) {
+        let _ = StdCommand::new("umount").arg(self.dir.path()).status();
+    }
+}
