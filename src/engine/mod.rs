@@ -12,6 +12,7 @@
 //! EFBIG...) ends the copy of that file: retrying a full disk on a slower rung only
 //! wastes time and hides the problem.
 
+mod availability;
 mod chunked;
 #[cfg(target_os = "linux")]
 mod clone;
