@@ -23,6 +23,9 @@ pub struct Job {
     pub destination: PathBuf,
     /// Its size when planned (for progress totals).
     pub size: u64,
+    /// The stat the plan made of it, which the copy takes as its look before opening
+    /// the file (the open then checks it is still that file) instead of a stat of its own.
+    pub metadata: Option<std::fs::Metadata>,
 }
 
 /// One step of a batch, in the order they run.
@@ -313,7 +316,7 @@ impl Planner {
             }
         };
         if !metadata.is_dir() {
-            self.add_file(source, destination, metadata.len());
+            self.add_file(source, destination, Some(metadata));
             return;
         }
         if !self.recursive {
@@ -340,7 +343,7 @@ impl Planner {
         self.add_tree(source, destination);
     }
 
-    fn add_file(&mut self, source: &Path, destination: &Path, size: u64) {
+    fn add_file(&mut self, source: &Path, destination: &Path, metadata: Option<std::fs::Metadata>) {
         if !self.destinations.insert(destination.to_path_buf()) {
             self.fail(
                 source,
@@ -356,7 +359,8 @@ impl Planner {
         self.entries.push(Entry::File(Job {
             source: source.to_path_buf(),
             destination: destination.to_path_buf(),
-            size,
+            size: metadata.as_ref().map_or(0, std::fs::Metadata::len),
+            metadata,
         }));
     }
 
@@ -406,8 +410,9 @@ impl Planner {
                     }),
                 }
             } else {
-                let size = item.metadata().map(|m| m.len()).unwrap_or(0);
-                self.add_file(item.path(), &target, size);
+                // A file that cannot be stat'ed now is stat'ed again by its copy, which
+                // reports the error.
+                self.add_file(item.path(), &target, item.metadata().ok());
             }
         }
     }

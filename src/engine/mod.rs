@@ -34,7 +34,7 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::time::Duration;
 
-pub use file::copy_file;
+pub use file::{copy_file, copy_planned_file};
 pub(crate) use ladder::{classify, RungError, RungResult};
 
 use crate::config::{Config, Reflink, VerifyMode};
