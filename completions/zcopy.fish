@@ -27,7 +27,7 @@ end
 complete -c zcopy -n "__fish_zcopy_needs_command" -l files-from -d 'Read source paths from FILE (\'-\' for stdin), one per line; the last PATH is the destination directory. Relative paths keep their place under it' -r -F
 complete -c zcopy -n "__fish_zcopy_needs_command" -s t -l target-directory -d 'Copy every source into DIR (all PATHs are sources)' -r -f -a "(__fish_complete_directories)"
 complete -c zcopy -n "__fish_zcopy_needs_command" -l preserve -d 'Keep these attributes: mode, ownership, timestamps, xattr, all (comma-separated)' -r
-complete -c zcopy -n "__fish_zcopy_needs_command" -l min-size-mb -d 'Smallest file (in MB of 1,048,576 bytes, 1-1000) for the kernel paths [env: ZERO_COPY_MIN_SIZE_MB] [default: 10]' -r
+complete -c zcopy -n "__fish_zcopy_needs_command" -l min-size-mb -d 'Smallest file (in MB of 1,048,576 bytes, 1-1000) for copy_file_range and sendfile; smaller files are cloned where the filesystem can, else copied in chunks [env: ZERO_COPY_MIN_SIZE_MB] [default: 10]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l chunk-size-mb -d 'Buffer of the chunk copy, in MB (1-512) [env: ZERO_COPY_CHUNK_SIZE_MB] [default: 64]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l reflink -d 'Clone blocks: auto (when possible), always (or fail), never (independent copies) [env: ZERO_COPY_REFLINK] [default: auto]' -r -f -a "auto\t'Clone where the filesystem can, copy otherwise'
 always\t'Clone or fail: never spend the time and space of a block copy'

@@ -78,6 +78,17 @@ impl TempDest {
                 });
             }
         }
+        // A replaced destination keeps its permission bits: the temporary file is
+        // created with them, and changed afterwards only if the umask took some away
+        // (or they include setuid, setgid, sticky, which a create never sets).
+        let (permissions, keep_permissions) = match existing {
+            Some(existing) => {
+                let kept = existing.permissions();
+                let chmod_needed = !create_gives(&kept);
+                (new_file_permissions(existing), chmod_needed.then_some(kept))
+            }
+            None => (permissions, None),
+        };
         // make_in (not tempfile_in): our own open, whose errors keep their errno;
         // tempfile_in wraps them in a type that hides it.
         let temp = tempfile::Builder::new()
@@ -91,7 +102,7 @@ impl TempDest {
             file: Some(file),
             staging: Staging::Named(path),
             destination: destination.to_path_buf(),
-            keep_permissions: existing.map(Metadata::permissions),
+            keep_permissions,
         })
     }
 
@@ -337,6 +348,34 @@ fn new_file_permissions(source: &Metadata) -> std::fs::Permissions {
 #[cfg(not(unix))]
 fn new_file_permissions(source: &Metadata) -> std::fs::Permissions {
     source.permissions()
+}
+
+/// True when a file created with `permissions` as its mode gets exactly them: no
+/// setuid/setgid/sticky bit, none the umask removes. Saves a chmod per replaced file.
+#[cfg(target_os = "linux")]
+fn create_gives(permissions: &std::fs::Permissions) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = permissions.mode() & 0o7777;
+    umask().is_some_and(|umask| mode & (0o7000 | umask) == 0)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn create_gives(_permissions: &std::fs::Permissions) -> bool {
+    false
+}
+
+/// The process's umask, read once from /proc/self/status (Linux 4.7+): umask(2) can
+/// only read it by changing it, which would race with other threads creating files.
+#[cfg(target_os = "linux")]
+fn umask() -> Option<u32> {
+    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let value = status
+            .lines()
+            .find_map(|line| line.strip_prefix("Umask:"))?;
+        u32::from_str_radix(value.trim(), 8).ok()
+    })
 }
 
 /// Makes the rename durable: the directory entry lives in the directory's own blocks.

@@ -330,7 +330,13 @@ fn copy(job: &Job, batch: &Batch, observer: &FileObserver<'_>) -> Done {
     let outcome = if batch.interactive && !confirm_overwrite(observer.progress, &job.destination) {
         Ok(Outcome::Skipped("not confirmed (-i)"))
     } else {
-        engine::copy_file(&job.source, &job.destination, &batch.options, observer)
+        engine::copy_planned_file(
+            &job.source,
+            job.metadata.as_ref(),
+            &job.destination,
+            &batch.options,
+            observer,
+        )
     };
     observer.progress.finish_file(observer.slot, job.size);
     match outcome {

@@ -14,7 +14,8 @@ macro_rules! environment_help {
     () => {
         "Environment (flags win over the environment, which wins over the .env file):
   ZERO_COPY_ENABLED        use kernel copy mechanisms (default true)
-  ZERO_COPY_MIN_SIZE_MB    smallest file, in MB of 1,048,576 bytes, for them (1-1000, default 10)
+  ZERO_COPY_MIN_SIZE_MB    smallest file, in MB of 1,048,576 bytes, for copy_file_range and
+                           sendfile; clones are tried at every size (1-1000, default 10)
   ZERO_COPY_VERIFY_COPY    check each copy before installing it (default true)
   ZERO_COPY_VERIFY_MODE    size or checksum (BLAKE3) (default size)
   ZERO_COPY_CHUNK_SIZE_MB  buffer of the chunk copy, in MB (1-512, default 64)
@@ -272,7 +273,8 @@ pub struct Cli {
     #[arg(long, overrides_with = "zero_copy", help_heading = "Zero-copy")]
     no_zero_copy: bool,
 
-    /// Smallest file (in MB of 1,048,576 bytes, 1-1000) for the kernel paths
+    /// Smallest file (in MB of 1,048,576 bytes, 1-1000) for copy_file_range and sendfile;
+    /// smaller files are cloned where the filesystem can, else copied in chunks
     /// [env: ZERO_COPY_MIN_SIZE_MB] [default: 10]
     #[arg(long, value_name = "MB", value_parser = config::setting_number("ZERO_COPY_MIN_SIZE_MB"), help_heading = "Zero-copy")]
     pub min_size_mb: Option<u64>,

@@ -190,10 +190,15 @@ fn advise(diagnosis: &Diagnosis, config: &Config) -> Vec<String> {
         ));
     } else if config.min_size_mb > 1 {
         advice.push(format!(
-            "ZERO_COPY_MIN_SIZE_MB={} ({}): files below {} will use the chunk copy",
+            "ZERO_COPY_MIN_SIZE_MB={} ({}): files below {} {}",
             config.min_size_mb,
             config.origins["ZERO_COPY_MIN_SIZE_MB"],
-            human_bytes(config.min_size_bytes())
+            human_bytes(config.min_size_bytes()),
+            if works(Method::Clone) && config.reflink != Reflink::Never {
+                "are cloned here (a clone moves no bytes, so the threshold does not apply to it)"
+            } else {
+                "will use the chunk copy"
+            }
         ));
     }
     if works(Method::Clone) {
@@ -202,7 +207,7 @@ fn advise(diagnosis: &Diagnosis, config: &Config) -> Vec<String> {
                 "clones work here, but ZERO_COPY_REFLINK=never forgoes them: copies take time and space".to_string(),
             );
         } else {
-            advice.push("clones work here: large copies take milliseconds and share blocks until either file changes".to_string());
+            advice.push("clones work here: copies of any size take milliseconds and share blocks until either file changes".to_string());
         }
     } else {
         if config.reflink == Reflink::Always {

@@ -23,6 +23,9 @@ pub struct Job {
     pub destination: PathBuf,
     /// Its size when planned (for progress totals).
     pub size: u64,
+    /// The stat the plan made of it, which the copy takes as its look before opening
+    /// the file (the open then checks it is still that file) instead of a stat of its own.
+    pub metadata: Option<std::fs::Metadata>,
 }
 
 /// One step of a batch, in the order they run.
@@ -540,17 +543,18 @@ impl Planner {
             }
             return;
         }
-        self.add_file(source, destination, metadata.len());
+        self.add_file(source, destination, Some(metadata.clone()));
     }
 
-    fn add_file(&mut self, source: &Path, destination: &Path, size: u64) {
+    fn add_file(&mut self, source: &Path, destination: &Path, metadata: Option<std::fs::Metadata>) {
         if !self.claim(source, destination) {
             return;
         }
         self.entries.push(Entry::File(Job {
             source: source.to_path_buf(),
             destination: destination.to_path_buf(),
-            size,
+            size: metadata.as_ref().map_or(0, std::fs::Metadata::len),
+            metadata,
         }));
     }
 

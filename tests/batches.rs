@@ -341,16 +341,20 @@ fn an_existing_destination_is_replaced_whole_and_keeps_its_mode() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_pattern(&d.join("new"), 3 * MIB, 1);
-    write_pattern(&d.join("old"), 5 * MIB, 2);
-    std::fs::set_permissions(d.join("old"), std::fs::Permissions::from_mode(0o640)).unwrap();
-    zcopy(d).args(["new", "old"]).assert().success();
-    assert_same_content(&d.join("new"), &d.join("old"));
-    let mode = std::fs::metadata(d.join("old"))
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
-    assert_eq!(mode, 0o640);
+    // 0o666 and 0o777 are more than a create gives under the usual umask (022): the
+    // copy must still end up with them.
+    for mode in [0o666, 0o777, 0o600, 0o640] {
+        write_pattern(&d.join("old"), 5 * MIB, 2);
+        std::fs::set_permissions(d.join("old"), std::fs::Permissions::from_mode(mode)).unwrap();
+        zcopy(d).args(["new", "old"]).assert().success();
+        assert_same_content(&d.join("new"), &d.join("old"));
+        let kept = std::fs::metadata(d.join("old"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777;
+        assert_eq!(kept, mode, "{mode:o}");
+    }
 
     // --no-clobber keeps it.
     write_pattern(&d.join("newer"), 1000, 3);

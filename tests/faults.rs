@@ -112,6 +112,42 @@ fn enosys_is_remembered_for_the_rest_of_the_run() {
     );
 }
 
+/// "Not supported here" belongs to one pair of filesystems: EOPNOTSUPP is remembered
+/// for later files between the same two filesystems (and said so, not blamed on the
+/// kernel); EINVAL can be about one file, so every file asks again.
+#[test]
+fn refusals_are_remembered_per_filesystem_pair_or_not_at_all() {
+    let Some(shim) = fault_shim("refusals_per_pair") else {
+        return;
+    };
+    for (errno, asked, skipped) in [(EOPNOTSUPP, 1, 2), (EINVAL, 3, 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a", "b", "c"] {
+            write_pattern(&dir.path().join(name), 11 * MIB, name.len() as u64);
+        }
+        std::fs::create_dir(dir.path().join("out")).unwrap();
+        let faults = [("ZCOPY_FAULT_COPY_FILE_RANGE", errno.to_string())];
+        // One worker: with several, all three may ask before the first answer is kept.
+        let args = ["-j", "1", "a", "b", "c", "out"];
+        let (code, json, stderr) = run(dir.path(), shim, &faults, &args);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(json["stats"]["methods"]["sendfile"], 3);
+        assert_eq!(
+            stderr.matches("copy_file_range not usable here").count(),
+            asked,
+            "errno {errno}: {stderr}"
+        );
+        assert_eq!(
+            stderr
+                .matches("skipping copy_file_range: these filesystems refused it")
+                .count(),
+            skipped,
+            "errno {errno}: {stderr}"
+        );
+        assert!(!stderr.contains("kernel does not provide"), "{stderr}");
+    }
+}
+
 /// EIO or ENOSPC after some bytes: the file fails with that errno on the rung that was
 /// running, nothing lower is tried, no temporary file stays, and the existing
 /// destination is untouched.

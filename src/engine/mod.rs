@@ -12,6 +12,7 @@
 //! EFBIG...) ends the copy of that file: retrying a full disk on a slower rung only
 //! wastes time and hides the problem.
 
+mod availability;
 mod chunked;
 #[cfg(target_os = "linux")]
 mod clone;
@@ -33,7 +34,7 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::time::Duration;
 
-pub use file::copy_file;
+pub use file::{copy_file, copy_planned_file};
 pub(crate) use ladder::{classify, RungError, RungResult};
 
 use crate::config::{Config, Reflink, VerifyMode};
