@@ -60,6 +60,7 @@ pub mod config;
 pub mod doctor;
 pub mod engine;
 pub mod error;
+pub mod hash;
 pub mod interrupt;
 pub mod plan;
 pub mod preserve;
