@@ -303,6 +303,12 @@ impl<'a> Reporter<'a> {
         match done {
             Done::Copied(job, copied) => {
                 self.stats.record_copy(copied.method, copied.bytes);
+                if let (true, Some((algorithm, hash))) = (self.batch.verbose, &copied.hash) {
+                    self.progress.println(&format!(
+                        "zcopy: {}: {algorithm} {hash} (source, and copy read back)",
+                        job.destination.display()
+                    ));
+                }
                 let record = file_record(&job, &copied);
                 stream(self.batch, "file", &record);
                 self.report.files.push(record);
@@ -380,6 +386,11 @@ fn file_record(job: &Job, copied: &engine::Copied) -> FileRecord {
         method: copied.method,
         duration_sec: copied.duration.as_secs_f64(),
         verified: copied.verified,
+        hashes: copied
+            .hash
+            .iter()
+            .map(|(algorithm, hash)| (algorithm.name().to_string(), hash.clone()))
+            .collect(),
     }
 }
 

@@ -32,7 +32,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         return clean(cli);
     }
     let painter = Painter::new(color_enabled(cli.color));
-    let (config, warnings) = Config::load(&cli.overrides(), &cli.env_file())?;
+    let (mut config, warnings) = Config::load(&cli.overrides(), &cli.env_file())?;
+    if cli.mhl && config.hash.is_none() {
+        config.hash = Some(zcopy::hash::Algorithm::Xxh64);
+    }
     if !cli.quiet {
         for warning in warnings {
             eprintln!("{}", painter.warning(&warning));

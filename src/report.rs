@@ -120,6 +120,10 @@ pub struct FileRecord {
     pub duration_sec: f64,
     /// True when the size check ran and passed; false when verification is off.
     pub verified: bool,
+    /// With `--hash`: `{"ALG": "HASH"}`, the source's hash, which the copy read back
+    /// from the device matched.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub hashes: std::collections::BTreeMap<String, String>,
 }
 
 /// A file (or directory) that could not be copied.

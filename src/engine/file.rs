@@ -70,6 +70,7 @@ pub fn copy_file(
     // not a failed verification.
     verify::source_unchanged(&src)?;
     let verified = verify::check(&src, &temp, copied, options.verify, observer)?;
+    let hash = verify::media_hash(&src, &temp, options.hash, observer)?;
     if options.preserve.any() {
         // After verification, which reads the copy and would move its access time.
         preserve::apply(
@@ -88,7 +89,8 @@ pub fn copy_file(
         },
         method,
         duration: started.elapsed(),
-        verified,
+        verified: verified || hash.is_some(),
+        hash,
     }))
 }
 

@@ -38,6 +38,7 @@ pub(crate) use ladder::{classify, RungError, RungResult};
 
 use crate::config::{Config, Reflink, VerifyMode};
 pub use crate::error::{Cause, Error, Operation};
+use crate::hash::Algorithm;
 use crate::preserve::Preserve;
 
 /// The mechanism that moved a file's bytes.
@@ -150,6 +151,9 @@ pub struct CopyOptions {
     /// and Ctrl-C quicker; larger ones save syscalls (1 GiB is where Linux caps a
     /// single copy_file_range anyway... minus a page for sendfile).
     pub kernel_chunk: usize,
+    /// Hash the source and the copy read back from the device with this algorithm, and
+    /// install the copy only when they match (`--hash`).
+    pub hash: Option<Algorithm>,
 }
 
 impl CopyOptions {
@@ -169,6 +173,7 @@ impl CopyOptions {
             preserve: Preserve::default(),
             forced_method: None,
             kernel_chunk: if show_progress { chunk_size } else { 1 << 30 },
+            hash: config.hash,
         }
     }
 }
@@ -200,6 +205,8 @@ pub struct Copied {
     pub duration: Duration,
     /// True when verification ran and passed.
     pub verified: bool,
+    /// With `--hash`: the algorithm and the hash, the source's and the copy's read back.
+    pub hash: Option<(Algorithm, String)>,
 }
 
 /// The result of one file.
