@@ -285,6 +285,7 @@ impl<'a> Reporter<'a> {
                 files: Vec::new(),
                 errors: Vec::new(),
                 skipped: Vec::new(),
+                mhl: Vec::new(),
                 interrupted: false,
                 stats: stats.snapshot(Default::default()),
             },

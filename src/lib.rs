@@ -62,6 +62,8 @@ pub mod engine;
 pub mod error;
 pub mod hash;
 pub mod interrupt;
+pub mod mhl;
+pub mod offload;
 pub mod plan;
 pub mod preserve;
 pub mod progress;

@@ -80,11 +80,21 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             *json,
         );
     }
+    if let Some(Command::Verify {
+        directories,
+        json,
+        jobs,
+        verbose,
+    }) = &cli.command
+    {
+        let jobs = jobs.unwrap_or(config.jobs) as usize;
+        return verify(directories, *json, jobs, *verbose, cli.quiet, &painter);
+    }
     if cli.print_config {
         print_config(&config, cli.json);
         return Ok(ExitCode::SUCCESS);
     }
-    let entries = match &cli.files_from {
+    let mut entries = match &cli.files_from {
         Some(list) => {
             let [destination] = cli.paths.as_slice() else {
                 anyhow::bail!("--files-from takes exactly one PATH: the destination directory");
@@ -114,6 +124,43 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
 
     interrupt::install()?;
+    let mhl_roots = if cli.mhl {
+        zcopy::offload::roots(&entries)
+    } else {
+        Vec::new()
+    };
+    if cli.mhl {
+        if mhl_roots.is_empty() && !cli.quiet {
+            eprintln!(
+                "{}",
+                painter.warning("--mhl records copied folders, and no folder is copied (-r?)")
+            );
+        }
+        let note = |line: &str| {
+            if cli.verbose > 0 {
+                eprintln!("zcopy: {line}");
+            }
+        };
+        match zcopy::offload::prepare(
+            entries,
+            &mhl_roots,
+            config.jobs as usize,
+            &interrupt::requested,
+            &note,
+        ) {
+            Ok(kept) => entries = kept,
+            Err(problems) => {
+                for problem in problems {
+                    eprintln!("{}", painter.error(&problem));
+                }
+                eprintln!(
+                    "{}",
+                    painter.error("a source does not match its ASC MHL history; nothing copied")
+                );
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
     let format = cli.format();
     let show_progress = cli.progress().unwrap_or_else(|| {
         format == Format::Summary && !cli.quiet && std::io::stderr().is_terminal()
@@ -128,7 +175,35 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     batch.verbose = cli.verbose > 0;
     batch.format = format;
     batch.painter = painter;
-    let report = zcopy::run(entries, &batch);
+    let mut report = zcopy::run(entries, &batch);
+    if let (true, Some(algorithm)) = (cli.mhl, config.hash) {
+        let before = report.errors.len();
+        zcopy::offload::finish(
+            &mhl_roots,
+            &mut report,
+            algorithm,
+            config.jobs as usize,
+            &interrupt::requested,
+        );
+        for error in &report.errors[before..] {
+            eprintln!("{}", painter.error(&error.error));
+        }
+        if format == Format::Summary && !cli.quiet {
+            for recorded in &report.mhl {
+                eprintln!(
+                    "zcopy: {}: ASC MHL generation {}, {} files{}",
+                    recorded.generation,
+                    recorded.sequence,
+                    recorded.files,
+                    if recorded.carried > 0 {
+                        format!(", after {} carried from the source", recorded.carried)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+    }
 
     match format {
         Format::Json => println!("{}", report.to_json()),
@@ -137,6 +212,89 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Format::Summary => {}
     }
     Ok(ExitCode::from(report.exit_code() as u8))
+}
+
+/// `zcopy verify DIR...`: each folder against its ASC MHL history; exit 1 on any
+/// mismatched, missing or unreadable file, or a folder without a usable history.
+fn verify(
+    directories: &[std::path::PathBuf],
+    json: bool,
+    jobs: usize,
+    verbose: bool,
+    quiet: bool,
+    painter: &Painter,
+) -> anyhow::Result<ExitCode> {
+    interrupt::install()?;
+    let bar = if !json && !quiet && std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "verify {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .expect("a valid template"),
+    );
+    let results = zcopy::offload::verify_folders(
+        directories,
+        jobs,
+        &interrupt::requested,
+        &|total| bar.set_length(total),
+        &|bytes| bar.inc(bytes),
+    );
+    bar.finish_and_clear();
+    if interrupt::requested() {
+        eprintln!("{}", painter.error("interrupted"));
+        return Ok(ExitCode::from(130));
+    }
+    let mut failed = false;
+    let mut folders = Vec::new();
+    for (directory, result) in directories.iter().zip(results) {
+        match result {
+            Ok(result) => {
+                failed |= !result.ok();
+                if !json {
+                    for line in zcopy::offload::describe_problems(&result) {
+                        eprintln!("{}", painter.error(&line));
+                    }
+                    if verbose {
+                        for path in &result.verified_paths {
+                            eprintln!("zcopy: {}: verified", directory.join(path).display());
+                        }
+                        for path in &result.new {
+                            eprintln!(
+                                "zcopy: {}: new (not in the history)",
+                                directory.join(path).display()
+                            );
+                        }
+                    }
+                    if !quiet {
+                        eprintln!("{}", result.summary());
+                    }
+                }
+                folders.push(serde_json::to_value(&result).expect("serializes"));
+            }
+            Err(error) => {
+                failed = true;
+                if !json {
+                    eprintln!("{}", painter.error(&error.to_string()));
+                }
+                folders.push(serde_json::json!({
+                    "root": directory.display().to_string(),
+                    "error": error.to_string(),
+                }));
+            }
+        }
+    }
+    if json {
+        let document = serde_json::json!({ "ok": !failed, "folders": folders });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&document).expect("serializes")
+        );
+    }
+    Ok(ExitCode::from(u8::from(failed)))
 }
 
 /// `zcopy --clean DIR...`: removes leftover temporary files, prints each one removed.

@@ -173,6 +173,9 @@ pub struct Report {
     pub errors: Vec<ErrorRecord>,
     /// Files skipped on purpose (`--no-clobber`).
     pub skipped: Vec<SkipRecord>,
+    /// With `--mhl`: the ASC MHL generations written, one per copied folder.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mhl: Vec<crate::mhl::Recorded>,
     /// True when Ctrl-C or SIGTERM stopped the run early.
     pub interrupted: bool,
     /// The spec's statistics and the per-method counts.
@@ -253,6 +256,13 @@ impl Report {
             line.push_str(&format!(
                 " ({} failed verification)",
                 stats.verification_failures
+            ));
+        }
+        if !self.mhl.is_empty() {
+            line.push_str(&format!(
+                "; {} ASC MHL generation{} written",
+                self.mhl.len(),
+                if self.mhl.len() == 1 { "" } else { "s" }
             ));
         }
         if self.interrupted {
