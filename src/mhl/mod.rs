@@ -2,8 +2,8 @@
 //! new generations, and checking a folder against its history.
 //!
 //! A folder's history lives in its `ascmhl/` subfolder: one generation file per
-//! session that hashed the folder (`0001_<folder>_<UTC date>_<time>Z.mhl`, numbered from
-//! 1) and `ascmhl_chain.xml`, which lists every generation with the C4 id of its file,
+//! session that hashed the folder (`0001_<folder>_<UTC date>_<time>Z.mhl`, the first
+//! numbered one) and `ascmhl_chain.xml`, which lists every generation with the C4 id of its file,
 //! so that a generation changed after the fact is detected. Everything here follows
 //! the reference implementation (the `ascmhl` Python package): its file naming, its
 //! element order, its directory hashes and its default ignore patterns, so that its
@@ -533,6 +533,9 @@ pub fn generation_file_name(sequence: u32, folder: &str, time: std::time::System
     )
 }
 
+/// Each algorithm's hash of one file, or why it could not be read.
+pub type FileHashes = Result<Vec<(Algorithm, String)>, Error>;
+
 /// Hashes `files` (each in its algorithms) on up to `jobs` threads; `progress` gets
 /// bytes as they are read. Results in the order of `files`.
 pub fn hash_files(
@@ -540,11 +543,11 @@ pub fn hash_files(
     jobs: usize,
     interrupted: &(dyn Fn() -> bool + Sync),
     progress: &(dyn Fn(u64) + Sync),
-) -> Vec<Result<Vec<(Algorithm, String)>, Error>> {
+) -> Vec<FileHashes> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Vec<(Algorithm, String)>, Error>>>> =
+    let results: Mutex<Vec<Option<FileHashes>>> =
         Mutex::new((0..files.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, files.len().max(1)) {
