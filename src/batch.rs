@@ -308,6 +308,7 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
             duration_sec: 0.0,
             verified: false,
             backup: backup.as_deref().map(report::path_text),
+            hashes: Default::default(),
         }),
         Ok(Made::Skipped(reason)) => Done::Skipped {
             source: source.clone(),
@@ -378,6 +379,7 @@ impl<'a> Reporter<'a> {
                 files: Vec::new(),
                 errors: Vec::new(),
                 skipped: Vec::new(),
+                mhl: Vec::new(),
                 interrupted: false,
                 stats: stats.snapshot(Default::default()),
             },
@@ -400,6 +402,14 @@ impl<'a> Reporter<'a> {
                 }
                 if self.batch.list {
                     self.list(&record.verbose_line());
+                }
+                if self.batch.list || self.batch.verbose {
+                    for (algorithm, hash) in &record.hashes {
+                        self.progress.println(&format!(
+                            "zcopy: {}: {algorithm} {hash} (source, and copy read back)",
+                            record.paths.destination.as_deref().unwrap_or("")
+                        ));
+                    }
                 }
                 stream(self.batch, "file", &record);
                 self.report.files.push(record);
@@ -458,7 +468,7 @@ impl<'a> Reporter<'a> {
     /// A `-v` line: on stdout, unless stdout carries JSON.
     fn list(&self, line: &str) {
         if self.batch.format == report::Format::Summary {
-            self.progress.suspend(|| println!("{line}"));
+            self.progress.suspend(|| output::stdout_line(line));
         } else {
             self.progress.println(line);
         }
@@ -512,6 +522,11 @@ fn file_record(job: &Job, copied: &engine::Copied, batch: &Batch) -> FileRecord 
         duration_sec: copied.duration.as_secs_f64(),
         verified: copied.verified,
         backup: copied.backup.as_deref().map(report::path_text),
+        hashes: copied
+            .hash
+            .iter()
+            .map(|(algorithm, hash)| (algorithm.name().to_string(), hash.clone()))
+            .collect(),
     }
 }
 

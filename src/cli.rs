@@ -6,6 +6,7 @@ use clap::{ArgAction, Parser};
 
 use crate::config::{self, EnvFile, Overrides, Reflink, VerifyMode};
 use crate::engine::Method;
+use crate::hash::Algorithm;
 use crate::plan::{LinkMode, PlanOptions, Symlinks};
 use crate::preserve::Preserve;
 use crate::report::Format;
@@ -22,6 +23,8 @@ macro_rules! environment_help {
   ZERO_COPY_REFLINK        auto, always or never (default auto)
   ZERO_COPY_FSYNC          fsync each file and its directory (default false)
   ZERO_COPY_JOBS           files copied at once (1-256, default 4)
+  ZERO_COPY_HASH           media hash read back from each copy: xxh64, xxh3, xxh128, md5,
+                           sha1, c4 or none (default none)
   NO_COLOR                 any value: no colour unless --color=always"
     };
 }
@@ -44,11 +47,14 @@ const AFTER_LONG_HELP: &str = concat!(
   version                  layout version; changes only when a field changes meaning or goes away
   files[]                  copied files in plan order: source, destination, bytes,
                            method (clone, copy_file_range, sendfile, chunked),
-                           duration_sec, verified
+                           duration_sec, verified, hashes (with --hash or --mhl:
+                           {\"ALG\": \"HASH\"}, the source's, equal to the copy's read-back)
   errors[]                 source, destination (or null), operation (stat_source, open_source,
                            create_temp, clone, copy_file_range, sendfile, read, write, verify,
                            check_source, rename, ...), error (the message), errno (or null)
   skipped[]                source, destination, reason (-n, -u, -i)
+  mhl[]                    with --mhl: root (a destination folder), generation (the .mhl file
+                           written), files, carried (generations brought from the source)
   interrupted              true after Ctrl-C or SIGTERM
   stats                    bytes_copied, zero_copy_count, fallback_count, total_duration_sec,
                            verification_failures, speed_mbps (MB of 1,048,576 bytes per second),
@@ -319,6 +325,18 @@ pub struct Cli {
     )]
     verify: Option<VerifyMode>,
 
+    /// Hash each source and its copy read back from the device (not the page cache), and
+    /// install the copy only when the two match: ALG is xxh64, xxh3, xxh128, md5, sha1, c4
+    /// or none [env: ZERO_COPY_HASH] [default: none]
+    #[arg(long, value_name = "ALG", value_parser = parse_hash_choice, help_heading = "Safety")]
+    hash: Option<HashChoice>,
+
+    /// Record each copied folder in an ASC MHL history (its ascmhl/ folder: a new
+    /// generation and the chain), after verifying a source's own history; implies
+    /// --hash xxh64 unless --hash names another algorithm.
+    #[arg(long, help_heading = "Safety")]
+    pub mhl: bool,
+
     /// Skip the size check after each copy.
     #[arg(long, overrides_with = "verify", help_heading = "Safety")]
     no_verify: bool,
@@ -431,6 +449,35 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check folders against their ASC MHL histories (the ascmhl/ folder that zcopy
+    /// --mhl, the ascmhl tool or an offload application wrote): every file is hashed
+    /// again and compared with the hash its history recorded first, in any of the ASC
+    /// MHL formats. Reports verified, mismatched, missing and new files; exit status 1
+    /// on any mismatched or missing file.
+    Verify {
+        /// Folders holding an ascmhl/ history.
+        #[arg(value_name = "DIR", required = true, value_hint = clap::ValueHint::DirPath)]
+        directories: Vec<PathBuf>,
+        /// Print one JSON document instead of the summary.
+        #[arg(long)]
+        json: bool,
+        /// Files hashed at once (1-256) [default: 4].
+        #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+        jobs: Option<u64>,
+        /// List every file with its result, not only the problems.
+        #[arg(short = 'v', long)]
+        verbose: bool,
+    },
+}
+
+/// The value of `--hash`: an algorithm, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct HashChoice(pub Option<Algorithm>);
+
+fn parse_hash_choice(word: &str) -> Result<HashChoice, String> {
+    crate::config::parse_hash(word)
+        .map(HashChoice)
+        .ok_or_else(|| "expected xxh64, xxh3, xxh128, md5, sha1, c4 or none".to_string())
 }
 
 /// Byte sizes given to `bench --sizes`.
@@ -520,6 +567,12 @@ impl Cli {
             reflink: self.reflink,
             fsync: pair(self.fsync, self.no_fsync),
             jobs: self.jobs,
+            hash: match (self.hash, self.mhl) {
+                (Some(HashChoice(Some(algorithm))), _) => Some(Some(algorithm)),
+                // --mhl needs a hash: xxh64, unless the configuration names another.
+                (_, true) => None,
+                (choice, false) => choice.map(|choice| choice.0),
+            },
         }
     }
 

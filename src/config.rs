@@ -14,6 +14,8 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::hash::Algorithm;
+
 /// One megabyte as the spec means it: 1,048,576 bytes.
 pub const MB: u64 = 1024 * 1024;
 
@@ -95,6 +97,7 @@ enum Kind {
     Int { min: u64, max: u64 },
     Reflink,
     VerifyMode,
+    Hash,
 }
 
 impl Kind {
@@ -104,6 +107,7 @@ impl Kind {
             Kind::Int { min, max } => format!("a whole number from {min} to {max}"),
             Kind::Reflink => "auto, always or never".to_string(),
             Kind::VerifyMode => "size or checksum".to_string(),
+            Kind::Hash => "xxh64, xxh3, xxh128, md5, sha1, c4 or none".to_string(),
         }
     }
 }
@@ -115,6 +119,7 @@ enum Value {
     Int(u64),
     Reflink(Reflink),
     VerifyMode(VerifyMode),
+    Hash(Option<Algorithm>),
 }
 
 /// A setting: its variable, the flag that overrides it, its kind and default.
@@ -175,6 +180,12 @@ const SETTINGS: &[Setting] = &[
         kind: Kind::Bool,
         default: Value::Bool(false),
     },
+    Setting {
+        env: "ZERO_COPY_HASH",
+        flag: "--hash",
+        kind: Kind::Hash,
+        default: Value::Hash(None),
+    },
 ];
 
 /// The names of every `ZERO_COPY_*` variable zcopy reads.
@@ -201,6 +212,8 @@ pub struct Overrides {
     pub fsync: Option<bool>,
     /// `-j`.
     pub jobs: Option<u64>,
+    /// `--hash ALG` (`Some(None)` for `--hash none`).
+    pub hash: Option<Option<Algorithm>>,
 }
 
 impl Overrides {
@@ -214,6 +227,7 @@ impl Overrides {
             "ZERO_COPY_REFLINK" => self.reflink.map(Value::Reflink),
             "ZERO_COPY_FSYNC" => self.fsync.map(Value::Bool),
             "ZERO_COPY_JOBS" => self.jobs.map(Value::Int),
+            "ZERO_COPY_HASH" => self.hash.map(Value::Hash),
             _ => None,
         }
     }
@@ -250,6 +264,9 @@ pub struct Config {
     pub fsync: bool,
     /// `ZERO_COPY_JOBS`: files copied at once.
     pub jobs: u64,
+    /// `ZERO_COPY_HASH`: the media hash computed from the source and from the copy read
+    /// back from the device; `None` computes none.
+    pub hash: Option<Algorithm>,
     /// Where each variable's value came from, by variable name.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -265,6 +282,7 @@ impl Default for Config {
             reflink: Reflink::Auto,
             fsync: false,
             jobs: DEFAULT_JOBS,
+            hash: None,
             origins: BTreeMap::new(),
         };
         for setting in SETTINGS {
@@ -301,6 +319,7 @@ impl Config {
             ("ZERO_COPY_REFLINK", Value::Reflink(v)) => self.reflink = v,
             ("ZERO_COPY_FSYNC", Value::Bool(v)) => self.fsync = v,
             ("ZERO_COPY_JOBS", Value::Int(v)) => self.jobs = v,
+            ("ZERO_COPY_HASH", Value::Hash(v)) => self.hash = v,
             _ => unreachable!("setting {env} given a value of the wrong kind"),
         }
         self.origins.insert(env, origin);
@@ -395,6 +414,7 @@ impl Config {
             "ZERO_COPY_REFLINK" => Value::Reflink(self.reflink),
             "ZERO_COPY_FSYNC" => Value::Bool(self.fsync),
             "ZERO_COPY_JOBS" => Value::Int(self.jobs),
+            "ZERO_COPY_HASH" => Value::Hash(self.hash),
             _ => unreachable!("unknown setting {env}"),
         }
     }
@@ -442,6 +462,8 @@ impl fmt::Display for Value {
             Value::Int(v) => write!(f, "{v}"),
             Value::Reflink(v) => f.write_str(&choice_name(v)),
             Value::VerifyMode(v) => f.write_str(&choice_name(v)),
+            Value::Hash(Some(v)) => f.write_str(v.name()),
+            Value::Hash(None) => f.write_str("none"),
         }
     }
 }
@@ -504,7 +526,17 @@ fn parse(setting: &Setting, raw: &str, origin: &Origin) -> Result<Value, ConfigE
         Kind::VerifyMode => parse_choice(word)
             .map(Value::VerifyMode)
             .ok_or_else(invalid),
+        Kind::Hash => parse_hash(word).map(Value::Hash).ok_or_else(invalid),
     }
+}
+
+/// A hash algorithm's name in any case, or `none`.
+pub fn parse_hash(word: &str) -> Option<Option<Algorithm>> {
+    let word = word.to_ascii_lowercase();
+    if word == "none" {
+        return Some(None);
+    }
+    Algorithm::from_name(&word).map(Some)
 }
 
 /// Booleans as people write them in shell and .env files, in any case.
@@ -782,5 +814,36 @@ mod tests {
         assert_eq!(config.min_size_mb, 10);
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("ZERO_COPY_MIN_SIZE in .env, line 2"));
+    }
+
+    #[test]
+    fn hash_takes_the_asc_mhl_names_or_none() {
+        let (config, _) = Config::resolve(&Overrides::default(), &[], &[]).unwrap();
+        assert_eq!(config.hash, None);
+        let (config, _) = Config::resolve(
+            &Overrides::default(),
+            &env(&[("ZERO_COPY_HASH", "XXH3")]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.hash, Some(Algorithm::Xxh3));
+        let overrides = Overrides {
+            hash: Some(None),
+            ..Overrides::default()
+        };
+        let (config, _) =
+            Config::resolve(&overrides, &env(&[("ZERO_COPY_HASH", "md5")]), &[]).unwrap();
+        assert_eq!(config.hash, None);
+        let err = Config::resolve(
+            &Overrides::default(),
+            &env(&[("ZERO_COPY_HASH", "crc32")]),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"crc32\" for ZERO_COPY_HASH (from environment): \
+             expected xxh64, xxh3, xxh128, md5, sha1, c4 or none"
+        );
     }
 }

@@ -58,6 +58,12 @@ pub enum Operation {
     CreateLink,
     /// Making a FIFO or device node (`-r` over special files).
     CreateSpecial,
+    /// Hashing a file (`--hash`, `--mhl`, `zcopy verify`).
+    Hash,
+    /// Dropping a copy's cached pages before it is read back (`posix_fadvise`).
+    DropCache,
+    /// Reading or writing an ASC MHL history (`--mhl`, `zcopy verify`).
+    Mhl,
 }
 
 impl Operation {
@@ -87,6 +93,9 @@ impl Operation {
             Operation::Backup => "back up",
             Operation::CreateLink => "create hard link",
             Operation::CreateSpecial => "create special file",
+            Operation::Hash => "hash",
+            Operation::DropCache => "drop cached pages",
+            Operation::Mhl => "ASC MHL",
         }
     }
 }
@@ -120,6 +129,16 @@ pub enum Cause {
         /// BLAKE3 of the source, hex.
         source: String,
         /// BLAKE3 of the copy, hex.
+        copy: String,
+    },
+    /// The copy read back from the device has another media hash (`--hash`) than the
+    /// source.
+    HashMismatch {
+        /// The algorithm, e.g. `xxh64`.
+        algorithm: &'static str,
+        /// The source's hash.
+        source: String,
+        /// The copy's hash.
         copy: String,
     },
     /// The copy has data where the source has a hole, and it is not zeros.
@@ -163,6 +182,14 @@ impl fmt::Display for Cause {
             Cause::ChecksumMismatch { source, copy } => write!(
                 f,
                 "checksum mismatch: source has BLAKE3 {source}, copy has {copy}"
+            ),
+            Cause::HashMismatch {
+                algorithm,
+                source,
+                copy,
+            } => write!(
+                f,
+                "checksum mismatch: source has {algorithm} {source}, copy read back has {copy}"
             ),
             Cause::HoleFilled { start, end } => write!(
                 f,
@@ -221,7 +248,10 @@ impl Error {
     pub fn is_verification_failure(&self) -> bool {
         matches!(
             self.cause,
-            Cause::SizeMismatch { .. } | Cause::ChecksumMismatch { .. } | Cause::HoleFilled { .. }
+            Cause::SizeMismatch { .. }
+                | Cause::ChecksumMismatch { .. }
+                | Cause::HashMismatch { .. }
+                | Cause::HoleFilled { .. }
         )
     }
 }

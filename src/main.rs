@@ -39,7 +39,10 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         return clean(cli);
     }
     let painter = Painter::new(color_enabled(cli.color));
-    let (config, warnings) = Config::load(&cli.overrides(), &cli.env_file())?;
+    let (mut config, warnings) = Config::load(&cli.overrides(), &cli.env_file())?;
+    if cli.mhl && config.hash.is_none() {
+        config.hash = Some(zcopy::hash::Algorithm::Xxh64);
+    }
     if !cli.quiet {
         for warning in warnings {
             output::stderr_line(&painter.warning(&warning));
@@ -81,11 +84,21 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             *json,
         );
     }
+    if let Some(Command::Verify {
+        directories,
+        json,
+        jobs,
+        verbose,
+    }) = &cli.command
+    {
+        let jobs = jobs.unwrap_or(config.jobs) as usize;
+        return verify(directories, *json, jobs, *verbose, cli.quiet, &painter);
+    }
     if cli.print_config {
         print_config(&config, cli.json);
         return Ok(0);
     }
-    let entries = match &cli.files_from {
+    let mut entries = match &cli.files_from {
         Some(list) => {
             let [destination] = cli.paths.as_slice() else {
                 anyhow::bail!("--files-from takes exactly one PATH: the destination directory");
@@ -116,6 +129,41 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     }
 
     interrupt::install()?;
+    let mhl_roots = if cli.mhl {
+        zcopy::offload::roots(&entries)
+    } else {
+        Vec::new()
+    };
+    if cli.mhl {
+        if mhl_roots.is_empty() && !cli.quiet {
+            output::stderr_line(
+                &painter.warning("--mhl records copied folders, and no folder is copied (-r?)"),
+            );
+        }
+        let note = |line: &str| {
+            if cli.verbose > 0 {
+                output::stderr_line(&format!("zcopy: {line}"));
+            }
+        };
+        match zcopy::offload::prepare(
+            entries,
+            &mhl_roots,
+            config.jobs as usize,
+            &interrupt::requested,
+            &note,
+        ) {
+            Ok(kept) => entries = kept,
+            Err(problems) => {
+                for problem in problems {
+                    output::stderr_line(&painter.error(&problem));
+                }
+                output::stderr_line(
+                    &painter.error("a source does not match its ASC MHL history; nothing copied"),
+                );
+                return Ok(1);
+            }
+        }
+    }
     let format = cli.format();
     let show_progress = cli.progress().unwrap_or_else(|| {
         format == Format::Summary && !cli.quiet && std::io::stderr().is_terminal()
@@ -137,7 +185,35 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     batch.explicit_links = cli.link || cli.symbolic_link;
     batch.format = format;
     batch.painter = painter;
-    let report = zcopy::run(entries, &batch);
+    let mut report = zcopy::run(entries, &batch);
+    if let (true, Some(algorithm)) = (cli.mhl, config.hash) {
+        let before = report.errors.len();
+        zcopy::offload::finish(
+            &mhl_roots,
+            &mut report,
+            algorithm,
+            config.jobs as usize,
+            &interrupt::requested,
+        );
+        for error in &report.errors[before..] {
+            output::stderr_line(&painter.error(&error.error));
+        }
+        if format == Format::Summary && !cli.quiet {
+            for recorded in &report.mhl {
+                output::stderr_line(&format!(
+                    "zcopy: {}: ASC MHL generation {}, {} files{}",
+                    recorded.generation,
+                    recorded.sequence,
+                    recorded.files,
+                    if recorded.carried > 0 {
+                        format!(", after {} carried from the source", recorded.carried)
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+        }
+    }
 
     match format {
         Format::Json => output::stdout_line(&report.to_json()),
@@ -146,6 +222,89 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Format::Summary => {}
     }
     Ok(report.exit_code() as u8)
+}
+
+/// `zcopy verify DIR...`: each folder against its ASC MHL history; exit 1 on any
+/// mismatched, missing or unreadable file, or a folder without a usable history.
+fn verify(
+    directories: &[std::path::PathBuf],
+    json: bool,
+    jobs: usize,
+    verbose: bool,
+    quiet: bool,
+    painter: &Painter,
+) -> anyhow::Result<u8> {
+    interrupt::install()?;
+    let bar = if !json && !quiet && std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "verify {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .expect("a valid template"),
+    );
+    let results = zcopy::offload::verify_folders(
+        directories,
+        jobs,
+        &interrupt::requested,
+        &|total| bar.set_length(total),
+        &|bytes| bar.inc(bytes),
+    );
+    bar.finish_and_clear();
+    if interrupt::requested() {
+        output::stderr_line(&painter.error("interrupted"));
+        return Ok(130);
+    }
+    let mut failed = false;
+    let mut folders = Vec::new();
+    for (directory, result) in directories.iter().zip(results) {
+        match result {
+            Ok(result) => {
+                failed |= !result.ok();
+                if !json {
+                    for line in zcopy::offload::describe_problems(&result) {
+                        output::stderr_line(&painter.error(&line));
+                    }
+                    if verbose {
+                        for path in &result.verified_paths {
+                            output::stderr_line(&format!(
+                                "zcopy: {}: verified",
+                                directory.join(path).display()
+                            ));
+                        }
+                        for path in &result.new {
+                            output::stderr_line(&format!(
+                                "zcopy: {}: new (not in the history)",
+                                directory.join(path).display()
+                            ));
+                        }
+                    }
+                    if !quiet {
+                        output::stderr_line(&result.summary());
+                    }
+                }
+                folders.push(serde_json::to_value(&result).expect("serializes"));
+            }
+            Err(error) => {
+                failed = true;
+                if !json {
+                    output::stderr_line(&painter.error(&error.to_string()));
+                }
+                folders.push(serde_json::json!({
+                    "root": directory.display().to_string(),
+                    "error": error.to_string(),
+                }));
+            }
+        }
+    }
+    if json {
+        let document = serde_json::json!({ "ok": !failed, "folders": folders });
+        output::stdout_line(&serde_json::to_string_pretty(&document).expect("serializes"));
+    }
+    Ok(u8::from(failed))
 }
 
 /// `zcopy --clean DIR...`: removes leftover temporary files, prints each one removed.

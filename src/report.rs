@@ -11,10 +11,17 @@ use crate::stats::StatsSnapshot;
 
 /// A size as zcopy shows it everywhere (summary, progress bars, doctor, bench): binary
 /// units with two decimals, `512 B`, `85.00 MiB`, `1.00 GiB`. It is the progress bars'
-/// own format (indicatif's `HumanBytes`), so a figure on a bar and in the summary
+/// own format (indicatif's `HumanBytes`, which a test holds it to), so a figure on a bar and in the summary
 /// after it read alike, and the bars do not change width as digits come and go.
 pub fn human_bytes(bytes: u64) -> String {
-    indicatif::HumanBytes(bytes).to_string()
+    if bytes < 1024 {
+        // Whole bytes have no decimals ("512 B", not "512.00 B").
+        return format!("{bytes} B");
+    }
+    let options = humansize::FormatSizeOptions::from(humansize::BINARY)
+        .decimal_places(2)
+        .decimal_zeroes(2);
+    humansize::format_size(bytes, options)
 }
 
 /// How the results of a run are printed.
@@ -160,6 +167,10 @@ pub struct FileRecord {
     pub verified: bool,
     /// Where the replaced destination was kept (`-b`), or `null`.
     pub backup: Option<String>,
+    /// With `--hash`: `{"ALG": "HASH"}`, the source's hash, which the copy read back
+    /// from the device matched.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub hashes: std::collections::BTreeMap<String, String>,
 }
 
 impl FileRecord {
@@ -229,6 +240,9 @@ pub struct Report {
     pub errors: Vec<ErrorRecord>,
     /// Files skipped on purpose (`--no-clobber`).
     pub skipped: Vec<SkipRecord>,
+    /// With `--mhl`: the ASC MHL generations written, one per copied folder.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mhl: Vec<crate::mhl::Recorded>,
     /// True when Ctrl-C or SIGTERM stopped the run early.
     pub interrupted: bool,
     /// The spec's statistics and the per-method counts.
@@ -323,6 +337,13 @@ impl Report {
                 stats.verification_failures
             ));
         }
+        if !self.mhl.is_empty() {
+            line.push_str(&format!(
+                "; {} ASC MHL generation{} written",
+                self.mhl.len(),
+                if self.mhl.len() == 1 { "" } else { "s" }
+            ));
+        }
         if self.interrupted {
             line.push_str("; interrupted");
         }
@@ -349,4 +370,20 @@ pub fn path_base64(path: &Path) -> Option<String> {
     #[cfg(not(unix))]
     let bytes = path.as_os_str().as_encoded_bytes().to_vec();
     Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn sizes_read_as_on_the_progress_bars() {
+        for bytes in [0, 1, 512, 1023, 1024, 1536, 89_128_960, 1 << 30, (1 << 40) + 7] {
+            assert_eq!(
+                human_bytes(bytes),
+                indicatif::HumanBytes(bytes).to_string(),
+                "{bytes} bytes"
+            );
+        }
+    }
 }

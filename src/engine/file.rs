@@ -118,6 +118,7 @@ pub fn copy_planned_file(
     // not a failed verification.
     verify::source_unchanged(&src)?;
     let verified = verify::check(&src, &temp, copied, options.verify, observer)?;
+    let hash = verify::media_hash(&src, &temp, options.hash, observer)?;
     if options.preserve.any() {
         // After verification, which reads the copy and would move its access time.
         preserve::apply(
@@ -156,8 +157,9 @@ pub fn copy_planned_file(
         },
         method,
         duration: started.elapsed(),
-        verified,
+        verified: verified || hash.is_some(),
         backup,
+        hash,
     }))
 }
 
@@ -177,6 +179,7 @@ fn attributes_only(
             duration: started.elapsed(),
             verified: false,
             backup,
+            hash: None,
         }))
     };
     if existing.is_some_and(|meta| meta.is_file()) && options.backup.is_none() {

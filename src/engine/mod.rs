@@ -39,6 +39,7 @@ pub(crate) use ladder::{classify, RungError, RungResult};
 
 use crate::config::{Config, Reflink, VerifyMode};
 pub use crate::error::{Cause, Error, Operation};
+use crate::hash::Algorithm;
 use crate::preserve::Preserve;
 
 /// The mechanism that moved a file's bytes.
@@ -165,6 +166,9 @@ pub struct CopyOptions {
     /// and Ctrl-C quicker; larger ones save syscalls (1 GiB is where Linux caps a
     /// single copy_file_range anyway... minus a page for sendfile).
     pub kernel_chunk: usize,
+    /// Hash the source and the copy read back from the device with this algorithm, and
+    /// install the copy only when they match (`--hash`).
+    pub hash: Option<Algorithm>,
 }
 
 impl CopyOptions {
@@ -189,6 +193,7 @@ impl CopyOptions {
             attributes_only: false,
             default_mode: false,
             kernel_chunk: if show_progress { chunk_size } else { 1 << 30 },
+            hash: config.hash,
         }
     }
 }
@@ -222,6 +227,8 @@ pub struct Copied {
     pub verified: bool,
     /// Where the replaced destination was kept (`-b`).
     pub backup: Option<std::path::PathBuf>,
+    /// With `--hash`: the algorithm and the hash, the source's and the copy's read back.
+    pub hash: Option<(Algorithm, String)>,
 }
 
 /// The result of one file.

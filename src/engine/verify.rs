@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use super::file::Source;
@@ -12,6 +13,7 @@ use super::Observer;
 use crate::atomic::TempDest;
 use crate::config::VerifyMode;
 use crate::error::{Cause, Context, Error, Operation};
+use crate::hash::{self, Algorithm};
 
 /// Compares the copy with the source. Returns `true` when a check ran.
 ///
@@ -68,6 +70,8 @@ fn compare_content(
     let data =
         super::data_segments(&source.file, &source.metadata).op(source.path, Operation::Verify)?;
     let source_hash = blake3_of(&source.file, source.path, &data, observer)?;
+    // The copy is read back from the device, not from the pages just written.
+    hash::drop_cached_pages(temp.file(), temp.destination())?;
     let copy_hash = blake3_of(temp.file(), temp.destination(), &data, observer)?;
     if source_hash != copy_hash {
         return Err(Error::new(
@@ -98,6 +102,69 @@ fn compare_content(
         }
     }
     Ok(())
+}
+
+/// `--hash`: hashes the source and, at the same time, the copy read back from the
+/// device ([`hash::read_back`]); a difference fails the copy with both hashes. Pseudo
+/// files (procfs, sysfs), whose content may change between two reads, get no hash.
+pub(crate) fn media_hash(
+    source: &Source<'_>,
+    temp: &TempDest,
+    algorithm: Option<Algorithm>,
+    observer: &dyn Observer,
+) -> Result<Option<(Algorithm, String)>, Error> {
+    let Some(algorithm) = algorithm else {
+        return Ok(None);
+    };
+    if !source.size_is_exact {
+        return Ok(None);
+    }
+    // The observer need not be shareable between threads: this thread hashes the
+    // source and relays an interruption to the read-back through a flag.
+    let stop = AtomicBool::new(false);
+    let (source_hash, copy_hash) = std::thread::scope(|scope| {
+        let read_back = scope.spawn(|| {
+            hash::read_back(temp.file(), temp.destination(), algorithm, &|| {
+                stop.load(Ordering::Relaxed)
+            })
+        });
+        let source_hash = hash::hash_open_file(&source.file, source.path, algorithm, &|| {
+            observer.interrupted()
+        });
+        if source_hash.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        while !read_back.is_finished() {
+            if observer.interrupted() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let copy_hash = read_back
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (source_hash, copy_hash)
+    });
+    if observer.interrupted() {
+        return Err(Error::new(
+            temp.destination(),
+            Operation::Verify,
+            Cause::Interrupted,
+        ));
+    }
+    let (source_hash, copy_hash) = (source_hash?, copy_hash?);
+    if source_hash != copy_hash {
+        return Err(Error::new(
+            temp.destination(),
+            Operation::Verify,
+            Cause::HashMismatch {
+                algorithm: algorithm.name(),
+                source: source_hash,
+                copy: copy_hash,
+            },
+        ));
+    }
+    Ok(Some((algorithm, source_hash)))
 }
 
 /// The parts of `ranges` not covered by `covered` (both sorted and disjoint).

@@ -1,0 +1,218 @@
+//! Camera-card offload around a batch: `--mhl` (check a source's ASC MHL history
+//! before the copy, record each copied folder in a new generation after it) and
+//! `zcopy verify` (check folders against their histories).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Cause, Error, Operation};
+use crate::hash::Algorithm;
+use crate::mhl::{self, verify::FolderResult, History, RecordOptions};
+use crate::plan::Entry;
+use crate::report::{ErrorRecord, Report};
+
+/// A folder of the plan copied as a whole: the history goes into `destination`.
+#[derive(Debug, Clone)]
+pub struct Root {
+    /// The folder copied.
+    pub source: PathBuf,
+    /// Its copy.
+    pub destination: PathBuf,
+}
+
+/// The folders of a plan that are not inside another copied folder.
+pub fn roots(entries: &[Entry]) -> Vec<Root> {
+    let destinations: std::collections::HashSet<&Path> = entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Dir { destination, .. } => Some(destination.as_path()),
+            _ => None,
+        })
+        .collect();
+    entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Dir {
+                source,
+                destination,
+            } if !destination
+                .parent()
+                .is_some_and(|parent| destinations.contains(parent)) =>
+            {
+                Some(Root {
+                    source: source.clone(),
+                    destination: destination.clone(),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Before an `--mhl` copy: each source folder with a history is checked against it
+/// (a card offloaded before, a shuttle drive), and its `ascmhl/` folder is left out of
+/// the plan: the history is carried over when the new generation is written, so that an
+/// existing history at the destination is extended, never overwritten. Returns the
+/// plan, or the problems found (then nothing is copied).
+pub fn prepare(
+    entries: Vec<Entry>,
+    roots: &[Root],
+    jobs: usize,
+    interrupted: &(dyn Fn() -> bool + Sync),
+    note: &dyn Fn(&str),
+) -> Result<Vec<Entry>, Vec<String>> {
+    let mut problems = Vec::new();
+    for root in roots.iter().filter(|root| History::exists(&root.source)) {
+        let result =
+            mhl::verify::Plan::new(&root.source).map(|plan| plan.run(jobs, interrupted, &|_| {}));
+        match result {
+            Ok(result) if result.ok() => note(&format!(
+                "source checked against its ASC MHL history: {}",
+                result.summary()
+            )),
+            Ok(result) => problems.extend(describe_problems(&result)),
+            Err(error) => problems.push(error.to_string()),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let histories: Vec<PathBuf> = roots
+        .iter()
+        .map(|root| root.source.join(mhl::FOLDER))
+        .filter(|folder| folder.is_dir())
+        .collect();
+    Ok(entries
+        .into_iter()
+        .filter(|entry| {
+            let source = match entry {
+                Entry::File(job) => &job.source,
+                Entry::Dir { source, .. }
+                | Entry::Symlink { source, .. }
+                | Entry::Link { source, .. }
+                | Entry::Special { source, .. }
+                | Entry::Failed { source, .. } => source,
+            };
+            !histories.iter().any(|folder| source.starts_with(folder))
+        })
+        .collect())
+}
+
+/// One line per problem of a checked folder.
+pub fn describe_problems(result: &FolderResult) -> Vec<String> {
+    let root = Path::new(&result.root);
+    let mut lines = Vec::new();
+    for mismatch in &result.mismatched {
+        lines.push(format!(
+            "{}: verify: {} mismatch: the history recorded {}, the file has {}",
+            root.join(&mismatch.path).display(),
+            mismatch.algorithm,
+            mismatch.recorded,
+            mismatch.actual
+        ));
+    }
+    for missing in &result.missing {
+        lines.push(format!(
+            "{}: verify: recorded in the history, but missing",
+            root.join(missing).display()
+        ));
+    }
+    lines.extend(result.errors.iter().cloned());
+    lines
+}
+
+/// After an `--mhl` copy: a new generation in each copied folder whose files all
+/// copied, with the hashes read back from the copies (no file is read again unless its
+/// hash is unknown). A folder with failed files gets no generation and an error.
+pub fn finish(
+    roots: &[Root],
+    report: &mut Report,
+    algorithm: Algorithm,
+    jobs: usize,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) {
+    if report.interrupted {
+        return;
+    }
+    let known: HashMap<PathBuf, String> = report
+        .files
+        .iter()
+        .filter_map(|file| {
+            let destination = PathBuf::from(file.paths.destination.as_ref()?);
+            let hash = file.hashes.get(algorithm.name())?;
+            Some((destination, hash.clone()))
+        })
+        .collect();
+    for root in roots {
+        let failed = report
+            .errors
+            .iter()
+            .filter(|error| {
+                error.paths.destination.as_ref().is_some_and(|destination| {
+                    Path::new(destination).starts_with(&root.destination)
+                })
+            })
+            .count();
+        if failed > 0 {
+            let error = Error::new(
+                &root.destination,
+                Operation::Mhl,
+                Cause::Invalid(format!(
+                    "no ASC MHL generation written: {failed} file{} of this folder failed",
+                    if failed == 1 { "" } else { "s" }
+                )),
+            );
+            report.errors.push(ErrorRecord::new(
+                &root.source,
+                Some(&root.destination),
+                &error,
+            ));
+            continue;
+        }
+        let options = RecordOptions {
+            algorithm,
+            known: &known,
+            process: "transfer",
+            carry_from: Some(&root.source),
+            jobs,
+            interrupted,
+        };
+        match mhl::record_generation(&root.destination, &options) {
+            Ok((recorded, problems)) => {
+                for problem in problems {
+                    report.errors.push(ErrorRecord::new(
+                        &root.source,
+                        Some(&problem.path),
+                        &problem,
+                    ));
+                }
+                report.mhl.push(recorded);
+            }
+            Err(error) => report.errors.push(ErrorRecord::new(
+                &root.source,
+                Some(&root.destination),
+                &error,
+            )),
+        }
+    }
+}
+
+/// `zcopy verify`: checks each folder against its history, one folder after the other,
+/// its files on `jobs` threads; `progress` gets the total bytes first, then bytes read.
+pub fn verify_folders(
+    folders: &[PathBuf],
+    jobs: usize,
+    interrupted: &(dyn Fn() -> bool + Sync),
+    set_total: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<Result<FolderResult, Error>> {
+    let plans: Vec<Result<mhl::verify::Plan, Error>> = folders
+        .iter()
+        .map(|folder| mhl::verify::Plan::new(folder))
+        .collect();
+    set_total(plans.iter().flatten().map(|plan| plan.bytes()).sum());
+    plans
+        .into_iter()
+        .map(|plan| plan.map(|plan| plan.run(jobs, interrupted, progress)))
+        .collect()
+}

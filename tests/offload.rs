@@ -1,0 +1,613 @@
+//! Camera-card offload: media hashes checked against reference tools, the read-back
+//! from the device, ASC MHL histories checked by xmllint against the schemas and read
+//! by the reference implementation (`ascmhl`), and `zcopy verify` on histories the
+//! reference wrote.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+use std::sync::OnceLock;
+
+use common::*;
+
+/// The ASC MHL schemas (from the reference implementation, MIT licensed).
+fn schema(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/ascmhl")
+        .join(name)
+}
+
+/// Runs a tool; panics with its output unless it exits 0. Returns stdout.
+fn tool(cwd: &Path, program: &str, args: &[&OsStr]) -> String {
+    let output = StdCommand::new(program)
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("{program}: {err}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn os(text: &str) -> &OsStr {
+    OsStr::new(text)
+}
+
+/// A small card: clips in nested folders, an empty file, names with spaces.
+fn make_card(root: &Path) {
+    std::fs::create_dir_all(root.join("Clips/A001C002")).unwrap();
+    write_pattern(&root.join("Clips/A001C001.mov"), 3 * MIB + 17, 1);
+    write_pattern(&root.join("Clips/A001C002/frame 0001.dng"), 200_000, 2);
+    write_pattern(&root.join("Clips/A001C002/frame 0002.dng"), 200_001, 3);
+    std::fs::write(root.join("Clips/empty.txt"), b"").unwrap();
+    std::fs::write(root.join("notes.txt"), b"scene 12, take 3\n").unwrap();
+}
+
+/// The generation files of a history, sorted.
+fn generations(root: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("ascmhl"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "mhl"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The text of the first `<ALG>` element after `<path ...>PATH</path>` in a generation.
+fn recorded_hash(generation: &Path, path: &str, algorithm: &str) -> String {
+    let text = std::fs::read_to_string(generation).unwrap();
+    let at = text
+        .find(&format!(">{path}</path>"))
+        .unwrap_or_else(|| panic!("{path} not in {text}"));
+    let open = format!("<{algorithm}");
+    let start = at + text[at..].find(&open).unwrap();
+    let start = start + text[start..].find('>').unwrap() + 1;
+    let end = start + text[start..].find('<').unwrap();
+    text[start..end].to_string()
+}
+
+/// The root content and structure hashes of a generation, as text.
+fn root_hashes(generation: &Path) -> String {
+    let text = std::fs::read_to_string(generation).unwrap();
+    let start = text.find("<roothash>").expect("a root hash");
+    let end = text.find("</roothash>").unwrap();
+    // Hash dates differ between runs; the hashes themselves must not.
+    text[start..end]
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            line.find('>')
+                .map(|gt| &line[gt + 1..])
+                .and_then(|rest| rest.find('<').map(|lt| rest[..lt].to_string()))
+        })
+        .filter(|hash| !hash.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn every_hash_matches_its_reference_tool() {
+    let test = "every_hash_matches_its_reference_tool";
+    for needed in ["xxhsum", "md5sum", "sha1sum", "ascmhl"] {
+        if !require_tool(test, needed) {
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("card");
+    std::fs::create_dir(&card).unwrap();
+    // Sizes around the algorithms' block and stripe sizes, and an empty file.
+    for (index, size) in [0u64, 1, 240, 1025, 3 * MIB + 5].into_iter().enumerate() {
+        write_pattern(&card.join(format!("f{index}")), size, index as u64 + 7);
+    }
+    tool(
+        dir.path(),
+        "ascmhl",
+        &[os("create"), os("-h"), os("c4"), os("card")],
+    );
+    let reference_generation = &generations(&card)[0];
+    for index in 0..5 {
+        let name = format!("f{index}");
+        let file = card.join(&name);
+        let first_word = |out: String| out.split_whitespace().next().unwrap().to_string();
+        let references = [
+            (
+                "xxh64",
+                first_word(tool(dir.path(), "xxhsum", &[os("-H1"), file.as_os_str()])),
+            ),
+            (
+                "xxh128",
+                first_word(tool(dir.path(), "xxhsum", &[os("-H2"), file.as_os_str()])),
+            ),
+            (
+                "xxh3",
+                tool(dir.path(), "xxhsum", &[os("-H3"), file.as_os_str()])
+                    .split(" = ")
+                    .nth(1)
+                    .unwrap()
+                    .trim()
+                    .to_string(),
+            ),
+            (
+                "md5",
+                first_word(tool(dir.path(), "md5sum", &[file.as_os_str()])),
+            ),
+            (
+                "sha1",
+                first_word(tool(dir.path(), "sha1sum", &[file.as_os_str()])),
+            ),
+            ("c4", recorded_hash(reference_generation, &name, "c4")),
+        ];
+        for (algorithm, expected) in references {
+            let copy = dir.path().join(format!("{name}.{algorithm}"));
+            let (code, json, stderr) = zcopy_json(
+                dir.path(),
+                &[
+                    os("--hash"),
+                    os(algorithm),
+                    file.as_os_str(),
+                    copy.as_os_str(),
+                ],
+            );
+            assert_eq!(code, 0, "{stderr}");
+            assert_eq!(
+                json["files"][0]["hashes"][algorithm], expected,
+                "{algorithm} of {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hash_setting_is_validated_like_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), b"a").unwrap();
+    let output = zcopy(dir.path())
+        .env("ZERO_COPY_HASH", "crc32")
+        .args(["a", "b"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "invalid value \"crc32\" for ZERO_COPY_HASH (from environment): expected xxh64, xxh3, xxh128, md5, sha1, c4 or none"
+        ),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("b").exists());
+    // The flag wins over the environment, and -v shows the hash.
+    let output = zcopy(dir.path())
+        .env("ZERO_COPY_HASH", "md5")
+        .args(["--hash", "sha1", "-v", "a", "b"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("sha1 86f7e437faa5a7fce15d1ddcb9eaeaea377667b8"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_byte_flipped_on_the_write_path_is_a_mismatch_and_nothing_is_installed() {
+    let test = "a_byte_flipped_on_the_write_path_is_a_mismatch_and_nothing_is_installed";
+    let Some(shim) = fault_shim(test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write_pattern(&dir.path().join("clip.mov"), 2 * MIB, 5);
+    std::fs::write(dir.path().join("old.mov"), b"the previous version").unwrap();
+    let output = zcopy_with_faults(
+        dir.path(),
+        shim,
+        &[("ZCOPY_FAULT_CORRUPT_WRITE", "1".to_string())],
+    )
+    .args([
+        "--json", "--hash", "xxh64", "--method", "chunked", "clip.mov", "old.mov",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let json = parse_json(&output);
+    let error = &json["errors"][0];
+    assert_eq!(error["operation"], "verify", "{json:#}");
+    let message = error["error"].as_str().unwrap();
+    assert!(
+        message.contains("checksum mismatch: source has xxh64 "),
+        "{message}"
+    );
+    assert!(message.contains(", copy read back has "), "{message}");
+    assert_eq!(json["stats"]["verification_failures"], 1);
+    assert_eq!(
+        std::fs::read(dir.path().join("old.mov")).unwrap(),
+        b"the previous version"
+    );
+    assert_no_debris(dir.path());
+}
+
+/// The fincore probe (`tests/shim/fincore_probe.c`), built once.
+fn fincore_probe(test: &str) -> Option<&'static Path> {
+    static PROBE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    if !require_tool(test, "fincore") || !require_tool(test, "cc") {
+        return None;
+    }
+    PROBE
+        .get_or_init(|| {
+            let library = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("libzcopyfincore-{}.so", std::process::id()));
+            let status = StdCommand::new("cc")
+                .args(["-shared", "-fPIC", "-O2", "-Wall", "-o"])
+                .arg(&library)
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/shim/fincore_probe.c"))
+                .arg("-ldl")
+                .status()
+                .ok()?;
+            status.success().then_some(library)
+        })
+        .as_deref()
+}
+
+#[test]
+fn the_read_back_comes_from_the_device_not_the_page_cache() {
+    let test = "the_read_back_comes_from_the_device_not_the_page_cache";
+    let Some(mounts) = mounts(test) else { return };
+    let Some(probe) = fincore_probe(test) else {
+        return;
+    };
+    for (name, root) in [
+        ("ext4", &mounts.ext4),
+        ("xfs", &mounts.xfs),
+        ("btrfs", &mounts.btrfs),
+    ] {
+        for verification in [["--hash", "xxh3"], ["--verify=checksum", "--no-fsync"]] {
+            let source_dir = tempfile::tempdir().unwrap();
+            let dir = dir_on(root);
+            let source = source_dir.path().join("clip.mov");
+            write_pattern(&source, 8 * MIB, 9);
+            let log = dir.path().join("fincore.log");
+            let output = zcopy(dir.path())
+                .env("LD_PRELOAD", probe)
+                .env("ZCOPY_FINCORE_LOG", &log)
+                // The chunk copy writes through the page cache: every page of the copy
+                // is cached until the read-back drops them.
+                .args(["--method", "chunked"])
+                .args(verification)
+                .arg(&source)
+                .arg("copy.mov")
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{output:?}");
+            let log = std::fs::read_to_string(&log).unwrap();
+            let lines: Vec<&str> = log.lines().collect();
+            assert_eq!(lines.len(), 2, "{name} {verification:?}: {log}");
+            let bytes = |line: &str, when: &str| -> u64 {
+                line.strip_prefix(when)
+                    .unwrap_or_else(|| panic!("{log}"))
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{log}"))
+            };
+            // Before: the pages just written are cached (the probe sees them), so
+            // "after" showing none is the drop, not a probe that cannot see.
+            assert!(bytes(lines[0], "before ") > 0, "{name}: {log}");
+            assert_eq!(
+                bytes(lines[1], "after "),
+                0,
+                "{name} {verification:?}: {log}"
+            );
+            assert_same_content(&source, &dir.path().join("copy.mov"));
+        }
+    }
+}
+
+#[test]
+fn mhl_history_validates_and_the_reference_implementation_verifies_it() {
+    let test = "mhl_history_validates_and_the_reference_implementation_verifies_it";
+    for needed in ["xmllint", "ascmhl"] {
+        if !require_tool(test, needed) {
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    make_card(&card);
+    std::fs::create_dir(dir.path().join("raid")).unwrap();
+    let (code, json, stderr) =
+        zcopy_json(dir.path(), &[os("-r"), os("--mhl"), os("A001"), os("raid")]);
+    assert_eq!(code, 0, "{stderr}");
+    let copy = dir.path().join("raid/A001");
+    assert_eq!(json["mhl"][0]["sequence"], 1, "{json:#}");
+    assert_eq!(json["mhl"][0]["files"], 5);
+    assert_eq!(
+        json["files"][0]["hashes"]["xxh64"].as_str().unwrap().len(),
+        16
+    );
+    let files = generations(&copy);
+    assert_eq!(files.len(), 1);
+    let file_name = files[0].file_name().unwrap().to_str().unwrap().to_string();
+    assert!(
+        file_name.starts_with("0001_A001_") && file_name.ends_with("Z.mhl"),
+        "{file_name}"
+    );
+    assert_eq!(
+        json["mhl"][0]["generation"],
+        format!("raid/A001/ascmhl/{file_name}")
+    );
+    tool(
+        dir.path(),
+        "xmllint",
+        &[
+            os("--noout"),
+            os("--schema"),
+            schema("ASCMHL.xsd").as_os_str(),
+            files[0].as_os_str(),
+        ],
+    );
+    tool(
+        dir.path(),
+        "xmllint",
+        &[
+            os("--noout"),
+            os("--schema"),
+            schema("ASCMHLDirectory.xsd").as_os_str(),
+            copy.join("ascmhl/ascmhl_chain.xml").as_os_str(),
+        ],
+    );
+    // The reference reads the history, finds every file and no extra one...
+    tool(dir.path(), "ascmhl", &[os("diff"), copy.as_os_str()]);
+    // ...and verifies every hash while it adds its own generation.
+    tool(
+        dir.path(),
+        "ascmhl",
+        &[os("create"), os("-h"), os("xxh64"), copy.as_os_str()],
+    );
+    assert_eq!(generations(&copy).len(), 2);
+    let theirs = std::fs::read_to_string(&generations(&copy)[1]).unwrap();
+    assert!(!theirs.contains("failed"), "{theirs}");
+    // Directory hashes: the reference's, on the same folder, are zcopy's.
+    assert_eq!(root_hashes(&files[0]), root_hashes(&generations(&copy)[1]));
+    assert_eq!(root_hashes(&files[0]).split(' ').count(), 2);
+}
+
+#[test]
+fn directory_hashes_equal_the_references_in_every_algorithm() {
+    let test = "directory_hashes_equal_the_references_in_every_algorithm";
+    if !require_tool(test, "ascmhl") {
+        return;
+    }
+    for algorithm in ["xxh64", "xxh3", "xxh128", "md5", "sha1", "c4"] {
+        let dir = tempfile::tempdir().unwrap();
+        make_card(&dir.path().join("A001"));
+        std::fs::create_dir(dir.path().join("zcopy")).unwrap();
+        let output = zcopy(dir.path())
+            .args(["-r", "--mhl", "--hash", algorithm, "A001", "zcopy"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        tool(
+            dir.path(),
+            "ascmhl",
+            &[os("create"), os("-h"), os(algorithm), os("A001")],
+        );
+        let ours = &generations(&dir.path().join("zcopy/A001"))[0];
+        let theirs = &generations(&dir.path().join("A001"))[0];
+        assert_eq!(root_hashes(ours), root_hashes(theirs), "{algorithm}");
+        for folder in ["Clips", "Clips/A001C002"] {
+            assert_eq!(
+                recorded_hash(ours, folder, algorithm),
+                recorded_hash(theirs, folder, algorithm),
+                "{algorithm} {folder}"
+            );
+        }
+        assert_eq!(
+            recorded_hash(ours, "Clips/A001C002/frame 0002.dng", algorithm),
+            recorded_hash(theirs, "Clips/A001C002/frame 0002.dng", algorithm)
+        );
+    }
+}
+
+#[test]
+fn a_second_offload_adds_a_generation_and_rewrites_none() {
+    let test = "a_second_offload_adds_a_generation_and_rewrites_none";
+    for needed in ["xmllint", "ascmhl"] {
+        if !require_tool(test, needed) {
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    make_card(&dir.path().join("A001"));
+    std::fs::create_dir(dir.path().join("raid")).unwrap();
+    let offload = || {
+        let output = zcopy(dir.path())
+            .args(["-r", "--mhl", "A001", "raid"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+    };
+    offload();
+    let copy = dir.path().join("raid/A001");
+    let first = generations(&copy)[0].clone();
+    let first_bytes = std::fs::read(&first).unwrap();
+    // Generation files are named to the second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    offload();
+    let files = generations(&copy);
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[0], first);
+    assert_eq!(std::fs::read(&first).unwrap(), first_bytes);
+    assert!(files[1]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("0002_A001_"));
+    let second = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(second.contains("action=\"verified\""), "{second}");
+    assert!(!second.contains("action=\"original\""), "{second}");
+    let chain = std::fs::read_to_string(copy.join("ascmhl/ascmhl_chain.xml")).unwrap();
+    assert!(chain.contains("sequencenr=\"1\"") && chain.contains("sequencenr=\"2\""));
+    tool(
+        dir.path(),
+        "xmllint",
+        &[
+            os("--noout"),
+            os("--schema"),
+            schema("ASCMHL.xsd").as_os_str(),
+            files[1].as_os_str(),
+        ],
+    );
+    tool(dir.path(), "ascmhl", &[os("diff"), copy.as_os_str()]);
+    let output = zcopy(dir.path())
+        .args(["verify"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("5 verified, 0 mismatched, 0 missing, 0 new (2 generations)"));
+}
+
+#[test]
+fn a_source_history_is_checked_first_and_travels_with_the_copy() {
+    let test = "a_source_history_is_checked_first_and_travels_with_the_copy";
+    if !require_tool(test, "ascmhl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    make_card(&card);
+    tool(
+        dir.path(),
+        "ascmhl",
+        &[os("create"), os("-h"), os("md5"), os("A001")],
+    );
+    let source_generation = generations(&card)[0].clone();
+    std::fs::create_dir(dir.path().join("raid")).unwrap();
+    let (code, json, stderr) =
+        zcopy_json(dir.path(), &[os("-r"), os("--mhl"), os("A001"), os("raid")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json["mhl"][0]["carried"], 1);
+    assert_eq!(json["mhl"][0]["sequence"], 2);
+    let copy = dir.path().join("raid/A001");
+    let files = generations(&copy);
+    assert_eq!(files.len(), 2);
+    assert_eq!(
+        std::fs::read(&files[0]).unwrap(),
+        std::fs::read(&source_generation).unwrap()
+    );
+    // The card's md5 is verified on the copy too, beside the new xxh64.
+    let ours = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(ours.contains("<md5 action=\"verified\""), "{ours}");
+    assert!(ours.contains("<xxh64 action=\"verified\""), "{ours}");
+    tool(dir.path(), "ascmhl", &[os("diff"), copy.as_os_str()]);
+    tool(
+        dir.path(),
+        "ascmhl",
+        &[os("create"), os("-h"), os("md5"), copy.as_os_str()],
+    );
+
+    // A card that no longer matches its own history is not copied at all.
+    std::fs::write(card.join("notes.txt"), b"scene 12, take 4\n").unwrap();
+    std::fs::create_dir(dir.path().join("shuttle")).unwrap();
+    let output = zcopy(dir.path())
+        .args(["-r", "--mhl", "A001", "shuttle"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("A001/notes.txt: verify: md5 mismatch"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing copied"), "{stderr}");
+    assert!(list(&dir.path().join("shuttle")).is_empty());
+}
+
+#[test]
+fn verify_checks_histories_the_reference_wrote() {
+    let test = "verify_checks_histories_the_reference_wrote";
+    if !require_tool(test, "ascmhl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    make_card(&card);
+    tool(
+        dir.path(),
+        "ascmhl",
+        &[os("create"), os("-h"), os("xxh128"), os("A001")],
+    );
+    let verify = |extra: &[&str]| {
+        let output = zcopy(dir.path())
+            .args(["verify", "--json"])
+            .args(extra)
+            .arg("A001")
+            .output()
+            .unwrap();
+        (output.status.code().unwrap(), parse_json(&output))
+    };
+    let (code, json) = verify(&[]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["folders"][0]["verified"], 5);
+
+    // A new file is reported, and is not a failure.
+    std::fs::write(card.join("Clips/later.txt"), b"added").unwrap();
+    let (code, json) = verify(&[]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["folders"][0]["new"][0], "Clips/later.txt");
+
+    // An altered file is.
+    let mut bytes = std::fs::read(card.join("Clips/A001C001.mov")).unwrap();
+    bytes[1000] ^= 1;
+    std::fs::write(card.join("Clips/A001C001.mov"), &bytes).unwrap();
+    let (code, json) = verify(&["-j", "2"]);
+    assert_eq!(code, 1);
+    let mismatch = &json["folders"][0]["mismatched"][0];
+    assert_eq!(mismatch["path"], "Clips/A001C001.mov");
+    assert_eq!(mismatch["algorithm"], "xxh128");
+    assert_ne!(mismatch["recorded"], mismatch["actual"]);
+    assert_eq!(json["folders"][0]["verified"], 4);
+
+    // So is a removed one.
+    std::fs::remove_file(card.join("Clips/A001C002/frame 0001.dng")).unwrap();
+    let (code, json) = verify(&[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        json["folders"][0]["missing"][0],
+        "Clips/A001C002/frame 0001.dng"
+    );
+    assert_eq!(json["ok"], false);
+
+    // The summary names the problems.
+    let output = zcopy(dir.path()).args(["verify", "A001"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("A001/Clips/A001C001.mov: verify: xxh128 mismatch"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("3 verified, 1 mismatched, 1 missing, 1 new (1 generation)"),
+        "{stderr}"
+    );
+
+    // A generation changed after it was written breaks the chain.
+    let generation = generations(&card)[0].clone();
+    let text = std::fs::read_to_string(&generation).unwrap();
+    std::fs::write(&generation, text.replace("<hostname>", "<hostname>x")).unwrap();
+    let output = zcopy(dir.path()).args(["verify", "A001"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("was changed after it was written"));
+
+    // A folder without a history is an error, not a pass.
+    let output = zcopy(dir.path()).args(["verify", "."]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no ASC MHL history here"));
+}
