@@ -67,7 +67,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -s p -d 'Keep mode, ownership 
 complete -c zcopy -n "__fish_zcopy_needs_command" -s a -l archive -d 'Archive: -r -P --preserve=all (links included)'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l zero-copy -d 'Use clone, copy_file_range and sendfile [env: ZERO_COPY_ENABLED]'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-zero-copy -d 'Copy every file with the buffered chunk copy'
-complete -c zcopy -n "__fish_zcopy_needs_command" -l no-verify -d 'Skip the size check after each copy'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l no-verify -d 'Install copies without checking them first'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l fsync -d 'fsync each file and its directory before reporting it copied [env: ZERO_COPY_FSYNC]'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-fsync -d 'Do not fsync (the default)'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l clean -d 'Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) that a killed zcopy left in the PATH directories (with -r, also below them), print them, and exit. Not while a zcopy is copying into those directories'

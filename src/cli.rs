@@ -319,7 +319,7 @@ pub struct Cli {
     )]
     verify: Option<VerifyMode>,
 
-    /// Skip the size check after each copy.
+    /// Install copies without checking them first.
     #[arg(long, overrides_with = "verify", help_heading = "Safety")]
     no_verify: bool,
 
