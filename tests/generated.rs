@@ -63,19 +63,24 @@ fn man_pages() -> Vec<(String, String)> {
             .map(String::as_str)
             .filter(|other| *other != name)
             .collect();
+        let after_help = command
+            .get_after_long_help()
+            .or(command.get_after_help())
+            .map(|text| text.to_string());
         let mut page = Vec::new();
         clap_mangen::Man::new(command)
             .source(format!("zcopy {}", env!("CARGO_PKG_VERSION")))
             .render(&mut page)
             .expect("man page renders");
         let page = String::from_utf8(page).expect("man page is UTF-8");
-        pages.push((format!("{name}.1"), finish_page(&page, &see_also)));
+        let page = finish_page(&page, after_help.as_deref(), &see_also);
+        pages.push((format!("{name}.1"), page));
     }
     pages
 }
 
-/// The roff that [`Roff::render`] puts before every document (a definition of the
-/// apostrophe string), which a page needs once.
+/// `roff` rendered without the preamble that [`Roff::render`] puts before every
+/// document (a definition of the apostrophe string): the page has it already.
 fn without_preamble(roff: &Roff) -> String {
     let text = roff.render();
     text.lines()
@@ -84,27 +89,28 @@ fn without_preamble(roff: &Roff) -> String {
         .collect()
 }
 
-fn finish_page(page: &str, see_also: &[&str]) -> String {
+/// clap_mangen's `page` with the additions described at [`man_pages`]; `after_help` is
+/// the command's text that clap_mangen put in its EXTRA section.
+fn finish_page(page: &str, after_help: Option<&str>, see_also: &[&str]) -> String {
     let (head, body) = page
         .split_once("\n.SH NAME\n")
         .expect("the page has a NAME section");
     // clap_mangen writes a short-only flag as `[-p ]`, which can break between the two.
     let body = body.replace(" \\fR]", "\\fR]");
     let mut page = format!("{head}\n.nh\n.ad l\n.SH NAME\n{body}");
-    if let Some(start) = page.find(".SH EXTRA\n") {
+    if let (Some(start), Some(after_help)) = (page.find(".SH EXTRA\n"), after_help) {
         let end = page[start + 1..]
             .find("\n.SH ")
             .map_or(page.len(), |offset| start + 1 + offset + 1);
-        let command = Cli::command();
-        let after_help = command
-            .get_after_long_help()
-            .expect("zcopy has an after-help text")
-            .to_string();
         page.replace_range(
             start..end,
-            &without_preamble(&after_help_sections(&after_help)),
+            &without_preamble(&after_help_sections(after_help)),
         );
     }
+    assert!(
+        !page.contains(".SH EXTRA"),
+        "an EXTRA section was left as it was"
+    );
     let mut roff = Roff::new();
     roff.control("SH", ["SEE ALSO"]);
     let mut references = Vec::new();
