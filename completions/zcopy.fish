@@ -40,7 +40,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -l method -d 'Use only this me
 copy-file-range\t'copy_file_range(2)'
 sendfile\t'sendfile(2)'
 chunked\t'Buffered reads and writes'"
-complete -c zcopy -n "__fish_zcopy_needs_command" -l verify -d 'Check each copy before it replaces the destination: MODE size (the default) or checksum (BLAKE3 of both files) [env: ZERO_COPY_VERIFY_COPY, ZERO_COPY_VERIFY_MODE]' -r -f -a "size\t'The copy has the source\'s size (the spec\'s check; costs one fstat)'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l verify -d 'Check each copy before it replaces the destination: MODE size (the default) or checksum (BLAKE3 of both files) [env: ZERO_COPY_VERIFY_COPY, ZERO_COPY_VERIFY_MODE]' -r -f -a "size\t'The copy has the source\'s size: catches a short copy (a full disk, a source that shrank) for the cost of one fstat'
 checksum\t'The copy\'s BLAKE3 hash equals the source\'s (reads both files once more)'"
 complete -c zcopy -n "__fish_zcopy_needs_command" -l hash -d 'Hash each source and its copy read back from the device (not the page cache), and install the copy only when the two match: ALG is xxh64, xxh3, xxh128, md5, sha1, c4 or none [env: ZERO_COPY_HASH] [default: none]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l env-file -d 'Read ZERO_COPY_* settings from this file instead of ./.env; give it more than once to layer files (a later file wins)' -r -F
@@ -69,7 +69,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -s a -l archive -d 'Archive: -
 complete -c zcopy -n "__fish_zcopy_needs_command" -l zero-copy -d 'Use clone, copy_file_range and sendfile [env: ZERO_COPY_ENABLED]'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-zero-copy -d 'Copy every file with the buffered chunk copy'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l mhl -d 'Record each copied folder in an ASC MHL history (its ascmhl/ folder: a new generation and the chain), after verifying a source\'s own history; implies --hash xxh64 unless --hash names another algorithm'
-complete -c zcopy -n "__fish_zcopy_needs_command" -l no-verify -d 'Skip the size check after each copy'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l no-verify -d 'Install copies without checking them first'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l fsync -d 'fsync each file and its directory before reporting it copied [env: ZERO_COPY_FSYNC]'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-fsync -d 'Do not fsync (the default)'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l clean -d 'Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) that a killed zcopy left in the PATH directories (with -r, also below them), print them, and exit. Not while a zcopy is copying into those directories'

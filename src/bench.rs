@@ -1,5 +1,6 @@
-//! `zcopy bench [DIR]`: the spec's "Expected Performance" table, measured on the
-//! user's own disk, against the tools they would otherwise use, in one run.
+//! `zcopy bench [DIR]`: the "Expected Performance" table of the original `ZERO_COPY_*`
+//! definition, measured on the user's own disk, against the tools they would otherwise
+//! use, in one run.
 //!
 //! Every contender runs as a separate process (zcopy itself included), timed with
 //! `wait4(2)` for wall time, CPU time and peak RSS. Rounds are interleaved and their
@@ -486,7 +487,7 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
     let mut small: Vec<Contender> = vec![
         zcopy_contender("zcopy -r", &["-r", "-j", &jobs]),
         zcopy_contender("zcopy -r -j 1", &["-r", "-j", "1"]),
-        // The spec sends every file under ZERO_COPY_MIN_SIZE_MB (at least 1 MB) through
+        // Every file under ZERO_COPY_MIN_SIZE_MB (at least 1 MB) goes through
         // the chunk copy; this row shows what that rule costs on small files.
         zcopy_contender(
             "zcopy -r --method=copy-file-range",

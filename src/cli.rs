@@ -43,7 +43,7 @@ const AFTER_HELP: &str = concat!(environment_help!(), "\n\n", exit_status_help!(
 const AFTER_LONG_HELP: &str = concat!(
     environment_help!(),
     "\n\n",
-    "JSON (--json; version 1):
+    "JSON (printed by --json, layout version 1):
   version                  layout version; changes only when a field changes meaning or goes away
   files[]                  copied files in plan order: source, destination, bytes,
                            method (clone, copy_file_range, sendfile, chunked),
@@ -337,7 +337,7 @@ pub struct Cli {
     #[arg(long, help_heading = "Safety")]
     pub mhl: bool,
 
-    /// Skip the size check after each copy.
+    /// Install copies without checking them first.
     #[arg(long, overrides_with = "verify", help_heading = "Safety")]
     no_verify: bool,
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::hash::Algorithm;
 
-/// One megabyte as the spec means it: 1,048,576 bytes.
+/// One megabyte as the `ZERO_COPY_*_MB` settings mean it: 1,048,576 bytes.
 pub const MB: u64 = 1024 * 1024;
 
 /// Files copied at once unless `ZERO_COPY_JOBS` or `-j` say otherwise (see the
@@ -42,7 +42,8 @@ pub enum Reflink {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum VerifyMode {
-    /// The copy has the source's size (the spec's check; costs one fstat).
+    /// The copy has the source's size: catches a short copy (a full disk, a source that
+    /// shrank) for the cost of one fstat.
     Size,
     /// The copy's BLAKE3 hash equals the source's (reads both files once more).
     Checksum,
@@ -130,7 +131,9 @@ struct Setting {
     default: Value,
 }
 
-/// Every setting zcopy knows. The first four are the spec's contract.
+/// Every setting zcopy knows. The first four are the original `ZERO_COPY_*` definition
+/// (see the README): their names, defaults and meaning stay as they were, so that an
+/// existing `.env` file keeps meaning what it meant.
 const SETTINGS: &[Setting] = &[
     Setting {
         env: "ZERO_COPY_ENABLED",
@@ -735,7 +738,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_the_specs() {
+    fn defaults_are_the_original_definitions() {
         let (config, warnings) = Config::resolve(&Overrides::default(), &[], &[]).unwrap();
         assert!(config.enabled);
         assert_eq!(config.min_size_mb, 10);

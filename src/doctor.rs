@@ -1,4 +1,4 @@
-//! `zcopy doctor [SRC_DIR] [DST_DIR]`: the spec's troubleshooting section as a command.
+//! `zcopy doctor [SRC_DIR] [DST_DIR]`: the README's troubleshooting section as a command.
 //!
 //! Every mechanism is tried for real, through the same engine that copies files, from a
 //! small probe file on the source's filesystem to the destination directory. What it

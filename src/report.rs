@@ -245,7 +245,7 @@ pub struct Report {
     pub mhl: Vec<crate::mhl::Recorded>,
     /// True when Ctrl-C or SIGTERM stopped the run early.
     pub interrupted: bool,
-    /// The spec's statistics and the per-method counts.
+    /// The statistics and the per-method counts.
     pub stats: StatsSnapshot,
 }
 

@@ -89,8 +89,8 @@ impl Method {
         }
     }
 
-    /// True for the mechanisms the spec counts as zero-copy: the bytes never pass
-    /// through a user-space buffer of ours.
+    /// True for the mechanisms counted as zero-copy (`zero_copy_count`): the bytes never
+    /// pass through a user-space buffer of ours.
     pub fn is_zero_copy(self) -> bool {
         !matches!(self, Method::Chunked)
     }

@@ -1,6 +1,6 @@
-//! Rung 3 on Linux: `sendfile(2)`, the spec's mechanism. An in-kernel copy through the
-//! page cache that works between most pairs of filesystems, and never shares blocks,
-//! which is why `--reflink=never` starts here.
+//! Rung 3 on Linux: `sendfile(2)`, the mechanism of the original `ZERO_COPY_*`
+//! definition. An in-kernel copy through the page cache that works between most pairs
+//! of filesystems, and never shares blocks, which is why `--reflink=never` starts here.
 
 use std::fs::File;
 use std::ops::Range;
