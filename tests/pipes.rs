@@ -188,8 +188,8 @@ fn a_closed_stderr_pipe_stops_quietly() {
     for index in 0..20 {
         std::fs::write(d.join(format!("many/f{index:02}")), index.to_string()).unwrap();
     }
-    let result = pipeline(d, None, &into_closed_pipe("-v -r many out 2>&1 >/dev/null"));
-    assert_silent_141(&result, "-v with stderr into a closed pipe");
+    let result = pipeline(d, None, &into_closed_pipe("-vv -r many out 2>&1 >/dev/null"));
+    assert_silent_141(&result, "-vv with stderr into a closed pipe");
     assert!(
         !d.join("out").exists() || list(&d.join("out")).is_empty(),
         "copies went on: {:?}",
