@@ -241,8 +241,10 @@ fn interactive_is_refused_without_a_terminal_and_asks_on_one() {
         .stderr(predicates::str::contains("stdin is not a terminal"));
     assert_eq!(std::fs::metadata(d.join("old")).unwrap().len(), 10);
 
-    if !Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIPPED the terminal half: script(1) is not installed");
+    if !require_tool(
+        "interactive_is_refused_without_a_terminal_and_asks_on_one (the terminal half)",
+        "script",
+    ) {
         return;
     }
     let on_terminal = |answer: &str| {
