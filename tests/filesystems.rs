@@ -464,33 +464,15 @@ fn a_clone_on_a_nearly_full_btrfs_fails_cleanly() {
     );
 }
 
-/// Bind mounts made by one test, undone when it ends, even by a panic.
-struct BindMounts(Vec<std::path::PathBuf>);
+/// Bind mounts made by one test, undone when it ends, even by a panic (each guard
+/// unmounts its own).
+struct BindMounts(Vec<MountGuard>);
 
 impl BindMounts {
     fn bind(&mut self, what: &Path, at: &Path) {
         std::fs::create_dir_all(at).unwrap();
-        let status = std::process::Command::new("mount")
-            .arg("--bind")
-            .arg(what)
-            .arg(at)
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "mount --bind {} {}",
-            what.display(),
-            at.display()
-        );
-        self.0.push(at.to_path_buf());
-    }
-}
-
-impl Drop for BindMounts {
-    fn drop(&mut self) {
-        for point in self.0.iter().rev() {
-            let _ = std::process::Command::new("umount").arg(point).status();
-        }
+        self.0
+            .push(mount_for_test(&["--bind", what.to_str().unwrap()], at));
     }
 }
 
@@ -504,7 +486,7 @@ fn a_run_across_filesystems_picks_the_method_per_filesystem() {
     let Some(mounts) = mounts("a_run_across_filesystems") else {
         return;
     };
-    let top = tempfile::tempdir().unwrap();
+    let top = fixture_dir();
     let filesystems = [
         ("a-tmpfs", &mounts.tmpfs, false),
         ("b-ext4", &mounts.ext4, false),

@@ -169,6 +169,14 @@ fn unavailable<T>(test: &str, reason: &str) -> Option<T> {
     None
 }
 
+/// True when the tests run as root; otherwise skips (or, in CI, fails), saying `why`
+/// root is needed.
+pub fn require_root(test: &str, why: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    root || unavailable::<()>(test, &format!("needs root {why}")).is_some()
+}
+
 /// True when `tool` is on the PATH; otherwise skips (or, in CI, fails).
 pub fn require_tool(test: &str, tool: &str) -> bool {
     let found = std::env::var_os("PATH")
