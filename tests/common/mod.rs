@@ -277,14 +277,14 @@ pub fn fixture_dir() -> tempfile::TempDir {
         .unwrap()
 }
 
-/// What is mounted for the tests and not yet released: (mount point, loop image).
+/// What is mounted for the tests and not yet released.
 /// The guards take their entry out when they release it; at exit, [`release_all`]
 /// releases what is left (the shared [`mounts`], which live in a static and are never
 /// dropped, and anything whose guard was leaked).
-static LIVE: Mutex<Vec<(PathBuf, Option<PathBuf>)>> = Mutex::new(Vec::new());
+static LIVE: Mutex<Vec<Mounted>> = Mutex::new(Vec::new());
 static BASE: OnceLock<PathBuf> = OnceLock::new();
 
-fn live() -> std::sync::MutexGuard<'static, Vec<(PathBuf, Option<PathBuf>)>> {
+fn live() -> std::sync::MutexGuard<'static, Vec<Mounted>> {
     // A test that panicked while holding the lock must not stop the cleanup.
     LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -295,40 +295,49 @@ fn live() -> std::sync::MutexGuard<'static, Vec<(PathBuf, Option<PathBuf>)>> {
 /// once and the kernel frees the filesystem, and the loop device, when the last file is
 /// closed, at the latest when the test process exits).
 #[derive(Debug)]
-pub struct MountGuard {
+pub struct MountGuard(Mounted);
+
+/// One mount made for the tests.
+#[derive(Debug, Clone, PartialEq)]
+struct Mounted {
     point: PathBuf,
+    /// The loop image behind it, deleted on release.
     image: Option<PathBuf>,
+    /// The fixtures made the mount point, and remove it on release.
+    made_point: bool,
 }
 
 impl MountGuard {
-    fn new(point: PathBuf, image: Option<PathBuf>) -> Self {
-        live().push((point.clone(), image.clone()));
-        MountGuard { point, image }
+    fn new(mounted: Mounted) -> Self {
+        live().push(mounted.clone());
+        MountGuard(mounted)
     }
 
     /// The mount point.
     pub fn path(&self) -> &Path {
-        &self.point
+        &self.0.point
     }
 }
 
 impl std::ops::Deref for MountGuard {
     type Target = Path;
     fn deref(&self) -> &Path {
-        &self.point
+        &self.0.point
     }
 }
 
 impl Drop for MountGuard {
     fn drop(&mut self) {
-        live().retain(|(point, _)| point != &self.point);
-        release(&self.point, self.image.as_deref());
+        live().retain(|mounted| mounted != &self.0);
+        release(&self.0);
     }
 }
 
-/// Unmounts `point` (lazily if it is busy), detaches the loop device of `image` and
-/// deletes it, and removes the mount point. Says on stderr what it had to force.
-fn release(point: &Path, image: Option<&Path>) {
+/// Unmounts (lazily if the mount is busy), detaches the loop device of the image and
+/// deletes it, and removes the mount point if the fixtures made it. Says on stderr
+/// what it had to force.
+fn release(mounted: &Mounted) {
+    let point = &mounted.point;
     let unmounted = quiet(StdCommand::new("umount").arg(point));
     if !unmounted && is_mounted(point) {
         eprintln!(
@@ -337,7 +346,7 @@ fn release(point: &Path, image: Option<&Path>) {
         );
         quiet(StdCommand::new("umount").arg("-l").arg(point));
     }
-    if let Some(image) = image {
+    if let Some(image) = &mounted.image {
         // `mount -o loop` sets autoclear, so a plain unmount already detached the
         // device. After a lazy one it is still attached: LOOP_CLR_FD on a busy device
         // only sets autoclear, so the device goes when the filesystem is freed.
@@ -346,7 +355,9 @@ fn release(point: &Path, image: Option<&Path>) {
         }
         let _ = std::fs::remove_file(image);
     }
-    let _ = std::fs::remove_dir(point);
+    if mounted.made_point {
+        let _ = std::fs::remove_dir(point);
+    }
 }
 
 /// Runs a command with its output discarded; true when it succeeded.
@@ -453,7 +464,7 @@ fn make_mounts() -> Result<Mounts, String> {
     // The guards are forgotten: the shared mounts live as long as the process, and
     // release_all releases them through LIVE.
     let keep = |guard: MountGuard| {
-        let point = guard.point.clone();
+        let point = guard.0.point.clone();
         std::mem::forget(guard);
         point
     };
@@ -513,7 +524,11 @@ pub fn mount_for_test(args: &[&str], point: &Path) -> MountGuard {
         .status()
         .unwrap();
     assert!(status.success(), "mount {args:?} {}", point.display());
-    MountGuard::new(point.to_path_buf(), None)
+    MountGuard::new(Mounted {
+        point: point.to_path_buf(),
+        image: None,
+        made_point: false,
+    })
 }
 
 fn loop_mount(base: &Path, name: &str, mkfs: &[&str], size_mib: u64) -> Result<MountGuard, String> {
@@ -521,20 +536,26 @@ fn loop_mount(base: &Path, name: &str, mkfs: &[&str], size_mib: u64) -> Result<M
     File::create(&image)
         .and_then(|file| file.set_len(size_mib * MIB))
         .map_err(|err| format!("create {}: {err}", image.display()))?;
-    let image_text = image.to_str().unwrap();
+    let image_text = image.to_str().unwrap().to_owned();
     let mut command = mkfs.to_vec();
-    command.push(image_text);
+    command.push(&image_text);
     if let Err(err) = run(&command) {
         let _ = std::fs::remove_file(&image);
         return Err(err);
     }
     let point = base.join(name);
     std::fs::create_dir(&point).map_err(|err| err.to_string())?;
-    if let Err(err) = run(&["mount", "-o", "loop", image_text, point.to_str().unwrap()]) {
-        release(&point, Some(&image));
+    let mounted = Mounted {
+        point,
+        image: Some(image),
+        made_point: true,
+    };
+    let point_text = mounted.point.to_str().unwrap();
+    if let Err(err) = run(&["mount", "-o", "loop", &image_text, point_text]) {
+        release(&mounted);
         return Err(err);
     }
-    Ok(MountGuard::new(point, Some(image)))
+    Ok(MountGuard::new(mounted))
 }
 
 fn tmpfs(base: &Path, name: &str, size: &str) -> Result<MountGuard, String> {
@@ -549,7 +570,11 @@ fn tmpfs(base: &Path, name: &str, size: &str) -> Result<MountGuard, String> {
         "tmpfs",
         point.to_str().unwrap(),
     ])?;
-    Ok(MountGuard::new(point, None))
+    Ok(MountGuard::new(Mounted {
+        point,
+        image: None,
+        made_point: true,
+    }))
 }
 
 /// Releases whatever is still mounted, then the shared base directory, unless
@@ -557,8 +582,8 @@ fn tmpfs(base: &Path, name: &str, size: &str) -> Result<MountGuard, String> {
 /// mounted filesystem).
 extern "C" fn release_all() {
     let left: Vec<_> = live().drain(..).collect();
-    for (point, image) in left.iter().rev() {
-        release(point, image.as_deref());
+    for mounted in left.iter().rev() {
+        release(mounted);
     }
     if let Some(base) = BASE.get() {
         if mount_points().iter().any(|point| point.starts_with(base)) {
