@@ -46,6 +46,8 @@ pub struct TempDest {
     /// The existing destination's permissions, which the new content keeps (as cp does
     /// when it overwrites).
     keep_permissions: Option<std::fs::Permissions>,
+    /// [`TempDest::sync`] flushed the file: `install` need not again.
+    synced: bool,
 }
 
 impl TempDest {
@@ -75,6 +77,7 @@ impl TempDest {
                     staging: Staging::Unnamed,
                     destination: destination.to_path_buf(),
                     keep_permissions: None,
+                    synced: false,
                 });
             }
         }
@@ -103,6 +106,7 @@ impl TempDest {
             staging: Staging::Named(path),
             destination: destination.to_path_buf(),
             keep_permissions,
+            synced: false,
         })
     }
 
@@ -149,18 +153,35 @@ impl TempDest {
         result
     }
 
+    /// Flushes the copy, data and metadata (with the permission bits it will be
+    /// installed with), to disk now; a later `install` with `fsync` does not again.
+    /// For a caller with work to do between the flush, which takes seconds for a large
+    /// file, and the install.
+    pub fn sync(&mut self) -> Result<(), Error> {
+        if let Some(permissions) = self.keep_permissions.take() {
+            self.file()
+                .set_permissions(permissions)
+                .op(&self.destination, Operation::SetMetadata)?;
+        }
+        self.file()
+            .sync_all()
+            .op(&self.destination, Operation::Fsync)?;
+        self.synced = true;
+        Ok(())
+    }
+
     /// Puts the copy in place under the destination's name: links the unnamed file in,
     /// or renames the named one over the destination. With `no_clobber`, only if there
     /// is still no destination (a file that appeared meanwhile is kept). With `fsync`,
     /// the data is flushed before and the directory entry after.
-    pub fn install(self, no_clobber: bool, fsync: bool) -> Result<(), Error> {
-        let file = self.file();
-        if let Some(permissions) = &self.keep_permissions {
-            file.set_permissions(permissions.clone())
-                .op(&self.destination, Operation::SetMetadata)?;
+    pub fn install(mut self, no_clobber: bool, fsync: bool) -> Result<(), Error> {
+        if fsync && !self.synced {
+            self.sync()?;
         }
-        if fsync {
-            file.sync_all().op(&self.destination, Operation::Fsync)?;
+        if let Some(permissions) = self.keep_permissions.take() {
+            self.file()
+                .set_permissions(permissions)
+                .op(&self.destination, Operation::SetMetadata)?;
         }
         let TempDest {
             file,

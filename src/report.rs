@@ -378,7 +378,17 @@ mod tests {
 
     #[test]
     fn sizes_read_as_on_the_progress_bars() {
-        for bytes in [0, 1, 512, 1023, 1024, 1536, 89_128_960, 1 << 30, (1 << 40) + 7] {
+        for bytes in [
+            0,
+            1,
+            512,
+            1023,
+            1024,
+            1536,
+            89_128_960,
+            1 << 30,
+            (1 << 40) + 7,
+        ] {
             assert_eq!(
                 human_bytes(bytes),
                 indicatif::HumanBytes(bytes).to_string(),

@@ -241,8 +241,10 @@ fn interactive_is_refused_without_a_terminal_and_asks_on_one() {
         .stderr(predicates::str::contains("stdin is not a terminal"));
     assert_eq!(std::fs::metadata(d.join("old")).unwrap().len(), 10);
 
-    if !Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIPPED the terminal half: script(1) is not installed");
+    if !require_tool(
+        "interactive_is_refused_without_a_terminal_and_asks_on_one (the terminal half)",
+        "script",
+    ) {
         return;
     }
     let on_terminal = |answer: &str| {
@@ -346,11 +348,7 @@ fn preserving_copies_keep_a_links_own_times() {
 /// clears setuid, setgid and sticky (as cp), and keeps the group when the user is in it.
 #[test]
 fn preserve_as_a_user_drops_special_bits_and_keeps_a_group_it_may() {
-    if unsafe { libc::geteuid() } != 0 {
-        if std::env::var_os("ZCOPY_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
-            panic!("needs root to make files of other owners (ZCOPY_REQUIRE_ROOT_TESTS=1)");
-        }
-        eprintln!("SKIPPED preserve_as_a_user...: needs root");
+    if !require_root("preserve_as_a_user", "to make files of other owners") {
         return;
     }
     if !require_tool("preserve_as_a_user", "setpriv") {

@@ -5,6 +5,8 @@
 //! exit codes. Some run as an unprivileged user through setpriv, where what cp may do
 //! depends on it.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -216,11 +218,9 @@ fn prepared(setup: &dyn Fn(&Path), unprivileged: bool) -> tempfile::TempDir {
 /// Runs cp and zcopy on the same input; fails with both trees when they differ.
 /// Returns both outcomes for extra checks.
 fn compare(setup: &dyn Fn(&Path), case: Case<'_>) -> Option<(Outcome, Outcome)> {
-    if case.unprivileged && !root() {
-        if std::env::var_os("ZCOPY_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
-            panic!("unprivileged comparisons need root to switch users");
-        }
-        eprintln!("SKIPPED {:?} as nobody: not running as root", case.args);
+    if case.unprivileged
+        && !common::require_root(&format!("{:?} as nobody", case.args), "to switch users")
+    {
         return None;
     }
     if !Path::new("/bin/cp").exists() {

@@ -351,13 +351,7 @@ fn zcopy_matches_gnu_cp() {
         common::require_tool("zcopy_matches_gnu_cp", "/bin/cp (GNU coreutils)");
         return;
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        // Building the inputs needs chown and mknod.
-        if std::env::var_os("ZCOPY_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
-            panic!("zcopy_matches_gnu_cp needs root (ZCOPY_REQUIRE_ROOT_TESTS=1)");
-        }
-        eprintln!("SKIPPED zcopy_matches_gnu_cp: needs root");
+    if !common::require_root("zcopy_matches_gnu_cp", "to build the inputs (chown, mknod)") {
         return;
     }
     let only = std::env::var("ZCOPY_CP_CASE").ok();

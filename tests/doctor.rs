@@ -113,19 +113,13 @@ fn doctor_probes_a_read_only_source_with_a_file_already_there() {
     if mounts("doctor_read_only").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fixture_dir();
     let d = dir.path();
     std::fs::create_dir(d.join("card")).unwrap();
     write_pattern(&d.join("card/clip.mxf"), 4096, 1);
     let card = d.join("card");
-    let status = std::process::Command::new("mount")
-        .args(["--bind", "-o", "ro"])
-        .arg(&card)
-        .arg(&card)
-        .status()
-        .unwrap();
-    assert!(status.success());
     let json = {
+        let read_only = mount_for_test(&["--bind", "-o", "ro", card.to_str().unwrap()], &card);
         let output = zcopy(d)
             .arg("doctor")
             .arg(&card)
@@ -133,7 +127,7 @@ fn doctor_probes_a_read_only_source_with_a_file_already_there() {
             .arg("--json")
             .output()
             .unwrap();
-        let _ = std::process::Command::new("umount").arg(&card).status();
+        drop(read_only);
         assert!(
             output.status.success(),
             "{}",

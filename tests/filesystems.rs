@@ -395,7 +395,8 @@ fn a_clone_on_a_nearly_full_btrfs_fails_cleanly() {
     let mut clone_enospc = false;
     for (attempt, leave_kib) in [1024u64, 900, 768, 1152, 640, 1280].into_iter().enumerate() {
         let name = format!("full-btrfs-{attempt}");
-        let root = extra_loop_mount(&name, &["mkfs.btrfs", "-q", "-f", "--mixed"], 200);
+        let mount = extra_loop_mount(&name, &["mkfs.btrfs", "-q", "-f", "--mixed"], 200);
+        let root = mount.path().to_path_buf();
         let source = root.join("src");
         let file = std::fs::File::create(&source).unwrap();
         let block = vec![0x5au8; 4096];
@@ -425,6 +426,9 @@ fn a_clone_on_a_nearly_full_btrfs_fails_cleanly() {
             left -= n as u64;
         }
         filler.sync_all().unwrap();
+        // Closed before zcopy runs and long before the unmount: an open file keeps the
+        // filesystem busy.
+        drop((file, filler));
 
         let destination = root.join("dst");
         let (code, json, stderr) = zcopy_json(
@@ -449,7 +453,7 @@ fn a_clone_on_a_nearly_full_btrfs_fails_cleanly() {
             assert_no_debris(&root);
             clone_enospc |= json["errors"][0]["operation"] == "clone";
         }
-        unmount(&root);
+        drop(mount);
         if clone_enospc {
             break;
         }
@@ -460,33 +464,15 @@ fn a_clone_on_a_nearly_full_btrfs_fails_cleanly() {
     );
 }
 
-/// Bind mounts made by one test, undone when it ends, even by a panic.
-struct BindMounts(Vec<std::path::PathBuf>);
+/// Bind mounts made by one test, undone when it ends, even by a panic (each guard
+/// unmounts its own).
+struct BindMounts(Vec<MountGuard>);
 
 impl BindMounts {
     fn bind(&mut self, what: &Path, at: &Path) {
         std::fs::create_dir_all(at).unwrap();
-        let status = std::process::Command::new("mount")
-            .arg("--bind")
-            .arg(what)
-            .arg(at)
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "mount --bind {} {}",
-            what.display(),
-            at.display()
-        );
-        self.0.push(at.to_path_buf());
-    }
-}
-
-impl Drop for BindMounts {
-    fn drop(&mut self) {
-        for point in self.0.iter().rev() {
-            let _ = std::process::Command::new("umount").arg(point).status();
-        }
+        self.0
+            .push(mount_for_test(&["--bind", what.to_str().unwrap()], at));
     }
 }
 
@@ -500,7 +486,7 @@ fn a_run_across_filesystems_picks_the_method_per_filesystem() {
     let Some(mounts) = mounts("a_run_across_filesystems") else {
         return;
     };
-    let top = tempfile::tempdir().unwrap();
+    let top = fixture_dir();
     let filesystems = [
         ("a-tmpfs", &mounts.tmpfs, false),
         ("b-ext4", &mounts.ext4, false),

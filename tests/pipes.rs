@@ -99,6 +99,25 @@ fn json_lines_into_a_closed_pipe_stop_after_the_first_file() {
     assert_no_debris(&d.join("out"));
 }
 
+/// cp's `-v` lines go to stdout too: `zcopy -v -r ... | head` stops the same way.
+#[test]
+fn verbose_lines_into_a_closed_pipe_stop_after_the_first_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("many")).unwrap();
+    for index in 0..200 {
+        std::fs::write(d.join(format!("many/f{index:03}")), index.to_string()).unwrap();
+    }
+    let result = pipeline(d, None, &into_closed_pipe("-v -j 1 -r many out"));
+    assert_silent_141(&result, "-v -j 1");
+    assert!(
+        list(&d.join("out")).len() <= 1,
+        "the batch did not stop: {} files copied",
+        list(&d.join("out")).len()
+    );
+    assert_no_debris(&d.join("out"));
+}
+
 /// A real `head -1`: it prints the first record and exits; zcopy stops at its next
 /// write. The shim's delay makes the 200 files take seconds, so the stop is well
 /// before the end.
@@ -188,7 +207,11 @@ fn a_closed_stderr_pipe_stops_quietly() {
     for index in 0..20 {
         std::fs::write(d.join(format!("many/f{index:02}")), index.to_string()).unwrap();
     }
-    let result = pipeline(d, None, &into_closed_pipe("-vv -r many out 2>&1 >/dev/null"));
+    let result = pipeline(
+        d,
+        None,
+        &into_closed_pipe("-vv -r many out 2>&1 >/dev/null"),
+    );
     assert_silent_141(&result, "-vv with stderr into a closed pipe");
     assert!(
         !d.join("out").exists() || list(&d.join("out")).is_empty(),

@@ -80,8 +80,7 @@ fn json_output_stays_clean_even_with_forced_bars() {
 /// `--no-progress` turns them off.
 #[test]
 fn a_terminal_gets_bars_by_default() {
-    if !Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIPPED a_terminal_gets_bars_by_default: script(1) is not installed");
+    if !require_tool("a_terminal_gets_bars_by_default", "script") {
         return;
     }
     let dir = setup();

@@ -130,11 +130,9 @@ pub fn copy_planned_file(
     }
     let checked_content = verified && options.verify == Some(crate::config::VerifyMode::Checksum);
     if options.fsync {
-        // Flushed here rather than in `install`, before the last look at the source:
+        // Flushed before the last look at the source rather than in `install`:
         // flushing a large file takes seconds.
-        temp.file()
-            .sync_all()
-            .op(temp.destination(), Operation::Fsync)?;
+        temp.sync()?;
     }
     if checked_content || options.fsync {
         // Reading both files again or flushing takes seconds for a large file: long
