@@ -536,12 +536,15 @@ fn file_record(job: &Job, copied: &engine::Copied, batch: &Batch) -> FileRecord 
 /// the mode it gets once the copy is done: the source directory's less the umask
 /// (without the setuid, setgid and sticky bits, as cp).
 fn create_dir(source: &Path, destination: &Path, default_mode: bool) -> Result<Option<u32>, Error> {
-    let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
-    {
+    let builder = {
         use std::os::unix::fs::DirBuilderExt;
+        let mut builder = std::fs::DirBuilder::new();
         builder.mode(0o700);
-    }
+        builder
+    };
+    #[cfg(not(unix))]
+    let builder = std::fs::DirBuilder::new();
     match builder.create(destination) {
         Ok(()) => Ok(Some(final_directory_mode(source, default_mode))),
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && destination.is_dir() => {

@@ -235,7 +235,7 @@ fn make_node(path: &Path, source: &Metadata) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let name = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let mode = source.mode() & (libc::S_IFMT | 0o777);
+    let mode = source.mode() & (u32::from(libc::S_IFMT) | 0o777);
     // SAFETY: `name` is NUL-terminated and lives across the call.
     let made = unsafe {
         libc::mknod(
@@ -357,9 +357,4 @@ pub(crate) fn umask() -> u32 {
                 mask as u32
             })
     })
-}
-
-#[cfg(not(unix))]
-pub(crate) fn umask() -> u32 {
-    0o022
 }

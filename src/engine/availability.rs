@@ -23,6 +23,8 @@ use super::Method;
 
 /// Where a refusal holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Off Unix no errno is classified, so only `File` is ever made there.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) enum Scope {
     /// The whole process: the syscall does not exist (ENOSYS).
     Process,
