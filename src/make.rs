@@ -235,6 +235,8 @@ fn make_node(path: &Path, source: &Metadata) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let name = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // S_IFMT is a u16 on macOS and a u32 on Linux.
+    #[allow(clippy::useless_conversion)]
     let mode = source.mode() & (u32::from(libc::S_IFMT) | 0o777);
     // SAFETY: `name` is NUL-terminated and lives across the call.
     let made = unsafe {
