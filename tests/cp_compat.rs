@@ -443,3 +443,26 @@ fn preserve_keeps_acls_exactly() {
         .assert()
         .success();
 }
+
+/// Issue 8, bug 11: a dangling symlink as destination is refused, as cp refuses it
+/// ("not writing through dangling symlink"); with -n it is an existing destination.
+#[test]
+fn a_dangling_link_destination_is_not_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("f"), "XYZ\n").unwrap();
+    std::os::unix::fs::symlink("nowhere", d.join("sl")).unwrap();
+    zcopy(d)
+        .args(["f", "sl"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "sl: stat destination: not writing through a dangling symlink",
+        ));
+    zcopy(d).args(["-n", "f", "sl"]).assert().success();
+    assert_eq!(
+        std::fs::read_link(d.join("sl")).unwrap(),
+        Path::new("nowhere")
+    );
+    assert_eq!(list(d), ["f", "sl"]);
+}

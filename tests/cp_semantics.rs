@@ -170,6 +170,13 @@ const CASES: &[Case] = &[
         allowed: &[Allowed::NewInode("bar")],
         ..CASE
     },
+    // Bug 11.
+    Case {
+        name: "file onto a dangling symlink",
+        setup: "echo XYZ >foo; ln -s nowhere sl",
+        args: &["foo", "sl"],
+        ..CASE
+    },
     // Bug 5.
     Case {
         name: "-a keeps a symlink's own times",

@@ -35,7 +35,21 @@ pub fn copy_file(
     // Everything that can refuse or skip the file is decided from stats, before the
     // source is opened: a -n or -u run over a tree that is already copied opens nothing.
     let source_metadata = stat_source(source)?;
-    let (destination, existing) = inspect_destination(destination)?;
+    let (destination, existing) = match inspect_destination(destination)? {
+        Destination::Path(path, existing) => (path, existing),
+        Destination::DanglingLink if options.no_clobber => {
+            return Ok(Outcome::Skipped("destination exists (--no-clobber)"));
+        }
+        Destination::DanglingLink => {
+            // cp refuses too: the file would be created wherever the link points,
+            // possibly outside the destination tree, under a name nobody chose.
+            return Err(Error::new(
+                destination,
+                Operation::StatDestination,
+                Cause::Invalid("not writing through a dangling symlink".to_string()),
+            ));
+        }
+    };
     if let Some(existing) = &existing {
         if same_file(&source_metadata, existing) {
             return Err(Error::new(
@@ -209,25 +223,33 @@ fn size_is_exact(_file: &File, _metadata: &Metadata) -> bool {
     true
 }
 
+/// What a destination path turned out to be.
+enum Destination {
+    /// The path to write (a symlink's target when it names an existing file), and what
+    /// is there now.
+    Path(PathBuf, Option<Metadata>),
+    /// A symlink to nothing.
+    DanglingLink,
+}
+
 /// The path to write and what is there now, with one lstat in the common case. A
 /// destination that is a symlink to an existing file is written through, as cp does:
 /// the link stays and its target gets the new content.
-fn inspect_destination(destination: &Path) -> Result<(PathBuf, Option<Metadata>), Error> {
+fn inspect_destination(destination: &Path) -> Result<Destination, Error> {
     let stat_error = |err| Error::os(destination, Operation::StatDestination, err);
     match std::fs::symlink_metadata(destination) {
         Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(destination) {
             Ok(target) => {
                 let existing = std::fs::metadata(&target).map_err(stat_error)?;
-                Ok((target, Some(existing)))
+                Ok(Destination::Path(target, Some(existing)))
             }
-            // A dangling link: the new file is created where the name is.
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                Ok((destination.to_path_buf(), None))
-            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Destination::DanglingLink),
             Err(err) => Err(stat_error(err)),
         },
-        Ok(meta) => Ok((destination.to_path_buf(), Some(meta))),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok((destination.to_path_buf(), None)),
+        Ok(meta) => Ok(Destination::Path(destination.to_path_buf(), Some(meta))),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            Ok(Destination::Path(destination.to_path_buf(), None))
+        }
         Err(err) => Err(stat_error(err)),
     }
 }
