@@ -3,7 +3,7 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -465,4 +465,62 @@ fn a_dangling_link_destination_is_not_written_through() {
         Path::new("nowhere")
     );
     assert_eq!(list(d), ["f", "sl"]);
+}
+
+/// Issue 8, bug 10: a FIFO or a device as destination is written into, never replaced
+/// by a renamed file; a FIFO without a reader is an error at once, not a hang.
+#[test]
+fn special_destinations_are_written_into_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("f"), "XYZ\n").unwrap();
+    nix::unistd::mkfifo(
+        &d.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    zcopy(d)
+        .args(["f", "fifo"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "fifo: open destination: a FIFO with no reader",
+        ));
+    // With a reader the bytes go into the pipe.
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(d.join("fifo"))
+        .unwrap();
+    let (code, json, _) = zcopy_json(d, &[OsStr::new("f"), OsStr::new("fifo")]);
+    assert_eq!(code, 0);
+    assert_eq!(json["files"][0]["bytes"], 4);
+    assert_eq!(json["files"][0]["verified"], false);
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut &reader, &mut got).unwrap();
+    assert_eq!(got, "XYZ\n");
+    assert!(std::fs::symlink_metadata(d.join("fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+
+    // A device: /dev/null's twin, so that a regression cannot replace the real one.
+    if unsafe { libc::geteuid() } == 0 {
+        nix::sys::stat::mknod(
+            &d.join("null"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .unwrap();
+        std::fs::set_permissions(d.join("null"), std::fs::Permissions::from_mode(0o666)).unwrap();
+        zcopy(d).args(["-p", "f", "null"]).assert().success();
+        let null = std::fs::symlink_metadata(d.join("null")).unwrap();
+        assert!(null.file_type().is_char_device());
+        assert_eq!(null.rdev(), nix::sys::stat::makedev(1, 3));
+        assert_eq!(mode(&d.join("null")), 0o666, "-p does not chmod a device");
+    }
+    assert_no_debris(d);
 }

@@ -283,6 +283,26 @@ const CASES: &[Case] = &[
         runners: ROOT,
         ..CASE
     },
+    // Bug 10: special files as destinations are written into, never replaced.
+    Case {
+        name: "onto a character device",
+        setup: "echo XYZ >f; mknod null c 1 3; chmod 666 null",
+        args: &["f", "null"],
+        ..CASE
+    },
+    Case {
+        name: "onto a FIFO with a reader",
+        setup: "echo XYZ >f; mkfifo fifo; chmod 666 fifo",
+        args: &["f", "fifo"],
+        fifo_readers: &["fifo"],
+        ..CASE
+    },
+    Case {
+        name: "onto a symlink to a character device",
+        setup: "echo XYZ >f; mknod null c 1 3; chmod 666 null; ln -s null sl",
+        args: &["f", "sl"],
+        ..CASE
+    },
     Case {
         name: "into a read-only directory",
         setup: "echo XYZ >f; mkdir d; chown $U:$G d; chmod 555 d",

@@ -73,6 +73,10 @@ pub fn copy_file(
                 "destination is not older than the source (--update)",
             ));
         }
+        #[cfg(unix)]
+        if let Some(kind) = special_destination(existing) {
+            return write_into_special(source, &source_metadata, &destination, kind, observer);
+        }
     }
     let src = open_source(source, &source_metadata)?;
 
@@ -252,6 +256,112 @@ fn inspect_destination(destination: &Path) -> Result<Destination, Error> {
         }
         Err(err) => Err(stat_error(err)),
     }
+}
+
+/// FIFOs and devices are written into, never replaced (cp writes into them too):
+/// renaming a file over /dev/null or over a FIFO a reader waits on would destroy the
+/// node. A socket cannot be opened at all.
+#[cfg(unix)]
+fn special_destination(existing: &Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = existing.file_type();
+    if kind.is_fifo() {
+        Some("a FIFO")
+    } else if kind.is_char_device() {
+        Some("a character device")
+    } else if kind.is_block_device() {
+        Some("a block device")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    }
+}
+
+/// Writes the source into an existing FIFO or device, in place: there is nothing to
+/// stage or make atomic, and nothing to verify against (a device or a pipe cannot be
+/// read back). Attributes are not carried over: `-p` onto /dev/null must not chmod it.
+#[cfg(unix)]
+fn write_into_special(
+    source: &Path,
+    source_metadata: &Metadata,
+    destination: &Path,
+    kind: &'static str,
+    observer: &dyn Observer,
+) -> Result<Outcome, Error> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let started = Instant::now();
+    if kind == "a socket" {
+        return Err(Error::new(
+            destination,
+            Operation::OpenDestination,
+            Cause::Invalid("cannot write into a socket".to_string()),
+        ));
+    }
+    let src = open_source(source, source_metadata)?;
+    // O_NONBLOCK: opening a FIFO that has no reader would wait forever; this way it
+    // fails at once with ENXIO. No O_TRUNC (meaningless here) and no O_CREAT: if the
+    // node went away meanwhile, nothing is created in its place.
+    let mut target = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(destination)
+        .map_err(|err| match err.raw_os_error() {
+            Some(libc::ENXIO) => Error::new(
+                destination,
+                Operation::OpenDestination,
+                Cause::Invalid(format!("{kind} with no reader")),
+            ),
+            _ => Error::os(destination, Operation::OpenDestination, err),
+        })?;
+    let opened = target
+        .metadata()
+        .op(destination, Operation::OpenDestination)?;
+    if special_destination(&opened).is_none() {
+        return Err(Error::new(
+            destination,
+            Operation::OpenDestination,
+            Cause::Invalid(format!("was {kind}, is now another file")),
+        ));
+    }
+    // Blocking writes from here: a slow reader is waited for, not an EAGAIN error.
+    nix::fcntl::fcntl(
+        &target,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )
+    .map_err(io::Error::from)
+    .op(destination, Operation::OpenDestination)?;
+    let mut buffer = vec![0u8; 128 * 1024];
+    let mut copied = 0u64;
+    let mut reader = &src.file;
+    loop {
+        if observer.interrupted() {
+            return Err(Error::new(
+                destination,
+                Operation::Write,
+                Cause::Interrupted,
+            ));
+        }
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(Error::os(source, Operation::Read, err)),
+        };
+        target
+            .write_all(&buffer[..n])
+            .op(destination, Operation::Write)?;
+        copied += n as u64;
+        observer.progress(copied);
+    }
+    verify::source_unchanged(&src)?;
+    Ok(Outcome::Copied(Copied {
+        bytes: copied,
+        method: super::Method::Chunked,
+        duration: started.elapsed(),
+        verified: false,
+    }))
 }
 
 #[cfg(unix)]
