@@ -303,6 +303,14 @@ const CASES: &[Case] = &[
         args: &["f", "sl"],
         ..CASE
     },
+    // Destinations a user may not write.
+    Case {
+        name: "over a read-only file of the runner",
+        setup: "echo XYZ >f; echo old >g; chown $U:$G g; chmod 444 g",
+        args: &["f", "g"],
+        runners: NOBODY_ONLY,
+        ..CASE
+    },
     Case {
         name: "into a read-only directory",
         setup: "echo XYZ >f; mkdir d; chown $U:$G d; chmod 555 d",

@@ -77,6 +77,7 @@ pub fn copy_file(
         if let Some(kind) = special_destination(existing) {
             return write_into_special(source, &source_metadata, &destination, kind, observer);
         }
+        refuse_unwritable(&destination)?;
     }
     let src = open_source(source, &source_metadata)?;
 
@@ -256,6 +257,35 @@ fn inspect_destination(destination: &Path) -> Result<Destination, Error> {
         }
         Err(err) => Err(stat_error(err)),
     }
+}
+
+/// An existing destination the user may not write is refused, as cp refuses it
+/// ("Permission denied"): the rename that installs a copy needs only the directory's
+/// permission, and would otherwise replace a file its owner made read-only.
+#[cfg(unix)]
+fn refuse_unwritable(destination: &Path) -> Result<(), Error> {
+    use nix::fcntl::AtFlags;
+    use nix::unistd::{faccessat, AccessFlags};
+    // AT_EACCESS: the effective ids decide, as for the open cp would do.
+    match faccessat(
+        nix::fcntl::AT_FDCWD,
+        destination,
+        AccessFlags::W_OK,
+        AtFlags::AT_EACCESS,
+    ) {
+        Err(nix::errno::Errno::EACCES) => Err(Error::os(
+            destination,
+            Operation::OpenDestination,
+            io::Error::from_raw_os_error(libc::EACCES),
+        )),
+        // EROFS and the like show up where the copy is created, with their own message.
+        _ => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+fn refuse_unwritable(_destination: &Path) -> Result<(), Error> {
+    Ok(())
 }
 
 /// FIFOs and devices are written into, never replaced (cp writes into them too):
