@@ -1,6 +1,7 @@
 //! Runs a plan: directories first, then files and links on `-j` workers, results
 //! reported in plan order whatever order they finish in.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -246,6 +247,20 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
         Entry::Symlink {
             source,
             destination,
+            ..
+        } if batch.interactive && !confirm_overwrite(observer.progress, destination) => {
+            Done::Skipped(
+                Job {
+                    source: source.clone(),
+                    destination: destination.clone(),
+                    size: 0,
+                },
+                "not confirmed (-i)",
+            )
+        }
+        Entry::Symlink {
+            source,
+            destination,
             target,
         } => match create_symlink(source, target, destination, batch.options.preserve) {
             Ok(()) => Done::Made,
@@ -353,10 +368,27 @@ impl<'a> Reporter<'a> {
     }
 }
 
-/// `-i`: asks on the terminal before an existing destination is replaced.
+/// The first destination of the plan that exists already: what `-i` would ask about.
+pub fn first_existing_destination(entries: &[Entry]) -> Option<&Path> {
+    entries.iter().find_map(|entry| match entry {
+        Entry::File(Job { destination, .. }) | Entry::Symlink { destination, .. } => {
+            std::fs::symlink_metadata(destination)
+                .is_ok()
+                .then_some(destination.as_path())
+        }
+        _ => None,
+    })
+}
+
+/// `-i`: asks on the terminal before an existing destination is replaced. A question
+/// that cannot be asked (the destination appeared after the run started, and stdin is
+/// not a terminal) is answered no.
 fn confirm_overwrite(progress: &Progress, destination: &Path) -> bool {
     if std::fs::symlink_metadata(destination).is_err() {
         return true;
+    }
+    if !std::io::stdin().is_terminal() {
+        return false;
     }
     progress.suspend(|| {
         eprint!("zcopy: overwrite '{}'? [y/N] ", destination.display());

@@ -120,7 +120,8 @@ pub struct Cli {
     )]
     pub no_clobber: bool,
 
-    /// Ask before replacing an existing destination (refused when stdin is not a terminal).
+    /// Ask before replacing an existing destination (refused when there is one to ask
+    /// about and stdin is not a terminal).
     #[arg(
         short = 'i',
         long,

@@ -228,7 +228,7 @@ fn double_dash_allows_names_starting_with_a_dash() {
 }
 
 #[test]
-fn interactive_is_refused_without_a_terminal_and_asks_on_one() {
+fn interactive_is_refused_without_a_terminal_when_it_must_ask_and_asks_on_one() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_pattern(&d.join("new"), 1000, 1);
@@ -238,8 +238,30 @@ fn interactive_is_refused_without_a_terminal_and_asks_on_one() {
         .write_stdin("y\n")
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("stdin is not a terminal"));
+        .stderr(predicates::str::contains(
+            "-i would ask before replacing 'old', but stdin is not a terminal",
+        ));
     assert_eq!(std::fs::metadata(d.join("old")).unwrap().len(), 10);
+    // Issue 8, bug 13: nothing to ask, nothing refused (as cp), with files and links.
+    zcopy(d)
+        .args(["-i", "new", "fresh"])
+        .write_stdin("")
+        .assert()
+        .success();
+    assert_same_content(&d.join("new"), &d.join("fresh"));
+    std::os::unix::fs::symlink("new", d.join("link")).unwrap();
+    zcopy(d)
+        .args(["-i", "-P", "link", "link-copy"])
+        .write_stdin("")
+        .assert()
+        .success();
+    // An existing link is asked about too.
+    zcopy(d)
+        .args(["-i", "-P", "link", "link-copy"])
+        .write_stdin("y\n")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("replacing 'link-copy'"));
 
     if !Path::new("/usr/bin/script").exists() {
         eprintln!("SKIPPED the terminal half: script(1) is not installed");

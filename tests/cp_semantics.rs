@@ -303,6 +303,19 @@ const CASES: &[Case] = &[
         args: &["f", "sl"],
         ..CASE
     },
+    // Bug 13: -i asks only when there is something to ask.
+    Case {
+        name: "-i onto a new name",
+        setup: "echo XYZ >f",
+        args: &["-i", "f", "g"],
+        ..CASE
+    },
+    Case {
+        name: "-i into a directory with nothing to replace",
+        setup: "echo a >a; echo b >b; mkdir d; chown $U:$G d",
+        args: &["-i", "a", "b", "d"],
+        ..CASE
+    },
     // Destinations a user may not write.
     Case {
         name: "over a read-only file of the runner",
