@@ -458,7 +458,16 @@ impl Cli {
     /// The attributes to carry over: `-a` means all, `-p` cp's three, plus `--preserve`.
     pub fn preserve(&self) -> Preserve {
         if self.archive {
-            return Preserve::ALL;
+            let mut preserve = Preserve::ALL;
+            // -a alone copies xattrs where it can, as cp; an explicit
+            // --preserve=xattr makes a failure an error, also with -a.
+            if self
+                .preserve
+                .is_some_and(|explicit| explicit.xattr && !explicit.xattr_best_effort)
+            {
+                preserve.xattr_best_effort = false;
+            }
+            return preserve;
         }
         let mut preserve = self.preserve.unwrap_or_default();
         if self.preserve_default {

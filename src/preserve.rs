@@ -50,8 +50,16 @@ impl Preserve {
                 "mode" => preserve.mode = true,
                 "ownership" => preserve.ownership = true,
                 "timestamps" => preserve.timestamps = true,
-                "xattr" => preserve.xattr = true,
-                "all" => preserve = Preserve::ALL,
+                "xattr" => {
+                    preserve.xattr = true;
+                    preserve.xattr_best_effort = false;
+                }
+                "all" => {
+                    // An xattr asked for by name stays required (cp: "xattr,all").
+                    let required = preserve.xattr && !preserve.xattr_best_effort;
+                    preserve = Preserve::ALL;
+                    preserve.xattr_best_effort = !required;
+                }
                 other => {
                     return Err(format!(
                         "unknown attribute '{other}' (expected mode, ownership, timestamps, xattr or all)"
@@ -332,6 +340,8 @@ mod tests {
             Preserve::CP_P
         );
         assert_eq!(Preserve::parse("all").unwrap(), Preserve::ALL);
+        assert!(!Preserve::parse("xattr,all").unwrap().xattr_best_effort);
+        assert!(!Preserve::parse("all,xattr").unwrap().xattr_best_effort);
         assert!(Preserve::parse("mode,links")
             .unwrap_err()
             .contains("'links'"));

@@ -546,3 +546,37 @@ fn special_destinations_are_written_into_not_replaced() {
     }
     assert_no_debris(d);
 }
+
+/// Issue 8, bug 8: onto a filesystem without xattrs (ramfs), -a copies what it can
+/// and says nothing, as cp; an explicit --preserve=xattr, with -a too, is an error and
+/// the copy is not installed.
+#[test]
+fn explicit_xattr_preservation_fails_where_xattrs_cannot_be_stored() {
+    let Some(ramfs) = Ramfs::mount("explicit_xattr_preservation_fails") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("f"), "x").unwrap();
+    xattr::set(d.join("f"), "user.take", b"3").unwrap();
+    zcopy(d)
+        .arg("-a")
+        .arg("f")
+        .arg(ramfs.path().join("a"))
+        .assert()
+        .success();
+    for flags in [
+        &["-a", "--preserve=xattr"][..],
+        &["--preserve=xattr,all"],
+        &["--preserve=xattr"],
+    ] {
+        zcopy(d)
+            .args(flags)
+            .arg("f")
+            .arg(ramfs.path().join("strict"))
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains("strict: set metadata"));
+    }
+    assert_eq!(list(ramfs.path()), ["a"]);
+}
