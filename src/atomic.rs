@@ -46,6 +46,29 @@ pub struct TempDest {
     /// The existing destination's permissions, which the new content keeps (as cp does
     /// when it overwrites).
     keep_permissions: Option<std::fs::Permissions>,
+    /// And its POSIX access ACL, which goes with those bits: without it the group class
+    /// would get the ACL mask's permissions, wider than what the ACL granted.
+    keep_acl: Option<Vec<u8>>,
+}
+
+/// The access ACL as the kernel stores it (see `preserve`).
+#[cfg(unix)]
+const ACCESS_ACL: &str = "system.posix_acl_access";
+
+/// The access ACL of an existing destination, if it has one.
+#[cfg(unix)]
+fn existing_acl(destination: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match xattr::get(destination, ACCESS_ACL) {
+        Ok(acl) => Ok(acl),
+        // No xattrs, so no ACLs, on this filesystem.
+        Err(err) if matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOSYS)) => Ok(None),
+        Err(err) => Err(Error::os(destination, Operation::StatDestination, err)),
+    }
+}
+
+#[cfg(not(unix))]
+fn existing_acl(_destination: &Path) -> Result<Option<Vec<u8>>, Error> {
+    Ok(None)
 }
 
 impl TempDest {
@@ -75,9 +98,14 @@ impl TempDest {
                     staging: Staging::Unnamed,
                     destination: destination.to_path_buf(),
                     keep_permissions: None,
+                    keep_acl: None,
                 });
             }
         }
+        let keep_acl = match existing {
+            Some(_) => existing_acl(destination)?,
+            None => None,
+        };
         // make_in (not tempfile_in): our own open, whose errors keep their errno;
         // tempfile_in wraps them in a type that hides it.
         let temp = tempfile::Builder::new()
@@ -92,6 +120,7 @@ impl TempDest {
             staging: Staging::Named(path),
             destination: destination.to_path_buf(),
             keep_permissions: existing.map(Metadata::permissions),
+            keep_acl,
         })
     }
 
@@ -144,6 +173,14 @@ impl TempDest {
     /// the data is flushed before and the directory entry after.
     pub fn install(self, no_clobber: bool, fsync: bool) -> Result<(), Error> {
         let file = self.file();
+        #[cfg(unix)]
+        if let Some(acl) = &self.keep_acl {
+            use xattr::FileExt;
+            // Before the mode: setting an ACL rewrites the rwx bits; the chmod after it
+            // leaves the ACL as it is (the old mode's group bits are its mask).
+            file.set_xattr(ACCESS_ACL, acl)
+                .op(&self.destination, Operation::SetMetadata)?;
+        }
         if let Some(permissions) = &self.keep_permissions {
             file.set_permissions(permissions.clone())
                 .op(&self.destination, Operation::SetMetadata)?;

@@ -131,6 +131,22 @@ const CASES: &[Case] = &[
         ..CASE
     },
     Case {
+        name: "over an existing file with an ACL",
+        setup: "echo hello >f; echo old >g; chown $U:$G g; chmod 660 g; \
+                setfacl -m u:bin:rw,g::-,m::rw g",
+        args: &["f", "g"],
+        allowed: &[Allowed::NewInode("g")],
+        ..CASE
+    },
+    Case {
+        name: "-p over an existing file with an ACL",
+        setup: "echo hello >f; chown $U:$G f; echo old >g; chown $U:$G g; chmod 660 g; \
+                setfacl -m u:bin:rw,g::-,m::rw g",
+        args: &["-p", "f", "g"],
+        allowed: &[Allowed::NewInode("g")],
+        ..CASE
+    },
+    Case {
         name: "into a directory",
         setup: "echo a >a; echo b >b; mkdir d; chown $U:$G d",
         args: &["a", "b", "d"],
