@@ -76,7 +76,8 @@ enum Allowed {
     /// A replaced destination is a new inode renamed into place (atomic): other hard
     /// links to the old file keep the old content, and the new file belongs to the user
     /// who ran zcopy; the rename also dates the directory. Link structure and owner of
-    /// this path, and its directory's mtime, are not compared.
+    /// this path, its directory's mtime, and the other names the old file had (which
+    /// keep the old content with zcopy), are not compared.
     NewInode(&'static str),
     /// zcopy exits 2 for command lines it cannot carry out at all (cp exits 1).
     UsageExit2,
@@ -126,6 +127,13 @@ const CASES: &[Case] = &[
     Case {
         name: "regular file over an existing one",
         setup: "echo hello >f; echo old-content >g; chmod 600 g; chown $U:$G g",
+        args: &["f", "g"],
+        allowed: &[Allowed::NewInode("g")],
+        ..CASE
+    },
+    Case {
+        name: "over a file with another hard link",
+        setup: "echo hello >f; echo old >g; chown $U:$G g; ln g h",
         args: &["f", "g"],
         allowed: &[Allowed::NewInode("g")],
         ..CASE
@@ -215,6 +223,13 @@ const CASES: &[Case] = &[
         setup: "mkdir -p t/sub; echo a >t/sub/a; ln -s sub/a t/la; ln -s gone t/dangling; \
                 chmod 700 t/sub; chmod 600 t/sub/a; touch -h -d @1234567890 t/la; \
                 chown -R $U:$G t",
+        args: &["-a", "t", "copy"],
+        ..CASE
+    },
+    Case {
+        name: "-a tree with setgid and sticky directories",
+        setup: "mkdir -p t/shared t/drop; echo a >t/shared/a; chmod 2770 t/shared; \
+                chmod 1777 t/drop; chown -R $U:$G t",
         args: &["-a", "t", "copy"],
         ..CASE
     },
@@ -629,6 +644,10 @@ fn normalise(
             }
             Allowed::NewInode(path) => {
                 let parent = parent_of(path);
+                let old_links = input
+                    .get(path)
+                    .and_then(|node| node.hard_links.clone())
+                    .unwrap_or_default();
                 for outcome in [&mut cp, &mut zcopy] {
                     if let Some(node) = outcome.tree.get_mut(path) {
                         node.hard_links = None;
@@ -636,6 +655,14 @@ fn normalise(
                     }
                     if let Some(node) = outcome.tree.get_mut(&parent) {
                         node.mtime = Time::NotCompared;
+                    }
+                    for other in &old_links {
+                        if let Some(node) = outcome.tree.get_mut(other) {
+                            node.content = None;
+                            node.mtime = Time::NotCompared;
+                            node.atime = Time::NotCompared;
+                            node.hard_links = None;
+                        }
                     }
                 }
             }
