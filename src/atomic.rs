@@ -48,6 +48,7 @@ pub struct TempDest {
     keep_permissions: Option<std::fs::Permissions>,
     /// And its POSIX access ACL, which goes with those bits: without it the group class
     /// would get the ACL mask's permissions, wider than what the ACL granted.
+    #[cfg_attr(not(unix), allow(dead_code))]
     keep_acl: Option<Vec<u8>>,
 }
 

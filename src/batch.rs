@@ -508,8 +508,6 @@ fn create_symlink(
     Err(Error::new(
         destination,
         Operation::CreateSymlink,
-        crate::error::Cause::Invalid(
-            "copying symlinks inside trees is supported on Unix only".to_string(),
-        ),
+        Cause::Invalid("copying symlinks inside trees is supported on Unix only".to_string()),
     ))
 }

@@ -74,7 +74,7 @@ pub fn copy_file(
             ));
         }
         #[cfg(unix)]
-        if let Some(kind) = special_destination(existing) {
+        if let Some(kind) = Special::of(existing) {
             return write_into_special(source, &source_metadata, &destination, kind, observer);
         }
         refuse_unwritable(&destination)?;
@@ -288,41 +288,59 @@ fn refuse_unwritable(_destination: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// FIFOs and devices are written into, never replaced (cp writes into them too):
-/// renaming a file over /dev/null or over a FIFO a reader waits on would destroy the
-/// node. A socket cannot be opened at all.
+/// An existing destination that is not a regular file, directory or symlink.
 #[cfg(unix)]
-fn special_destination(existing: &Metadata) -> Option<&'static str> {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = existing.file_type();
-    if kind.is_fifo() {
-        Some("a FIFO")
-    } else if kind.is_char_device() {
-        Some("a character device")
-    } else if kind.is_block_device() {
-        Some("a block device")
-    } else if kind.is_socket() {
-        Some("a socket")
-    } else {
-        None
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Special {
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    Socket,
+}
+
+#[cfg(unix)]
+impl Special {
+    /// FIFOs and devices are written into, never replaced (cp writes into them too):
+    /// renaming a file over /dev/null or over a FIFO a reader waits on would destroy
+    /// the node. A socket cannot be opened at all.
+    fn of(existing: &Metadata) -> Option<Special> {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = existing.file_type();
+        if kind.is_fifo() {
+            Some(Special::Fifo)
+        } else if kind.is_char_device() {
+            Some(Special::CharDevice)
+        } else if kind.is_block_device() {
+            Some(Special::BlockDevice)
+        } else if kind.is_socket() {
+            Some(Special::Socket)
+        } else {
+            None
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Special::Fifo => "a FIFO",
+            Special::CharDevice => "a character device",
+            Special::BlockDevice => "a block device",
+            Special::Socket => "a socket",
+        }
     }
 }
 
-/// Writes the source into an existing FIFO or device, in place: there is nothing to
-/// stage or make atomic, and nothing to verify against (a device or a pipe cannot be
-/// read back). Attributes are not carried over: `-p` onto /dev/null must not chmod it.
 #[cfg(unix)]
 fn write_into_special(
     source: &Path,
     source_metadata: &Metadata,
     destination: &Path,
-    kind: &'static str,
+    kind: Special,
     observer: &dyn Observer,
 ) -> Result<Outcome, Error> {
     use std::io::{Read, Write};
     use std::os::unix::fs::OpenOptionsExt;
     let started = Instant::now();
-    if kind == "a socket" {
+    if kind == Special::Socket {
         return Err(Error::new(
             destination,
             Operation::OpenDestination,
@@ -341,18 +359,18 @@ fn write_into_special(
             Some(libc::ENXIO) => Error::new(
                 destination,
                 Operation::OpenDestination,
-                Cause::Invalid(format!("{kind} with no reader")),
+                Cause::Invalid(format!("{} with no reader", kind.describe())),
             ),
             _ => Error::os(destination, Operation::OpenDestination, err),
         })?;
     let opened = target
         .metadata()
         .op(destination, Operation::OpenDestination)?;
-    if special_destination(&opened).is_none() {
+    if Special::of(&opened).is_none() {
         return Err(Error::new(
             destination,
             Operation::OpenDestination,
-            Cause::Invalid(format!("was {kind}, is now another file")),
+            Cause::Invalid(format!("was {}, is now another file", kind.describe())),
         ));
     }
     // Blocking writes from here: a slow reader is waited for, not an EAGAIN error.
