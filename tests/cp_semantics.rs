@@ -29,7 +29,6 @@ use std::fmt::Write as _;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Who runs both commands.
@@ -476,6 +475,7 @@ fn zcopy_matches_gnu_cp() {
         return;
     }
     let only = std::env::var("ZCOPY_CP_CASE").ok();
+    let base = make_base();
     let mut failures = Vec::new();
     let mut ran = 0;
     for case in CASES {
@@ -487,7 +487,7 @@ fn zcopy_matches_gnu_cp() {
         }
         for &runner in case.runners {
             ran += 1;
-            if let Err(report) = run_case(case, runner) {
+            if let Err(report) = run_case(case, runner, base.path()) {
                 failures.push(report);
             }
         }
@@ -501,25 +501,22 @@ fn zcopy_matches_gnu_cp() {
     );
 }
 
-/// A directory every runner can reach, holding a copy of zcopy they can run.
-fn base() -> &'static Path {
-    static BASE: OnceLock<tempfile::TempDir> = OnceLock::new();
-    BASE.get_or_init(|| {
-        let base = tempfile::Builder::new()
-            .prefix("zcopy-cp-semantics-")
-            .tempdir()
-            .unwrap();
-        std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::copy(env!("CARGO_BIN_EXE_zcopy"), base.path().join("zcopy")).unwrap();
-        base
-    })
-    .path()
+/// A directory every runner can reach, holding a copy of zcopy they can run; removed
+/// when dropped.
+fn make_base() -> tempfile::TempDir {
+    let base = tempfile::Builder::new()
+        .prefix("zcopy-cp-semantics-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_zcopy"), base.path().join("zcopy")).unwrap();
+    base
 }
 
-fn run_case(case: &Case, runner: Runner) -> Result<(), String> {
+fn run_case(case: &Case, runner: Runner, base: &Path) -> Result<(), String> {
     let case_dir = tempfile::Builder::new()
         .prefix("case-")
-        .tempdir_in(base())
+        .tempdir_in(base)
         .unwrap();
     std::fs::set_permissions(case_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let title = format!("{} (as {runner:?}): {}", case.name, case.args.join(" "));
@@ -534,7 +531,7 @@ fn run_case(case: &Case, runner: Runner) -> Result<(), String> {
         }
         let started = SystemTime::now();
         let readers = open_fifo_readers(&dir, case.fifo_readers);
-        let output = command(tool, case, runner, &dir)
+        let output = command(tool, case, runner, &dir, base)
             .output()
             .unwrap_or_else(|err| panic!("{title}: run {tool}: {err}"));
         let fifo_data = drain_fifo_readers(readers);
@@ -739,11 +736,11 @@ fn setup(case: &Case, runner: Runner, dir: &Path) -> Result<Option<RamfsMount>, 
     Ok(mount)
 }
 
-fn command(tool: &str, case: &Case, runner: Runner, dir: &Path) -> Command {
+fn command(tool: &str, case: &Case, runner: Runner, dir: &Path, base: &Path) -> Command {
     let program: PathBuf = if tool == "cp" {
         "/bin/cp".into()
     } else {
-        base().join("zcopy")
+        base.join("zcopy")
     };
     let mut command = match runner {
         Runner::Root => Command::new(&program),
