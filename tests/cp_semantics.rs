@@ -502,11 +502,11 @@ fn zcopy_matches_gnu_cp() {
 }
 
 /// A directory every runner can reach, holding a copy of zcopy they can run; removed
-/// when dropped.
+/// when dropped. In /tmp rather than $TMPDIR, which may be private to root.
 fn make_base() -> tempfile::TempDir {
     let base = tempfile::Builder::new()
         .prefix("zcopy-cp-semantics-")
-        .tempdir()
+        .tempdir_in("/tmp")
         .unwrap();
     std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_zcopy"), base.path().join("zcopy")).unwrap();
