@@ -264,6 +264,28 @@ const CASES: &[Case] = &[
         args: &["-p", "c", "c2"],
         ..CASE
     },
+    Case {
+        name: "-a tree with a setuid program of another owner",
+        setup: "mkdir -p t/bin; echo x >t/bin/prog; chmod 4755 t/bin/prog; chown $U:$G t t/bin",
+        args: &["-a", "t", "copy"],
+        ..CASE
+    },
+    Case {
+        name: "--preserve=ownership alone on a setuid file",
+        setup: "echo x >c; chmod 6755 c",
+        args: &["--preserve=ownership", "c", "c2"],
+        ..CASE
+    },
+    // As root only: as nobody, cp writes into root's file and then may not set its
+    // times (exit 1), while zcopy's copy is a new file of nobody's, which it may.
+    Case {
+        name: "-p over a writable file of another owner",
+        setup: "echo x >c; chown $U:$G c; chmod 4755 c; echo old >d; chmod 666 d",
+        args: &["-p", "c", "d"],
+        runners: ROOT,
+        allowed: &[Allowed::NewInode("d")],
+        ..CASE
+    },
     // Bug 6.
     Case {
         name: "-p keeps an ACL",
