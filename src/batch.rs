@@ -262,8 +262,16 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
             source,
             destination,
             target,
-        } => match create_symlink(source, target, destination, batch.options.preserve) {
-            Ok(()) => Done::Made,
+        } => match create_symlink(source, target, destination, &batch.options) {
+            Ok(true) => Done::Made,
+            Ok(false) => Done::Skipped(
+                Job {
+                    source: source.clone(),
+                    destination: destination.clone(),
+                    size: 0,
+                },
+                "destination exists (--no-clobber)",
+            ),
             Err(error) => Done::Failed {
                 source: source.clone(),
                 destination: Some(destination.clone()),
@@ -429,28 +437,40 @@ fn create_dir(destination: &Path) -> Result<(), Error> {
 /// Recreates a symlink (of a copied tree, or named with `-P`), replacing an existing
 /// one atomically: the new link is made under a temporary name, given the source
 /// link's own owner and times when they are preserved, and renamed over the destination.
+/// With `-n` it is made under its own name, which fails if anything is there (then it
+/// returns false, as for a skipped file): no check-then-replace race.
 #[cfg(unix)]
 fn create_symlink(
     source: &Path,
     target: &Path,
     destination: &Path,
-    preserve: preserve::Preserve,
-) -> Result<(), Error> {
+    options: &CopyOptions,
+) -> Result<bool, Error> {
+    if options.no_clobber {
+        return match std::os::unix::fs::symlink(target, destination) {
+            Ok(()) => {
+                preserve::apply_to_symlink(source, destination, destination, options.preserve)
+                    .map(|()| true)
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(err) => Err(Error::os(destination, Operation::CreateSymlink, err)),
+        };
+    }
     if refuse_link_onto_its_referent(source, destination)? {
-        return Ok(());
+        return Ok(true);
     }
     let temporary = atomic::temp_symlink_path(destination);
     std::os::unix::fs::symlink(target, &temporary)
         .map_err(|err| Error::os(&temporary, Operation::CreateSymlink, err))?;
-    let installed =
-        preserve::apply_to_symlink(source, &temporary, destination, preserve).and_then(|()| {
+    let installed = preserve::apply_to_symlink(source, &temporary, destination, options.preserve)
+        .and_then(|()| {
             std::fs::rename(&temporary, destination)
                 .map_err(|err| Error::os(destination, Operation::Rename, err))
         });
     if installed.is_err() {
         let _ = std::fs::remove_file(&temporary);
     }
-    installed
+    installed.map(|()| true)
 }
 
 /// cp's rule for a link copied as a link: putting it over the file it points to would
@@ -503,8 +523,8 @@ fn create_symlink(
     _source: &Path,
     _target: &Path,
     destination: &Path,
-    _preserve: preserve::Preserve,
-) -> Result<(), Error> {
+    _options: &CopyOptions,
+) -> Result<bool, Error> {
     Err(Error::new(
         destination,
         Operation::CreateSymlink,

@@ -580,3 +580,40 @@ fn explicit_xattr_preservation_fails_where_xattrs_cannot_be_stored() {
     }
     assert_eq!(list(ramfs.path()), ["a"]);
 }
+
+/// `-n` keeps existing destinations from links too: `-a -n` over an existing tree used
+/// to replace a file with the source's link of the same name.
+#[test]
+fn no_clobber_keeps_files_that_a_link_would_replace() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("t")).unwrap();
+    std::fs::create_dir_all(d.join("u/t")).unwrap();
+    std::fs::write(d.join("t/a"), "new").unwrap();
+    std::os::unix::fs::symlink("a", d.join("t/l")).unwrap();
+    std::fs::write(d.join("u/t/l"), "keep").unwrap();
+    let (code, json, _) = zcopy_json(
+        d,
+        &[
+            OsStr::new("-n"),
+            OsStr::new("-a"),
+            OsStr::new("t"),
+            OsStr::new("u"),
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(std::fs::read(d.join("u/t/l")).unwrap(), b"keep");
+    assert_eq!(json["skipped"][0]["destination"], "u/t/l");
+    assert_eq!(
+        json["skipped"][0]["reason"],
+        "destination exists (--no-clobber)"
+    );
+    assert_eq!(std::fs::read(d.join("u/t/a")).unwrap(), b"new");
+    // A new name still gets the link.
+    zcopy(d)
+        .args(["-n", "-P", "t/l", "fresh"])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_link(d.join("fresh")).unwrap(), Path::new("a"));
+    assert_no_debris(&d.join("u/t"));
+}

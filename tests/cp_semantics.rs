@@ -197,6 +197,19 @@ const CASES: &[Case] = &[
         allowed: &[Allowed::NewInode("bar")],
         ..CASE
     },
+    Case {
+        name: "-n -P link over a file",
+        setup: "echo XYZ >foo; ln -s foo sl; echo keep >g; chown $U:$G g",
+        args: &["-n", "-P", "sl", "g"],
+        ..CASE
+    },
+    Case {
+        name: "-n -a tree over an existing tree",
+        setup: "mkdir -p t u/t; echo new >t/a; ln -s a t/l; echo keep >u/t/l; echo keep >u/t/a; \
+                chown -R $U:$G t u",
+        args: &["-n", "-a", "t", "u"],
+        ..CASE
+    },
     // Bug 11.
     Case {
         name: "file onto a dangling symlink",
