@@ -50,7 +50,7 @@ never\t'Never'"
 complete -c zcopy -n "__fish_zcopy_needs_command" -s r -s R -l recursive -d 'Copy directories and everything in them; symbolic links are copied as links, also those named on the command line (unless -H or -L)'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s 0 -l null -d 'Entries in --files-from are separated by NUL bytes, not newlines'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s n -l no-clobber -d 'Do not replace existing destinations (they are reported as skipped)'
-complete -c zcopy -n "__fish_zcopy_needs_command" -s i -l interactive -d 'Ask before replacing an existing destination (refused when stdin is not a terminal)'
+complete -c zcopy -n "__fish_zcopy_needs_command" -s i -l interactive -d 'Ask before replacing an existing destination (refused when there is one to ask about and stdin is not a terminal)'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s u -l update -d 'Copy only when the destination is missing or older than the source'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s T -l no-target-directory -d 'Treat the destination as a plain name, never as a directory to copy into'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s L -l dereference -d 'Follow every symbolic link among the sources, also inside trees'

@@ -48,6 +48,30 @@ pub struct TempDest {
     keep_permissions: Option<std::fs::Permissions>,
     /// [`TempDest::sync`] flushed the file: `install` need not again.
     synced: bool,
+    /// And its POSIX access ACL, which goes with those bits: without it the group class
+    /// would get the ACL mask's permissions, wider than what the ACL granted.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    keep_acl: Option<Vec<u8>>,
+}
+
+/// The access ACL as the kernel stores it (see `preserve`).
+#[cfg(unix)]
+const ACCESS_ACL: &str = "system.posix_acl_access";
+
+/// The access ACL of an existing destination, if it has one.
+#[cfg(unix)]
+fn existing_acl(destination: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match xattr::get(destination, ACCESS_ACL) {
+        Ok(acl) => Ok(acl),
+        // No xattrs, so no ACLs, on this filesystem.
+        Err(err) if matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOSYS)) => Ok(None),
+        Err(err) => Err(Error::os(destination, Operation::StatDestination, err)),
+    }
+}
+
+#[cfg(not(unix))]
+fn existing_acl(_destination: &Path) -> Result<Option<Vec<u8>>, Error> {
+    Ok(None)
 }
 
 impl TempDest {
@@ -77,6 +101,7 @@ impl TempDest {
                     staging: Staging::Unnamed,
                     destination: destination.to_path_buf(),
                     keep_permissions: None,
+                    keep_acl: None,
                     synced: false,
                 });
             }
@@ -92,6 +117,10 @@ impl TempDest {
             }
             None => (permissions, None),
         };
+        let keep_acl = match existing {
+            Some(_) => existing_acl(destination)?,
+            None => None,
+        };
         // make_in (not tempfile_in): our own open, whose errors keep their errno;
         // tempfile_in wraps them in a type that hides it.
         let temp = tempfile::Builder::new()
@@ -106,6 +135,7 @@ impl TempDest {
             staging: Staging::Named(path),
             destination: destination.to_path_buf(),
             keep_permissions,
+            keep_acl,
             synced: false,
         })
     }
@@ -175,6 +205,15 @@ impl TempDest {
     /// is still no destination (a file that appeared meanwhile is kept). With `fsync`,
     /// the data is flushed before and the directory entry after.
     pub fn install(mut self, no_clobber: bool, fsync: bool) -> Result<(), Error> {
+        #[cfg(unix)]
+        if let Some(acl) = &self.keep_acl {
+            use xattr::FileExt;
+            // Before the mode: setting an ACL rewrites the rwx bits; the chmod after it
+            // leaves the ACL as it is (the old mode's group bits are its mask).
+            self.file()
+                .set_xattr(ACCESS_ACL, acl)
+                .op(&self.destination, Operation::SetMetadata)?;
+        }
         if fsync && !self.synced {
             self.sync()?;
         }

@@ -1,6 +1,7 @@
 //! Runs a plan: directories first, then files and links on `-j` workers, results
 //! reported in plan order whatever order they finish in.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -296,6 +297,13 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
             unreachable!("handled before the workers start")
         }
     };
+    if batch.interactive && !confirm_overwrite(observer.progress, destination) {
+        return Done::Skipped {
+            source: source.clone(),
+            destination: destination.clone(),
+            reason: "not confirmed (-i)",
+        };
+    }
     // Links the user asked for (-l, -s) refuse to replace a file, as in cp; links and
     // nodes of a copied tree replace what is there.
     let explicit = batch.explicit_links && !matches!(what, What::Special(_));
@@ -485,10 +493,27 @@ impl<'a> Reporter<'a> {
     }
 }
 
-/// `-i`: asks on the terminal before an existing destination is replaced.
+/// The first destination of the plan that exists already: what `-i` would ask about.
+pub fn first_existing_destination(entries: &[Entry]) -> Option<&Path> {
+    entries.iter().find_map(|entry| match entry {
+        Entry::File(Job { destination, .. }) | Entry::Symlink { destination, .. } => {
+            std::fs::symlink_metadata(destination)
+                .is_ok()
+                .then_some(destination.as_path())
+        }
+        _ => None,
+    })
+}
+
+/// `-i`: asks on the terminal before an existing destination is replaced. A question
+/// that cannot be asked (the destination appeared after the run started, and stdin is
+/// not a terminal) is answered no.
 fn confirm_overwrite(progress: &Progress, destination: &Path) -> bool {
     if std::fs::symlink_metadata(destination).is_err() {
         return true;
+    }
+    if !std::io::stdin().is_terminal() {
+        return false;
     }
     progress.suspend(|| {
         output::stderr(&format!(

@@ -132,7 +132,8 @@ pub struct Cli {
     )]
     pub no_clobber: bool,
 
-    /// Ask before replacing an existing destination (refused when stdin is not a terminal).
+    /// Ask before replacing an existing destination (refused when there is one to ask
+    /// about and stdin is not a terminal).
     #[arg(
         short = 'i',
         long,
@@ -632,7 +633,17 @@ impl Cli {
             .iter()
             .fold(Preserve::default(), |all, list| all.union(*list));
         if self.archive {
-            return Preserve::ALL.without(removed);
+            let mut preserve = Preserve::ALL.without(removed);
+            // -a alone copies xattrs where it can, as cp; an explicit
+            // --preserve=xattr makes a failure an error, also with -a.
+            if self
+                .preserve
+                .iter()
+                .any(|explicit| explicit.xattr && !explicit.xattr_best_effort)
+            {
+                preserve.xattr_best_effort = false;
+            }
+            return preserve;
         }
         let mut preserve = self
             .preserve

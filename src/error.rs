@@ -18,6 +18,9 @@ pub enum Operation {
     OpenSource,
     /// Looking at the destination (stat) before writing.
     StatDestination,
+    /// Opening an existing destination that is written in place (a FIFO or a device),
+    /// or finding it may not be written.
+    OpenDestination,
     /// Creating the temporary file beside the destination.
     CreateTemp,
     /// `ioctl(FICLONE)` or the platform's clone call.
@@ -73,6 +76,7 @@ impl Operation {
             Operation::StatSource => "stat source",
             Operation::OpenSource => "open source",
             Operation::StatDestination => "stat destination",
+            Operation::OpenDestination => "open destination",
             Operation::CreateTemp => "create temporary file",
             Operation::Clone => "clone",
             Operation::CopyFileRange => "copy_file_range",

@@ -116,10 +116,14 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         }
         None => plan::from_arguments(&cli.paths, &cli.plan_options())?,
     };
+    // -i needs a terminal only when there is something to ask about.
     if cli.interactive && !std::io::stdin().is_terminal() {
-        anyhow::bail!(
-            "-i asks before replacing files, but stdin is not a terminal; use -n to keep existing files, or leave out -i to replace them"
-        );
+        if let Some(existing) = zcopy::batch::first_existing_destination(&entries) {
+            anyhow::bail!(
+                "-i would ask before replacing '{}', but stdin is not a terminal; use -n to keep existing files, or leave out -i to replace them",
+                existing.display()
+            );
+        }
     }
     let backup = cli.backup().map_err(anyhow::Error::msg)?;
     if cli.verbose > 1 {

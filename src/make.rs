@@ -93,15 +93,27 @@ pub fn make(
             return Err(Error::os(destination, what.operation(), exists_error()));
         }
     }
+    if options.no_clobber {
+        // Made under its own name, which fails if anything appeared there since the
+        // look above: -n never replaces, not even in a race.
+        return match create(what, destination, options) {
+            Ok(()) => {
+                preserve_symlink_of(what, destination, destination, options)?;
+                Ok(Made::Done { backup: None })
+            }
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                Ok(Made::Skipped("destination exists (--no-clobber)"))
+            }
+            Err(err) => Err(Error::os(destination, what.operation(), err)),
+        };
+    }
     let temporary = crate::atomic::temp_symlink_path(destination);
     let _ = std::fs::remove_file(&temporary);
     create(what, &temporary, options)
         .map_err(|err| Error::os(destination, what.operation(), err))?;
-    if let What::Symlink { source, .. } = what {
-        if let Err(error) = preserve_symlink(source, &temporary, destination, options) {
-            let _ = std::fs::remove_file(&temporary);
-            return Err(error);
-        }
+    if let Err(error) = preserve_symlink_of(what, &temporary, destination, options) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error);
     }
     let backup = match (&options.backup, &existing) {
         (Some(backup), Some(_)) => match backup.make(destination) {
@@ -121,23 +133,26 @@ pub fn make(
 }
 
 /// `-a`, `-P -p`: a link copied as a link keeps its own owner and times; a link made by
-/// `-s` is new and keeps nothing.
+/// `-s` is new and keeps nothing. `link` is the link made for `what` at `destination`.
 #[cfg(unix)]
-fn preserve_symlink(
-    source: &Path,
+fn preserve_symlink_of(
+    what: What<'_>,
     link: &Path,
-    shown: &Path,
+    destination: &Path,
     options: &CopyOptions,
 ) -> Result<(), Error> {
+    let What::Symlink { source, .. } = what else {
+        return Ok(());
+    };
     let is_link = std::fs::symlink_metadata(source).is_ok_and(|meta| meta.file_type().is_symlink());
     if is_link && options.preserve.any() {
-        crate::preserve::apply_to_symlink(source, link, shown, options.preserve)?;
+        crate::preserve::apply_to_symlink(source, link, destination, options.preserve)?;
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn preserve_symlink(_: &Path, _: &Path, _: &Path, _: &CopyOptions) -> Result<(), Error> {
+fn preserve_symlink_of(_: What<'_>, _: &Path, _: &Path, _: &CopyOptions) -> Result<(), Error> {
     Ok(())
 }
 

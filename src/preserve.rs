@@ -55,9 +55,17 @@ impl Preserve {
                 "mode" => preserve.mode = true,
                 "ownership" => preserve.ownership = true,
                 "timestamps" => preserve.timestamps = true,
-                "xattr" => preserve.xattr = true,
+                "xattr" => {
+                    preserve.xattr = true;
+                    preserve.xattr_best_effort = false;
+                }
                 "links" => preserve.links = true,
-                "all" => preserve = Preserve::ALL,
+                "all" => {
+                    // An xattr asked for by name stays required (cp: "xattr,all").
+                    let required = preserve.xattr && !preserve.xattr_best_effort;
+                    preserve = Preserve::ALL;
+                    preserve.xattr_best_effort = !required;
+                }
                 other => {
                     return Err(format!(
                         "unknown attribute '{other}' (expected mode, ownership, timestamps, links, xattr or all)"
@@ -367,6 +375,8 @@ mod tests {
         );
         assert_eq!(Preserve::parse("all").unwrap(), Preserve::ALL);
         assert!(Preserve::parse("mode,links").unwrap().links);
+        assert!(!Preserve::parse("xattr,all").unwrap().xattr_best_effort);
+        assert!(!Preserve::parse("all,xattr").unwrap().xattr_best_effort);
         assert!(Preserve::parse("mode,bogus")
             .unwrap_err()
             .contains("'bogus'"));

@@ -3,7 +3,7 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -228,7 +228,7 @@ fn double_dash_allows_names_starting_with_a_dash() {
 }
 
 #[test]
-fn interactive_is_refused_without_a_terminal_and_asks_on_one() {
+fn interactive_is_refused_without_a_terminal_when_it_must_ask_and_asks_on_one() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_pattern(&d.join("new"), 1000, 1);
@@ -238,8 +238,30 @@ fn interactive_is_refused_without_a_terminal_and_asks_on_one() {
         .write_stdin("y\n")
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("stdin is not a terminal"));
+        .stderr(predicates::str::contains(
+            "-i would ask before replacing 'old', but stdin is not a terminal",
+        ));
     assert_eq!(std::fs::metadata(d.join("old")).unwrap().len(), 10);
+    // Issue 8, bug 13: nothing to ask, nothing refused (as cp), with files and links.
+    zcopy(d)
+        .args(["-i", "new", "fresh"])
+        .write_stdin("")
+        .assert()
+        .success();
+    assert_same_content(&d.join("new"), &d.join("fresh"));
+    std::os::unix::fs::symlink("new", d.join("link")).unwrap();
+    zcopy(d)
+        .args(["-i", "-P", "link", "link-copy"])
+        .write_stdin("")
+        .assert()
+        .success();
+    // An existing link is asked about too.
+    zcopy(d)
+        .args(["-i", "-P", "link", "link-copy"])
+        .write_stdin("y\n")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("replacing 'link-copy'"));
 
     if !require_tool(
         "interactive_is_refused_without_a_terminal_and_asks_on_one (the terminal half)",
@@ -440,4 +462,156 @@ fn preserve_keeps_acls_exactly() {
         .arg(ramfs.path().join("plain"))
         .assert()
         .success();
+}
+
+/// Issue 8, bug 11: a dangling symlink as destination is refused, as cp refuses it
+/// ("not writing through dangling symlink"); with -n it is an existing destination.
+#[test]
+fn a_dangling_link_destination_is_not_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("f"), "XYZ\n").unwrap();
+    std::os::unix::fs::symlink("nowhere", d.join("sl")).unwrap();
+    zcopy(d)
+        .args(["f", "sl"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "sl: stat destination: not writing through a dangling symlink",
+        ));
+    zcopy(d).args(["-n", "f", "sl"]).assert().success();
+    assert_eq!(
+        std::fs::read_link(d.join("sl")).unwrap(),
+        Path::new("nowhere")
+    );
+    assert_eq!(list(d), ["f", "sl"]);
+}
+
+/// Issue 8, bug 10: a FIFO or a device as destination is written into, never replaced
+/// by a renamed file; a FIFO without a reader is an error at once, not a hang.
+#[test]
+fn special_destinations_are_written_into_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("f"), "XYZ\n").unwrap();
+    nix::unistd::mkfifo(
+        &d.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    zcopy(d)
+        .args(["f", "fifo"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "fifo: open destination: a FIFO with no reader",
+        ));
+    // With a reader the bytes go into the pipe.
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(d.join("fifo"))
+        .unwrap();
+    let (code, json, _) = zcopy_json(d, &[OsStr::new("f"), OsStr::new("fifo")]);
+    assert_eq!(code, 0);
+    assert_eq!(json["files"][0]["bytes"], 4);
+    assert_eq!(json["files"][0]["verified"], false);
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut &reader, &mut got).unwrap();
+    assert_eq!(got, "XYZ\n");
+    assert!(std::fs::symlink_metadata(d.join("fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+
+    // A device: /dev/null's twin, so that a regression cannot replace the real one.
+    if unsafe { libc::geteuid() } == 0 {
+        nix::sys::stat::mknod(
+            &d.join("null"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .unwrap();
+        std::fs::set_permissions(d.join("null"), std::fs::Permissions::from_mode(0o666)).unwrap();
+        zcopy(d).args(["-p", "f", "null"]).assert().success();
+        let null = std::fs::symlink_metadata(d.join("null")).unwrap();
+        assert!(null.file_type().is_char_device());
+        assert_eq!(null.rdev(), nix::sys::stat::makedev(1, 3));
+        assert_eq!(mode(&d.join("null")), 0o666, "-p does not chmod a device");
+    }
+    assert_no_debris(d);
+}
+
+/// Issue 8, bug 8: onto a filesystem without xattrs (ramfs), -a copies what it can
+/// and says nothing, as cp; an explicit --preserve=xattr, with -a too, is an error and
+/// the copy is not installed.
+#[test]
+fn explicit_xattr_preservation_fails_where_xattrs_cannot_be_stored() {
+    let Some(ramfs) = Ramfs::mount("explicit_xattr_preservation_fails") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("f"), "x").unwrap();
+    xattr::set(d.join("f"), "user.take", b"3").unwrap();
+    zcopy(d)
+        .arg("-a")
+        .arg("f")
+        .arg(ramfs.path().join("a"))
+        .assert()
+        .success();
+    for flags in [
+        &["-a", "--preserve=xattr"][..],
+        &["--preserve=xattr,all"],
+        &["--preserve=xattr"],
+    ] {
+        zcopy(d)
+            .args(flags)
+            .arg("f")
+            .arg(ramfs.path().join("strict"))
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains("strict: set metadata"));
+    }
+    assert_eq!(list(ramfs.path()), ["a"]);
+}
+
+/// `-n` keeps existing destinations from links too: `-a -n` over an existing tree used
+/// to replace a file with the source's link of the same name.
+#[test]
+fn no_clobber_keeps_files_that_a_link_would_replace() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("t")).unwrap();
+    std::fs::create_dir_all(d.join("u/t")).unwrap();
+    std::fs::write(d.join("t/a"), "new").unwrap();
+    std::os::unix::fs::symlink("a", d.join("t/l")).unwrap();
+    std::fs::write(d.join("u/t/l"), "keep").unwrap();
+    let (code, json, _) = zcopy_json(
+        d,
+        &[
+            OsStr::new("-n"),
+            OsStr::new("-a"),
+            OsStr::new("t"),
+            OsStr::new("u"),
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(std::fs::read(d.join("u/t/l")).unwrap(), b"keep");
+    assert_eq!(json["skipped"][0]["destination"], "u/t/l");
+    assert_eq!(
+        json["skipped"][0]["reason"],
+        "destination exists (--no-clobber)"
+    );
+    assert_eq!(std::fs::read(d.join("u/t/a")).unwrap(), b"new");
+    // A new name still gets the link.
+    zcopy(d)
+        .args(["-n", "-P", "t/l", "fresh"])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_link(d.join("fresh")).unwrap(), Path::new("a"));
+    assert_no_debris(&d.join("u/t"));
 }

@@ -56,7 +56,25 @@ pub fn copy_planned_file(
     let (destination, existing) = if options.remove_destination || options.backup.is_some() {
         (destination.to_path_buf(), destination_entry(destination)?)
     } else {
-        inspect_destination(destination)?
+        match inspect_destination(destination)? {
+            Destination::Path(path, existing) => (path, existing),
+            Destination::DanglingLink if options.no_clobber => {
+                return Ok(Outcome::Skipped("destination exists (--no-clobber)"));
+            }
+            // -f: cp removes the link and creates the file in its place.
+            Destination::DanglingLink if options.force => {
+                (destination.to_path_buf(), destination_entry(destination)?)
+            }
+            Destination::DanglingLink => {
+                // cp refuses too: the file would be created wherever the link points,
+                // possibly outside the destination tree, under a name nobody chose.
+                return Err(Error::new(
+                    destination,
+                    Operation::StatDestination,
+                    Cause::Invalid("not writing through a dangling symlink".to_string()),
+                ));
+            }
+        }
     };
     let mut replaced_as_new = false;
     if let Some(existing) = &existing {
@@ -81,6 +99,14 @@ pub fn copy_planned_file(
             return Ok(Outcome::Skipped(
                 "destination is not older than the source (--update)",
             ));
+        }
+        // FIFOs and devices are written into, not replaced, unless the user asked for
+        // the destination to be removed or kept aside first (as cp does then).
+        #[cfg(unix)]
+        if !options.remove_destination && options.backup.is_none() {
+            if let Some(kind) = Special::of(existing) {
+                return write_into_special(source, &source_metadata, &destination, kind, observer);
+            }
         }
         // cp opens an existing destination for writing and fails when it may not
         // (unless -f, which unlinks it and tries again: the copy is a new file then);
@@ -245,7 +271,7 @@ fn may_write(destination: &Path) -> Result<(), Error> {
     if allowed == -1 {
         let err = io::Error::last_os_error();
         if err.raw_os_error() == Some(libc::EACCES) {
-            return Err(Error::os(destination, Operation::StatDestination, err));
+            return Err(Error::os(destination, Operation::OpenDestination, err));
         }
     }
     Ok(())
@@ -377,27 +403,161 @@ fn size_is_exact(_file: &File, _metadata: &Metadata) -> bool {
     true
 }
 
+/// What a destination path turned out to be.
+enum Destination {
+    /// The path to write (a symlink's target when it names an existing file), and what
+    /// is there now.
+    Path(PathBuf, Option<Metadata>),
+    /// A symlink to nothing.
+    DanglingLink,
+}
+
 /// The path to write and what is there now, with one lstat in the common case. A
 /// destination that is a symlink to an existing file is written through, as cp does:
 /// the link stays and its target gets the new content.
-fn inspect_destination(destination: &Path) -> Result<(PathBuf, Option<Metadata>), Error> {
+fn inspect_destination(destination: &Path) -> Result<Destination, Error> {
     let stat_error = |err| Error::os(destination, Operation::StatDestination, err);
     match std::fs::symlink_metadata(destination) {
         Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(destination) {
             Ok(target) => {
                 let existing = std::fs::metadata(&target).map_err(stat_error)?;
-                Ok((target, Some(existing)))
+                Ok(Destination::Path(target, Some(existing)))
             }
-            // A dangling link: the new file is created where the name is.
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                Ok((destination.to_path_buf(), None))
-            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Destination::DanglingLink),
             Err(err) => Err(stat_error(err)),
         },
-        Ok(meta) => Ok((destination.to_path_buf(), Some(meta))),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok((destination.to_path_buf(), None)),
+        Ok(meta) => Ok(Destination::Path(destination.to_path_buf(), Some(meta))),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            Ok(Destination::Path(destination.to_path_buf(), None))
+        }
         Err(err) => Err(stat_error(err)),
     }
+}
+
+/// An existing destination that is not a regular file, directory or symlink.
+#[cfg(unix)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Special {
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    Socket,
+}
+
+#[cfg(unix)]
+impl Special {
+    /// FIFOs and devices are written into, never replaced (cp writes into them too):
+    /// renaming a file over /dev/null or over a FIFO a reader waits on would destroy
+    /// the node. A socket cannot be opened at all.
+    fn of(existing: &Metadata) -> Option<Special> {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = existing.file_type();
+        if kind.is_fifo() {
+            Some(Special::Fifo)
+        } else if kind.is_char_device() {
+            Some(Special::CharDevice)
+        } else if kind.is_block_device() {
+            Some(Special::BlockDevice)
+        } else if kind.is_socket() {
+            Some(Special::Socket)
+        } else {
+            None
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Special::Fifo => "a FIFO",
+            Special::CharDevice => "a character device",
+            Special::BlockDevice => "a block device",
+            Special::Socket => "a socket",
+        }
+    }
+}
+
+#[cfg(unix)]
+fn write_into_special(
+    source: &Path,
+    source_metadata: &Metadata,
+    destination: &Path,
+    kind: Special,
+    observer: &dyn Observer,
+) -> Result<Outcome, Error> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let started = Instant::now();
+    if kind == Special::Socket {
+        return Err(Error::new(
+            destination,
+            Operation::OpenDestination,
+            Cause::Invalid("cannot write into a socket".to_string()),
+        ));
+    }
+    let src = open_source(source, source_metadata)?;
+    // O_NONBLOCK: opening a FIFO that has no reader would wait forever; this way it
+    // fails at once with ENXIO. No O_TRUNC (meaningless here) and no O_CREAT: if the
+    // node went away meanwhile, nothing is created in its place.
+    let mut target = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(destination)
+        .map_err(|err| match err.raw_os_error() {
+            Some(libc::ENXIO) => Error::new(
+                destination,
+                Operation::OpenDestination,
+                Cause::Invalid(format!("{} with no reader", kind.describe())),
+            ),
+            _ => Error::os(destination, Operation::OpenDestination, err),
+        })?;
+    let opened = target
+        .metadata()
+        .op(destination, Operation::OpenDestination)?;
+    if Special::of(&opened).is_none() {
+        return Err(Error::new(
+            destination,
+            Operation::OpenDestination,
+            Cause::Invalid(format!("was {}, is now another file", kind.describe())),
+        ));
+    }
+    // Blocking writes from here: a slow reader is waited for, not an EAGAIN error.
+    nix::fcntl::fcntl(
+        &target,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )
+    .map_err(io::Error::from)
+    .op(destination, Operation::OpenDestination)?;
+    let mut buffer = vec![0u8; 128 * 1024];
+    let mut copied = 0u64;
+    let mut reader = &src.file;
+    loop {
+        if observer.interrupted() {
+            return Err(Error::new(
+                destination,
+                Operation::Write,
+                Cause::Interrupted,
+            ));
+        }
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(Error::os(source, Operation::Read, err)),
+        };
+        target
+            .write_all(&buffer[..n])
+            .op(destination, Operation::Write)?;
+        copied += n as u64;
+        observer.progress(copied);
+    }
+    verify::source_unchanged(&src)?;
+    Ok(Outcome::Copied(Copied {
+        bytes: copied,
+        method: super::Method::Chunked,
+        duration: started.elapsed(),
+        verified: false,
+        backup: None,
+        hash: None,
+    }))
 }
 
 #[cfg(unix)]
