@@ -176,6 +176,8 @@ pub struct CopyOptions {
     pub default_mode: bool,
     /// Holes in copies (`--sparse`).
     pub sparse: Sparse,
+    /// Read FIFOs and devices like files (`--copy-contents`).
+    pub copy_contents: bool,
     /// Largest single request to the kernel paths. Smaller values make progress smoother
     /// and Ctrl-C quicker; larger ones save syscalls (1 GiB is where Linux caps a
     /// single copy_file_range anyway... minus a page for sendfile).
@@ -204,6 +206,7 @@ impl CopyOptions {
             attributes_only: false,
             default_mode: false,
             sparse: Sparse::Auto,
+            copy_contents: false,
             kernel_chunk: if show_progress { chunk_size } else { 1 << 30 },
         }
     }
