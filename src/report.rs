@@ -160,6 +160,10 @@ pub struct FileRecord {
     pub verified: bool,
     /// Where the replaced destination was kept (`-b`), or `null`.
     pub backup: Option<String>,
+    /// The destination was removed first (`--remove-destination`): `-v` says so, as
+    /// cp does.
+    #[serde(skip)]
+    pub removed: bool,
 }
 
 impl FileRecord {
@@ -170,7 +174,14 @@ impl FileRecord {
             (Kind::Copy, Some(method)) => method.name(),
             (kind, _) => kind.name(),
         };
-        let mut line = format!(
+        let mut line = String::new();
+        if self.removed {
+            line.push_str(&format!(
+                "removed '{}'\n",
+                self.paths.destination.as_deref().unwrap_or("")
+            ));
+        }
+        line += &format!(
             "'{}' -> '{}' [{what}]",
             self.paths.source,
             self.paths.destination.as_deref().unwrap_or("")

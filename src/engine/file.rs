@@ -172,6 +172,7 @@ pub fn copy_planned_file(
         duration: started.elapsed(),
         verified,
         backup,
+        replaced: existing.is_some(),
     }))
 }
 
@@ -191,6 +192,7 @@ fn attributes_only(
             duration: started.elapsed(),
             verified: false,
             backup,
+            replaced: existing.is_some(),
         }))
     };
     if existing.is_some_and(|meta| meta.is_file()) && options.backup.is_none() {

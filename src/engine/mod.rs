@@ -241,6 +241,8 @@ pub struct Copied {
     pub verified: bool,
     /// Where the replaced destination was kept (`-b`).
     pub backup: Option<std::path::PathBuf>,
+    /// Something was at the destination and was replaced.
+    pub replaced: bool,
 }
 
 /// The result of one file.
