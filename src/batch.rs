@@ -467,7 +467,7 @@ impl<'a> Reporter<'a> {
     /// A `-v` line: on stdout, unless stdout carries JSON.
     fn list(&self, line: &str) {
         if self.batch.format == report::Format::Summary {
-            self.progress.suspend(|| println!("{line}"));
+            self.progress.suspend(|| output::stdout_line(line));
         } else {
             self.progress.println(line);
         }
