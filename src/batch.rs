@@ -297,6 +297,7 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
             unreachable!("handled before the workers start")
         }
     };
+    // -i asks before anything existing is replaced; a yes lets -l and -s replace it.
     if batch.interactive && !confirm_overwrite(observer.progress, destination) {
         return Done::Skipped {
             source: source.clone(),
@@ -306,15 +307,16 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
     }
     // Links the user asked for (-l, -s) refuse to replace a file, as in cp; links and
     // nodes of a copied tree replace what is there.
-    let explicit = batch.explicit_links && !matches!(what, What::Special(_));
+    let explicit = batch.explicit_links && !batch.interactive && !matches!(what, What::Special(_));
     match make::make(what, destination, &batch.options, explicit) {
-        Ok(Made::Done { backup }) => Done::Made(FileRecord {
+        Ok(Made::Done { backup, replaced }) => Done::Made(FileRecord {
             paths: Endpoints::new(source, Some(destination)),
             kind: what.kind(),
             bytes: 0,
             method: None,
             duration_sec: 0.0,
             verified: false,
+            removed: replaced && backup.is_none() && batch.options.remove_destination,
             backup: backup.as_deref().map(report::path_text),
             hashes: Default::default(),
         }),
@@ -546,6 +548,7 @@ fn file_record(job: &Job, copied: &engine::Copied, batch: &Batch) -> FileRecord 
         method: (!attributes_only).then_some(copied.method),
         duration_sec: copied.duration.as_secs_f64(),
         verified: copied.verified,
+        removed: copied.replaced && copied.backup.is_none() && batch.options.remove_destination,
         backup: copied.backup.as_deref().map(report::path_text),
         hashes: copied
             .hash

@@ -45,13 +45,17 @@ const AFTER_LONG_HELP: &str = concat!(
     "\n\n",
     "JSON (printed by --json, layout version 1):
   version                  layout version; changes only when a field changes meaning or goes away
-  files[]                  copied files in plan order: source, destination, bytes,
-                           method (clone, copy_file_range, sendfile, chunked),
-                           duration_sec, verified, hashes (with --hash or --mhl:
-                           {\"ALG\": \"HASH\"}, the source's, equal to the copy's read-back)
+  files[]                  files copied or made, in plan order: source, destination,
+                           kind (copy, link, symlink, special, attributes), bytes,
+                           method (clone, copy_file_range, sendfile, chunked; null unless
+                           kind is copy), duration_sec, verified, backup (-b: where the
+                           replaced destination was kept, or null)
+                           hashes (with --hash or --mhl: {\"ALG\": \"HASH\"}, the
+                           source's, equal to the copy's read-back)
   errors[]                 source, destination (or null), operation (stat_source, open_source,
                            create_temp, clone, copy_file_range, sendfile, read, write, verify,
-                           check_source, rename, ...), error (the message), errno (or null)
+                           check_source, rename, backup, create_link, create_symlink,
+                           create_special, ...), error (the message), errno (or null)
   skipped[]                source, destination, reason (-n, -u, -i)
   mhl[]                    with --mhl: root (a destination folder), generation (the .mhl file
                            written), files, carried (generations brought from the source)
@@ -73,11 +77,20 @@ const AFTER_LONG_HELP: &str = concat!(
 /// mechanism that works (clone, copy_file_range, sendfile, then a buffered chunk copy),
 /// verified, and renamed over the destination: a destination is never half-written.
 ///
-/// Where zcopy differs from GNU cp on purpose: a replaced destination is a new file
-/// renamed into place (atomic; other hard links to the old file keep the old content,
-/// and the new file belongs to the user running zcopy unless -p keeps the owner),
-/// never rewritten in place; each copy is verified before it is installed; a failure
-/// on one file never stops the others.
+/// Where zcopy differs from GNU cp on purpose (each for safety or for scripts):
+/// (1) a replaced destination is a new file renamed into place, never rewritten in
+/// place, so it is the old or the complete new file at every moment; other hard links
+/// to the old file keep the old content, and the new file belongs to the user running
+/// zcopy unless -p keeps the owner. (2) Each copy is verified before it is installed.
+/// (3) A failed copy leaves nothing under the destination's name (cp can leave a
+/// partial or empty file). (4) Several files are copied at once (-j); results are
+/// still reported in order. (5) A summary line on stderr (-q hides it). (6) Usage
+/// errors exit 2, not 1. (7) A FIFO or device named without -r is refused, not read
+/// (reading can block forever); -r recreates it as cp -r does. (8) A tree copied into
+/// itself is refused before anything is copied. (9) -b keeps the old file as a hard
+/// link before the new one is renamed over it, so the destination's name never goes
+/// missing. (10) -v adds the method in brackets. (11) --parents and --files-from
+/// refuse paths with '..'.
 /// A file literally named "doctor" is copied with "zcopy ./doctor DST" or
 /// "zcopy -- doctor DST".
 #[derive(Parser, Debug)]
@@ -232,9 +245,21 @@ pub struct Cli {
     #[arg(long, help_heading = "Copy")]
     pub parents: bool,
 
-    /// With -r, read FIFOs and devices like files instead of recreating them.
-    #[arg(long, requires = "recursive", help_heading = "Copy")]
+    /// With -r, read FIFOs and devices like files instead of recreating them (a FIFO
+    /// is waited on until its writer closes it, as with cp).
+    #[arg(long, help_heading = "Copy")]
     pub copy_contents: bool,
+
+    /// Holes in copies: auto (keep the source's), always (also make holes of zero
+    /// blocks; uses the chunk copy), never (write every byte; no clone).
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        default_value = "auto",
+        help_heading = "Copy"
+    )]
+    pub sparse: crate::engine::Sparse,
 
     /// Copy no data: only the attributes kept by -p, --preserve or -a (a missing
     /// destination is created empty).
@@ -258,7 +283,8 @@ pub struct Cli {
     )]
     pub preserve: Vec<Preserve>,
 
-    /// Do not keep these attributes (as in --preserve); applied after -a, -p, --preserve.
+    /// Do not keep these attributes (as in --preserve); in order with -a, -p, -d and
+    /// --preserve, as cp (a later one adds them back).
     #[arg(
         long,
         value_name = "ATTR_LIST",
@@ -407,6 +433,20 @@ pub struct Cli {
     /// available and which one each file used, and why.
     #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
+
+    /// The flags that decide how links are followed (-L, -H, -P, -d, -a), in command
+    /// line order: as in cp, the last one wins. Filled by [`Cli::parse_ordered`].
+    #[arg(skip)]
+    pub link_flags: Vec<char>,
+
+    /// True when `link_flags` and `preserve_in_order` were filled.
+    #[arg(skip)]
+    pub ordered: bool,
+
+    /// -a, -p, -d, --preserve and --no-preserve applied in command line order, as cp
+    /// does (--no-preserve=mode -p keeps the mode). Filled by [`Cli::parse_ordered`].
+    #[arg(skip)]
+    pub preserve_in_order: Preserve,
 }
 
 /// zcopy's tools.
@@ -547,6 +587,49 @@ fn parse_preserve(list: &str) -> Result<Preserve, String> {
     Preserve::parse(list)
 }
 
+/// The attributes to keep, from -a, -p, -d, --preserve and --no-preserve taken in
+/// command line order: each adds its attributes, each --no-preserve takes its away.
+fn preserve_in_order(matches: &clap::ArgMatches) -> Preserve {
+    let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let mut steps: Vec<(usize, Preserve, bool)> = Vec::new();
+    for (id, attributes) in [
+        ("archive", Preserve::ALL),
+        ("preserve_default", Preserve::CP_P),
+        (
+            "no_dereference_preserve_links",
+            Preserve {
+                links: true,
+                ..Preserve::default()
+            },
+        ),
+    ] {
+        if given(id) {
+            if let Some(index) = matches.indices_of(id).and_then(Iterator::max) {
+                steps.push((index, attributes, true));
+            }
+        }
+    }
+    for (id, adds) in [("preserve", true), ("no_preserve", false)] {
+        if let (Some(values), Some(indices)) =
+            (matches.get_many::<Preserve>(id), matches.indices_of(id))
+        {
+            for (value, index) in values.zip(indices) {
+                steps.push((index, *value, adds));
+            }
+        }
+    }
+    steps.sort_by_key(|(index, _, _)| *index);
+    steps
+        .into_iter()
+        .fold(Preserve::default(), |kept, (_, attributes, adds)| {
+            if adds {
+                kept.union(attributes)
+            } else {
+                kept.without(attributes)
+            }
+        })
+}
+
 /// Turns a `--x`/`--no-x` pair into "given as true", "given as false" or "not given".
 fn pair(yes: bool, no: bool) -> Option<bool> {
     match (yes, no) {
@@ -557,6 +640,35 @@ fn pair(yes: bool, no: bool) -> Option<bool> {
 }
 
 impl Cli {
+    /// Parses the process's arguments, keeping the order of the flags where cp lets
+    /// the last one win (-L, -H, -P, -d, -a); exits on a usage error as clap does.
+    pub fn parse_ordered() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+        let mut flags: Vec<(usize, char)> = [
+            ("dereference", 'L'),
+            ("command_line_links", 'H'),
+            ("no_dereference", 'P'),
+            ("no_dereference_preserve_links", 'd'),
+            ("archive", 'a'),
+        ]
+        .into_iter()
+        .filter_map(|(id, flag)| {
+            let given = matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+            given
+                .then(|| matches.indices_of(id).and_then(Iterator::max))
+                .flatten()
+                .map(|index| (index, flag))
+        })
+        .collect();
+        flags.sort();
+        cli.link_flags = flags.into_iter().map(|(_, flag)| flag).collect();
+        cli.preserve_in_order = preserve_in_order(&matches);
+        cli.ordered = true;
+        cli
+    }
+
     /// The configuration values the flags override.
     pub fn overrides(&self) -> Overrides {
         Overrides {
@@ -590,22 +702,16 @@ impl Cli {
 
     /// What the plan needs from the flags.
     pub fn plan_options(&self) -> PlanOptions {
-        // As cp: the last of -H, -L, -P decides; without one, -a and -r copy links as
-        // links and a plain copy follows them.
+        // As cp: the last of -H, -L, -P, -d, -a decides; without one, -r copies links
+        // as links and a plain copy follows them.
         // (-l with -r follows links: hard links go to what they name, as in cp.)
-        let symlinks = if self.no_dereference {
-            Symlinks::FollowNone
-        } else if self.dereference {
-            Symlinks::FollowAll
-        } else if self.command_line_links {
-            Symlinks::FollowCommandLine
-        } else if self.archive
-            || self.no_dereference_preserve_links
-            || (self.recursive && !self.link)
-        {
-            Symlinks::FollowNone
-        } else {
-            Symlinks::FollowAll
+        let symlinks = match self.link_flags.last() {
+            _ if !self.ordered => self.symlinks_unordered(),
+            Some('L') => Symlinks::FollowAll,
+            Some('H') => Symlinks::FollowCommandLine,
+            Some(_) => Symlinks::FollowNone,
+            None if self.recursive && !self.link => Symlinks::FollowNone,
+            None => Symlinks::FollowAll,
         };
         PlanOptions {
             link_mode: if self.link {
@@ -625,9 +731,31 @@ impl Cli {
         }
     }
 
+    /// Without the order of the flags (a `Cli` not made by [`Cli::parse_ordered`]):
+    /// -P, then -L, then -H decide.
+    fn symlinks_unordered(&self) -> Symlinks {
+        if self.no_dereference {
+            Symlinks::FollowNone
+        } else if self.dereference {
+            Symlinks::FollowAll
+        } else if self.command_line_links {
+            Symlinks::FollowCommandLine
+        } else if self.archive
+            || self.no_dereference_preserve_links
+            || (self.recursive && !self.link)
+        {
+            Symlinks::FollowNone
+        } else {
+            Symlinks::FollowAll
+        }
+    }
+
     /// The attributes to carry over: `-a` means all, `-p` cp's three, `-d` links, plus
     /// `--preserve`, less `--no-preserve`.
     pub fn preserve(&self) -> Preserve {
+        if self.ordered {
+            return self.preserve_in_order;
+        }
         let removed = self
             .no_preserve
             .iter()

@@ -3,8 +3,6 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use zcopy::cli::{Cli, ColorChoice, Command};
 use zcopy::config::Config;
 use zcopy::output::{self, EXIT_CLOSED};
@@ -15,7 +13,7 @@ use zcopy::{interrupt, plan, Batch};
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_ordered();
     let code = match run(&cli) {
         Ok(code) => code,
         Err(err) => {
@@ -125,7 +123,14 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             );
         }
     }
+    if cli.no_clobber && (cli.backup.is_some() || cli.suffix.is_some()) {
+        anyhow::bail!("options --backup and --no-clobber are mutually exclusive");
+    }
     let backup = cli.backup().map_err(anyhow::Error::msg)?;
+    if cli.sparse != zcopy::engine::Sparse::Auto && config.reflink == zcopy::config::Reflink::Always
+    {
+        anyhow::bail!("--reflink=always can be used only with --sparse=auto");
+    }
     if cli.verbose > 1 {
         for line in config.describe() {
             output::stderr_line(&format!("zcopy: {line}"));
@@ -185,7 +190,10 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     batch.options.remove_destination = cli.remove_destination;
     batch.options.backup = backup;
     batch.options.attributes_only = cli.attributes_only;
-    batch.options.default_mode = cli.no_preserve.iter().any(|removed| removed.mode);
+    batch.options.sparse = cli.sparse;
+    batch.options.copy_contents = cli.copy_contents;
+    batch.options.default_mode =
+        cli.no_preserve.iter().any(|removed| removed.mode) && !cli.preserve().mode;
     batch.explicit_links = cli.link || cli.symbolic_link;
     batch.format = format;
     batch.painter = painter;

@@ -48,6 +48,8 @@ pub enum Made {
     Done {
         /// Where the replaced destination was kept (`-b`).
         backup: Option<PathBuf>,
+        /// Something was at the destination and was replaced.
+        replaced: bool,
     },
     /// Left alone on purpose.
     Skipped(&'static str),
@@ -69,14 +71,20 @@ pub fn make(
     };
     if let (What::Symlink { source, .. }, Some(_)) = (what, &existing) {
         if refuse_link_onto_its_referent(source, destination)? {
-            return Ok(Made::Done { backup: None });
+            return Ok(Made::Done {
+                backup: None,
+                replaced: false,
+            });
         }
     }
     if let Some(existing) = &existing {
         if let What::HardLink(target) = what {
             // Already this very file: nothing to do (cp -l run twice succeeds).
             if std::fs::symlink_metadata(target).is_ok_and(|meta| same_inode(&meta, existing)) {
-                return Ok(Made::Done { backup: None });
+                return Ok(Made::Done {
+                    backup: None,
+                    replaced: false,
+                });
             }
         }
         if existing.is_dir() {
@@ -89,6 +97,21 @@ pub fn make(
         if options.no_clobber {
             return Ok(Made::Skipped("destination exists (--no-clobber)"));
         }
+        if options.update {
+            // -u: as for files, only over an older destination (the entries' own
+            // times: a link is not followed).
+            let source = match what {
+                What::Symlink { source, .. } | What::Special(source) => Some(source),
+                What::HardLink(_) => None,
+            };
+            if let Some(source) = source.and_then(|source| std::fs::symlink_metadata(source).ok()) {
+                if !older(existing, &source) {
+                    return Ok(Made::Skipped(
+                        "destination is not older than the source (--update)",
+                    ));
+                }
+            }
+        }
         if explicit && !options.force && !options.remove_destination && options.backup.is_none() {
             return Err(Error::os(destination, what.operation(), exists_error()));
         }
@@ -99,7 +122,10 @@ pub fn make(
         return match create(what, destination, options) {
             Ok(()) => {
                 preserve_symlink_of(what, destination, destination, options)?;
-                Ok(Made::Done { backup: None })
+                Ok(Made::Done {
+                    backup: None,
+                    replaced: false,
+                })
             }
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
                 Ok(Made::Skipped("destination exists (--no-clobber)"))
@@ -129,7 +155,10 @@ pub fn make(
         let _ = std::fs::remove_file(&temporary);
         return Err(Error::os(destination, Operation::Rename, err));
     }
-    Ok(Made::Done { backup })
+    Ok(Made::Done {
+        backup,
+        replaced: existing.is_some(),
+    })
 }
 
 /// `-a`, `-P -p`: a link copied as a link keeps its own owner and times; a link made by
@@ -374,4 +403,12 @@ pub(crate) fn umask() -> u32 {
                 mask as u32
             })
     })
+}
+
+/// True when `destination` was modified before `source`.
+fn older(destination: &Metadata, source: &Metadata) -> bool {
+    match (destination.modified(), source.modified()) {
+        (Ok(destination), Ok(source)) => destination < source,
+        _ => true,
+    }
 }

@@ -466,6 +466,14 @@ fn recursive_copies_command_line_links_as_links_unless_h_or_l() {
         &["-H", "link-to-file", "copy"],
         &["link-to-file", "copy"],
         &["-R", "src", "copy"],
+        &["-d", "link-to-file", "copy"],
+        &["-d", "dangling", "copy"],
+        &["-dL", "link-to-file", "copy"],
+        &["-Ld", "link-to-file", "copy"],
+        &["-L", "-a", "link-to-dir", "copy"],
+        &["-a", "-L", "link-to-dir", "copy"],
+        &["-a", "-H", "link-to-dir", "copy"],
+        &["-P", "-L", "-r", "link-to-dir", "copy"],
     ] {
         compare(
             &tree,
@@ -591,6 +599,9 @@ fn verbose_prints_cp_lines_with_the_method_in_brackets() {
         &["-v", "--backup=numbered", "src/a.txt", "old"],
         &["-v", "-s", "src/a.txt", "link"],
         &["-v", "-l", "src/a.txt", "link"],
+        &["-v", "--remove-destination", "src/a.txt", "old"],
+        &["-rv", "--remove-destination", "src", "dir"],
+        &["-v", "--remove-destination", "-s", "src/a.txt", "old"],
     ] {
         let (cp, zcopy) = compare(
             &tree,
@@ -747,6 +758,8 @@ fn backups_follow_cp_naming() {
             &[("SIMPLE_BACKUP_SUFFIX", ".old")],
         ),
         (&["-b", "src/a.txt", "new"], &[]),
+        (&["-b", "-n", "src/a.txt", "clip"], &[]),
+        (&["--backup=none", "-n", "src/a.txt", "clip"], &[]),
         (&["-b", "src/a.txt", "link"], &[]),
         (&["-b", "-l", "src/a.txt", "clip"], &[]),
         (&["-b", "-s", "src/a.txt", "clip"], &[]),
@@ -821,6 +834,11 @@ fn preserve_links_keeps_hard_links_as_hard_links() {
         write(&d.join("other"), "other\n");
         std::fs::hard_link(d.join("other"), d.join("other-link")).unwrap();
         std::fs::create_dir(d.join("dir")).unwrap();
+        std::fs::create_dir(d.join("links")).unwrap();
+        write(&d.join("links/f"), "one\n");
+        symlink("f", &d.join("links/l1"));
+        symlink("f", &d.join("links/l2"));
+        symlink("links", &d.join("links2"));
     };
     for args in [
         &["-r", "src", "copy"][..],
@@ -831,6 +849,10 @@ fn preserve_links_keeps_hard_links_as_hard_links() {
         &["--preserve=links", "other", "other-link", "dir"],
         &["-d", "other", "other-link", "dir"],
         &["other", "other-link", "dir"],
+        &["-rL", "--preserve=links", "links", "copy"],
+        &["-aL", "links", "copy"],
+        &["-rH", "--preserve=links", "links", "links2", "dir"],
+        &["-r", "--preserve=links", "links", "copy"],
     ] {
         for jobs in ["-j1", "-j8"] {
             compare(
@@ -857,6 +879,21 @@ fn no_preserve_removes_attributes() {
             &[
                 "--preserve=mode",
                 "--no-preserve=ownership",
+                "src/a.txt",
+                "copy",
+            ],
+            &["--no-preserve=mode", "-p", "src/a.txt", "copy"],
+            &["--no-preserve=all", "-a", "src", "copy"],
+            &[
+                "-a",
+                "--no-preserve=all",
+                "--preserve=timestamps",
+                "src",
+                "copy",
+            ],
+            &[
+                "--no-preserve=timestamps",
+                "--preserve",
                 "src/a.txt",
                 "copy",
             ],
@@ -963,6 +1000,416 @@ fn attributes_only_copies_no_data() {
             Case {
                 args,
                 times: true,
+                ..Case::default()
+            },
+        );
+    }
+}
+
+/// Every new kind of result is told apart in the JSON, with -j8 as with -j1, and the
+/// flags work on --files-from lists too.
+#[test]
+fn json_records_say_what_was_made_with_jobs_and_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    flat_tree(d);
+    nix_mkfifo(&d.join("src/pipe"), 0o644);
+    std::fs::hard_link(d.join("src/a.txt"), d.join("src/sub/same.txt")).unwrap();
+    let zcopy_json = |args: &[&str], stdin: &str| {
+        let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+            .args(["--no-env-file", "--json"])
+            .args(args)
+            .current_dir(d)
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut made: Vec<(String, String, String)> = json["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|file| {
+                (
+                    file["destination"].as_str().unwrap().to_string(),
+                    file["kind"].as_str().unwrap().to_string(),
+                    file["backup"].as_str().unwrap_or("-").to_string(),
+                )
+            })
+            .collect();
+        made.sort();
+        made
+    };
+    let owned = |rows: &[(&str, &str, &str)]| -> Vec<(String, String, String)> {
+        rows.iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect()
+    };
+    for jobs in ["-j1", "-j8"] {
+        let tree = format!("tree{jobs}");
+        assert_eq!(
+            zcopy_json(&[jobs, "-a", "src", &tree], ""),
+            owned(&[
+                (&format!("{tree}/a.txt"), "copy", "-"),
+                (&format!("{tree}/latest"), "symlink", "-"),
+                (&format!("{tree}/pipe"), "special", "-"),
+                (&format!("{tree}/sub/b.txt"), "copy", "-"),
+                (&format!("{tree}/sub/same.txt"), "link", "-"),
+            ])
+        );
+        let out = format!("out{jobs}");
+        std::fs::create_dir(d.join(&out)).unwrap();
+        let copied = format!("{out}/src/a.txt");
+        assert_eq!(
+            zcopy_json(&[jobs, "-b", "--files-from=-", &out], "src/a.txt\n"),
+            owned(&[(&copied, "copy", "-")])
+        );
+        assert_eq!(
+            zcopy_json(&[jobs, "-b", "--files-from=-", &out], "src/a.txt\n"),
+            owned(&[(&copied, "copy", &format!("{copied}~"))])
+        );
+        let listed = format!("listed{jobs}");
+        std::fs::create_dir(d.join(&listed)).unwrap();
+        assert_eq!(
+            zcopy_json(
+                &[jobs, "-l", "--files-from=-", &listed],
+                "src/a.txt\nsrc/sub/b.txt\n"
+            ),
+            owned(&[
+                (&format!("{listed}/src/a.txt"), "link", "-"),
+                (&format!("{listed}/src/sub/b.txt"), "link", "-"),
+            ])
+        );
+        let symbolic = format!("{}/sym{jobs}", d.display());
+        let source = format!("{}/src/a.txt", d.display());
+        assert_eq!(
+            zcopy_json(&[jobs, "-s", &source, &symbolic], ""),
+            owned(&[(&symbolic, "symlink", "-")])
+        );
+        assert_eq!(std::fs::read_link(&symbolic).unwrap(), Path::new(&source));
+    }
+}
+
+/// A backup is made while the destination's name keeps the old file: watched from
+/// outside, the destination never disappears during a -b copy.
+#[test]
+fn a_backup_never_leaves_the_destination_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("new"), "new\n");
+    write(&d.join("clip"), "old\n");
+    for round in 0..30 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+            .args(["--no-env-file", "-q", "--backup=numbered", "new", "clip"])
+            .current_dir(d)
+            .spawn()
+            .unwrap();
+        loop {
+            let finished = child.try_wait().unwrap().is_some();
+            assert!(
+                d.join("clip").exists(),
+                "round {round}: the destination went missing"
+            );
+            if finished {
+                break;
+            }
+        }
+        assert!(child.wait().unwrap().success());
+    }
+    let names = std::fs::read_dir(d).unwrap().count();
+    assert_eq!(names, 2 + 30, "new, clip and 30 numbered backups");
+    assert_eq!(
+        std::fs::read_to_string(d.join("clip.~1~")).unwrap(),
+        "old\n"
+    );
+    assert!(!std::fs::read_dir(d).unwrap().any(|entry| entry
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains("zcopy-tmp")));
+}
+
+/// --sparse: the copies hold the same bytes as cp's and the same number of allocated
+/// blocks (holes kept, made of zero blocks, or filled).
+#[test]
+fn sparse_modes_allocate_what_cp_allocates() {
+    use std::io::{Seek, SeekFrom, Write};
+    let tree = |d: &Path| {
+        let mut sparse = std::fs::File::create(d.join("sparse")).unwrap();
+        sparse.seek(SeekFrom::Start(1 << 20)).unwrap();
+        sparse.write_all(&[7u8; 8192]).unwrap();
+        sparse.set_len(3 << 20).unwrap();
+        let mut zeros = std::fs::File::create(d.join("zeros")).unwrap();
+        zeros.write_all(&vec![0u8; 1 << 20]).unwrap();
+        zeros.write_all(&[9u8; 4096]).unwrap();
+        zeros.write_all(&vec![0u8; 1 << 20]).unwrap();
+        zeros.sync_all().unwrap();
+    };
+    for args in [
+        &["sparse", "copy"][..],
+        &["--sparse=auto", "sparse", "copy"],
+        &["--sparse=always", "sparse", "copy"],
+        &["--sparse=never", "sparse", "copy"],
+        &["--sparse=always", "zeros", "copy"],
+        &["--sparse=never", "zeros", "copy"],
+        &["--sparse=always", "--reflink=always", "sparse", "copy"],
+    ] {
+        let cp_dir = prepared(&tree, false);
+        let zcopy_dir = prepared(&tree, false);
+        let case = Case {
+            args,
+            ..Case::default()
+        };
+        let cp = run_tool(Path::new("/bin/cp"), &[], cp_dir.path(), &case);
+        let zcopy = run_tool(
+            Path::new(env!("CARGO_BIN_EXE_zcopy")),
+            &["--no-env-file", "-q"],
+            zcopy_dir.path(),
+            &case,
+        );
+        assert_eq!(cp.tree, zcopy.tree, "{args:?}");
+        assert_eq!(cp.code == 0, zcopy.code == 0, "{args:?}: {}", zcopy.stderr);
+        if cp.code == 0 {
+            let blocks = |dir: &Path| {
+                let file = std::fs::File::open(dir.join("copy")).unwrap();
+                file.sync_all().unwrap();
+                file.metadata().unwrap().blocks()
+            };
+            assert_eq!(
+                blocks(cp_dir.path()),
+                blocks(zcopy_dir.path()),
+                "{args:?}: allocated 512-byte blocks"
+            );
+        }
+    }
+}
+
+/// --copy-contents: with -r, a device node or FIFO is read like a file instead of
+/// recreated.
+#[test]
+fn copy_contents_reads_special_files() {
+    if !root() {
+        eprintln!("SKIPPED copy_contents_reads_special_files: mknod needs root");
+        return;
+    }
+    let tree = |d: &Path| {
+        flat_tree(d);
+        nix_mknod_char(&d.join("src/null"), 0o644, 1, 3);
+    };
+    for args in [
+        &["-r", "--copy-contents", "src", "copy"][..],
+        &["-a", "--copy-contents", "src", "copy"],
+        &["--copy-contents", "src/null", "copy"],
+    ] {
+        compare(
+            &tree,
+            Case {
+                args,
+                ..Case::default()
+            },
+        );
+    }
+    // A FIFO: read until its writer closes it.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    std::fs::create_dir(d.join("src")).unwrap();
+    nix_mkfifo(&d.join("src/pipe"), 0o644);
+    let writer = {
+        let pipe = d.join("src/pipe");
+        std::thread::spawn(move || std::fs::write(pipe, "fed through a pipe\n").unwrap())
+    };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+        .args([
+            "--no-env-file",
+            "-q",
+            "-r",
+            "--copy-contents",
+            "src",
+            "copy",
+        ])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("copy/pipe")).unwrap(),
+        "fed through a pipe\n"
+    );
+}
+
+/// -i asks before -l or -s replaces a file (a yes replaces it, as cp's does), and
+/// before a link of a copied tree replaces one.
+#[test]
+fn interactive_asks_before_links_replace_files() {
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("SKIPPED interactive_asks_before_links_replace_files: script(1) is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    flat_tree(d);
+    write(&d.join("taken"), "old\n");
+    let on_terminal = |answer: &str, args: &str| {
+        let command = format!(
+            "printf '{answer}\\n' | script -qec '{} --no-env-file -q -i {args}' /dev/null",
+            env!("CARGO_BIN_EXE_zcopy")
+        );
+        let output = std::process::Command::new("sh")
+            .args(["-c", &command])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let said = on_terminal("n", "-l src/a.txt taken");
+    assert!(said.contains("overwrite 'taken'?"), "{said}");
+    assert_eq!(std::fs::read_to_string(d.join("taken")).unwrap(), "old\n");
+    on_terminal("y", "-l src/a.txt taken");
+    let (a, taken) = (
+        std::fs::metadata(d.join("src/a.txt")).unwrap(),
+        std::fs::metadata(d.join("taken")).unwrap(),
+    );
+    assert_eq!(
+        (a.dev(), a.ino()),
+        (taken.dev(), taken.ino()),
+        "a hard link now"
+    );
+    let said = on_terminal("n", "-P src/latest taken");
+    assert!(said.contains("overwrite 'taken'?"), "{said}");
+    assert!(!d.join("taken").is_symlink());
+}
+
+/// `--files-from LIST DIR` puts each listed path where `cp --parents PATH... DIR` does:
+/// so every option, with -j8 and a list, is held against cp --parents.
+#[test]
+fn options_work_the_same_through_files_from_and_jobs() {
+    let tree = |d: &Path| {
+        small_tree(d);
+        std::fs::hard_link(d.join("src/a.txt"), d.join("src/private/same.txt")).unwrap();
+        std::fs::create_dir_all(d.join("dir/src/private")).unwrap();
+        write(&d.join("dir/src/a.txt"), "old\n");
+        write(
+            &d.join("list"),
+            "src/a.txt\nsrc/private/b.txt\nsrc/private/same.txt\n",
+        );
+    };
+    let sources = ["src/a.txt", "src/private/b.txt", "src/private/same.txt"];
+    for options in [
+        &[][..],
+        &["-p"],
+        &["-b"],
+        &["--backup=numbered"],
+        &["-l", "-f"],
+        &["--remove-destination"],
+        &["--preserve=links"],
+        &["--attributes-only", "-p"],
+        &["--sparse=never"],
+        &["-n"],
+        &["-u"],
+    ] {
+        let cp_args: Vec<&str> = ["--parents"]
+            .iter()
+            .chain(options)
+            .chain(&sources)
+            .chain(&["dir"])
+            .copied()
+            .collect();
+        let zcopy_args: Vec<&str> = ["-j8", "--files-from=list"]
+            .iter()
+            .chain(options)
+            .chain(&["dir"])
+            .copied()
+            .collect();
+        let cp_dir = prepared(&tree, false);
+        let zcopy_dir = prepared(&tree, false);
+        let cp = run_tool(
+            Path::new("/bin/cp"),
+            &[],
+            cp_dir.path(),
+            &Case {
+                args: &cp_args,
+                times: true,
+                ..Case::default()
+            },
+        );
+        let zcopy = run_tool(
+            Path::new(env!("CARGO_BIN_EXE_zcopy")),
+            &["--no-env-file", "-q"],
+            zcopy_dir.path(),
+            &Case {
+                args: &zcopy_args,
+                times: true,
+                ..Case::default()
+            },
+        );
+        // cp --parents gives the directories it makes the source's modes; --files-from
+        // makes them as new directories (0777 less the umask).
+        let without_parents = |tree: &Snapshot| -> Snapshot {
+            tree.iter()
+                .filter(|(path, node)| !(node.kind == "dir" && path.starts_with("dir/")))
+                .map(|(path, node)| (path.clone(), node.clone()))
+                .collect()
+        };
+        assert_eq!(
+            without_parents(&cp.tree),
+            without_parents(&zcopy.tree),
+            "{options:?}: cp {}\nzcopy {}",
+            cp.stderr,
+            zcopy.stderr
+        );
+        assert_eq!(cp.code, zcopy.code, "{options:?}: {}", zcopy.stderr);
+    }
+}
+
+/// -u over links and nodes of a tree: replaced only when older, as files are.
+#[test]
+fn update_applies_to_links_of_a_tree() {
+    let set_link_time = |path: &Path, seconds: i64| {
+        let name = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        let time = libc::timespec {
+            tv_sec: seconds,
+            tv_nsec: 0,
+        };
+        let times = [time, time];
+        assert_eq!(
+            unsafe {
+                libc::utimensat(
+                    libc::AT_FDCWD,
+                    name.as_ptr(),
+                    times.as_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            },
+            0
+        );
+    };
+    let tree = |d: &Path| {
+        std::fs::create_dir_all(d.join("src")).unwrap();
+        std::fs::create_dir_all(d.join("dest/src")).unwrap();
+        symlink("new-target", &d.join("src/newer"));
+        symlink("new-target", &d.join("src/older"));
+        symlink("old-target", &d.join("dest/src/newer"));
+        symlink("old-target", &d.join("dest/src/older"));
+        set_link_time(&d.join("src/newer"), 1_200_000_000);
+        set_link_time(&d.join("dest/src/newer"), 1_300_000_000);
+        set_link_time(&d.join("src/older"), 1_300_000_000);
+        set_link_time(&d.join("dest/src/older"), 1_200_000_000);
+    };
+    for args in [&["-ru", "src", "dest"][..], &["-r", "src", "dest"]] {
+        compare(
+            &tree,
+            Case {
+                args,
                 ..Case::default()
             },
         );

@@ -198,7 +198,7 @@ fn files_in_flight_are_abandoned_cleanly_when_the_pipe_closes() {
 }
 
 /// Stderr is a pipe too (`2>&1 >/dev/null | ...`, or a log reader that died): the same
-/// quiet stop, where println-style printing panics.
+/// quiet stop, where println-style printing panics (-vv logs each file there).
 #[test]
 fn a_closed_stderr_pipe_stops_quietly() {
     let dir = tempfile::tempdir().unwrap();
@@ -238,4 +238,23 @@ echo "$?" > status"#,
     assert_eq!(result.status, 1, "{}", result.stderr);
     assert_same_content(&d.join("a.mov"), &d.join("dir/a.mov"));
     assert_eq!(list(&d.join("dir")), ["a.mov"]);
+}
+
+/// cp's `-v` lines go to stdout: a reader that went away stops the batch as for
+/// `--json-lines`, quietly, exit 141.
+#[test]
+fn verbose_lines_into_a_closed_pipe_stop_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("many")).unwrap();
+    for index in 0..20 {
+        std::fs::write(d.join(format!("many/f{index:02}")), index.to_string()).unwrap();
+    }
+    let result = pipeline(d, None, &into_closed_pipe("-v -j1 -r many out"));
+    assert_silent_141(&result, "-v into a closed pipe");
+    assert!(
+        !d.join("out").exists() || list(&d.join("out")).len() < 20,
+        "copies went on: {:?}",
+        list(&d.join("out"))
+    );
 }
