@@ -21,7 +21,7 @@ macro_rules! environment_help {
   ZERO_COPY_CHUNK_SIZE_MB  buffer of the chunk copy, in MB (1-512, default 64)
   ZERO_COPY_REFLINK        auto, always or never (default auto)
   ZERO_COPY_FSYNC          fsync each file and its directory (default false)
-  ZERO_COPY_JOBS           files copied at once (1-256, default 4)
+  ZERO_COPY_JOBS           files copied at once (1-256, default twice the CPUs, 2-16)
   NO_COLOR                 any value: no colour unless --color=always"
     };
 }
@@ -203,7 +203,7 @@ pub struct Cli {
     #[arg(long, value_name = "WHEN", value_enum, help_heading = "Zero-copy")]
     pub reflink: Option<Reflink>,
 
-    /// Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: 4]
+    /// Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: twice the CPUs, 2-16]
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256), help_heading = "Copy")]
     pub jobs: Option<u64>,
 
