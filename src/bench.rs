@@ -64,7 +64,7 @@ impl BenchOptions {
             rss_bytes: if quick { 512 * MIB } else { 4096 * MIB },
             jobs,
             tree_directories: Vec::new(),
-            tiny_files: if quick { 10_000 } else { 100_000 },
+            tiny_files: if quick { 20_000 } else { 100_000 },
             frames: if quick { 30 } else { 300 },
             frame_bytes: 12 * MIB,
         }
