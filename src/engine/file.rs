@@ -77,6 +77,11 @@ pub fn copy_planned_file(
         }
     }
     let src = open_source(source, &source_metadata)?;
+    if let Some(existing) = existing.as_ref().filter(|meta| meta.is_file()) {
+        if existing.len() >= options.min_size {
+            crate::atomic::release_cached_pages(&destination);
+        }
+    }
 
     // A replaced destination keeps its permission bits, unless the source's are asked for.
     let keep_mode_of = existing.as_ref().filter(|_| !options.preserve.mode);
