@@ -25,6 +25,9 @@ _zcopy() {
             zcopy,help)
                 cmd="zcopy__subcmd__help"
                 ;;
+            zcopy,verify)
+                cmd="zcopy__subcmd__verify"
+                ;;
             zcopy__subcmd__help,bench)
                 cmd="zcopy__subcmd__help__subcmd__bench"
                 ;;
@@ -34,6 +37,9 @@ _zcopy() {
             zcopy__subcmd__help,help)
                 cmd="zcopy__subcmd__help__subcmd__help"
                 ;;
+            zcopy__subcmd__help,verify)
+                cmd="zcopy__subcmd__help__subcmd__verify"
+                ;;
             *)
                 ;;
         esac
@@ -41,7 +47,7 @@ _zcopy() {
 
     case "${cmd}" in
         zcopy)
-            opts="-r -0 -n -i -u -t -T -L -P -p -a -j -q -v -h -V --recursive --files-from --null --no-clobber --interactive --update --target-directory --no-target-directory --dereference --no-dereference --preserve --archive --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --jobs --method --verify --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version doctor bench help"
+            opts="-r -0 -n -i -u -t -T -L -P -p -a -j -q -v -h -V --recursive --files-from --null --no-clobber --interactive --update --target-directory --no-target-directory --dereference --no-dereference --preserve --archive --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --jobs --method --verify --hash --mhl --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version doctor bench verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -106,6 +112,10 @@ _zcopy() {
                     ;;
                 --verify)
                     COMPREPLY=($(compgen -W "size checksum" -- "${cur}"))
+                    return 0
+                    ;;
+                --hash)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --env-file)
@@ -175,7 +185,7 @@ _zcopy() {
             return 0
             ;;
         zcopy__subcmd__help)
-            opts="doctor bench help"
+            opts="doctor bench verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -223,6 +233,42 @@ _zcopy() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zcopy__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zcopy__subcmd__verify)
+            opts="-j -v -h --json --jobs --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

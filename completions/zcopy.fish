@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_zcopy_global_optspecs
-    string join \n r/recursive files-from= 0/null n/no-clobber i/interactive u/update t/target-directory= T/no-target-directory L/dereference P/no-dereference p preserve= a/archive zero-copy no-zero-copy min-size-mb= chunk-size-mb= reflink= j/jobs= method= verify= no-verify fsync no-fsync clean env-file= no-env-file json json-lines q/quiet color= print-config progress no-progress v/verbose h/help V/version
+    string join \n r/recursive files-from= 0/null n/no-clobber i/interactive u/update t/target-directory= T/no-target-directory L/dereference P/no-dereference p preserve= a/archive zero-copy no-zero-copy min-size-mb= chunk-size-mb= reflink= j/jobs= method= verify= hash= mhl no-verify fsync no-fsync clean env-file= no-env-file json json-lines q/quiet color= print-config progress no-progress v/verbose h/help V/version
 end
 
 function __fish_zcopy_needs_command
@@ -39,6 +39,7 @@ sendfile\t'sendfile(2)'
 chunked\t'Buffered reads and writes'"
 complete -c zcopy -n "__fish_zcopy_needs_command" -l verify -d 'Check each copy before it replaces the destination: MODE size (the default) or checksum (BLAKE3 of both files) [env: ZERO_COPY_VERIFY_COPY, ZERO_COPY_VERIFY_MODE]' -r -f -a "size\t'The copy has the source\'s size (the spec\'s check; costs one fstat)'
 checksum\t'The copy\'s BLAKE3 hash equals the source\'s (reads both files once more)'"
+complete -c zcopy -n "__fish_zcopy_needs_command" -l hash -d 'Hash each source and its copy read back from the device (not the page cache), and install the copy only when the two match: ALG is xxh64, xxh3, xxh128, md5, sha1, c4 or none [env: ZERO_COPY_HASH] [default: none]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l env-file -d 'Read ZERO_COPY_* settings from this file instead of ./.env; give it more than once to layer files (a later file wins)' -r -F
 complete -c zcopy -n "__fish_zcopy_needs_command" -l color -d 'Colour error and warning prefixes: auto (when stderr is a terminal and NO_COLOR is not set), always or never' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t'Always'
@@ -55,6 +56,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -s p -d 'Keep mode, ownership 
 complete -c zcopy -n "__fish_zcopy_needs_command" -s a -l archive -d 'Archive: -r -P --preserve=all'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l zero-copy -d 'Use clone, copy_file_range and sendfile [env: ZERO_COPY_ENABLED]'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-zero-copy -d 'Copy every file with the buffered chunk copy'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l mhl -d 'Record each copied folder in an ASC MHL history (its ascmhl/ folder: a new generation and the chain), after verifying a source\'s own history; implies --hash xxh64 unless --hash names another algorithm'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-verify -d 'Skip the size check after each copy'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l fsync -d 'fsync each file and its directory before reporting it copied [env: ZERO_COPY_FSYNC]'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-fsync -d 'Do not fsync (the default)'
@@ -71,6 +73,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -s h -l help -d 'Print help (s
 complete -c zcopy -n "__fish_zcopy_needs_command" -s V -l version -d 'Print version'
 complete -c zcopy -n "__fish_zcopy_needs_command" -a "doctor" -d 'Diagnose copying between two directories: which mechanisms work there (probed on small temporary files), the filesystems and mounts involved, whether a clone would share blocks, the effective configuration, and advice'
 complete -c zcopy -n "__fish_zcopy_needs_command" -a "bench" -d 'Measure every copy mechanism, and the tools installed beside zcopy (cp, xcp, fcp, cpz, rsync), on this disk: large files, a tree of small files, a cold start, and peak memory. Medians of interleaved rounds, with ratios to zcopy\'s default'
+complete -c zcopy -n "__fish_zcopy_needs_command" -a "verify" -d 'Check folders against their ASC MHL histories (the ascmhl/ folder that zcopy --mhl, the ascmhl tool or an offload application wrote): every file is hashed again and compared with the hash its history recorded first, in any of the ASC MHL formats. Reports verified, mismatched, missing and new files; exit status 1 on any mismatched or missing file'
 complete -c zcopy -n "__fish_zcopy_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -l json -d 'Print one JSON document instead of the report'
 complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -s h -l help -d 'Print help'
@@ -80,6 +83,11 @@ complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l files -d 'Files in
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l quick -d 'A smaller run that finishes in under a minute'
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l json -d 'Print one JSON document instead of the tables'
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -s h -l help -d 'Print help'
-complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench help" -f -a "doctor" -d 'Diagnose copying between two directories: which mechanisms work there (probed on small temporary files), the filesystems and mounts involved, whether a clone would share blocks, the effective configuration, and advice'
-complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench help" -f -a "bench" -d 'Measure every copy mechanism, and the tools installed beside zcopy (cp, xcp, fcp, cpz, rsync), on this disk: large files, a tree of small files, a cold start, and peak memory. Medians of interleaved rounds, with ratios to zcopy\'s default'
-complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -s j -l jobs -d 'Files hashed at once (1-256) [default: 4]' -r
+complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -l json -d 'Print one JSON document instead of the summary'
+complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -s v -l verbose -d 'List every file with its result, not only the problems'
+complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench verify help" -f -a "doctor" -d 'Diagnose copying between two directories: which mechanisms work there (probed on small temporary files), the filesystems and mounts involved, whether a clone would share blocks, the effective configuration, and advice'
+complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench verify help" -f -a "bench" -d 'Measure every copy mechanism, and the tools installed beside zcopy (cp, xcp, fcp, cpz, rsync), on this disk: large files, a tree of small files, a cold start, and peak memory. Medians of interleaved rounds, with ratios to zcopy\'s default'
+complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench verify help" -f -a "verify" -d 'Check folders against their ASC MHL histories (the ascmhl/ folder that zcopy --mhl, the ascmhl tool or an offload application wrote): every file is hashed again and compared with the hash its history recorded first, in any of the ASC MHL formats. Reports verified, mismatched, missing and new files; exit status 1 on any mismatched or missing file'
+complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
