@@ -139,6 +139,12 @@ pub struct Cli {
     #[arg(short = 'u', long, help_heading = "Copy")]
     pub update: bool,
 
+    /// Continue an interrupted copy: skip each file whose destination has the source's
+    /// size and modification time (keep times with -p or -a) and, with --hash or --mhl,
+    /// the source's hash (both are read).
+    #[arg(long, help_heading = "Copy")]
+    pub resume: bool,
+
     /// Copy every source into DIR (all PATHs are sources).
     #[arg(short = 't', long, value_name = "DIR", conflicts_with = "no_target_directory", help_heading = "Copy", value_hint = clap::ValueHint::DirPath)]
     pub target_directory: Option<PathBuf>,

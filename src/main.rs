@@ -175,13 +175,43 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     batch.verbose = cli.verbose > 0;
     batch.format = format;
     batch.painter = painter;
+    let mut resumed_hashes = std::collections::HashMap::new();
+    let mut resumed_skips = Vec::new();
+    if cli.resume {
+        if !batch.options.preserve.timestamps && !cli.quiet {
+            eprintln!(
+                "{}",
+                painter.warning(
+                    "--resume compares modification times, which copies keep only with -p or -a"
+                )
+            );
+        }
+        let resumed = zcopy::offload::resume(
+            entries,
+            config.hash,
+            config.jobs as usize,
+            &interrupt::requested,
+        );
+        entries = resumed.entries;
+        resumed_hashes = resumed.hashes;
+        resumed_skips = resumed.skipped;
+        if cli.verbose > 0 || (format == Format::Summary && !cli.quiet) {
+            eprintln!(
+                "zcopy: --resume: {} file{} already copied, skipped",
+                resumed_skips.len(),
+                if resumed_skips.len() == 1 { "" } else { "s" }
+            );
+        }
+    }
     let mut report = zcopy::run(entries, &batch);
+    report.skipped.extend(resumed_skips);
     if let (true, Some(algorithm)) = (cli.mhl, config.hash) {
         let before = report.errors.len();
         zcopy::offload::finish(
             &mhl_roots,
             &mut report,
             algorithm,
+            resumed_hashes,
             config.jobs as usize,
             &interrupt::requested,
         );
