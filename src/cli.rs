@@ -60,7 +60,8 @@ const AFTER_LONG_HELP: &str = concat!(
   *_base64                 the exact bytes of a path that is not valid UTF-8 (which the
                            plain field shows with U+FFFD)
   --json-lines prints one object per line as files complete, \"type\": \"file\", \"error\"
-  or \"skipped\", then one \"summary\" object with the counts and stats.",
+  or \"skipped\" (and \"mhl\" for each generation written), then one \"summary\" object
+  with the counts and stats.",
     "\n\n",
     exit_status_help!()
 );

@@ -217,6 +217,14 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         );
         for error in &report.errors[before..] {
             eprintln!("{}", painter.error(&error.error));
+            if format == Format::JsonLines {
+                println!("{}", zcopy::report::json_line("error", error));
+            }
+        }
+        if format == Format::JsonLines {
+            for recorded in &report.mhl {
+                println!("{}", zcopy::report::json_line("mhl", recorded));
+            }
         }
         if format == Format::Summary && !cli.quiet {
             for recorded in &report.mhl {

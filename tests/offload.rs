@@ -750,3 +750,39 @@ fn an_offload_killed_midway_resumes_with_only_what_is_missing() {
     assert_eq!(json["skipped"].as_array().unwrap().len(), 5);
     assert_same_content(&card.join("Clips/C000.mov"), &victim);
 }
+
+#[test]
+fn a_destination_that_fills_up_gets_no_generation() {
+    let test = "a_destination_that_fills_up_gets_no_generation";
+    let Some(mounts) = mounts(test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    std::fs::create_dir(&card).unwrap();
+    for index in 0..3 {
+        write_pattern(&card.join(format!("C{index}.mov")), 2 * MIB, index + 40);
+    }
+    let full = dir_on(&mounts.tiny_tmpfs);
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[
+            os("-r"),
+            os("-j"),
+            os("1"),
+            os("--mhl"),
+            card.as_os_str(),
+            full.path().as_os_str(),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let errors = json["errors"].as_array().unwrap();
+    assert!(errors.iter().any(|error| error["errno"] == 28), "{json:#}");
+    let last = errors.last().unwrap();
+    assert_eq!(last["operation"], "mhl", "{json:#}");
+    assert!(last["error"]
+        .as_str()
+        .unwrap()
+        .contains("no ASC MHL generation written"));
+    assert!(json.get("mhl").is_none(), "{json:#}");
+    assert!(!full.path().join("A001/ascmhl").exists());
+    assert_no_debris(&full.path().join("A001"));
+}
