@@ -486,6 +486,11 @@ impl Cli {
         }
     }
 
+    /// True when `--hash none` was given (which `--mhl` cannot work with).
+    pub fn hash_none(&self) -> bool {
+        matches!(self.hash, Some(HashChoice(None)))
+    }
+
     /// Which `.env` file to read.
     pub fn env_file(&self) -> EnvFile {
         if self.no_env_file {

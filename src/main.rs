@@ -33,6 +33,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
     let painter = Painter::new(color_enabled(cli.color));
     let (mut config, warnings) = Config::load(&cli.overrides(), &cli.env_file())?;
+    if cli.mhl && cli.hash_none() {
+        anyhow::bail!("--mhl records hashes: it cannot work with --hash none");
+    }
     if cli.mhl && config.hash.is_none() {
         config.hash = Some(zcopy::hash::Algorithm::Xxh64);
     }

@@ -786,3 +786,16 @@ fn a_destination_that_fills_up_gets_no_generation() {
     assert!(!full.path().join("A001/ascmhl").exists());
     assert_no_debris(&full.path().join("A001"));
 }
+
+#[test]
+fn mhl_refuses_hash_none() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("A001")).unwrap();
+    let output = zcopy(dir.path())
+        .args(["-r", "--mhl", "--hash", "none", "A001", "copy"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot work with --hash none"));
+    assert!(!dir.path().join("copy").exists());
+}
