@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_zcopy_global_optspecs
-    string join \n r/recursive files-from= 0/null n/no-clobber i/interactive u/update t/target-directory= T/no-target-directory L/dereference P/no-dereference H d f/force remove-destination b/backup= S/suffix= l/link s/symbolic-link parents copy-contents sparse= attributes-only p preserve= no-preserve= a/archive zero-copy no-zero-copy min-size-mb= chunk-size-mb= reflink= j/jobs= method= verify= hash= mhl no-verify fsync no-fsync clean env-file= no-env-file json json-lines q/quiet color= print-config progress no-progress v/verbose h/help V/version
+    string join \n r/recursive files-from= 0/null n/no-clobber i/interactive u/update resume t/target-directory= T/no-target-directory L/dereference P/no-dereference H d f/force remove-destination b/backup= S/suffix= l/link s/symbolic-link parents copy-contents sparse= attributes-only p preserve= no-preserve= a/archive zero-copy no-zero-copy min-size-mb= chunk-size-mb= reflink= j/jobs= method= verify= hash= mhl no-verify fsync no-fsync clean env-file= no-env-file json json-lines q/quiet color= print-config progress no-progress v/verbose h/help V/version
 end
 
 function __fish_zcopy_needs_command
@@ -55,6 +55,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -s 0 -l null -d 'Entries in --
 complete -c zcopy -n "__fish_zcopy_needs_command" -s n -l no-clobber -d 'Do not replace existing destinations (they are reported as skipped)'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s i -l interactive -d 'Ask before replacing an existing destination (refused when there is one to ask about and stdin is not a terminal)'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s u -l update -d 'Copy only when the destination is missing or older than the source'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l resume -d 'Continue an interrupted copy: skip each file whose destination has the source\'s size and modification time (keep times with -p or -a) and, with --hash or --mhl, the source\'s hash (both are read)'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s T -l no-target-directory -d 'Treat the destination as a plain name, never as a directory to copy into'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s L -l dereference -d 'Follow every symbolic link among the sources, also inside trees'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s P -l no-dereference -d 'Follow no symbolic link: copy links as links, also on the command line (the default with -r)'

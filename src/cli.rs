@@ -66,7 +66,8 @@ const AFTER_LONG_HELP: &str = concat!(
   *_base64                 the exact bytes of a path that is not valid UTF-8 (which the
                            plain field shows with U+FFFD)
   --json-lines prints one object per line as files complete, \"type\": \"file\", \"error\"
-  or \"skipped\", then one \"summary\" object with the counts and stats.",
+  or \"skipped\" (and \"mhl\" for each generation written), then one \"summary\" object
+  with the counts and stats.",
     "\n\n",
     exit_status_help!()
 );
@@ -158,6 +159,12 @@ pub struct Cli {
     /// Copy only when the destination is missing or older than the source.
     #[arg(short = 'u', long, help_heading = "Copy")]
     pub update: bool,
+
+    /// Continue an interrupted copy: skip each file whose destination has the source's
+    /// size and modification time (keep times with -p or -a) and, with --hash or --mhl,
+    /// the source's hash (both are read).
+    #[arg(long, help_heading = "Copy")]
+    pub resume: bool,
 
     /// Copy every source into DIR (all PATHs are sources).
     #[arg(short = 't', long, value_name = "DIR", conflicts_with = "no_target_directory", help_heading = "Copy", value_hint = clap::ValueHint::DirPath)]
@@ -692,6 +699,11 @@ impl Cli {
                 (choice, false) => choice.map(|choice| choice.0),
             },
         }
+    }
+
+    /// True when `--hash none` was given (which `--mhl` cannot work with).
+    pub fn hash_none(&self) -> bool {
+        matches!(self.hash, Some(HashChoice(None)))
     }
 
     /// Which `.env` file to read.

@@ -6,7 +6,10 @@
 //! The library reads top-down: [`config`] (the `ZERO_COPY_*` settings) -> [`plan`]
 //! (sources to (source, destination) pairs) -> [`engine`] (one file, atomically) ->
 //! [`report`] (summary or JSON). [`batch`] runs a plan with workers and ties them
-//! together; [`error`] is the one error type all of them report.
+//! together; [`error`] is the one error type all of them report. For camera-card
+//! offloads, [`hash`] holds the ASC MHL hash algorithms and the read-back from the
+//! device, [`mhl`] the ASC MHL histories, and [`offload`] ties them to a batch
+//! (`--mhl`, `--resume`) and to `zcopy verify`.
 //!
 //! ```no_run
 //! use zcopy::{config::Config, engine, plan, Batch};

@@ -38,6 +38,9 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     }
     let painter = Painter::new(color_enabled(cli.color));
     let (mut config, warnings) = Config::load(&cli.overrides(), &cli.env_file())?;
+    if cli.mhl && cli.hash_none() {
+        anyhow::bail!("--mhl records hashes: it cannot work with --hash none");
+    }
     if cli.mhl && config.hash.is_none() {
         config.hash = Some(zcopy::hash::Algorithm::Xxh64);
     }
@@ -181,18 +184,53 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     batch.explicit_links = cli.link || cli.symbolic_link;
     batch.format = format;
     batch.painter = painter;
+    let mut resumed_hashes = std::collections::HashMap::new();
+    let mut resumed_skips = Vec::new();
+    if cli.resume {
+        if !batch.options.preserve.timestamps && !cli.quiet {
+            output::stderr_line(&painter.warning(
+                "--resume compares modification times, which copies keep only with -p or -a",
+            ));
+        }
+        let resumed = zcopy::offload::resume(
+            entries,
+            config.hash,
+            config.jobs as usize,
+            &interrupt::requested,
+        );
+        entries = resumed.entries;
+        resumed_hashes = resumed.hashes;
+        resumed_skips = resumed.skipped;
+        if cli.verbose > 0 || (format == Format::Summary && !cli.quiet) {
+            output::stderr_line(&format!(
+                "zcopy: --resume: {} file{} already copied, skipped",
+                resumed_skips.len(),
+                if resumed_skips.len() == 1 { "" } else { "s" }
+            ));
+        }
+    }
     let mut report = zcopy::run(entries, &batch);
+    report.skipped.extend(resumed_skips);
     if let (true, Some(algorithm)) = (cli.mhl, config.hash) {
         let before = report.errors.len();
         zcopy::offload::finish(
             &mhl_roots,
             &mut report,
             algorithm,
+            resumed_hashes,
             config.jobs as usize,
             &interrupt::requested,
         );
         for error in &report.errors[before..] {
             output::stderr_line(&painter.error(&error.error));
+            if format == Format::JsonLines {
+                output::stdout_line(&zcopy::report::json_line("error", error));
+            }
+        }
+        if format == Format::JsonLines {
+            for recorded in &report.mhl {
+                output::stdout_line(&zcopy::report::json_line("mhl", recorded));
+            }
         }
         if format == Format::Summary && !cli.quiet {
             for recorded in &report.mhl {

@@ -9,7 +9,7 @@ use crate::error::{Cause, Error, Operation};
 use crate::hash::Algorithm;
 use crate::mhl::{self, verify::FolderResult, History, RecordOptions};
 use crate::plan::Entry;
-use crate::report::{ErrorRecord, Report};
+use crate::report::{Endpoints, ErrorRecord, Report, SkipRecord};
 
 /// A folder of the plan copied as a whole: the history goes into `destination`.
 #[derive(Debug, Clone)]
@@ -98,6 +98,100 @@ pub fn prepare(
         .collect())
 }
 
+/// What `--resume` left out of a plan.
+pub struct Resumed {
+    /// The plan without the files already there.
+    pub entries: Vec<Entry>,
+    /// The files left out, as skipped.
+    pub skipped: Vec<SkipRecord>,
+    /// Their hashes (with `--hash`), by destination, for the ASC MHL generation.
+    pub hashes: HashMap<PathBuf, String>,
+}
+
+/// Reason given for a file `--resume` found already copied.
+const RESUMED: &str = "already copied: same size and modification time (--resume)";
+/// The same, with the hashes compared.
+const RESUMED_HASHED: &str = "already copied: same size, modification time and hash (--resume)";
+
+/// `--resume`: leaves out of the plan each file whose destination is a regular file with
+/// the source's size and modification time (to the nanosecond the filesystem keeps;
+/// a coarser one, like FAT's, means a new copy) and, given an algorithm, the source's
+/// hash: both files are read, on `jobs` threads. Anything else is copied again.
+pub fn resume(
+    entries: Vec<Entry>,
+    algorithm: Option<Algorithm>,
+    jobs: usize,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Resumed {
+    let same_size_and_time = |job: &crate::plan::Job| {
+        let (Ok(source), Ok(destination)) = (
+            std::fs::metadata(&job.source),
+            std::fs::metadata(&job.destination),
+        ) else {
+            return false;
+        };
+        destination.is_file()
+            && source.len() == destination.len()
+            && matches!((source.modified(), destination.modified()), (Ok(a), Ok(b)) if a == b)
+    };
+    let candidates: Vec<usize> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, entry)| matches!(entry, Entry::File(job) if same_size_and_time(job)))
+        .map(|(index, _)| index)
+        .collect();
+    let mut done: HashMap<usize, Option<String>> = HashMap::new();
+    match algorithm {
+        None => done.extend(candidates.into_iter().map(|index| (index, None))),
+        Some(algorithm) => {
+            let files: Vec<(PathBuf, Vec<Algorithm>)> = candidates
+                .iter()
+                .flat_map(|&index| {
+                    let Entry::File(job) = &entries[index] else {
+                        unreachable!("only files are candidates")
+                    };
+                    [
+                        (job.source.clone(), vec![algorithm]),
+                        (job.destination.clone(), vec![algorithm]),
+                    ]
+                })
+                .collect();
+            let hashes = mhl::hash_files(&files, jobs, interrupted, &|_| {});
+            for (pair, &index) in hashes.chunks(2).zip(&candidates) {
+                if let [Ok(source), Ok(destination)] = pair {
+                    if source == destination {
+                        done.insert(index, Some(source[0].1.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let mut resumed = Resumed {
+        entries: Vec::new(),
+        skipped: Vec::new(),
+        hashes: HashMap::new(),
+    };
+    for (index, entry) in entries.into_iter().enumerate() {
+        match (done.remove(&index), entry) {
+            (Some(hash), Entry::File(job)) => {
+                resumed.skipped.push(SkipRecord {
+                    paths: Endpoints::new(&job.source, Some(&job.destination)),
+                    reason: if hash.is_some() {
+                        RESUMED_HASHED
+                    } else {
+                        RESUMED
+                    },
+                });
+                if let Some(hash) = hash {
+                    resumed.hashes.insert(job.destination, hash);
+                }
+            }
+            (_, entry) => resumed.entries.push(entry),
+        }
+    }
+    resumed
+}
+
 /// One line per problem of a checked folder.
 pub fn describe_problems(result: &FolderResult) -> Vec<String> {
     let root = Path::new(&result.root);
@@ -123,18 +217,20 @@ pub fn describe_problems(result: &FolderResult) -> Vec<String> {
 
 /// After an `--mhl` copy: a new generation in each copied folder whose files all
 /// copied, with the hashes read back from the copies (no file is read again unless its
-/// hash is unknown). A folder with failed files gets no generation and an error.
+/// hash is unknown; `known` adds hashes found otherwise, by destination). A folder
+/// with failed files gets no generation and an error.
 pub fn finish(
     roots: &[Root],
     report: &mut Report,
     algorithm: Algorithm,
+    mut known: HashMap<PathBuf, String>,
     jobs: usize,
     interrupted: &(dyn Fn() -> bool + Sync),
 ) {
     if report.interrupted {
         return;
     }
-    let known: HashMap<PathBuf, String> = report
+    let copied: Vec<(PathBuf, String)> = report
         .files
         .iter()
         .filter_map(|file| {
@@ -143,6 +239,7 @@ pub fn finish(
             Some((destination, hash.clone()))
         })
         .collect();
+    known.extend(copied);
     for root in roots {
         let failed = report
             .errors

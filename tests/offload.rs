@@ -611,3 +611,191 @@ fn verify_checks_histories_the_reference_wrote() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no ASC MHL history here"));
 }
+
+#[test]
+fn an_offload_killed_midway_resumes_with_only_what_is_missing() {
+    let test = "an_offload_killed_midway_resumes_with_only_what_is_missing";
+    let Some(shim) = fault_shim(test) else { return };
+    if !require_tool(test, "ascmhl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    std::fs::create_dir_all(card.join("Clips")).unwrap();
+    for index in 0..6 {
+        write_pattern(
+            &card.join(format!("Clips/C{index:03}.mov")),
+            2 * MIB,
+            index + 20,
+        );
+    }
+    std::fs::create_dir(dir.path().join("raid")).unwrap();
+    let copy = dir.path().join("raid/A001/Clips");
+    // Slowed down (each read and write waits 50 ms), one file at a time, killed once two
+    // clips are in place.
+    let mut child = zcopy_with_faults_std(
+        dir.path(),
+        shim,
+        &[("ZCOPY_FAULT_DELAY_US", "50000".to_string())],
+    )
+    .args([
+        "-r",
+        "-p",
+        "-j",
+        "1",
+        "--mhl",
+        "--method",
+        "chunked",
+        "--chunk-size-mb",
+        "1",
+    ])
+    .args(["A001", "raid"])
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let installed = std::fs::read_dir(&copy)
+            .map(|entries| {
+                entries
+                    .filter(|entry| {
+                        let name = entry.as_ref().unwrap().file_name();
+                        !name.to_string_lossy().starts_with('.')
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if installed >= 2 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "zcopy finished before it could be killed"
+        );
+        assert!(started.elapsed().as_secs() < 120, "no clip was installed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!dir.path().join("raid/A001/ascmhl").exists());
+    let done_before: Vec<String> = list(&copy)
+        .into_iter()
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    assert!(
+        done_before.len() >= 2 && done_before.len() < 6,
+        "{done_before:?}"
+    );
+
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[
+            os("-r"),
+            os("-p"),
+            os("--resume"),
+            os("--mhl"),
+            os("A001"),
+            os("raid"),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let skipped: Vec<&str> = json["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped.len(), done_before.len(), "{json:#}");
+    assert!(skipped
+        .iter()
+        .all(|reason| reason.contains("same size, modification time and hash")));
+    assert_eq!(
+        json["files"].as_array().unwrap().len(),
+        6 - done_before.len()
+    );
+    assert_eq!(json["mhl"][0]["files"], 6);
+    assert_no_debris(&copy);
+    for index in 0..6 {
+        let name = format!("Clips/C{index:03}.mov");
+        assert_same_content(&card.join(&name), &dir.path().join("raid/A001").join(&name));
+    }
+    tool(dir.path(), "ascmhl", &[os("diff"), os("raid/A001")]);
+
+    // A destination with the right size and time but other content is copied again.
+    let victim = copy.join("C000.mov");
+    let modified = std::fs::metadata(&victim).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[7] ^= 0xff;
+    std::fs::write(&victim, &bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&victim)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[
+            os("-r"),
+            os("-p"),
+            os("--resume"),
+            os("--hash"),
+            os("xxh64"),
+            os("A001"),
+            os("raid"),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json["files"].as_array().unwrap().len(), 1, "{json:#}");
+    assert_eq!(json["skipped"].as_array().unwrap().len(), 5);
+    assert_same_content(&card.join("Clips/C000.mov"), &victim);
+}
+
+#[test]
+fn a_destination_that_fills_up_gets_no_generation() {
+    let test = "a_destination_that_fills_up_gets_no_generation";
+    let Some(mounts) = mounts(test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    std::fs::create_dir(&card).unwrap();
+    for index in 0..3 {
+        write_pattern(&card.join(format!("C{index}.mov")), 2 * MIB, index + 40);
+    }
+    let full = dir_on(&mounts.tiny_tmpfs);
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[
+            os("-r"),
+            os("-j"),
+            os("1"),
+            os("--mhl"),
+            card.as_os_str(),
+            full.path().as_os_str(),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let errors = json["errors"].as_array().unwrap();
+    assert!(errors.iter().any(|error| error["errno"] == 28), "{json:#}");
+    let last = errors.last().unwrap();
+    assert_eq!(last["operation"], "mhl", "{json:#}");
+    assert!(last["error"]
+        .as_str()
+        .unwrap()
+        .contains("no ASC MHL generation written"));
+    assert!(json.get("mhl").is_none(), "{json:#}");
+    assert!(!full.path().join("A001/ascmhl").exists());
+    assert_no_debris(&full.path().join("A001"));
+}
+
+#[test]
+fn mhl_refuses_hash_none() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("A001")).unwrap();
+    let output = zcopy(dir.path())
+        .args(["-r", "--mhl", "--hash", "none", "A001", "copy"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot work with --hash none"));
+    assert!(!dir.path().join("copy").exists());
+}

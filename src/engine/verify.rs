@@ -104,6 +104,9 @@ fn compare_content(
     Ok(())
 }
 
+/// Files from this size on are hashed on two threads, source and copy at once.
+const PARALLEL_HASH_MIN: u64 = 1 << 20;
+
 /// `--hash`: hashes the source and, at the same time, the copy read back from the
 /// device ([`hash::read_back`]); a difference fails the copy with both hashes. Pseudo
 /// files (procfs, sysfs), whose content may change between two reads, get no hash.
@@ -119,32 +122,48 @@ pub(crate) fn media_hash(
     if !source.size_is_exact {
         return Ok(None);
     }
-    // The observer need not be shareable between threads: this thread hashes the
-    // source and relays an interruption to the read-back through a flag.
-    let stop = AtomicBool::new(false);
-    let (source_hash, copy_hash) = std::thread::scope(|scope| {
-        let read_back = scope.spawn(|| {
-            hash::read_back(temp.file(), temp.destination(), algorithm, &|| {
-                stop.load(Ordering::Relaxed)
-            })
-        });
-        let source_hash = hash::hash_open_file(&source.file, source.path, algorithm, &|| {
-            observer.interrupted()
-        });
-        if source_hash.is_err() {
-            stop.store(true, Ordering::Relaxed);
-        }
-        while !read_back.is_finished() {
-            if observer.interrupted() {
+    let interrupted = || observer.interrupted();
+    let (source_hash, copy_hash) = if source.metadata.len() < PARALLEL_HASH_MIN {
+        // Small files: a thread would cost more than the second read it overlaps.
+        (
+            hash::hash_open_file(&source.file, source.path, algorithm, &interrupted),
+            hash::read_back(temp.file(), temp.destination(), algorithm, &interrupted),
+        )
+    } else {
+        // The observer need not be shareable between threads: this thread hashes the
+        // source and relays an interruption to the read-back through a flag.
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let (done, finished) = std::sync::mpsc::channel();
+            let stop = &stop;
+            scope.spawn(move || {
+                let hash = hash::read_back(temp.file(), temp.destination(), algorithm, &|| {
+                    stop.load(Ordering::Relaxed)
+                });
+                let _ = done.send(hash);
+            });
+            let source_hash = hash::hash_open_file(&source.file, source.path, algorithm, &|| {
+                observer.interrupted()
+            });
+            if source_hash.is_err() {
                 stop.store(true, Ordering::Relaxed);
             }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        let copy_hash = read_back
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (source_hash, copy_hash)
-    });
+            let copy_hash = loop {
+                match finished.recv_timeout(std::time::Duration::from_millis(20)) {
+                    Ok(hash) => break hash,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        if observer.interrupted() {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        unreachable!("the read-back thread sends before it ends, or panics")
+                    }
+                }
+            };
+            (source_hash, copy_hash)
+        })
+    };
     if observer.interrupted() {
         return Err(Error::new(
             temp.destination(),

@@ -379,7 +379,7 @@ pub enum Node {
 /// Lists `root` as the reference implementation walks it.
 pub fn walk(root: &Path, ignore: &Ignore) -> Result<Vec<Node>, Error> {
     let mut nodes = Vec::new();
-    walk_into(root, root, "", ignore, &mut nodes)?;
+    walk_into(root, "", ignore, &mut nodes)?;
     Ok(nodes)
 }
 
@@ -392,7 +392,6 @@ fn join(parent: &str, name: &str) -> String {
 }
 
 fn walk_into(
-    root: &Path,
     directory: &Path,
     relative: &str,
     ignore: &Ignore,
@@ -433,7 +432,7 @@ fn walk_into(
                 // them; zcopy leaves them out.
                 continue;
             }
-            walk_into(root, &path, &child_relative, ignore, nodes)?;
+            walk_into(&path, &child_relative, ignore, nodes)?;
             children.push((name, true));
         } else if child_metadata.is_file() {
             files.push(Node::File {
@@ -451,7 +450,6 @@ fn walk_into(
         metadata,
         children,
     });
-    let _ = root;
     Ok(())
 }
 
