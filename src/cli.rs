@@ -45,13 +45,17 @@ const AFTER_LONG_HELP: &str = concat!(
     "\n\n",
     "JSON (printed by --json, layout version 1):
   version                  layout version; changes only when a field changes meaning or goes away
-  files[]                  copied files in plan order: source, destination, bytes,
-                           method (clone, copy_file_range, sendfile, chunked),
-                           duration_sec, verified, hashes (with --hash or --mhl:
-                           {\"ALG\": \"HASH\"}, the source's, equal to the copy's read-back)
+  files[]                  files copied or made, in plan order: source, destination,
+                           kind (copy, link, symlink, special, attributes), bytes,
+                           method (clone, copy_file_range, sendfile, chunked; null unless
+                           kind is copy), duration_sec, verified, backup (-b: where the
+                           replaced destination was kept, or null), hashes (with --hash or
+                           --mhl: {\"ALG\": \"HASH\"}, the source's, equal to the copy's
+                           read-back)
   errors[]                 source, destination (or null), operation (stat_source, open_source,
                            create_temp, clone, copy_file_range, sendfile, read, write, verify,
-                           check_source, rename, ...), error (the message), errno (or null)
+                           check_source, rename, backup, create_link, create_symlink,
+                           create_special, ...), error (the message), errno (or null)
   skipped[]                source, destination, reason (-n, -u, -i)
   mhl[]                    with --mhl: root (a destination folder), generation (the .mhl file
                            written), files, carried (generations brought from the source)
@@ -73,11 +77,21 @@ const AFTER_LONG_HELP: &str = concat!(
 /// mechanism that works (clone, copy_file_range, sendfile, then a buffered chunk copy),
 /// verified, and renamed over the destination: a destination is never half-written.
 ///
-/// Where zcopy differs from GNU cp on purpose: a replaced destination is a new file
-/// renamed into place (atomic; other hard links to the old file keep the old content,
-/// and the new file belongs to the user running zcopy unless -p keeps the owner),
-/// never rewritten in place; each copy is verified before it is installed; a failure
-/// on one file never stops the others.
+/// Where zcopy differs from GNU cp on purpose (each for safety or for scripts):
+/// (1) a replaced destination is a new file renamed into place, never rewritten in
+/// place, so it is the old or the complete new file at every moment; other hard links
+/// to the old file keep the old content, and the new file belongs to the user running
+/// zcopy unless -p keeps the owner. (2) Each copy is verified before it is installed.
+/// (3) A failed copy leaves nothing under the destination's name (cp can leave a
+/// partial or empty file). (4) Several files are copied at once (-j); results are
+/// still reported in order. (5) A summary line on stderr (-q hides it). (6) Usage
+/// errors exit 2, not 1. (7) A FIFO or device named without -r is refused, not read
+/// (reading can block forever); -r recreates it as cp -r does. (8) A tree copied into
+/// itself is refused before anything is copied. (9) -b keeps the old file as a hard
+/// link before the new one is renamed over it, so the destination's name never goes
+/// missing. (10) -v adds the method in brackets. (11) --no-preserve applies after
+/// every --preserve, -p and -a, whatever their order. (12) --parents refuses paths
+/// with '..'.
 /// A file literally named "doctor" is copied with "zcopy ./doctor DST" or
 /// "zcopy -- doctor DST".
 #[derive(Parser, Debug)]

@@ -968,3 +968,92 @@ fn attributes_only_copies_no_data() {
         );
     }
 }
+
+/// Every new kind of result is told apart in the JSON, with -j8 as with -j1, and the
+/// flags work on --files-from lists too.
+#[test]
+fn json_records_say_what_was_made_with_jobs_and_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    flat_tree(d);
+    nix_mkfifo(&d.join("src/pipe"), 0o644);
+    std::fs::hard_link(d.join("src/a.txt"), d.join("src/sub/same.txt")).unwrap();
+    let zcopy_json = |args: &[&str], stdin: &str| {
+        let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+            .args(["--no-env-file", "--json"])
+            .args(args)
+            .current_dir(d)
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut made: Vec<(String, String, String)> = json["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|file| {
+                (
+                    file["destination"].as_str().unwrap().to_string(),
+                    file["kind"].as_str().unwrap().to_string(),
+                    file["backup"].as_str().unwrap_or("-").to_string(),
+                )
+            })
+            .collect();
+        made.sort();
+        made
+    };
+    let owned = |rows: &[(&str, &str, &str)]| -> Vec<(String, String, String)> {
+        rows.iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect()
+    };
+    for jobs in ["-j1", "-j8"] {
+        let tree = format!("tree{jobs}");
+        assert_eq!(
+            zcopy_json(&[jobs, "-a", "src", &tree], ""),
+            owned(&[
+                (&format!("{tree}/a.txt"), "copy", "-"),
+                (&format!("{tree}/latest"), "symlink", "-"),
+                (&format!("{tree}/pipe"), "special", "-"),
+                (&format!("{tree}/sub/b.txt"), "copy", "-"),
+                (&format!("{tree}/sub/same.txt"), "link", "-"),
+            ])
+        );
+        let out = format!("out{jobs}");
+        std::fs::create_dir(d.join(&out)).unwrap();
+        let copied = format!("{out}/src/a.txt");
+        assert_eq!(
+            zcopy_json(&[jobs, "-b", "--files-from=-", &out], "src/a.txt\n"),
+            owned(&[(&copied, "copy", "-")])
+        );
+        assert_eq!(
+            zcopy_json(&[jobs, "-b", "--files-from=-", &out], "src/a.txt\n"),
+            owned(&[(&copied, "copy", &format!("{copied}~"))])
+        );
+        let listed = format!("listed{jobs}");
+        std::fs::create_dir(d.join(&listed)).unwrap();
+        assert_eq!(
+            zcopy_json(
+                &[jobs, "-l", "--files-from=-", &listed],
+                "src/a.txt\nsrc/sub/b.txt\n"
+            ),
+            owned(&[
+                (&format!("{listed}/src/a.txt"), "link", "-"),
+                (&format!("{listed}/src/sub/b.txt"), "link", "-"),
+            ])
+        );
+        let symbolic = format!("{}/sym{jobs}", d.display());
+        let source = format!("{}/src/a.txt", d.display());
+        assert_eq!(
+            zcopy_json(&[jobs, "-s", &source, &symbolic], ""),
+            owned(&[(&symbolic, "symlink", "-")])
+        );
+        assert_eq!(std::fs::read_link(&symbolic).unwrap(), Path::new(&source));
+    }
+}
