@@ -132,7 +132,9 @@ impl Backup {
     /// backup's path.
     pub fn make(&self, destination: &Path) -> Result<PathBuf, Error> {
         let backup = self.name_for(destination);
-        let temporary = crate::atomic::temp_symlink_path(destination);
+        // Named after the backup: the destination's own temporary name may be in use
+        // by the new link or node waiting to replace it.
+        let temporary = crate::atomic::temp_symlink_path(&backup);
         match std::fs::hard_link(destination, &temporary) {
             Ok(()) => {
                 if let Err(err) = std::fs::rename(&temporary, &backup) {

@@ -1057,3 +1057,42 @@ fn json_records_say_what_was_made_with_jobs_and_lists() {
         assert_eq!(std::fs::read_link(&symbolic).unwrap(), Path::new(&source));
     }
 }
+
+/// A backup is made while the destination's name keeps the old file: watched from
+/// outside, the destination never disappears during a -b copy.
+#[test]
+fn a_backup_never_leaves_the_destination_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("new"), "new\n");
+    write(&d.join("clip"), "old\n");
+    for round in 0..30 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+            .args(["--no-env-file", "-q", "--backup=numbered", "new", "clip"])
+            .current_dir(d)
+            .spawn()
+            .unwrap();
+        loop {
+            let finished = child.try_wait().unwrap().is_some();
+            assert!(
+                d.join("clip").exists(),
+                "round {round}: the destination went missing"
+            );
+            if finished {
+                break;
+            }
+        }
+        assert!(child.wait().unwrap().success());
+    }
+    let names = std::fs::read_dir(d).unwrap().count();
+    assert_eq!(names, 2 + 30, "new, clip and 30 numbered backups");
+    assert_eq!(
+        std::fs::read_to_string(d.join("clip.~1~")).unwrap(),
+        "old\n"
+    );
+    assert!(!std::fs::read_dir(d).unwrap().any(|entry| entry
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains("zcopy-tmp")));
+}
