@@ -249,6 +249,17 @@ pub struct Cli {
     #[arg(long, requires = "recursive", help_heading = "Copy")]
     pub copy_contents: bool,
 
+    /// Holes in copies: auto (keep the source's), always (also make holes of zero
+    /// blocks; uses the chunk copy), never (write every byte; no clone).
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        default_value = "auto",
+        help_heading = "Copy"
+    )]
+    pub sparse: crate::engine::Sparse,
+
     /// Copy no data: only the attributes kept by -p, --preserve or -a (a missing
     /// destination is created empty).
     #[arg(long, help_heading = "Copy")]

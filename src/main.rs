@@ -122,6 +122,10 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         );
     }
     let backup = cli.backup().map_err(anyhow::Error::msg)?;
+    if cli.sparse != zcopy::engine::Sparse::Auto && config.reflink == zcopy::config::Reflink::Always
+    {
+        anyhow::bail!("--reflink=always can be used only with --sparse=auto");
+    }
     if cli.verbose > 1 {
         for line in config.describe() {
             output::stderr_line(&format!("zcopy: {line}"));
@@ -181,6 +185,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     batch.options.remove_destination = cli.remove_destination;
     batch.options.backup = backup;
     batch.options.attributes_only = cli.attributes_only;
+    batch.options.sparse = cli.sparse;
     batch.options.default_mode = cli.no_preserve.iter().any(|removed| removed.mode);
     batch.explicit_links = cli.link || cli.symbolic_link;
     batch.format = format;

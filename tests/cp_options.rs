@@ -1096,3 +1096,58 @@ fn a_backup_never_leaves_the_destination_missing() {
         .to_string_lossy()
         .contains("zcopy-tmp")));
 }
+
+/// --sparse: the copies hold the same bytes as cp's and the same number of allocated
+/// blocks (holes kept, made of zero blocks, or filled).
+#[test]
+fn sparse_modes_allocate_what_cp_allocates() {
+    use std::io::{Seek, SeekFrom, Write};
+    let tree = |d: &Path| {
+        let mut sparse = std::fs::File::create(d.join("sparse")).unwrap();
+        sparse.seek(SeekFrom::Start(1 << 20)).unwrap();
+        sparse.write_all(&[7u8; 8192]).unwrap();
+        sparse.set_len(3 << 20).unwrap();
+        let mut zeros = std::fs::File::create(d.join("zeros")).unwrap();
+        zeros.write_all(&vec![0u8; 1 << 20]).unwrap();
+        zeros.write_all(&[9u8; 4096]).unwrap();
+        zeros.write_all(&vec![0u8; 1 << 20]).unwrap();
+        zeros.sync_all().unwrap();
+    };
+    for args in [
+        &["sparse", "copy"][..],
+        &["--sparse=auto", "sparse", "copy"],
+        &["--sparse=always", "sparse", "copy"],
+        &["--sparse=never", "sparse", "copy"],
+        &["--sparse=always", "zeros", "copy"],
+        &["--sparse=never", "zeros", "copy"],
+        &["--sparse=always", "--reflink=always", "sparse", "copy"],
+    ] {
+        let cp_dir = prepared(&tree, false);
+        let zcopy_dir = prepared(&tree, false);
+        let case = Case {
+            args,
+            ..Case::default()
+        };
+        let cp = run_tool(Path::new("/bin/cp"), &[], cp_dir.path(), &case);
+        let zcopy = run_tool(
+            Path::new(env!("CARGO_BIN_EXE_zcopy")),
+            &["--no-env-file", "-q"],
+            zcopy_dir.path(),
+            &case,
+        );
+        assert_eq!(cp.tree, zcopy.tree, "{args:?}");
+        assert_eq!(cp.code == 0, zcopy.code == 0, "{args:?}: {}", zcopy.stderr);
+        if cp.code == 0 {
+            let blocks = |dir: &Path| {
+                let file = std::fs::File::open(dir.join("copy")).unwrap();
+                file.sync_all().unwrap();
+                file.metadata().unwrap().blocks()
+            };
+            assert_eq!(
+                blocks(cp_dir.path()),
+                blocks(zcopy_dir.path()),
+                "{args:?}: allocated 512-byte blocks"
+            );
+        }
+    }
+}

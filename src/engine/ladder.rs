@@ -89,8 +89,15 @@ fn rungs(src: &Source<'_>, options: &CopyOptions) -> &'static [Method] {
     if options.reflink == Reflink::Always {
         return &[Method::Clone];
     }
-    if !options.zero_copy || !src.size_is_exact {
+    if !options.zero_copy || !src.size_is_exact || options.sparse == Sparse::Always {
         return &[Method::Chunked];
+    }
+    if options.sparse == Sparse::Never {
+        // A clone shares the source's holes, and copy_file_range may clone too.
+        if src.metadata.len() < options.min_size {
+            return &[Method::Chunked];
+        }
+        return platform_rungs(Reflink::Never);
     }
     if src.metadata.len() < options.min_size {
         return small_file_rungs(options.reflink);
@@ -256,8 +263,26 @@ fn run_rung(
             ))),
         };
     }
-    let data = segments::data_segments(&src.file, &src.metadata)
-        .map_err(|err| RungError::Failed(Operation::MapHoles, err))?;
+    let data = if options.sparse == Sparse::Never {
+        // Holes are read as zeros and written as data.
+        vec![0..size]
+    } else {
+        segments::data_segments(&src.file, &src.metadata)
+            .map_err(|err| RungError::Failed(Operation::MapHoles, err))?
+    };
+    if options.sparse == Sparse::Always && method == Method::Chunked {
+        let copied = chunked::copy_making_holes(
+            &src.file,
+            temp.file(),
+            &data,
+            options.chunk_size,
+            observer,
+        )?;
+        temp.file()
+            .set_len(size)
+            .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
+        return Ok(copied);
+    }
     let copied = match method {
         Method::CopyFileRange => copy_range::copy(
             &src.file,

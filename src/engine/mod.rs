@@ -109,6 +109,19 @@ impl Method {
     }
 }
 
+/// How holes are made in copies (`--sparse=WHEN`, as cp).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Sparse {
+    /// Keep the source's holes (found with SEEK_DATA), and clones share them.
+    #[default]
+    Auto,
+    /// Also make a hole of every all-zero block of data (read through the chunk copy).
+    Always,
+    /// Make no holes: every byte of the copy is written (no clone or copy_file_range,
+    /// which would share or keep holes).
+    Never,
+}
+
 /// What the engine needs from the caller while it copies.
 pub trait Observer {
     /// Bytes of the current file copied so far (may go back to 0 when a rung gives way).
@@ -162,6 +175,8 @@ pub struct CopyOptions {
     /// New files and directories get the default mode (0666 or 0777 less the umask),
     /// not the source's (`--no-preserve=mode`).
     pub default_mode: bool,
+    /// Holes in copies (`--sparse`).
+    pub sparse: Sparse,
     /// Largest single request to the kernel paths. Smaller values make progress smoother
     /// and Ctrl-C quicker; larger ones save syscalls (1 GiB is where Linux caps a
     /// single copy_file_range anyway... minus a page for sendfile).
@@ -192,6 +207,7 @@ impl CopyOptions {
             backup: None,
             attributes_only: false,
             default_mode: false,
+            sparse: Sparse::Auto,
             kernel_chunk: if show_progress { chunk_size } else { 1 << 30 },
             hash: config.hash,
         }
