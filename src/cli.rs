@@ -245,8 +245,9 @@ pub struct Cli {
     #[arg(long, help_heading = "Copy")]
     pub parents: bool,
 
-    /// With -r, read FIFOs and devices like files instead of recreating them.
-    #[arg(long, requires = "recursive", help_heading = "Copy")]
+    /// With -r, read FIFOs and devices like files instead of recreating them (a FIFO
+    /// is waited on until its writer closes it, as with cp).
+    #[arg(long, help_heading = "Copy")]
     pub copy_contents: bool,
 
     /// Holes in copies: auto (keep the source's), always (also make holes of zero

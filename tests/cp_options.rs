@@ -1151,3 +1151,61 @@ fn sparse_modes_allocate_what_cp_allocates() {
         }
     }
 }
+
+/// --copy-contents: with -r, a device node or FIFO is read like a file instead of
+/// recreated.
+#[test]
+fn copy_contents_reads_special_files() {
+    if !root() {
+        eprintln!("SKIPPED copy_contents_reads_special_files: mknod needs root");
+        return;
+    }
+    let tree = |d: &Path| {
+        flat_tree(d);
+        nix_mknod_char(&d.join("src/null"), 0o644, 1, 3);
+    };
+    for args in [
+        &["-r", "--copy-contents", "src", "copy"][..],
+        &["-a", "--copy-contents", "src", "copy"],
+        &["--copy-contents", "src/null", "copy"],
+    ] {
+        compare(
+            &tree,
+            Case {
+                args,
+                ..Case::default()
+            },
+        );
+    }
+    // A FIFO: read until its writer closes it.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    std::fs::create_dir(d.join("src")).unwrap();
+    nix_mkfifo(&d.join("src/pipe"), 0o644);
+    let writer = {
+        let pipe = d.join("src/pipe");
+        std::thread::spawn(move || std::fs::write(pipe, "fed through a pipe\n").unwrap())
+    };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+        .args([
+            "--no-env-file",
+            "-q",
+            "-r",
+            "--copy-contents",
+            "src",
+            "copy",
+        ])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("copy/pipe")).unwrap(),
+        "fed through a pipe\n"
+    );
+}

@@ -149,7 +149,12 @@ fn copy_with(
 // earlier rung (sendfile moves the destination's) to reason about.
 #[cfg(unix)]
 fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buffer, offset)
+    match std::os::unix::fs::FileExt::read_at(file, buffer, offset) {
+        // A FIFO or character device (--copy-contents) has no offsets (ESPIPE): it is
+        // read in order, which is the order the copy asks in.
+        Err(err) if err.raw_os_error() == Some(libc::ESPIPE) => io::Read::read(&mut &*file, buffer),
+        other => other,
+    }
 }
 
 #[cfg(unix)]

@@ -47,9 +47,17 @@ pub fn copy_planned_file(
     let started = Instant::now();
     // Everything that can refuse or skip the file is decided from stats, before the
     // source is opened: a -n or -u run over a tree that is already copied opens nothing.
-    let source_metadata = match looked_at {
-        Some(metadata) => regular(source, metadata.clone())?,
-        None => regular(source, stat_source(source)?)?,
+    // --copy-contents reads FIFOs and devices like files (a FIFO blocks until written,
+    // as with cp); everything else must be a regular file.
+    let looked_at = match looked_at {
+        Some(metadata) => metadata.clone(),
+        None => stat_source(source)?,
+    };
+    let stream = options.copy_contents && is_stream(&looked_at);
+    let source_metadata = if stream {
+        looked_at
+    } else {
+        regular(source, looked_at)?
     };
     // -b and --remove-destination replace a destination symlink itself, as cp (which
     // renames or unlinks it) does; otherwise its target gets the new content.
@@ -94,7 +102,11 @@ pub fn copy_planned_file(
             }
         }
     }
-    let src = open_source(source, &source_metadata)?;
+    let src = if stream {
+        open_stream(source)?
+    } else {
+        open_source(source, &source_metadata)?
+    };
     if options.attributes_only {
         return attributes_only(&src, &destination, existing.as_ref(), options, started);
     }
@@ -116,7 +128,9 @@ pub fn copy_planned_file(
     let (method, copied) = run_ladder(&src, &mut temp, options, observer)?;
     // The source check comes first: a source truncated mid-copy is a changed source,
     // not a failed verification.
-    verify::source_unchanged(&src)?;
+    if !stream {
+        verify::source_unchanged(&src)?;
+    }
     let verified = verify::check(&src, &temp, copied, options.verify, observer)?;
     let hash = verify::media_hash(&src, &temp, options.hash, observer)?;
     if options.preserve.any() {
@@ -134,7 +148,7 @@ pub fn copy_planned_file(
         // flushing a large file takes seconds.
         temp.sync()?;
     }
-    if checked_content || options.fsync {
+    if (checked_content || options.fsync) && !stream {
         // Reading both files again or flushing takes seconds for a large file: long
         // enough for an editor or a camera app to save a new version over the source's
         // name (a rename, which leaves our open file and its size and mtime untouched).
@@ -317,6 +331,39 @@ fn open_source<'a>(path: &'a Path, looked_at: &Metadata) -> Result<Source<'a>, E
         file,
         metadata,
         size_is_exact,
+    })
+}
+
+/// True for a FIFO or a character or block device (what `--copy-contents` reads).
+#[cfg(unix)]
+fn is_stream(metadata: &Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = metadata.file_type();
+    kind.is_fifo() || kind.is_char_device() || kind.is_block_device()
+}
+
+#[cfg(not(unix))]
+fn is_stream(_metadata: &Metadata) -> bool {
+    false
+}
+
+/// Opens a FIFO or device for `--copy-contents`: a blocking open (a FIFO waits for a
+/// writer, as cp's does), read until end of file like a pseudo file.
+fn open_stream(path: &Path) -> Result<Source<'_>, Error> {
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NOCTTY);
+    }
+    let file = open.open(path).op(path, Operation::OpenSource)?;
+    let metadata = file.metadata().op(path, Operation::StatSource)?;
+    Ok(Source {
+        path,
+        file,
+        metadata,
+        size_is_exact: false,
     })
 }
 

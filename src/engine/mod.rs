@@ -177,6 +177,8 @@ pub struct CopyOptions {
     pub default_mode: bool,
     /// Holes in copies (`--sparse`).
     pub sparse: Sparse,
+    /// Read FIFOs and devices like files (`--copy-contents`).
+    pub copy_contents: bool,
     /// Largest single request to the kernel paths. Smaller values make progress smoother
     /// and Ctrl-C quicker; larger ones save syscalls (1 GiB is where Linux caps a
     /// single copy_file_range anyway... minus a page for sendfile).
@@ -208,6 +210,7 @@ impl CopyOptions {
             attributes_only: false,
             default_mode: false,
             sparse: Sparse::Auto,
+            copy_contents: false,
             kernel_chunk: if show_progress { chunk_size } else { 1 << 30 },
             hash: config.hash,
         }
