@@ -296,9 +296,17 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
             unreachable!("handled before the workers start")
         }
     };
+    // -i asks before anything existing is replaced; a yes lets -l and -s replace it.
+    if batch.interactive && !confirm_overwrite(observer.progress, destination) {
+        return Done::Skipped {
+            source: source.clone(),
+            destination: destination.clone(),
+            reason: "not confirmed (-i)",
+        };
+    }
     // Links the user asked for (-l, -s) refuse to replace a file, as in cp; links and
     // nodes of a copied tree replace what is there.
-    let explicit = batch.explicit_links && !matches!(what, What::Special(_));
+    let explicit = batch.explicit_links && !batch.interactive && !matches!(what, What::Special(_));
     match make::make(what, destination, &batch.options, explicit) {
         Ok(Made::Done { backup }) => Done::Made(FileRecord {
             paths: Endpoints::new(source, Some(destination)),

@@ -1209,3 +1209,45 @@ fn copy_contents_reads_special_files() {
         "fed through a pipe\n"
     );
 }
+
+/// -i asks before -l or -s replaces a file (a yes replaces it, as cp's does), and
+/// before a link of a copied tree replaces one.
+#[test]
+fn interactive_asks_before_links_replace_files() {
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("SKIPPED interactive_asks_before_links_replace_files: script(1) is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    flat_tree(d);
+    write(&d.join("taken"), "old\n");
+    let on_terminal = |answer: &str, args: &str| {
+        let command = format!(
+            "printf '{answer}\\n' | script -qec '{} --no-env-file -q -i {args}' /dev/null",
+            env!("CARGO_BIN_EXE_zcopy")
+        );
+        let output = std::process::Command::new("sh")
+            .args(["-c", &command])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let said = on_terminal("n", "-l src/a.txt taken");
+    assert!(said.contains("overwrite 'taken'?"), "{said}");
+    assert_eq!(std::fs::read_to_string(d.join("taken")).unwrap(), "old\n");
+    on_terminal("y", "-l src/a.txt taken");
+    let (a, taken) = (
+        std::fs::metadata(d.join("src/a.txt")).unwrap(),
+        std::fs::metadata(d.join("taken")).unwrap(),
+    );
+    assert_eq!(
+        (a.dev(), a.ino()),
+        (taken.dev(), taken.ino()),
+        "a hard link now"
+    );
+    let said = on_terminal("n", "-P src/latest taken");
+    assert!(said.contains("overwrite 'taken'?"), "{said}");
+    assert!(!d.join("taken").is_symlink());
+}
