@@ -1251,3 +1251,85 @@ fn interactive_asks_before_links_replace_files() {
     assert!(said.contains("overwrite 'taken'?"), "{said}");
     assert!(!d.join("taken").is_symlink());
 }
+
+/// `--files-from LIST DIR` puts each listed path where `cp --parents PATH... DIR` does:
+/// so every option, with -j8 and a list, is held against cp --parents.
+#[test]
+fn options_work_the_same_through_files_from_and_jobs() {
+    let tree = |d: &Path| {
+        small_tree(d);
+        std::fs::hard_link(d.join("src/a.txt"), d.join("src/private/same.txt")).unwrap();
+        std::fs::create_dir_all(d.join("dir/src/private")).unwrap();
+        write(&d.join("dir/src/a.txt"), "old\n");
+        write(
+            &d.join("list"),
+            "src/a.txt\nsrc/private/b.txt\nsrc/private/same.txt\n",
+        );
+    };
+    let sources = ["src/a.txt", "src/private/b.txt", "src/private/same.txt"];
+    for options in [
+        &[][..],
+        &["-p"],
+        &["-b"],
+        &["--backup=numbered"],
+        &["-l", "-f"],
+        &["--remove-destination"],
+        &["--preserve=links"],
+        &["--attributes-only", "-p"],
+        &["--sparse=never"],
+        &["-n"],
+        &["-u"],
+    ] {
+        let cp_args: Vec<&str> = ["--parents"]
+            .iter()
+            .chain(options)
+            .chain(&sources)
+            .chain(&["dir"])
+            .copied()
+            .collect();
+        let zcopy_args: Vec<&str> = ["-j8", "--files-from=list"]
+            .iter()
+            .chain(options)
+            .chain(&["dir"])
+            .copied()
+            .collect();
+        let cp_dir = prepared(&tree, false);
+        let zcopy_dir = prepared(&tree, false);
+        let cp = run_tool(
+            Path::new("/bin/cp"),
+            &[],
+            cp_dir.path(),
+            &Case {
+                args: &cp_args,
+                times: true,
+                ..Case::default()
+            },
+        );
+        let zcopy = run_tool(
+            Path::new(env!("CARGO_BIN_EXE_zcopy")),
+            &["--no-env-file", "-q"],
+            zcopy_dir.path(),
+            &Case {
+                args: &zcopy_args,
+                times: true,
+                ..Case::default()
+            },
+        );
+        // cp --parents gives the directories it makes the source's modes; --files-from
+        // makes them as new directories (0777 less the umask).
+        let without_parents = |tree: &Snapshot| -> Snapshot {
+            tree.iter()
+                .filter(|(path, node)| !(node.kind == "dir" && path.starts_with("dir/")))
+                .map(|(path, node)| (path.clone(), node.clone()))
+                .collect()
+        };
+        assert_eq!(
+            without_parents(&cp.tree),
+            without_parents(&zcopy.tree),
+            "{options:?}: cp {}\nzcopy {}",
+            cp.stderr,
+            zcopy.stderr
+        );
+        assert_eq!(cp.code, zcopy.code, "{options:?}: {}", zcopy.stderr);
+    }
+}
