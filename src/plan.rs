@@ -520,7 +520,10 @@ impl Planner {
             }
             LinkMode::Copy => {}
         }
-        if self.preserve_links && hard_linked(metadata) {
+        // As cp: a file reached through a followed link is remembered too, so two
+        // links to one file stay one file (-L --preserve=links).
+        let through_link = followed && self.symlinks != Symlinks::FollowNone;
+        if self.preserve_links && (hard_linked(metadata) || through_link) {
             if let Some(first) = self.linked.get(&inode(metadata)).cloned() {
                 if self.claim(source, destination) {
                     self.entries.push(Entry::Link {

@@ -821,6 +821,11 @@ fn preserve_links_keeps_hard_links_as_hard_links() {
         write(&d.join("other"), "other\n");
         std::fs::hard_link(d.join("other"), d.join("other-link")).unwrap();
         std::fs::create_dir(d.join("dir")).unwrap();
+        std::fs::create_dir(d.join("links")).unwrap();
+        write(&d.join("links/f"), "one\n");
+        symlink("f", &d.join("links/l1"));
+        symlink("f", &d.join("links/l2"));
+        symlink("links", &d.join("links2"));
     };
     for args in [
         &["-r", "src", "copy"][..],
@@ -831,6 +836,10 @@ fn preserve_links_keeps_hard_links_as_hard_links() {
         &["--preserve=links", "other", "other-link", "dir"],
         &["-d", "other", "other-link", "dir"],
         &["other", "other-link", "dir"],
+        &["-rL", "--preserve=links", "links", "copy"],
+        &["-aL", "links", "copy"],
+        &["-rH", "--preserve=links", "links", "links2", "dir"],
+        &["-r", "--preserve=links", "links", "copy"],
     ] {
         for jobs in ["-j1", "-j8"] {
             compare(
