@@ -747,6 +747,8 @@ fn backups_follow_cp_naming() {
             &[("SIMPLE_BACKUP_SUFFIX", ".old")],
         ),
         (&["-b", "src/a.txt", "new"], &[]),
+        (&["-b", "-n", "src/a.txt", "clip"], &[]),
+        (&["--backup=none", "-n", "src/a.txt", "clip"], &[]),
         (&["-b", "src/a.txt", "link"], &[]),
         (&["-b", "-l", "src/a.txt", "clip"], &[]),
         (&["-b", "-s", "src/a.txt", "clip"], &[]),
