@@ -308,13 +308,14 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
     // nodes of a copied tree replace what is there.
     let explicit = batch.explicit_links && !batch.interactive && !matches!(what, What::Special(_));
     match make::make(what, destination, &batch.options, explicit) {
-        Ok(Made::Done { backup }) => Done::Made(FileRecord {
+        Ok(Made::Done { backup, replaced }) => Done::Made(FileRecord {
             paths: Endpoints::new(source, Some(destination)),
             kind: what.kind(),
             bytes: 0,
             method: None,
             duration_sec: 0.0,
             verified: false,
+            removed: replaced && backup.is_none() && batch.options.remove_destination,
             backup: backup.as_deref().map(report::path_text),
             hashes: Default::default(),
         }),
@@ -529,6 +530,7 @@ fn file_record(job: &Job, copied: &engine::Copied, batch: &Batch) -> FileRecord 
         method: (!attributes_only).then_some(copied.method),
         duration_sec: copied.duration.as_secs_f64(),
         verified: copied.verified,
+        removed: copied.replaced && copied.backup.is_none() && batch.options.remove_destination,
         backup: copied.backup.as_deref().map(report::path_text),
         hashes: copied
             .hash

@@ -48,6 +48,8 @@ pub enum Made {
     Done {
         /// Where the replaced destination was kept (`-b`).
         backup: Option<PathBuf>,
+        /// Something was at the destination and was replaced.
+        replaced: bool,
     },
     /// Left alone on purpose.
     Skipped(&'static str),
@@ -69,14 +71,20 @@ pub fn make(
     };
     if let (What::Symlink { source, .. }, Some(_)) = (what, &existing) {
         if refuse_link_onto_its_referent(source, destination)? {
-            return Ok(Made::Done { backup: None });
+            return Ok(Made::Done {
+                backup: None,
+                replaced: false,
+            });
         }
     }
     if let Some(existing) = &existing {
         if let What::HardLink(target) = what {
             // Already this very file: nothing to do (cp -l run twice succeeds).
             if std::fs::symlink_metadata(target).is_ok_and(|meta| same_inode(&meta, existing)) {
-                return Ok(Made::Done { backup: None });
+                return Ok(Made::Done {
+                    backup: None,
+                    replaced: false,
+                });
             }
         }
         if existing.is_dir() {
@@ -117,7 +125,10 @@ pub fn make(
         let _ = std::fs::remove_file(&temporary);
         return Err(Error::os(destination, Operation::Rename, err));
     }
-    Ok(Made::Done { backup })
+    Ok(Made::Done {
+        backup,
+        replaced: existing.is_some(),
+    })
 }
 
 /// `-a`, `-P -p`: a link copied as a link keeps its own owner and times; a link made by

@@ -171,6 +171,10 @@ pub struct FileRecord {
     /// from the device matched.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub hashes: std::collections::BTreeMap<String, String>,
+    /// The destination was removed first (`--remove-destination`): `-v` says so, as
+    /// cp does.
+    #[serde(skip)]
+    pub removed: bool,
 }
 
 impl FileRecord {
@@ -181,7 +185,14 @@ impl FileRecord {
             (Kind::Copy, Some(method)) => method.name(),
             (kind, _) => kind.name(),
         };
-        let mut line = format!(
+        let mut line = String::new();
+        if self.removed {
+            line.push_str(&format!(
+                "removed '{}'\n",
+                self.paths.destination.as_deref().unwrap_or("")
+            ));
+        }
+        line += &format!(
             "'{}' -> '{}' [{what}]",
             self.paths.source,
             self.paths.destination.as_deref().unwrap_or("")

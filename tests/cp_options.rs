@@ -591,6 +591,9 @@ fn verbose_prints_cp_lines_with_the_method_in_brackets() {
         &["-v", "--backup=numbered", "src/a.txt", "old"],
         &["-v", "-s", "src/a.txt", "link"],
         &["-v", "-l", "src/a.txt", "link"],
+        &["-v", "--remove-destination", "src/a.txt", "old"],
+        &["-rv", "--remove-destination", "src", "dir"],
+        &["-v", "--remove-destination", "-s", "src/a.txt", "old"],
     ] {
         let (cp, zcopy) = compare(
             &tree,

@@ -172,6 +172,7 @@ pub fn copy_planned_file(
         verified: verified || hash.is_some(),
         backup,
         hash,
+        replaced: existing.is_some(),
     }))
 }
 
@@ -192,6 +193,7 @@ fn attributes_only(
             verified: false,
             backup,
             hash: None,
+            replaced: existing.is_some(),
         }))
     };
     if existing.is_some_and(|meta| meta.is_file()) && options.backup.is_none() {

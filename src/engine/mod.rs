@@ -248,6 +248,8 @@ pub struct Copied {
     pub backup: Option<std::path::PathBuf>,
     /// With `--hash`: the algorithm and the hash, the source's and the copy's read back.
     pub hash: Option<(Algorithm, String)>,
+    /// Something was at the destination and was replaced.
+    pub replaced: bool,
 }
 
 /// The result of one file.
