@@ -97,6 +97,21 @@ pub fn make(
         if options.no_clobber {
             return Ok(Made::Skipped("destination exists (--no-clobber)"));
         }
+        if options.update {
+            // -u: as for files, only over an older destination (the entries' own
+            // times: a link is not followed).
+            let source = match what {
+                What::Symlink { source, .. } | What::Special(source) => Some(source),
+                What::HardLink(_) => None,
+            };
+            if let Some(source) = source.and_then(|source| std::fs::symlink_metadata(source).ok()) {
+                if !older(existing, &source) {
+                    return Ok(Made::Skipped(
+                        "destination is not older than the source (--update)",
+                    ));
+                }
+            }
+        }
         if explicit && !options.force && !options.remove_destination && options.backup.is_none() {
             return Err(Error::os(destination, what.operation(), exists_error()));
         }
@@ -370,4 +385,12 @@ pub(crate) fn umask() -> u32 {
                 mask as u32
             })
     })
+}
+
+/// True when `destination` was modified before `source`.
+fn older(destination: &Metadata, source: &Metadata) -> bool {
+    match (destination.modified(), source.modified()) {
+        (Ok(destination), Ok(source)) => destination < source,
+        _ => true,
+    }
 }

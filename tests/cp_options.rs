@@ -1347,3 +1347,48 @@ fn options_work_the_same_through_files_from_and_jobs() {
         assert_eq!(cp.code, zcopy.code, "{options:?}: {}", zcopy.stderr);
     }
 }
+
+/// -u over links and nodes of a tree: replaced only when older, as files are.
+#[test]
+fn update_applies_to_links_of_a_tree() {
+    let set_link_time = |path: &Path, seconds: i64| {
+        let name = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        let time = libc::timespec {
+            tv_sec: seconds,
+            tv_nsec: 0,
+        };
+        let times = [time, time];
+        assert_eq!(
+            unsafe {
+                libc::utimensat(
+                    libc::AT_FDCWD,
+                    name.as_ptr(),
+                    times.as_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            },
+            0
+        );
+    };
+    let tree = |d: &Path| {
+        std::fs::create_dir_all(d.join("src")).unwrap();
+        std::fs::create_dir_all(d.join("dest/src")).unwrap();
+        symlink("new-target", &d.join("src/newer"));
+        symlink("new-target", &d.join("src/older"));
+        symlink("old-target", &d.join("dest/src/newer"));
+        symlink("old-target", &d.join("dest/src/older"));
+        set_link_time(&d.join("src/newer"), 1_200_000_000);
+        set_link_time(&d.join("dest/src/newer"), 1_300_000_000);
+        set_link_time(&d.join("src/older"), 1_300_000_000);
+        set_link_time(&d.join("dest/src/older"), 1_200_000_000);
+    };
+    for args in [&["-ru", "src", "dest"][..], &["-r", "src", "dest"]] {
+        compare(
+            &tree,
+            Case {
+                args,
+                ..Case::default()
+            },
+        );
+    }
+}
