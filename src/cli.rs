@@ -432,6 +432,15 @@ pub struct Cli {
     /// available and which one each file used, and why.
     #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
+
+    /// The flags that decide how links are followed (-L, -H, -P, -d, -a), in command
+    /// line order: as in cp, the last one wins. Filled by [`Cli::parse_ordered`].
+    #[arg(skip)]
+    pub link_flags: Vec<char>,
+
+    /// True when `link_flags` was filled.
+    #[arg(skip)]
+    pub ordered: bool,
 }
 
 /// zcopy's tools.
@@ -582,6 +591,34 @@ fn pair(yes: bool, no: bool) -> Option<bool> {
 }
 
 impl Cli {
+    /// Parses the process's arguments, keeping the order of the flags where cp lets
+    /// the last one win (-L, -H, -P, -d, -a); exits on a usage error as clap does.
+    pub fn parse_ordered() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+        let mut flags: Vec<(usize, char)> = [
+            ("dereference", 'L'),
+            ("command_line_links", 'H'),
+            ("no_dereference", 'P'),
+            ("no_dereference_preserve_links", 'd'),
+            ("archive", 'a'),
+        ]
+        .into_iter()
+        .filter_map(|(id, flag)| {
+            let given = matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+            given
+                .then(|| matches.indices_of(id).and_then(Iterator::max))
+                .flatten()
+                .map(|index| (index, flag))
+        })
+        .collect();
+        flags.sort();
+        cli.link_flags = flags.into_iter().map(|(_, flag)| flag).collect();
+        cli.ordered = true;
+        cli
+    }
+
     /// The configuration values the flags override.
     pub fn overrides(&self) -> Overrides {
         Overrides {
@@ -615,22 +652,16 @@ impl Cli {
 
     /// What the plan needs from the flags.
     pub fn plan_options(&self) -> PlanOptions {
-        // As cp: the last of -H, -L, -P decides; without one, -a and -r copy links as
-        // links and a plain copy follows them.
+        // As cp: the last of -H, -L, -P, -d, -a decides; without one, -r copies links
+        // as links and a plain copy follows them.
         // (-l with -r follows links: hard links go to what they name, as in cp.)
-        let symlinks = if self.no_dereference {
-            Symlinks::FollowNone
-        } else if self.dereference {
-            Symlinks::FollowAll
-        } else if self.command_line_links {
-            Symlinks::FollowCommandLine
-        } else if self.archive
-            || self.no_dereference_preserve_links
-            || (self.recursive && !self.link)
-        {
-            Symlinks::FollowNone
-        } else {
-            Symlinks::FollowAll
+        let symlinks = match self.link_flags.last() {
+            _ if !self.ordered => self.symlinks_unordered(),
+            Some('L') => Symlinks::FollowAll,
+            Some('H') => Symlinks::FollowCommandLine,
+            Some(_) => Symlinks::FollowNone,
+            None if self.recursive && !self.link => Symlinks::FollowNone,
+            None => Symlinks::FollowAll,
         };
         PlanOptions {
             link_mode: if self.link {
@@ -647,6 +678,25 @@ impl Cli {
             symlinks,
             target_directory: self.target_directory.clone(),
             no_target_directory: self.no_target_directory,
+        }
+    }
+
+    /// Without the order of the flags (a `Cli` not made by [`Cli::parse_ordered`]):
+    /// -P, then -L, then -H decide.
+    fn symlinks_unordered(&self) -> Symlinks {
+        if self.no_dereference {
+            Symlinks::FollowNone
+        } else if self.dereference {
+            Symlinks::FollowAll
+        } else if self.command_line_links {
+            Symlinks::FollowCommandLine
+        } else if self.archive
+            || self.no_dereference_preserve_links
+            || (self.recursive && !self.link)
+        {
+            Symlinks::FollowNone
+        } else {
+            Symlinks::FollowAll
         }
     }
 

@@ -3,8 +3,6 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use zcopy::cli::{Cli, ColorChoice, Command};
 use zcopy::config::Config;
 use zcopy::output::{self, EXIT_CLOSED};
@@ -15,7 +13,7 @@ use zcopy::{interrupt, plan, Batch};
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_ordered();
     let code = match run(&cli) {
         Ok(code) => code,
         Err(err) => {

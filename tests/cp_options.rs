@@ -466,6 +466,14 @@ fn recursive_copies_command_line_links_as_links_unless_h_or_l() {
         &["-H", "link-to-file", "copy"],
         &["link-to-file", "copy"],
         &["-R", "src", "copy"],
+        &["-d", "link-to-file", "copy"],
+        &["-d", "dangling", "copy"],
+        &["-dL", "link-to-file", "copy"],
+        &["-Ld", "link-to-file", "copy"],
+        &["-L", "-a", "link-to-dir", "copy"],
+        &["-a", "-L", "link-to-dir", "copy"],
+        &["-a", "-H", "link-to-dir", "copy"],
+        &["-P", "-L", "-r", "link-to-dir", "copy"],
     ] {
         compare(
             &tree,
