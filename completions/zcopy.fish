@@ -29,7 +29,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -s t -l target-directory -d 'C
 complete -c zcopy -n "__fish_zcopy_needs_command" -s b -l backup -d 'Keep each replaced destination under a backup name: CONTROL none/off (no backups), numbered/t (NAME.~N~), existing/nil (numbered if such backups exist, else simple; the default), simple/never (NAME~) [env: VERSION_CONTROL]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -s S -l suffix -d 'The suffix of simple backups (default ~; implies -b) [env: SIMPLE_BACKUP_SUFFIX]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l preserve -d 'Keep these attributes: mode, ownership, timestamps, xattr, all (comma-separated)' -r
-complete -c zcopy -n "__fish_zcopy_needs_command" -l no-preserve -d 'Do not keep these attributes (as in --preserve); applied after -a, -p, --preserve' -r
+complete -c zcopy -n "__fish_zcopy_needs_command" -l no-preserve -d 'Do not keep these attributes (as in --preserve); in order with -a, -p, -d and --preserve, as cp (a later one adds them back)' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l min-size-mb -d 'Smallest file (in MB of 1,048,576 bytes, 1-1000) for copy_file_range and sendfile; smaller files are cloned where the filesystem can, else copied in chunks [env: ZERO_COPY_MIN_SIZE_MB] [default: 10]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l chunk-size-mb -d 'Buffer of the chunk copy, in MB (1-512) [env: ZERO_COPY_CHUNK_SIZE_MB] [default: 64]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l reflink -d 'Clone blocks: auto (when possible), always (or fail; also --reflink alone), never (independent copies) [env: ZERO_COPY_REFLINK] [default: auto]' -r -f -a "auto\t'Clone where the filesystem can, copy otherwise'

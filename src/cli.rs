@@ -89,9 +89,8 @@ const AFTER_LONG_HELP: &str = concat!(
 /// (reading can block forever); -r recreates it as cp -r does. (8) A tree copied into
 /// itself is refused before anything is copied. (9) -b keeps the old file as a hard
 /// link before the new one is renamed over it, so the destination's name never goes
-/// missing. (10) -v adds the method in brackets. (11) --no-preserve applies after
-/// every --preserve, -p and -a, whatever their order. (12) --parents refuses paths
-/// with '..'.
+/// missing. (10) -v adds the method in brackets. (11) --parents and --files-from
+/// refuse paths with '..'.
 /// A file literally named "doctor" is copied with "zcopy ./doctor DST" or
 /// "zcopy -- doctor DST".
 #[derive(Parser, Debug)]
@@ -283,7 +282,8 @@ pub struct Cli {
     )]
     pub preserve: Vec<Preserve>,
 
-    /// Do not keep these attributes (as in --preserve); applied after -a, -p, --preserve.
+    /// Do not keep these attributes (as in --preserve); in order with -a, -p, -d and
+    /// --preserve, as cp (a later one adds them back).
     #[arg(
         long,
         value_name = "ATTR_LIST",
@@ -438,9 +438,14 @@ pub struct Cli {
     #[arg(skip)]
     pub link_flags: Vec<char>,
 
-    /// True when `link_flags` was filled.
+    /// True when `link_flags` and `preserve_in_order` were filled.
     #[arg(skip)]
     pub ordered: bool,
+
+    /// -a, -p, -d, --preserve and --no-preserve applied in command line order, as cp
+    /// does (--no-preserve=mode -p keeps the mode). Filled by [`Cli::parse_ordered`].
+    #[arg(skip)]
+    pub preserve_in_order: Preserve,
 }
 
 /// zcopy's tools.
@@ -581,6 +586,49 @@ fn parse_preserve(list: &str) -> Result<Preserve, String> {
     Preserve::parse(list)
 }
 
+/// The attributes to keep, from -a, -p, -d, --preserve and --no-preserve taken in
+/// command line order: each adds its attributes, each --no-preserve takes its away.
+fn preserve_in_order(matches: &clap::ArgMatches) -> Preserve {
+    let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let mut steps: Vec<(usize, Preserve, bool)> = Vec::new();
+    for (id, attributes) in [
+        ("archive", Preserve::ALL),
+        ("preserve_default", Preserve::CP_P),
+        (
+            "no_dereference_preserve_links",
+            Preserve {
+                links: true,
+                ..Preserve::default()
+            },
+        ),
+    ] {
+        if given(id) {
+            if let Some(index) = matches.indices_of(id).and_then(Iterator::max) {
+                steps.push((index, attributes, true));
+            }
+        }
+    }
+    for (id, adds) in [("preserve", true), ("no_preserve", false)] {
+        if let (Some(values), Some(indices)) =
+            (matches.get_many::<Preserve>(id), matches.indices_of(id))
+        {
+            for (value, index) in values.zip(indices) {
+                steps.push((index, *value, adds));
+            }
+        }
+    }
+    steps.sort_by_key(|(index, _, _)| *index);
+    steps
+        .into_iter()
+        .fold(Preserve::default(), |kept, (_, attributes, adds)| {
+            if adds {
+                kept.union(attributes)
+            } else {
+                kept.without(attributes)
+            }
+        })
+}
+
 /// Turns a `--x`/`--no-x` pair into "given as true", "given as false" or "not given".
 fn pair(yes: bool, no: bool) -> Option<bool> {
     match (yes, no) {
@@ -615,6 +663,7 @@ impl Cli {
         .collect();
         flags.sort();
         cli.link_flags = flags.into_iter().map(|(_, flag)| flag).collect();
+        cli.preserve_in_order = preserve_in_order(&matches);
         cli.ordered = true;
         cli
     }
@@ -703,6 +752,9 @@ impl Cli {
     /// The attributes to carry over: `-a` means all, `-p` cp's three, `-d` links, plus
     /// `--preserve`, less `--no-preserve`.
     pub fn preserve(&self) -> Preserve {
+        if self.ordered {
+            return self.preserve_in_order;
+        }
         let removed = self
             .no_preserve
             .iter()

@@ -188,7 +188,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     batch.options.attributes_only = cli.attributes_only;
     batch.options.sparse = cli.sparse;
     batch.options.copy_contents = cli.copy_contents;
-    batch.options.default_mode = cli.no_preserve.iter().any(|removed| removed.mode);
+    batch.options.default_mode =
+        cli.no_preserve.iter().any(|removed| removed.mode) && !cli.preserve().mode;
     batch.explicit_links = cli.link || cli.symbolic_link;
     batch.format = format;
     batch.painter = painter;

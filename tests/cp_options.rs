@@ -882,6 +882,21 @@ fn no_preserve_removes_attributes() {
                 "src/a.txt",
                 "copy",
             ],
+            &["--no-preserve=mode", "-p", "src/a.txt", "copy"],
+            &["--no-preserve=all", "-a", "src", "copy"],
+            &[
+                "-a",
+                "--no-preserve=all",
+                "--preserve=timestamps",
+                "src",
+                "copy",
+            ],
+            &[
+                "--no-preserve=timestamps",
+                "--preserve",
+                "src/a.txt",
+                "copy",
+            ],
         ] {
             compare(
                 &small_tree,
