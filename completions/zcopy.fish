@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_zcopy_global_optspecs
-    string join \n r/recursive files-from= 0/null n/no-clobber i/interactive u/update t/target-directory= T/no-target-directory L/dereference P/no-dereference H d f/force remove-destination b/backup= S/suffix= l/link s/symbolic-link parents copy-contents attributes-only p preserve= no-preserve= a/archive zero-copy no-zero-copy min-size-mb= chunk-size-mb= reflink= j/jobs= method= verify= hash= mhl no-verify fsync no-fsync clean env-file= no-env-file json json-lines q/quiet color= print-config progress no-progress v/verbose h/help V/version
+    string join \n r/recursive files-from= 0/null n/no-clobber i/interactive u/update t/target-directory= T/no-target-directory L/dereference P/no-dereference H d f/force remove-destination b/backup= S/suffix= l/link s/symbolic-link parents copy-contents sparse= attributes-only p preserve= no-preserve= a/archive zero-copy no-zero-copy min-size-mb= chunk-size-mb= reflink= j/jobs= method= verify= hash= mhl no-verify fsync no-fsync clean env-file= no-env-file json json-lines q/quiet color= print-config progress no-progress v/verbose h/help V/version
 end
 
 function __fish_zcopy_needs_command
@@ -28,6 +28,9 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -l files-from -d 'Read source 
 complete -c zcopy -n "__fish_zcopy_needs_command" -s t -l target-directory -d 'Copy every source into DIR (all PATHs are sources)' -r -f -a "(__fish_complete_directories)"
 complete -c zcopy -n "__fish_zcopy_needs_command" -s b -l backup -d 'Keep each replaced destination under a backup name: CONTROL none/off (no backups), numbered/t (NAME.~N~), existing/nil (numbered if such backups exist, else simple; the default), simple/never (NAME~) [env: VERSION_CONTROL]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -s S -l suffix -d 'The suffix of simple backups (default ~; implies -b) [env: SIMPLE_BACKUP_SUFFIX]' -r
+complete -c zcopy -n "__fish_zcopy_needs_command" -l sparse -d 'Holes in copies: auto (keep the source\'s), always (also make holes of zero blocks; uses the chunk copy), never (write every byte; no clone)' -r -f -a "auto\t'Keep the source\'s holes (found with SEEK_DATA), and clones share them'
+always\t'Also make a hole of every all-zero block of data (read through the chunk copy)'
+never\t'Make no holes: every byte of the copy is written (no clone or copy_file_range, which would share or keep holes)'"
 complete -c zcopy -n "__fish_zcopy_needs_command" -l preserve -d 'Keep these attributes: mode, ownership, timestamps, xattr, all (comma-separated)' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-preserve -d 'Do not keep these attributes (as in --preserve); in order with -a, -p, -d and --preserve, as cp (a later one adds them back)' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l min-size-mb -d 'Smallest file (in MB of 1,048,576 bytes, 1-1000) for copy_file_range and sendfile; smaller files are cloned where the filesystem can, else copied in chunks [env: ZERO_COPY_MIN_SIZE_MB] [default: 10]' -r
@@ -62,7 +65,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -l remove-destination -d 'Repl
 complete -c zcopy -n "__fish_zcopy_needs_command" -s l -l link -d 'Make hard links to the sources instead of copies'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s s -l symbolic-link -d 'Make symbolic links to the sources instead of copies (a relative source only into the current directory)'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l parents -d 'Copy each source to its whole path, as given, under the destination directory (zcopy --parents a/b/c dir makes dir/a/b/c)'
-complete -c zcopy -n "__fish_zcopy_needs_command" -l copy-contents -d 'With -r, read FIFOs and devices like files instead of recreating them'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l copy-contents -d 'With -r, read FIFOs and devices like files instead of recreating them (a FIFO is waited on until its writer closes it, as with cp)'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l attributes-only -d 'Copy no data: only the attributes kept by -p, --preserve or -a (a missing destination is created empty)'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s p -d 'Keep mode, ownership and timestamps (= --preserve=mode,ownership,timestamps)'
 complete -c zcopy -n "__fish_zcopy_needs_command" -s a -l archive -d 'Archive: -r -P --preserve=all (links included)'
