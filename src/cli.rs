@@ -49,9 +49,9 @@ const AFTER_LONG_HELP: &str = concat!(
                            kind (copy, link, symlink, special, attributes), bytes,
                            method (clone, copy_file_range, sendfile, chunked; null unless
                            kind is copy), duration_sec, verified, backup (-b: where the
-                           replaced destination was kept, or null)
-                           hashes (with --hash or --mhl: {\"ALG\": \"HASH\"}, the
-                           source's, equal to the copy's read-back)
+                           replaced destination was kept, or null), hashes (with --hash or
+                           --mhl: {\"ALG\": \"HASH\"}, the source's, equal to the copy's
+                           read-back)
   errors[]                 source, destination (or null), operation (stat_source, open_source,
                            create_temp, clone, copy_file_range, sendfile, read, write, verify,
                            check_source, rename, backup, create_link, create_symlink,

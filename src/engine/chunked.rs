@@ -63,10 +63,13 @@ pub(crate) fn copy(
 
 /// The granularity of `--sparse=always`: blocks of this size that hold only zeros are
 /// not written (cp checks each st_blksize block, 4 KiB on the usual filesystems).
+#[cfg(target_os = "linux")]
 const HOLE_BLOCK: usize = 4096;
 
 /// Like [`copy`], but an all-zero block of [`HOLE_BLOCK`] bytes is skipped instead of
 /// written, leaving a hole (`--sparse=always`). The caller sets the final length.
+/// Linux only: elsewhere the copy is a platform call or a plain chunk copy.
+#[cfg(target_os = "linux")]
 pub(crate) fn copy_making_holes(
     source: &File,
     destination: &File,
