@@ -210,6 +210,13 @@ const CASES: &[Case] = &[
         args: &["-n", "-a", "t", "u"],
         ..CASE
     },
+    Case {
+        name: "-u -a tree over a tree as new",
+        setup: "mkdir -p t u/t; echo new >t/a; ln -s a t/l; echo keep >u/t/l; \
+                ln -s elsewhere u/t/a; chown -R $U:$G t u",
+        args: &["-u", "-a", "t", "u"],
+        ..CASE
+    },
     // Bug 11.
     Case {
         name: "file onto a dangling symlink",
