@@ -91,7 +91,10 @@ const AFTER_LONG_HELP: &str = concat!(
 /// itself is refused before anything is copied. (9) -b keeps the old file as a hard
 /// link before the new one is renamed over it, so the destination's name never goes
 /// missing. (10) -v adds the method in brackets. (11) --parents and --files-from
-/// refuse paths with '..'.
+/// refuse paths with '..'. (12) Into an existing FIFO or device the bytes are written
+/// but not verified and no attributes are set (-p does not chmod /dev/null); a FIFO
+/// without a reader is an error, not a wait. (13) -i does not read answers from a
+/// stdin that is not a terminal: it refuses to start when there is something to ask.
 /// A file literally named "doctor" is copied with "zcopy ./doctor DST" or
 /// "zcopy -- doctor DST".
 #[derive(Parser, Debug)]

@@ -7,7 +7,9 @@
 //!
 //! Adding a case: a row in [`CASES`] with a shell script that builds the input (it runs
 //! as root in the case's directory; `$U` and `$G` are the runner's uid and gid), the
-//! arguments (relative paths), who runs them, and the differences allowed on purpose.
+//! arguments (relative paths), who runs them, and the differences allowed on purpose;
+//! `zcopy_only` adds options cp does not have (-j, --verify), `ramfs` a filesystem
+//! without xattrs, `fifo_readers` a reader on a FIFO destination.
 //!
 //! Differences normalised everywhere, and why:
 //! - zcopy runs with `-q`: its summary line on stderr is not cp's (stderr text is never
@@ -91,6 +93,9 @@ struct Case {
     /// FIFOs (relative paths) that get a reader while the command runs; what it read
     /// is compared.
     fifo_readers: &'static [&'static str],
+    /// Options only zcopy has (-j, --verify...), put before zcopy's arguments: the
+    /// outcome must still be cp's.
+    zcopy_only: &'static [&'static str],
     /// What both commands get on stdin (not a terminal).
     stdin: &'static str,
     /// A directory (relative path) made a ramfs mount before the setup: a filesystem
@@ -105,6 +110,7 @@ const CASE: Case = Case {
     args: &[],
     runners: BOTH,
     fifo_readers: &[],
+    zcopy_only: &[],
     stdin: "",
     ramfs: None,
     allowed: &[],
@@ -210,6 +216,13 @@ const CASES: &[Case] = &[
         args: &["-n", "-a", "t", "u"],
         ..CASE
     },
+    Case {
+        name: "-u -a tree over a tree as new",
+        setup: "mkdir -p t u/t; echo new >t/a; ln -s a t/l; echo keep >u/t/l; \
+                ln -s elsewhere u/t/a; chown -R $U:$G t u",
+        args: &["-u", "-a", "t", "u"],
+        ..CASE
+    },
     // Bug 11.
     Case {
         name: "file onto a dangling symlink",
@@ -236,6 +249,28 @@ const CASES: &[Case] = &[
                 chmod 700 t/sub; chmod 600 t/sub/a; touch -h -d @1234567890 t/la; \
                 chown -R $U:$G t",
         args: &["-a", "t", "copy"],
+        ..CASE
+    },
+    Case {
+        name: "-a tree with hard links",
+        setup: "mkdir -p t/a t/b; echo x >t/a/one; ln t/a/one t/b/two; ln t/a/one t/three; \
+                echo y >t/alone; chown -R $U:$G t",
+        args: &["-a", "t", "copy"],
+        ..CASE
+    },
+    Case {
+        name: "-r tree with hard links",
+        setup: "mkdir -p t; echo x >t/one; ln t/one t/two; chown -R $U:$G t",
+        args: &["-r", "t", "copy"],
+        ..CASE
+    },
+    Case {
+        name: "-a tree with links, modes and ACLs, four at a time",
+        setup: "mkdir -p t/d; for i in 1 2 3 4 5 6; do echo $i >t/d/f$i; done; \
+                ln -s f1 t/d/l1; chmod 640 t/d/f2; chmod 700 t/d; chown -R $U:$G t; \
+                setfacl -m u:bin:r t/d/f3",
+        args: &["-a", "t", "copy"],
+        zcopy_only: &["-j4", "--verify=checksum"],
         ..CASE
     },
     Case {
@@ -791,7 +826,7 @@ fn command(tool: &str, case: &Case, runner: Runner, dir: &Path, base: &Path) -> 
     };
     if tool == "zcopy" {
         // Normalised on purpose: the summary line (see the module's doc).
-        command.args(["-q", "--no-env-file"]);
+        command.args(["-q", "--no-env-file"]).args(case.zcopy_only);
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("ZERO_COPY_") {
                 command.env_remove(key);
