@@ -416,7 +416,7 @@ fn new_file_permissions(source: &Metadata) -> std::fs::Permissions {
 fn create_gives(permissions: &std::fs::Permissions) -> bool {
     use std::os::unix::fs::PermissionsExt;
     let mode = permissions.mode() & 0o7777;
-    umask().is_some_and(|umask| mode & (0o7000 | umask) == 0)
+    mode & (0o7000 | umask()) == 0
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -424,17 +424,27 @@ fn create_gives(_permissions: &std::fs::Permissions) -> bool {
     false
 }
 
-/// The process's umask, read once from /proc/self/status (Linux 4.7+): umask(2) can
-/// only read it by changing it, which would race with other threads creating files.
-#[cfg(target_os = "linux")]
-fn umask() -> Option<u32> {
-    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+/// The process's umask, read from /proc (umask(2) can only be read by changing it,
+/// which would race with the workers creating files).
+#[cfg(unix)]
+pub(crate) fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *UMASK.get_or_init(|| {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        let value = status
-            .lines()
-            .find_map(|line| line.strip_prefix("Umask:"))?;
-        u32::from_str_radix(value.trim(), 8).ok()
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("Umask:"))
+                    .and_then(|value| u32::from_str_radix(value.trim(), 8).ok())
+            })
+            .unwrap_or_else(|| {
+                // SAFETY: umask(2) cannot fail; it is set back at once. Only reached
+                // without /proc, before any worker exists.
+                let mask = unsafe { libc::umask(0o022) };
+                unsafe { libc::umask(mask) };
+                mask as u32
+            })
     })
 }
 

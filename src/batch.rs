@@ -592,7 +592,7 @@ fn final_directory_mode(source: &Path, default_mode: bool) -> u32 {
         Ok(meta) if meta.is_dir() && !default_mode => meta.permissions().mode() & 0o777,
         _ => 0o777,
     };
-    bits & !crate::make::umask()
+    bits & !crate::atomic::umask()
 }
 
 #[cfg(not(unix))]

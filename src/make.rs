@@ -381,30 +381,6 @@ fn exists_error() -> io::Error {
     }
 }
 
-/// The process's umask, read from /proc (umask(2) can only be read by changing it,
-/// which would race with the workers creating files).
-#[cfg(unix)]
-pub(crate) fn umask() -> u32 {
-    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *UMASK.get_or_init(|| {
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find_map(|line| line.strip_prefix("Umask:"))
-                    .and_then(|value| u32::from_str_radix(value.trim(), 8).ok())
-            })
-            .unwrap_or_else(|| {
-                // SAFETY: umask(2) cannot fail; it is set back at once. Only reached
-                // without /proc, before any worker exists.
-                let mask = unsafe { libc::umask(0o022) };
-                unsafe { libc::umask(mask) };
-                mask as u32
-            })
-    })
-}
-
 /// True when `destination` was modified before `source`.
 fn older(destination: &Metadata, source: &Metadata) -> bool {
     match (destination.modified(), source.modified()) {

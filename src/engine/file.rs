@@ -258,7 +258,7 @@ fn attributes_only(
 #[cfg(unix)]
 fn set_default_mode(temp: &TempDest) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = 0o666 & !crate::make::umask();
+    let mode = 0o666 & !crate::atomic::umask();
     temp.file()
         .set_permissions(std::fs::Permissions::from_mode(mode))
         .op(temp.destination(), Operation::SetMetadata)
