@@ -47,7 +47,7 @@ _zcopy() {
 
     case "${cmd}" in
         zcopy)
-            opts="-r -0 -n -i -u -t -T -L -P -p -a -j -q -v -h -V --recursive --files-from --null --no-clobber --interactive --update --resume --target-directory --no-target-directory --dereference --no-dereference --preserve --archive --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --jobs --method --verify --hash --mhl --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version doctor bench verify help"
+            opts="-R -r -0 -n -i -u -t -T -L -P -H -d -f -b -S -l -s -p -a -j -q -v -h -V --recursive --files-from --null --no-clobber --interactive --update --resume --target-directory --no-target-directory --dereference --no-dereference --force --remove-destination --backup --suffix --link --symbolic-link --parents --copy-contents --sparse --attributes-only --preserve --no-preserve --archive --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --jobs --method --verify --hash --mhl --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version doctor bench verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -82,7 +82,31 @@ _zcopy() {
                     fi
                     return 0
                     ;;
+                --backup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --suffix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -S)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sparse)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --preserve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --no-preserve)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

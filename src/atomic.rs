@@ -46,6 +46,32 @@ pub struct TempDest {
     /// The existing destination's permissions, which the new content keeps (as cp does
     /// when it overwrites).
     keep_permissions: Option<std::fs::Permissions>,
+    /// [`TempDest::sync`] flushed the file: `install` need not again.
+    synced: bool,
+    /// And its POSIX access ACL, which goes with those bits: without it the group class
+    /// would get the ACL mask's permissions, wider than what the ACL granted.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    keep_acl: Option<Vec<u8>>,
+}
+
+/// The access ACL as the kernel stores it (see `preserve`).
+#[cfg(unix)]
+const ACCESS_ACL: &str = "system.posix_acl_access";
+
+/// The access ACL of an existing destination, if it has one.
+#[cfg(unix)]
+fn existing_acl(destination: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match xattr::get(destination, ACCESS_ACL) {
+        Ok(acl) => Ok(acl),
+        // No xattrs, so no ACLs, on this filesystem.
+        Err(err) if matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOSYS)) => Ok(None),
+        Err(err) => Err(Error::os(destination, Operation::StatDestination, err)),
+    }
+}
+
+#[cfg(not(unix))]
+fn existing_acl(_destination: &Path) -> Result<Option<Vec<u8>>, Error> {
+    Ok(None)
 }
 
 impl TempDest {
@@ -75,9 +101,26 @@ impl TempDest {
                     staging: Staging::Unnamed,
                     destination: destination.to_path_buf(),
                     keep_permissions: None,
+                    keep_acl: None,
+                    synced: false,
                 });
             }
         }
+        // A replaced destination keeps its permission bits: the temporary file is
+        // created with them, and changed afterwards only if the umask took some away
+        // (or they include setuid, setgid, sticky, which a create never sets).
+        let (permissions, keep_permissions) = match existing {
+            Some(existing) => {
+                let kept = existing.permissions();
+                let chmod_needed = !create_gives(&kept);
+                (new_file_permissions(existing), chmod_needed.then_some(kept))
+            }
+            None => (permissions, None),
+        };
+        let keep_acl = match existing {
+            Some(_) => existing_acl(destination)?,
+            None => None,
+        };
         // make_in (not tempfile_in): our own open, whose errors keep their errno;
         // tempfile_in wraps them in a type that hides it.
         let temp = tempfile::Builder::new()
@@ -91,7 +134,9 @@ impl TempDest {
             file: Some(file),
             staging: Staging::Named(path),
             destination: destination.to_path_buf(),
-            keep_permissions: existing.map(Metadata::permissions),
+            keep_permissions,
+            keep_acl,
+            synced: false,
         })
     }
 
@@ -138,18 +183,44 @@ impl TempDest {
         result
     }
 
+    /// Flushes the copy, data and metadata (with the permission bits it will be
+    /// installed with), to disk now; a later `install` with `fsync` does not again.
+    /// For a caller with work to do between the flush, which takes seconds for a large
+    /// file, and the install.
+    pub fn sync(&mut self) -> Result<(), Error> {
+        if let Some(permissions) = self.keep_permissions.take() {
+            self.file()
+                .set_permissions(permissions)
+                .op(&self.destination, Operation::SetMetadata)?;
+        }
+        self.file()
+            .sync_all()
+            .op(&self.destination, Operation::Fsync)?;
+        self.synced = true;
+        Ok(())
+    }
+
     /// Puts the copy in place under the destination's name: links the unnamed file in,
     /// or renames the named one over the destination. With `no_clobber`, only if there
     /// is still no destination (a file that appeared meanwhile is kept). With `fsync`,
     /// the data is flushed before and the directory entry after.
-    pub fn install(self, no_clobber: bool, fsync: bool) -> Result<(), Error> {
-        let file = self.file();
-        if let Some(permissions) = &self.keep_permissions {
-            file.set_permissions(permissions.clone())
+    pub fn install(mut self, no_clobber: bool, fsync: bool) -> Result<(), Error> {
+        #[cfg(unix)]
+        if let Some(acl) = &self.keep_acl {
+            use xattr::FileExt;
+            // Before the mode: setting an ACL rewrites the rwx bits; the chmod after it
+            // leaves the ACL as it is (the old mode's group bits are its mask).
+            self.file()
+                .set_xattr(ACCESS_ACL, acl)
                 .op(&self.destination, Operation::SetMetadata)?;
         }
-        if fsync {
-            file.sync_all().op(&self.destination, Operation::Fsync)?;
+        if fsync && !self.synced {
+            self.sync()?;
+        }
+        if let Some(permissions) = self.keep_permissions.take() {
+            self.file()
+                .set_permissions(permissions)
+                .op(&self.destination, Operation::SetMetadata)?;
         }
         let TempDest {
             file,
@@ -337,6 +408,34 @@ fn new_file_permissions(source: &Metadata) -> std::fs::Permissions {
 #[cfg(not(unix))]
 fn new_file_permissions(source: &Metadata) -> std::fs::Permissions {
     source.permissions()
+}
+
+/// True when a file created with `permissions` as its mode gets exactly them: no
+/// setuid/setgid/sticky bit, none the umask removes. Saves a chmod per replaced file.
+#[cfg(target_os = "linux")]
+fn create_gives(permissions: &std::fs::Permissions) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = permissions.mode() & 0o7777;
+    umask().is_some_and(|umask| mode & (0o7000 | umask) == 0)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn create_gives(_permissions: &std::fs::Permissions) -> bool {
+    false
+}
+
+/// The process's umask, read once from /proc/self/status (Linux 4.7+): umask(2) can
+/// only read it by changing it, which would race with other threads creating files.
+#[cfg(target_os = "linux")]
+fn umask() -> Option<u32> {
+    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let value = status
+            .lines()
+            .find_map(|line| line.strip_prefix("Umask:"))?;
+        u32::from_str_radix(value.trim(), 8).ok()
+    })
 }
 
 /// Makes the rename durable: the directory entry lives in the directory's own blocks.

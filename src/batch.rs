@@ -1,6 +1,7 @@
 //! Runs a plan: directories first, then files and links on `-j` workers, results
 //! reported in plan order whatever order they finish in.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -9,11 +10,12 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::engine::{self, CopyOptions, Observer, Outcome};
 use crate::error::{Error, Operation};
+use crate::make::{self, Made, What};
 use crate::plan::{Entry, Job};
 use crate::progress::Progress;
-use crate::report::{self, Endpoints, ErrorRecord, FileRecord, Report, SkipRecord};
+use crate::report::{self, Endpoints, ErrorRecord, FileRecord, Kind, Report, SkipRecord};
 use crate::stats::Stats;
-use crate::{atomic, interrupt, preserve};
+use crate::{interrupt, output, preserve};
 
 /// How a batch runs: the per-file options, the progress bars, `-v`, and the output.
 pub struct Batch {
@@ -21,8 +23,11 @@ pub struct Batch {
     pub options: CopyOptions,
     /// Draw progress bars.
     pub show_progress: bool,
-    /// Log mechanism choices (`-v`).
+    /// Log mechanism choices (`-vv`).
     pub verbose: bool,
+    /// Print cp's `'SRC' -> 'DST'` line for each file, link and directory made (`-v`):
+    /// on stdout, or on stderr when stdout carries JSON.
+    pub list: bool,
     /// How results are printed; `JsonLines` prints each record as it happens.
     pub format: report::Format,
     /// Colours for error lines.
@@ -31,6 +36,9 @@ pub struct Batch {
     pub interactive: bool,
     /// Files copied at once (`-j`).
     pub jobs: usize,
+    /// The plan's links are ones the user asked for (`-l`, `-s`): like cp, they do not
+    /// replace an existing file without `-f`, `--remove-destination` or `-b`.
+    pub explicit_links: bool,
 }
 
 impl Batch {
@@ -41,10 +49,12 @@ impl Batch {
             options: CopyOptions::from_config(config, show_progress),
             show_progress,
             verbose: false,
+            list: false,
             format: report::Format::Summary,
             painter: report::Painter::new(false),
             interactive: false,
             jobs: 1,
+            explicit_links: false,
         }
     }
 }
@@ -75,15 +85,25 @@ impl Observer for FileObserver<'_> {
 
 /// What became of one entry of the plan.
 enum Done {
-    Copied(Job, engine::Copied),
-    Skipped(Job, &'static str),
+    /// A file copied, linked or made.
+    Made(FileRecord),
+    Skipped {
+        source: PathBuf,
+        destination: PathBuf,
+        reason: &'static str,
+    },
     Failed {
         source: PathBuf,
         destination: Option<PathBuf>,
         error: Error,
     },
-    /// A directory created or a link made: nothing to report.
-    Made,
+    /// A directory created: only `-v` tells.
+    Directory {
+        source: PathBuf,
+        destination: PathBuf,
+    },
+    /// Nothing to report (an existing directory).
+    Nothing,
 }
 
 /// Runs a planned batch with `batch.jobs` workers: directories first, in plan order,
@@ -111,7 +131,7 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     };
     let work_items = entries
         .iter()
-        .filter(|entry| matches!(entry, Entry::File(_) | Entry::Symlink { .. }))
+        .filter(|entry| !matches!(entry, Entry::Dir { .. } | Entry::Failed { .. }))
         .count();
     let workers = jobs.min(work_items.max(1));
     let progress = Progress::new(batch.show_progress, files_total, bytes_total, workers);
@@ -135,10 +155,17 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                 source,
                 destination,
             } => {
-                let done = match create_dir(&destination) {
-                    Ok(()) => {
-                        directories.push((source, destination));
-                        Done::Made
+                let done = match create_dir(&source, &destination, batch.options.default_mode) {
+                    Ok(final_mode) => {
+                        directories.push((source.clone(), destination.clone(), final_mode));
+                        if final_mode.is_some() {
+                            Done::Directory {
+                                source,
+                                destination,
+                            }
+                        } else {
+                            Done::Nothing
+                        }
                     }
                     Err(error) => Done::Failed {
                         source,
@@ -163,15 +190,69 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
             other => work.push((index, other)),
         }
     }
+    // Hard links last: --preserve=links links to a file copied earlier in the plan.
+    let (links, work): (Vec<_>, Vec<_>) = work
+        .into_iter()
+        .partition(|(_, entry)| matches!(entry, Entry::Link { .. }));
 
-    // Each worker reports what it finishes itself, under a lock held for a few
-    // microseconds: handing results to another thread cost a wakeup per file, a fifth
-    // of the time of a tree of small files.
-    let next = AtomicUsize::new(0);
     let reporter = Mutex::new(reporter);
+    for work in [work, links] {
+        run_workers(&work, workers, batch, &progress, &reporter);
+    }
+    let reporter = reporter
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+
+    let mut report = reporter.finish();
+    // Directory attributes last: copying into a directory changes its times. Deepest
+    // first, so a parent is done after its children. New directories were made
+    // private; they get their mode now, also after an interruption.
+    for (source, destination, final_mode) in directories.iter().rev() {
+        let Some(mode) = final_mode else { continue };
+        if batch.options.preserve.mode && !report.interrupted && source.is_dir() {
+            continue;
+        }
+        if let Err(error) = set_mode(destination, *mode) {
+            progress.println(&batch.painter.error(&error.to_string()));
+            report
+                .errors
+                .push(ErrorRecord::new(source, Some(destination), &error));
+        }
+    }
+    if batch.options.preserve.any() && !report.interrupted {
+        for (source, destination, _) in directories.iter().rev() {
+            if source.is_dir() {
+                if let Err(error) =
+                    preserve::apply_to_directory(source, destination, batch.options.preserve)
+                {
+                    progress.println(&batch.painter.error(&error.to_string()));
+                    report
+                        .errors
+                        .push(ErrorRecord::new(source, Some(destination), &error));
+                }
+            }
+        }
+    }
+    progress.finish();
+    report.interrupted |= interrupt::requested();
+    report.stats = stats.snapshot(started.elapsed());
+    report
+}
+
+/// Runs `work` on `workers` threads. Each worker reports what it finishes itself,
+/// under a lock held for a few microseconds: handing results to another thread cost a
+/// wakeup per file, a fifth of the time of a tree of small files.
+fn run_workers(
+    work: &[(usize, Entry)],
+    workers: usize,
+    batch: &Batch,
+    progress: &Progress,
+    reporter: &Mutex<Reporter<'_>>,
+) {
+    let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for slot in 0..workers {
-            let (next, progress, reporter, work) = (&next, &progress, &reporter, &work);
+            let next = &next;
             scope.spawn(move || {
                 let observer = FileObserver {
                     progress,
@@ -192,72 +273,95 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
             });
         }
     });
-    let reporter = reporter
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-
-    let mut report = reporter.finish();
-    // Directory attributes last: copying into a directory changes its times. Deepest
-    // first, so a parent is done after its children.
-    if batch.options.preserve.any() && !report.interrupted {
-        for (source, destination) in directories.iter().rev() {
-            if source.is_dir() {
-                if let Err(error) =
-                    preserve::apply_to_directory(source, destination, batch.options.preserve)
-                {
-                    progress.println(&batch.painter.error(&error.to_string()));
-                    report
-                        .errors
-                        .push(ErrorRecord::new(source, Some(destination), &error));
-                }
-            }
-        }
-    }
-    progress.finish();
-    report.interrupted |= interrupt::requested();
-    report.stats = stats.snapshot(started.elapsed());
-    report
 }
 
 /// Does one entry (a file or a link; directories are made before).
 fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done {
-    match entry {
-        Entry::File(job) => {
-            observer
-                .progress
-                .start_file(observer.slot, &job.source, job.size);
-            let outcome =
-                if batch.interactive && !confirm_overwrite(observer.progress, &job.destination) {
-                    Ok(Outcome::Skipped("not confirmed (-i)"))
-                } else {
-                    engine::copy_file(&job.source, &job.destination, &batch.options, observer)
-                };
-            observer.progress.finish_file(observer.slot, job.size);
-            match outcome {
-                Ok(Outcome::Copied(copied)) => Done::Copied(job.clone(), copied),
-                Ok(Outcome::Skipped(reason)) => Done::Skipped(job.clone(), reason),
-                Err(error) => Done::Failed {
-                    source: job.source.clone(),
-                    destination: Some(job.destination.clone()),
-                    error,
-                },
-            }
-        }
+    let (source, destination, what) = match entry {
+        Entry::File(job) => return copy(job, batch, observer),
         Entry::Symlink {
             source,
             destination,
             target,
-        } => match create_symlink(target, destination) {
-            Ok(()) => Done::Made,
-            Err(error) => Done::Failed {
-                source: source.clone(),
-                destination: Some(destination.clone()),
-                error,
-            },
-        },
+        } => (source, destination, What::Symlink { target, source }),
+        Entry::Link {
+            source,
+            destination,
+            existing,
+        } => (source, destination, What::HardLink(existing)),
+        Entry::Special {
+            source,
+            destination,
+        } => (source, destination, What::Special(source)),
         Entry::Dir { .. } | Entry::Failed { .. } => {
             unreachable!("handled before the workers start")
         }
+    };
+    // -i asks before anything existing is replaced; a yes lets -l and -s replace it.
+    if batch.interactive && !confirm_overwrite(observer.progress, destination) {
+        return Done::Skipped {
+            source: source.clone(),
+            destination: destination.clone(),
+            reason: "not confirmed (-i)",
+        };
+    }
+    // Links the user asked for (-l, -s) refuse to replace a file, as in cp; links and
+    // nodes of a copied tree replace what is there.
+    let explicit = batch.explicit_links && !batch.interactive && !matches!(what, What::Special(_));
+    match make::make(what, destination, &batch.options, explicit) {
+        Ok(Made::Done { backup, replaced }) => Done::Made(FileRecord {
+            paths: Endpoints::new(source, Some(destination)),
+            kind: what.kind(),
+            bytes: 0,
+            method: None,
+            duration_sec: 0.0,
+            verified: false,
+            removed: replaced && backup.is_none() && batch.options.remove_destination,
+            backup: backup.as_deref().map(report::path_text),
+            hashes: Default::default(),
+        }),
+        Ok(Made::Skipped(reason)) => Done::Skipped {
+            source: source.clone(),
+            destination: destination.clone(),
+            reason,
+        },
+        Err(error) => Done::Failed {
+            source: source.clone(),
+            destination: Some(destination.clone()),
+            error,
+        },
+    }
+}
+
+/// Copies one file of the plan (asking first with `-i`).
+fn copy(job: &Job, batch: &Batch, observer: &FileObserver<'_>) -> Done {
+    observer
+        .progress
+        .start_file(observer.slot, &job.source, job.size);
+    let outcome = if batch.interactive && !confirm_overwrite(observer.progress, &job.destination) {
+        Ok(Outcome::Skipped("not confirmed (-i)"))
+    } else {
+        engine::copy_planned_file(
+            &job.source,
+            job.metadata.as_ref(),
+            &job.destination,
+            &batch.options,
+            observer,
+        )
+    };
+    observer.progress.finish_file(observer.slot, job.size);
+    match outcome {
+        Ok(Outcome::Copied(copied)) => Done::Made(file_record(job, &copied, batch)),
+        Ok(Outcome::Skipped(reason)) => Done::Skipped {
+            source: job.source.clone(),
+            destination: job.destination.clone(),
+            reason,
+        },
+        Err(error) => Done::Failed {
+            source: job.source.clone(),
+            destination: Some(job.destination.clone()),
+            error,
+        },
     }
 }
 
@@ -302,27 +406,37 @@ impl<'a> Reporter<'a> {
 
     fn emit(&mut self, done: Done) {
         match done {
-            Done::Copied(job, copied) => {
-                self.stats.record_copy(copied.method, copied.bytes);
-                if let (true, Some((algorithm, hash))) = (self.batch.verbose, &copied.hash) {
-                    self.progress.println(&format!(
-                        "zcopy: {}: {algorithm} {hash} (source, and copy read back)",
-                        job.destination.display()
-                    ));
+            Done::Made(record) => {
+                if let Some(method) = record.method {
+                    self.stats.record_copy(method, record.bytes);
                 }
-                let record = file_record(&job, &copied);
+                if self.batch.list {
+                    self.list(&record.verbose_line());
+                }
+                if self.batch.list || self.batch.verbose {
+                    for (algorithm, hash) in &record.hashes {
+                        self.progress.println(&format!(
+                            "zcopy: {}: {algorithm} {hash} (source, and copy read back)",
+                            record.paths.destination.as_deref().unwrap_or("")
+                        ));
+                    }
+                }
                 stream(self.batch, "file", &record);
                 self.report.files.push(record);
             }
-            Done::Skipped(job, reason) => {
+            Done::Skipped {
+                source,
+                destination,
+                reason,
+            } => {
                 if self.batch.verbose {
                     self.progress.println(&format!(
                         "zcopy: {}: skipped: {reason}",
-                        job.destination.display()
+                        destination.display()
                     ));
                 }
                 let record = SkipRecord {
-                    paths: Endpoints::new(&job.source, Some(&job.destination)),
+                    paths: Endpoints::new(&source, Some(&destination)),
                     reason,
                 };
                 stream(self.batch, "skipped", &record);
@@ -345,7 +459,28 @@ impl<'a> Reporter<'a> {
                 stream(self.batch, "error", &record);
                 self.report.errors.push(record);
             }
-            Done::Made => {}
+            Done::Directory {
+                source,
+                destination,
+            } => {
+                if self.batch.list {
+                    self.list(&format!(
+                        "'{}' -> '{}'",
+                        report::path_text(&source),
+                        report::path_text(&destination)
+                    ));
+                }
+            }
+            Done::Nothing => {}
+        }
+    }
+
+    /// A `-v` line: on stdout, unless stdout carries JSON.
+    fn list(&self, line: &str) {
+        if self.batch.format == report::Format::Summary {
+            self.progress.suspend(|| output::stdout_line(line));
+        } else {
+            self.progress.println(line);
         }
     }
 
@@ -360,13 +495,33 @@ impl<'a> Reporter<'a> {
     }
 }
 
-/// `-i`: asks on the terminal before an existing destination is replaced.
+/// The first destination of the plan that exists already: what `-i` would ask about.
+pub fn first_existing_destination(entries: &[Entry]) -> Option<&Path> {
+    entries.iter().find_map(|entry| match entry {
+        Entry::File(Job { destination, .. }) | Entry::Symlink { destination, .. } => {
+            std::fs::symlink_metadata(destination)
+                .is_ok()
+                .then_some(destination.as_path())
+        }
+        _ => None,
+    })
+}
+
+/// `-i`: asks on the terminal before an existing destination is replaced. A question
+/// that cannot be asked (the destination appeared after the run started, and stdin is
+/// not a terminal) is answered no.
 fn confirm_overwrite(progress: &Progress, destination: &Path) -> bool {
     if std::fs::symlink_metadata(destination).is_err() {
         return true;
     }
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
     progress.suspend(|| {
-        eprint!("zcopy: overwrite '{}'? [y/N] ", destination.display());
+        output::stderr(&format!(
+            "zcopy: overwrite '{}'? [y/N] ",
+            destination.display()
+        ));
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer).is_ok()
             && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
@@ -376,17 +531,25 @@ fn confirm_overwrite(progress: &Progress, destination: &Path) -> bool {
 /// With `--json-lines`, prints a record the moment it exists.
 fn stream(batch: &Batch, kind: &str, record: &impl serde::Serialize) {
     if batch.format == report::Format::JsonLines {
-        println!("{}", report::json_line(kind, record));
+        output::stdout_line(&report::json_line(kind, record));
     }
 }
 
-fn file_record(job: &Job, copied: &engine::Copied) -> FileRecord {
+fn file_record(job: &Job, copied: &engine::Copied, batch: &Batch) -> FileRecord {
+    let attributes_only = batch.options.attributes_only;
     FileRecord {
         paths: Endpoints::new(&job.source, Some(&job.destination)),
+        kind: if attributes_only {
+            Kind::Attributes
+        } else {
+            Kind::Copy
+        },
         bytes: copied.bytes,
-        method: copied.method,
+        method: (!attributes_only).then_some(copied.method),
         duration_sec: copied.duration.as_secs_f64(),
         verified: copied.verified,
+        removed: copied.replaced && copied.backup.is_none() && batch.options.remove_destination,
+        backup: copied.backup.as_deref().map(report::path_text),
         hashes: copied
             .hash
             .iter()
@@ -395,37 +558,56 @@ fn file_record(job: &Job, copied: &engine::Copied) -> FileRecord {
     }
 }
 
-/// Creates a directory of a copied tree; an existing directory is fine.
-fn create_dir(destination: &Path) -> Result<(), Error> {
-    match std::fs::create_dir(destination) {
-        Ok(()) => Ok(()),
+/// Creates a directory of a copied tree; an existing directory is fine (and keeps its
+/// mode, as with cp). A new one is created private (rwx for its owner only) so that
+/// nothing copied into a private tree is ever visible mid-copy, as cp does; returns
+/// the mode it gets once the copy is done: the source directory's less the umask
+/// (without the setuid, setgid and sticky bits, as cp).
+fn create_dir(source: &Path, destination: &Path, default_mode: bool) -> Result<Option<u32>, Error> {
+    #[cfg(unix)]
+    let builder = {
+        use std::os::unix::fs::DirBuilderExt;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.mode(0o700);
+        builder
+    };
+    #[cfg(not(unix))]
+    let builder = std::fs::DirBuilder::new();
+    match builder.create(destination) {
+        Ok(()) => Ok(Some(final_directory_mode(source, default_mode))),
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && destination.is_dir() => {
-            Ok(())
+            Ok(None)
         }
         Err(err) => Err(Error::os(destination, Operation::CreateDir, err)),
     }
 }
 
-/// Recreates a symlink of a copied tree, replacing an existing one atomically: the
-/// new link is made under a temporary name and renamed over the destination.
+/// The mode cp gives a new directory: its source's permission bits less the umask; a
+/// parent made for `--files-from` (whose source is a file), or any with
+/// `--no-preserve=mode`, gets 0777 less the umask.
 #[cfg(unix)]
-fn create_symlink(target: &Path, destination: &Path) -> Result<(), Error> {
-    let temporary = atomic::temp_symlink_path(destination);
-    std::os::unix::fs::symlink(target, &temporary)
-        .map_err(|err| Error::os(&temporary, Operation::CreateSymlink, err))?;
-    std::fs::rename(&temporary, destination).map_err(|err| {
-        let _ = std::fs::remove_file(&temporary);
-        Error::os(destination, Operation::Rename, err)
-    })
+fn final_directory_mode(source: &Path, default_mode: bool) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    let bits = match std::fs::metadata(source) {
+        Ok(meta) if meta.is_dir() && !default_mode => meta.permissions().mode() & 0o777,
+        _ => 0o777,
+    };
+    bits & !crate::make::umask()
 }
 
 #[cfg(not(unix))]
-fn create_symlink(_target: &Path, destination: &Path) -> Result<(), Error> {
-    Err(Error::new(
-        destination,
-        Operation::CreateSymlink,
-        crate::error::Cause::Invalid(
-            "copying symlinks inside trees is supported on Unix only".to_string(),
-        ),
-    ))
+fn final_directory_mode(_source: &Path, _default_mode: bool) -> u32 {
+    0o777
+}
+
+#[cfg(unix)]
+fn set_mode(destination: &Path, mode: u32) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(destination, std::fs::Permissions::from_mode(mode))
+        .map_err(|err| Error::os(destination, Operation::SetMetadata, err))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_destination: &Path, _mode: u32) -> Result<(), Error> {
+    Ok(())
 }

@@ -1,5 +1,6 @@
-//! `zcopy bench [DIR]`: the spec's "Expected Performance" table, measured on the
-//! user's own disk, against the tools they would otherwise use, in one run.
+//! `zcopy bench [DIR]`: the "Expected Performance" table of the original `ZERO_COPY_*`
+//! definition, measured on the user's own disk, against the tools they would otherwise
+//! use, in one run.
 //!
 //! Every contender runs as a separate process (zcopy itself included), timed with
 //! `wait4(2)` for wall time, CPU time and peak RSS. Rounds are interleaved and their
@@ -14,6 +15,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use crate::report::human_bytes;
+
+/// The file copied over and over to time a cold start.
+const TINY_FILE_BYTES: u64 = 4096;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -452,12 +458,12 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
     large.extend(peer_tools(false));
     for &size in &options.sizes {
         let source = dir.join("large.src");
-        log(&format!("writing a {} MiB file", size >> 20));
+        log(&format!("writing a {} file", human_bytes(size)));
         make_file(&source, size)?;
         let mib = size as f64 / (1u64 << 20) as f64;
         let destination = dir.join("large.dst");
         let race_spec = Race {
-            title: format!("{} MiB file", size >> 20),
+            title: format!("{} file", human_bytes(size)),
             unit: "MB/s",
             rounds: options.rounds,
             source: &source,
@@ -470,9 +476,9 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
 
     // Many small files.
     log(&format!(
-        "writing {} files of {} KiB",
+        "writing {} files of {}",
         options.small_files,
-        options.small_file_bytes / 1024
+        human_bytes(options.small_file_bytes as u64)
     ));
     let tree = dir.join("tree");
     std::fs::create_dir(&tree)?;
@@ -481,7 +487,7 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
     let mut small: Vec<Contender> = vec![
         zcopy_contender("zcopy -r", &["-r", "-j", &jobs]),
         zcopy_contender("zcopy -r -j 1", &["-r", "-j", "1"]),
-        // The spec sends every file under ZERO_COPY_MIN_SIZE_MB (at least 1 MB) through
+        // Every file under ZERO_COPY_MIN_SIZE_MB (at least 1 MB) goes through
         // the chunk copy; this row shows what that rule costs on small files.
         zcopy_contender(
             "zcopy -r --method=copy-file-range",
@@ -493,9 +499,9 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
     let tree_copy = dir.join("tree.dst");
     let race_spec = Race {
         title: format!(
-            "{} files of {} KiB",
+            "{} files of {}",
             options.small_files,
-            options.small_file_bytes / 1024
+            human_bytes(options.small_file_bytes as u64)
         ),
         unit: "files/s",
         rounds: options.rounds,
@@ -506,14 +512,14 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
     tables.push(race(race_spec, &small, log)?);
     std::fs::remove_dir_all(&tree)?;
 
-    // Cold start: one 4 KiB file, many times.
+    // Cold start: one small file, many times.
     let tiny = dir.join("tiny.src");
-    std::fs::write(&tiny, vec![7u8; 4096])?;
+    std::fs::write(&tiny, vec![7u8; TINY_FILE_BYTES as usize])?;
     let mut cold: Vec<Contender> = vec![zcopy_contender("zcopy", &[])];
     cold.extend(tool_contender("cp", "cp", &[]));
     let tiny_copy = dir.join("tiny.dst");
     let race_spec = Race {
-        title: "one 4 KiB file (cold start)".to_string(),
+        title: format!("one {} file (cold start)", human_bytes(TINY_FILE_BYTES)),
         unit: "copies/s",
         rounds: options.rounds * 4,
         source: &tiny,
@@ -524,8 +530,8 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
 
     // Peak RSS on the kernel path and on the chunk path.
     log(&format!(
-        "writing a {} MiB file for peak RSS",
-        options.rss_bytes >> 20
+        "writing a {} file for peak RSS",
+        human_bytes(options.rss_bytes)
     ));
     let big = dir.join("rss.src");
     make_file(&big, options.rss_bytes)?;
@@ -540,7 +546,7 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
         let run = contender.run(&big, &destination)?;
         remove(&destination);
         peak_rss_mib.push((
-            format!("{label}, {} MiB file", options.rss_bytes >> 20),
+            format!("{label}, {} file", human_bytes(options.rss_bytes)),
             run.max_rss_kib as f64 / 1024.0,
         ));
     }
@@ -605,9 +611,7 @@ fn machine() -> String {
                 .map(|line| line.split_whitespace().nth(1).unwrap_or("0").to_string())
         })
         .and_then(|kib| kib.parse::<u64>().ok())
-        .map_or("unknown memory".to_string(), |kib| {
-            format!("{:.0} GiB", kib as f64 / 1024.0 / 1024.0)
-        });
+        .map_or("unknown memory".to_string(), |kib| human_bytes(kib * 1024));
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{cpus} CPUs, {memory}, Linux {}", kernel.trim())
 }
@@ -643,7 +647,8 @@ impl BenchReport {
         }
         out.push_str("\npeak RSS\n");
         for (label, mib) in &self.peak_rss_mib {
-            out.push_str(&format!("  {label:<36} {mib:>8.1} MiB\n"));
+            let size = human_bytes((mib * 1024.0 * 1024.0) as u64);
+            out.push_str(&format!("  {label:<36} {size:>12}\n"));
         }
         out.push_str(&format!("\n(took {:.0} s)\n", self.total_seconds));
         out

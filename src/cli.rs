@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
-use crate::config::{EnvFile, Overrides, Reflink, VerifyMode};
+use crate::config::{self, EnvFile, Overrides, Reflink, VerifyMode};
 use crate::engine::Method;
 use crate::hash::Algorithm;
-use crate::plan::{PlanOptions, Symlinks};
+use crate::plan::{LinkMode, PlanOptions, Symlinks};
 use crate::preserve::Preserve;
 use crate::report::Format;
 
@@ -15,7 +15,8 @@ macro_rules! environment_help {
     () => {
         "Environment (flags win over the environment, which wins over the .env file):
   ZERO_COPY_ENABLED        use kernel copy mechanisms (default true)
-  ZERO_COPY_MIN_SIZE_MB    smallest file, in MB of 1,048,576 bytes, for them (1-1000, default 10)
+  ZERO_COPY_MIN_SIZE_MB    smallest file, in MB of 1,048,576 bytes, for copy_file_range and
+                           sendfile; clones are tried at every size (1-1000, default 10)
   ZERO_COPY_VERIFY_COPY    check each copy before installing it (default true)
   ZERO_COPY_VERIFY_MODE    size or checksum (BLAKE3) (default size)
   ZERO_COPY_CHUNK_SIZE_MB  buffer of the chunk copy, in MB (1-512, default 64)
@@ -31,7 +32,8 @@ macro_rules! environment_help {
 macro_rules! exit_status_help {
     () => {
         "Exit status: 0 all copied, 1 some files failed, 2 usage or configuration error,
-130 interrupted."
+130 interrupted, 141 whoever read the output went away (`| head`): stopped as on
+Ctrl-C, without a word."
     };
 }
 
@@ -41,15 +43,19 @@ const AFTER_HELP: &str = concat!(environment_help!(), "\n\n", exit_status_help!(
 const AFTER_LONG_HELP: &str = concat!(
     environment_help!(),
     "\n\n",
-    "JSON (--json; version 1):
+    "JSON (printed by --json, layout version 1):
   version                  layout version; changes only when a field changes meaning or goes away
-  files[]                  copied files in plan order: source, destination, bytes,
-                           method (clone, copy_file_range, sendfile, chunked),
-                           duration_sec, verified, hashes (with --hash or --mhl:
-                           {\"ALG\": \"HASH\"}, the source's, equal to the copy's read-back)
+  files[]                  files copied or made, in plan order: source, destination,
+                           kind (copy, link, symlink, special, attributes), bytes,
+                           method (clone, copy_file_range, sendfile, chunked; null unless
+                           kind is copy), duration_sec, verified, backup (-b: where the
+                           replaced destination was kept, or null)
+                           hashes (with --hash or --mhl: {\"ALG\": \"HASH\"}, the
+                           source's, equal to the copy's read-back)
   errors[]                 source, destination (or null), operation (stat_source, open_source,
                            create_temp, clone, copy_file_range, sendfile, read, write, verify,
-                           check_source, rename, ...), error (the message), errno (or null)
+                           check_source, rename, backup, create_link, create_symlink,
+                           create_special, ...), error (the message), errno (or null)
   skipped[]                source, destination, reason (-n, -u, -i)
   mhl[]                    with --mhl: root (a destination folder), generation (the .mhl file
                            written), files, carried (generations brought from the source)
@@ -72,18 +78,30 @@ const AFTER_LONG_HELP: &str = concat!(
 /// mechanism that works (clone, copy_file_range, sendfile, then a buffered chunk copy),
 /// verified, and renamed over the destination: a destination is never half-written.
 ///
-/// Where zcopy differs from GNU cp on purpose: a replaced destination is a new file
-/// renamed into place (atomic; other hard links to the old file keep the old content,
-/// and the new file belongs to the user running zcopy unless -p keeps the owner),
-/// never rewritten in place; each copy is verified before it is installed; a failure
-/// on one file never stops the others; symlinks named on the command line are
-/// followed and those inside trees copied as links (cp's -H), unless -L or -P.
+/// Where zcopy differs from GNU cp on purpose (each for safety or for scripts):
+/// (1) a replaced destination is a new file renamed into place, never rewritten in
+/// place, so it is the old or the complete new file at every moment; other hard links
+/// to the old file keep the old content, and the new file belongs to the user running
+/// zcopy unless -p keeps the owner. (2) Each copy is verified before it is installed.
+/// (3) A failed copy leaves nothing under the destination's name (cp can leave a
+/// partial or empty file). (4) Several files are copied at once (-j); results are
+/// still reported in order. (5) A summary line on stderr (-q hides it). (6) Usage
+/// errors exit 2, not 1. (7) A FIFO or device named without -r is refused, not read
+/// (reading can block forever); -r recreates it as cp -r does. (8) A tree copied into
+/// itself is refused before anything is copied. (9) -b keeps the old file as a hard
+/// link before the new one is renamed over it, so the destination's name never goes
+/// missing. (10) -v adds the method in brackets. (11) --parents and --files-from
+/// refuse paths with '..'.
 /// A file literally named "doctor" is copied with "zcopy ./doctor DST" or
 /// "zcopy -- doctor DST".
 #[derive(Parser, Debug)]
 #[command(
     name = "zcopy",
     args_conflicts_with_subcommands = true,
+    // cp takes a repeated option, the later one winning (lists of --preserve add up).
+    args_override_self = true,
+    // cp's getopt takes any unambiguous beginning of a long option (--parent, --rem).
+    infer_long_args = true,
     version,
     long_version = concat!(env!("CARGO_PKG_VERSION"), "\nmechanisms: ", mechanisms!()),
     about = "Copy large media files with the kernel's own mechanisms, atomically and verified",
@@ -100,8 +118,9 @@ pub struct Cli {
     #[arg(value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
     pub paths: Vec<PathBuf>,
 
-    /// Copy directories and everything in them.
-    #[arg(short = 'r', long, help_heading = "Copy")]
+    /// Copy directories and everything in them; symbolic links are copied as links,
+    /// also those named on the command line (unless -H or -L).
+    #[arg(short = 'r', long, visible_short_alias = 'R', help_heading = "Copy")]
     pub recursive: bool,
 
     /// Read source paths from FILE ('-' for stdin), one per line; the last PATH is the
@@ -127,7 +146,8 @@ pub struct Cli {
     )]
     pub no_clobber: bool,
 
-    /// Ask before replacing an existing destination (refused when stdin is not a terminal).
+    /// Ask before replacing an existing destination (refused when there is one to ask
+    /// about and stdin is not a terminal).
     #[arg(
         short = 'i',
         long,
@@ -158,19 +178,100 @@ pub struct Cli {
     #[arg(
         short = 'L',
         long,
-        overrides_with = "no_dereference",
+        overrides_with_all = ["no_dereference", "command_line_links"],
         help_heading = "Copy"
     )]
     pub dereference: bool,
 
-    /// Follow no symbolic link: copy links as links, also on the command line.
+    /// Follow no symbolic link: copy links as links, also on the command line (the
+    /// default with -r).
     #[arg(
         short = 'P',
         long,
-        overrides_with = "dereference",
+        overrides_with_all = ["dereference", "command_line_links"],
         help_heading = "Copy"
     )]
     pub no_dereference: bool,
+
+    /// Follow symbolic links named on the command line; copy those inside trees as links.
+    #[arg(
+        short = 'H',
+        overrides_with_all = ["dereference", "no_dereference"],
+        help_heading = "Copy"
+    )]
+    pub command_line_links: bool,
+
+    /// Copy links as links and keep hard links (= --no-dereference --preserve=links).
+    #[arg(short = 'd', help_heading = "Copy")]
+    pub no_dereference_preserve_links: bool,
+
+    /// Replace an existing destination even when it may not be written, and let -l
+    /// and -s replace existing files (cp's "remove it and try again").
+    #[arg(short = 'f', long, help_heading = "Copy")]
+    pub force: bool,
+
+    /// Replace an existing destination as a new file: a symlink is replaced rather
+    /// than written through, and the copy gets the source's mode, not the old file's.
+    #[arg(long, help_heading = "Copy")]
+    pub remove_destination: bool,
+
+    /// Keep each replaced destination under a backup name: CONTROL none/off (no
+    /// backups), numbered/t (NAME.~N~), existing/nil (numbered if such backups exist,
+    /// else simple; the default), simple/never (NAME~) [env: VERSION_CONTROL]
+    #[arg(
+        short = 'b',
+        long,
+        value_name = "CONTROL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        help_heading = "Copy"
+    )]
+    pub backup: Option<String>,
+
+    /// The suffix of simple backups (default ~; implies -b) [env: SIMPLE_BACKUP_SUFFIX]
+    #[arg(short = 'S', long, value_name = "SUFFIX", help_heading = "Copy")]
+    pub suffix: Option<std::ffi::OsString>,
+
+    /// Make hard links to the sources instead of copies.
+    #[arg(
+        short = 'l',
+        long,
+        conflicts_with = "symbolic_link",
+        help_heading = "Copy"
+    )]
+    pub link: bool,
+
+    /// Make symbolic links to the sources instead of copies (a relative source only
+    /// into the current directory).
+    #[arg(short = 's', long, help_heading = "Copy")]
+    pub symbolic_link: bool,
+
+    /// Copy each source to its whole path, as given, under the destination directory
+    /// (zcopy --parents a/b/c dir makes dir/a/b/c).
+    #[arg(long, help_heading = "Copy")]
+    pub parents: bool,
+
+    /// With -r, read FIFOs and devices like files instead of recreating them (a FIFO
+    /// is waited on until its writer closes it, as with cp).
+    #[arg(long, help_heading = "Copy")]
+    pub copy_contents: bool,
+
+    /// Holes in copies: auto (keep the source's), always (also make holes of zero
+    /// blocks; uses the chunk copy), never (write every byte; no clone).
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        default_value = "auto",
+        help_heading = "Copy"
+    )]
+    pub sparse: crate::engine::Sparse,
+
+    /// Copy no data: only the attributes kept by -p, --preserve or -a (a missing
+    /// destination is created empty).
+    #[arg(long, help_heading = "Copy")]
+    pub attributes_only: bool,
 
     /// Keep mode, ownership and timestamps (= --preserve=mode,ownership,timestamps).
     #[arg(short = 'p', help_heading = "Copy")]
@@ -184,11 +285,23 @@ pub struct Cli {
         require_equals = true,
         default_missing_value = "mode,ownership,timestamps",
         value_parser = parse_preserve,
+        action = ArgAction::Append,
         help_heading = "Copy"
     )]
-    pub preserve: Option<Preserve>,
+    pub preserve: Vec<Preserve>,
 
-    /// Archive: -r -P --preserve=all.
+    /// Do not keep these attributes (as in --preserve); in order with -a, -p, -d and
+    /// --preserve, as cp (a later one adds them back).
+    #[arg(
+        long,
+        value_name = "ATTR_LIST",
+        value_parser = parse_preserve,
+        action = ArgAction::Append,
+        help_heading = "Copy"
+    )]
+    pub no_preserve: Vec<Preserve>,
+
+    /// Archive: -r -P --preserve=all (links included).
     #[arg(short = 'a', long, help_heading = "Copy")]
     pub archive: bool,
 
@@ -200,22 +313,31 @@ pub struct Cli {
     #[arg(long, overrides_with = "zero_copy", help_heading = "Zero-copy")]
     no_zero_copy: bool,
 
-    /// Smallest file (in MB of 1,048,576 bytes, 1-1000) for the kernel paths
+    /// Smallest file (in MB of 1,048,576 bytes, 1-1000) for copy_file_range and sendfile;
+    /// smaller files are cloned where the filesystem can, else copied in chunks
     /// [env: ZERO_COPY_MIN_SIZE_MB] [default: 10]
-    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=1000), help_heading = "Zero-copy")]
+    #[arg(long, value_name = "MB", value_parser = config::setting_number("ZERO_COPY_MIN_SIZE_MB"), help_heading = "Zero-copy")]
     pub min_size_mb: Option<u64>,
 
     /// Buffer of the chunk copy, in MB (1-512) [env: ZERO_COPY_CHUNK_SIZE_MB] [default: 64]
-    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=512), help_heading = "Zero-copy")]
+    #[arg(long, value_name = "MB", value_parser = config::setting_number("ZERO_COPY_CHUNK_SIZE_MB"), help_heading = "Zero-copy")]
     pub chunk_size_mb: Option<u64>,
 
-    /// Clone blocks: auto (when possible), always (or fail), never (independent copies)
-    /// [env: ZERO_COPY_REFLINK] [default: auto]
-    #[arg(long, value_name = "WHEN", value_enum, help_heading = "Zero-copy")]
+    /// Clone blocks: auto (when possible), always (or fail; also --reflink alone), never
+    /// (independent copies) [env: ZERO_COPY_REFLINK] [default: auto]
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "always",
+        help_heading = "Zero-copy"
+    )]
     pub reflink: Option<Reflink>,
 
     /// Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: 4]
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256), help_heading = "Copy")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = config::setting_number("ZERO_COPY_JOBS"), help_heading = "Copy")]
     pub jobs: Option<u64>,
 
     /// Use only this mechanism, whatever the file's size and the settings; a file it
@@ -249,7 +371,7 @@ pub struct Cli {
     #[arg(long, help_heading = "Safety")]
     pub mhl: bool,
 
-    /// Skip the size check after each copy.
+    /// Install copies without checking them first.
     #[arg(long, overrides_with = "verify", help_heading = "Safety")]
     no_verify: bool,
 
@@ -313,9 +435,25 @@ pub struct Cli {
     #[arg(long, overrides_with = "progress", help_heading = "Output")]
     no_progress: bool,
 
-    /// Log which mechanisms are available and which one each file used, and why.
+    /// Print 'SRC' -> 'DST' [method] for each file, link and directory made, as cp -v
+    /// (on stdout; on stderr with --json). Twice (-vv): also log which mechanisms are
+    /// available and which one each file used, and why.
     #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
+
+    /// The flags that decide how links are followed (-L, -H, -P, -d, -a), in command
+    /// line order: as in cp, the last one wins. Filled by [`Cli::parse_ordered`].
+    #[arg(skip)]
+    pub link_flags: Vec<char>,
+
+    /// True when `link_flags` and `preserve_in_order` were filled.
+    #[arg(skip)]
+    pub ordered: bool,
+
+    /// -a, -p, -d, --preserve and --no-preserve applied in command line order, as cp
+    /// does (--no-preserve=mode -p keeps the mode). Filled by [`Cli::parse_ordered`].
+    #[arg(skip)]
+    pub preserve_in_order: Preserve,
 }
 
 /// zcopy's tools.
@@ -350,10 +488,10 @@ pub enum Command {
         #[arg(long, value_name = "SIZES", value_parser = parse_sizes)]
         sizes: Option<Sizes>,
         /// Rounds per contender (default 5, --quick 3).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100))]
+        #[arg(long, value_name = "N", value_parser = config::whole_number(1, 100))]
         rounds: Option<u64>,
         /// Files in the small-file tree (default 10000, --quick 2000).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        #[arg(long, value_name = "N", value_parser = config::whole_number(1, 1_000_000))]
         files: Option<u64>,
         /// Print one JSON document instead of the tables.
         #[arg(long)]
@@ -456,6 +594,49 @@ fn parse_preserve(list: &str) -> Result<Preserve, String> {
     Preserve::parse(list)
 }
 
+/// The attributes to keep, from -a, -p, -d, --preserve and --no-preserve taken in
+/// command line order: each adds its attributes, each --no-preserve takes its away.
+fn preserve_in_order(matches: &clap::ArgMatches) -> Preserve {
+    let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let mut steps: Vec<(usize, Preserve, bool)> = Vec::new();
+    for (id, attributes) in [
+        ("archive", Preserve::ALL),
+        ("preserve_default", Preserve::CP_P),
+        (
+            "no_dereference_preserve_links",
+            Preserve {
+                links: true,
+                ..Preserve::default()
+            },
+        ),
+    ] {
+        if given(id) {
+            if let Some(index) = matches.indices_of(id).and_then(Iterator::max) {
+                steps.push((index, attributes, true));
+            }
+        }
+    }
+    for (id, adds) in [("preserve", true), ("no_preserve", false)] {
+        if let (Some(values), Some(indices)) =
+            (matches.get_many::<Preserve>(id), matches.indices_of(id))
+        {
+            for (value, index) in values.zip(indices) {
+                steps.push((index, *value, adds));
+            }
+        }
+    }
+    steps.sort_by_key(|(index, _, _)| *index);
+    steps
+        .into_iter()
+        .fold(Preserve::default(), |kept, (_, attributes, adds)| {
+            if adds {
+                kept.union(attributes)
+            } else {
+                kept.without(attributes)
+            }
+        })
+}
+
 /// Turns a `--x`/`--no-x` pair into "given as true", "given as false" or "not given".
 fn pair(yes: bool, no: bool) -> Option<bool> {
     match (yes, no) {
@@ -466,6 +647,35 @@ fn pair(yes: bool, no: bool) -> Option<bool> {
 }
 
 impl Cli {
+    /// Parses the process's arguments, keeping the order of the flags where cp lets
+    /// the last one win (-L, -H, -P, -d, -a); exits on a usage error as clap does.
+    pub fn parse_ordered() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+        let mut flags: Vec<(usize, char)> = [
+            ("dereference", 'L'),
+            ("command_line_links", 'H'),
+            ("no_dereference", 'P'),
+            ("no_dereference_preserve_links", 'd'),
+            ("archive", 'a'),
+        ]
+        .into_iter()
+        .filter_map(|(id, flag)| {
+            let given = matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+            given
+                .then(|| matches.indices_of(id).and_then(Iterator::max))
+                .flatten()
+                .map(|index| (index, flag))
+        })
+        .collect();
+        flags.sort();
+        cli.link_flags = flags.into_iter().map(|(_, flag)| flag).collect();
+        cli.preserve_in_order = preserve_in_order(&matches);
+        cli.ordered = true;
+        cli
+    }
+
     /// The configuration values the flags override.
     pub fn overrides(&self) -> Overrides {
         Overrides {
@@ -504,14 +714,28 @@ impl Cli {
 
     /// What the plan needs from the flags.
     pub fn plan_options(&self) -> PlanOptions {
-        let symlinks = if self.no_dereference || (self.archive && !self.dereference) {
-            Symlinks::FollowNone
-        } else if self.dereference {
-            Symlinks::FollowAll
-        } else {
-            Symlinks::FollowCommandLine
+        // As cp: the last of -H, -L, -P, -d, -a decides; without one, -r copies links
+        // as links and a plain copy follows them.
+        // (-l with -r follows links: hard links go to what they name, as in cp.)
+        let symlinks = match self.link_flags.last() {
+            _ if !self.ordered => self.symlinks_unordered(),
+            Some('L') => Symlinks::FollowAll,
+            Some('H') => Symlinks::FollowCommandLine,
+            Some(_) => Symlinks::FollowNone,
+            None if self.recursive && !self.link => Symlinks::FollowNone,
+            None => Symlinks::FollowAll,
         };
         PlanOptions {
+            link_mode: if self.link {
+                LinkMode::Hard
+            } else if self.symbolic_link {
+                LinkMode::Symbolic
+            } else {
+                LinkMode::Copy
+            },
+            preserve_links: self.preserve().links,
+            parents: self.parents,
+            copy_contents: self.copy_contents,
             recursive: self.recursive || self.archive,
             symlinks,
             target_directory: self.target_directory.clone(),
@@ -519,18 +743,70 @@ impl Cli {
         }
     }
 
-    /// The attributes to carry over: `-a` means all, `-p` cp's three, plus `--preserve`.
-    pub fn preserve(&self) -> Preserve {
-        if self.archive {
-            return Preserve::ALL;
+    /// Without the order of the flags (a `Cli` not made by [`Cli::parse_ordered`]):
+    /// -P, then -L, then -H decide.
+    fn symlinks_unordered(&self) -> Symlinks {
+        if self.no_dereference {
+            Symlinks::FollowNone
+        } else if self.dereference {
+            Symlinks::FollowAll
+        } else if self.command_line_links {
+            Symlinks::FollowCommandLine
+        } else if self.archive
+            || self.no_dereference_preserve_links
+            || (self.recursive && !self.link)
+        {
+            Symlinks::FollowNone
+        } else {
+            Symlinks::FollowAll
         }
-        let mut preserve = self.preserve.unwrap_or_default();
+    }
+
+    /// The attributes to carry over: `-a` means all, `-p` cp's three, `-d` links, plus
+    /// `--preserve`, less `--no-preserve`.
+    pub fn preserve(&self) -> Preserve {
+        if self.ordered {
+            return self.preserve_in_order;
+        }
+        let removed = self
+            .no_preserve
+            .iter()
+            .fold(Preserve::default(), |all, list| all.union(*list));
+        if self.archive {
+            let mut preserve = Preserve::ALL.without(removed);
+            // -a alone copies xattrs where it can, as cp; an explicit
+            // --preserve=xattr makes a failure an error, also with -a.
+            if self
+                .preserve
+                .iter()
+                .any(|explicit| explicit.xattr && !explicit.xattr_best_effort)
+            {
+                preserve.xattr_best_effort = false;
+            }
+            return preserve;
+        }
+        let mut preserve = self
+            .preserve
+            .iter()
+            .fold(Preserve::default(), |all, list| all.union(*list));
         if self.preserve_default {
             preserve.mode = true;
             preserve.ownership = true;
             preserve.timestamps = true;
         }
-        preserve
+        if self.no_dereference_preserve_links {
+            preserve.links = true;
+        }
+        preserve.without(removed)
+    }
+
+    /// `-b`, `--backup[=CONTROL]`, `--suffix` (which implies -b), with cp's variables.
+    pub fn backup(&self) -> Result<Option<crate::backup::Backup>, String> {
+        crate::backup::Backup::from_flags(
+            self.backup.is_some() || self.suffix.is_some(),
+            self.backup.as_deref().filter(|word| !word.is_empty()),
+            self.suffix.as_ref(),
+        )
     }
 
     /// How results are printed.

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::hash::Algorithm;
 
-/// One megabyte as the spec means it: 1,048,576 bytes.
+/// One megabyte as the `ZERO_COPY_*_MB` settings mean it: 1,048,576 bytes.
 pub const MB: u64 = 1024 * 1024;
 
 /// Files copied at once unless `ZERO_COPY_JOBS` or `-j` say otherwise (see the
@@ -42,7 +42,8 @@ pub enum Reflink {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum VerifyMode {
-    /// The copy has the source's size (the spec's check; costs one fstat).
+    /// The copy has the source's size: catches a short copy (a full disk, a source that
+    /// shrank) for the cost of one fstat.
     Size,
     /// The copy's BLAKE3 hash equals the source's (reads both files once more).
     Checksum,
@@ -130,7 +131,9 @@ struct Setting {
     default: Value,
 }
 
-/// Every setting zcopy knows. The first four are the spec's contract.
+/// Every setting zcopy knows. The first four are the original `ZERO_COPY_*` definition
+/// (see the README): their names, defaults and meaning stay as they were, so that an
+/// existing `.env` file keeps meaning what it meant.
 const SETTINGS: &[Setting] = &[
     Setting {
         env: "ZERO_COPY_ENABLED",
@@ -472,6 +475,43 @@ fn setting(env: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|setting| setting.env == env)
 }
 
+/// A whole number in `min..=max`, as the environment, `.env` files and flags all take it.
+fn parse_whole_number(word: &str, min: u64, max: u64) -> Option<u64> {
+    word.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+}
+
+/// A clap value parser for a flag that takes a whole number in `min..=max`. It refuses
+/// what the environment refuses, in the same words (`expected a whole number from 1
+/// to 512`), so a mistake reads the same wherever it was made.
+pub fn whole_number(
+    min: u64,
+    max: u64,
+) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+    move |word| {
+        parse_whole_number(word, min, max)
+            .ok_or_else(|| format!("expected {}", Kind::Int { min, max }.allowed()))
+    }
+}
+
+/// The clap value parser for the flag of the numeric setting `env`: the setting's range
+/// and message, defined once in [`SETTINGS`].
+///
+/// # Panics
+///
+/// When `env` is not a numeric setting (a mistake in the flag definitions, caught by
+/// any test that builds the command line).
+pub fn setting_number(
+    env: &str,
+) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+    match setting(env).map(|setting| setting.kind) {
+        Some(Kind::Int { min, max }) => whole_number(min, max),
+        _ => panic!("{env} is not a numeric setting"),
+    }
+}
+
 fn parse(setting: &Setting, raw: &str, origin: &Origin) -> Result<Value, ConfigError> {
     let invalid = || ConfigError::Invalid {
         variable: setting.env,
@@ -482,10 +522,9 @@ fn parse(setting: &Setting, raw: &str, origin: &Origin) -> Result<Value, ConfigE
     let word = raw.trim();
     match setting.kind {
         Kind::Bool => parse_bool(word).map(Value::Bool).ok_or_else(invalid),
-        Kind::Int { min, max } => match word.parse::<u64>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(Value::Int(n)),
-            _ => Err(invalid()),
-        },
+        Kind::Int { min, max } => parse_whole_number(word, min, max)
+            .map(Value::Int)
+            .ok_or_else(invalid),
         Kind::Reflink => parse_choice(word).map(Value::Reflink).ok_or_else(invalid),
         Kind::VerifyMode => parse_choice(word)
             .map(Value::VerifyMode)
@@ -582,14 +621,20 @@ pub fn parse_env_file(path: &Path, text: &str) -> Result<DotEnv, ConfigError> {
                 }
             }
             Err(dotenvy::Error::LineParse(line_text, _)) => {
+                // An unclosed quote makes dotenvy hand back the rest of the file: the
+                // line it starts on is the one to show.
+                let first_line = line_text.trim().lines().next().unwrap_or_default();
                 let line = text
                     .lines()
-                    .position(|line| line.contains(line_text.trim()))
+                    .position(|line| line.contains(first_line))
                     .map(|index| index + 1);
                 return Err(ConfigError::EnvFile {
                     path: path.to_path_buf(),
                     line,
-                    message: format!("malformed line: {}", line_text.trim()),
+                    message: format!(
+                        "cannot read {first_line:?}: expected KEY=value, e.g. \
+                         ZERO_COPY_JOBS=4 (quote a value that has spaces)"
+                    ),
                 });
             }
             Err(err) => {
@@ -693,7 +738,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_the_specs() {
+    fn defaults_are_the_original_definitions() {
         let (config, warnings) = Config::resolve(&Overrides::default(), &[], &[]).unwrap();
         assert!(config.enabled);
         assert_eq!(config.min_size_mb, 10);

@@ -1,4 +1,4 @@
-//! `zcopy doctor [SRC_DIR] [DST_DIR]`: the spec's troubleshooting section as a command.
+//! `zcopy doctor [SRC_DIR] [DST_DIR]`: the README's troubleshooting section as a command.
 //!
 //! Every mechanism is tried for real, through the same engine that copies files, from a
 //! small probe file on the source's filesystem to the destination directory. What it
@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Reflink, VerifyMode};
 use crate::engine::{self, Cause, CopyOptions, Method, Outcome, Quiet};
+use crate::report::human_bytes;
 
 /// Size of the probe file: big enough for every mechanism to do real work.
 const PROBE_BYTES: usize = 1 << 20;
@@ -189,8 +190,15 @@ fn advise(diagnosis: &Diagnosis, config: &Config) -> Vec<String> {
         ));
     } else if config.min_size_mb > 1 {
         advice.push(format!(
-            "ZERO_COPY_MIN_SIZE_MB={} ({}): files below {} MiB will use the chunk copy",
-            config.min_size_mb, config.origins["ZERO_COPY_MIN_SIZE_MB"], config.min_size_mb
+            "ZERO_COPY_MIN_SIZE_MB={} ({}): files below {} {}",
+            config.min_size_mb,
+            config.origins["ZERO_COPY_MIN_SIZE_MB"],
+            human_bytes(config.min_size_bytes()),
+            if works(Method::Clone) && config.reflink != Reflink::Never {
+                "are cloned here (a clone moves no bytes, so the threshold does not apply to it)"
+            } else {
+                "will use the chunk copy"
+            }
         ));
     }
     if works(Method::Clone) {
@@ -199,7 +207,7 @@ fn advise(diagnosis: &Diagnosis, config: &Config) -> Vec<String> {
                 "clones work here, but ZERO_COPY_REFLINK=never forgoes them: copies take time and space".to_string(),
             );
         } else {
-            advice.push("clones work here: large copies take milliseconds and share blocks until either file changes".to_string());
+            advice.push("clones work here: copies of any size take milliseconds and share blocks until either file changes".to_string());
         }
     } else {
         if config.reflink == Reflink::Always {

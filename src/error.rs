@@ -18,6 +18,9 @@ pub enum Operation {
     OpenSource,
     /// Looking at the destination (stat) before writing.
     StatDestination,
+    /// Opening an existing destination that is written in place (a FIFO or a device),
+    /// or finding it may not be written.
+    OpenDestination,
     /// Creating the temporary file beside the destination.
     CreateTemp,
     /// `ioctl(FICLONE)` or the platform's clone call.
@@ -52,6 +55,12 @@ pub enum Operation {
     Plan,
     /// Removing a leftover temporary file (`--clean`).
     Remove,
+    /// Keeping an existing destination under its backup name (`-b`).
+    Backup,
+    /// Making a hard link (`-l`, `--preserve=links`).
+    CreateLink,
+    /// Making a FIFO or device node (`-r` over special files).
+    CreateSpecial,
     /// Hashing a file (`--hash`, `--mhl`, `zcopy verify`).
     Hash,
     /// Dropping a copy's cached pages before it is read back (`posix_fadvise`).
@@ -67,6 +76,7 @@ impl Operation {
             Operation::StatSource => "stat source",
             Operation::OpenSource => "open source",
             Operation::StatDestination => "stat destination",
+            Operation::OpenDestination => "open destination",
             Operation::CreateTemp => "create temporary file",
             Operation::Clone => "clone",
             Operation::CopyFileRange => "copy_file_range",
@@ -84,6 +94,9 @@ impl Operation {
             Operation::CreateSymlink => "create symlink",
             Operation::Plan => "plan",
             Operation::Remove => "remove",
+            Operation::Backup => "back up",
+            Operation::CreateLink => "create hard link",
+            Operation::CreateSpecial => "create special file",
             Operation::Hash => "hash",
             Operation::DropCache => "drop cached pages",
             Operation::Mhl => "ASC MHL",

@@ -1,6 +1,7 @@
 //! Ctrl-C and SIGTERM: the first asks the run to stop after cleaning up the file in
 //! flight (its temporary file is removed, completed files stay, the report prints);
-//! a second one terminates at once.
+//! a second one terminates at once. A closed stdout or stderr (see [`crate::output`])
+//! stops the run the same way.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -22,7 +23,8 @@ pub fn install() -> std::io::Result<()> {
     Ok(())
 }
 
-/// True once a stop was requested.
+/// True once a stop was requested: by a signal, or by the reader of stdout or stderr
+/// going away.
 pub fn requested() -> bool {
-    flag().load(Ordering::Relaxed)
+    flag().load(Ordering::Relaxed) || crate::output::closed()
 }

@@ -55,6 +55,7 @@ macro_rules! mechanisms {
 }
 
 pub mod atomic;
+pub mod backup;
 pub mod batch;
 #[cfg(target_os = "linux")]
 pub mod bench;
@@ -65,8 +66,10 @@ pub mod engine;
 pub mod error;
 pub mod hash;
 pub mod interrupt;
+pub mod make;
 pub mod mhl;
 pub mod offload;
+pub mod output;
 pub mod plan;
 pub mod preserve;
 pub mod progress;

@@ -3,10 +3,9 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use zcopy::cli::{Cli, ColorChoice, Command};
 use zcopy::config::Config;
+use zcopy::output::{self, EXIT_CLOSED};
 use zcopy::report::{Format, Painter};
 use zcopy::{interrupt, plan, Batch};
 
@@ -14,20 +13,26 @@ use zcopy::{interrupt, plan, Batch};
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(&cli) {
+    let cli = Cli::parse_ordered();
+    let code = match run(&cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!(
-                "{}",
-                Painter::new(color_enabled(cli.color)).error(&format!("{err:#}"))
-            );
-            ExitCode::from(EXIT_USAGE)
+            output::stderr_line(&Painter::new(color_enabled(cli.color)).error(&format!("{err:#}")));
+            EXIT_USAGE
         }
-    }
+    };
+    ExitCode::from(if output::closed() {
+        EXIT_CLOSED
+    } else if output::failed() {
+        code.max(1)
+    } else {
+        code
+    })
 }
 
-fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+/// Does what the command line asks; returns the exit status (before a closed or failed
+/// output is taken into account, in `main`).
+fn run(cli: &Cli) -> anyhow::Result<u8> {
     if cli.clean {
         return clean(cli);
     }
@@ -41,7 +46,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
     if !cli.quiet {
         for warning in warnings {
-            eprintln!("{}", painter.warning(&warning));
+            output::stderr_line(&painter.warning(&warning));
         }
     }
     if let Some(Command::Doctor {
@@ -55,14 +60,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         let diagnosis =
             zcopy::doctor::diagnose(&source, &destination, &config).map_err(anyhow::Error::msg)?;
         if *json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&diagnosis).expect("serializes")
-            );
+            output::stdout_line(&serde_json::to_string_pretty(&diagnosis).expect("serializes"));
         } else {
-            print!("{}", diagnosis.render());
+            output::stdout(&diagnosis.render());
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     if let Some(Command::Bench {
         directory,
@@ -95,7 +97,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
     if cli.print_config {
         print_config(&config, cli.json);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     let mut entries = match &cli.files_from {
         Some(list) => {
@@ -115,14 +117,26 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         None => plan::from_arguments(&cli.paths, &cli.plan_options())?,
     };
+    // -i needs a terminal only when there is something to ask about.
     if cli.interactive && !std::io::stdin().is_terminal() {
-        anyhow::bail!(
-            "-i asks before replacing files, but stdin is not a terminal; use -n to keep existing files, or leave out -i to replace them"
-        );
+        if let Some(existing) = zcopy::batch::first_existing_destination(&entries) {
+            anyhow::bail!(
+                "-i would ask before replacing '{}', but stdin is not a terminal; use -n to keep existing files, or leave out -i to replace them",
+                existing.display()
+            );
+        }
     }
-    if cli.verbose > 0 {
+    if cli.no_clobber && (cli.backup.is_some() || cli.suffix.is_some()) {
+        anyhow::bail!("options --backup and --no-clobber are mutually exclusive");
+    }
+    let backup = cli.backup().map_err(anyhow::Error::msg)?;
+    if cli.sparse != zcopy::engine::Sparse::Auto && config.reflink == zcopy::config::Reflink::Always
+    {
+        anyhow::bail!("--reflink=always can be used only with --sparse=auto");
+    }
+    if cli.verbose > 1 {
         for line in config.describe() {
-            eprintln!("zcopy: {line}");
+            output::stderr_line(&format!("zcopy: {line}"));
         }
     }
 
@@ -134,14 +148,13 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     };
     if cli.mhl {
         if mhl_roots.is_empty() && !cli.quiet {
-            eprintln!(
-                "{}",
-                painter.warning("--mhl records copied folders, and no folder is copied (-r?)")
+            output::stderr_line(
+                &painter.warning("--mhl records copied folders, and no folder is copied (-r?)"),
             );
         }
         let note = |line: &str| {
             if cli.verbose > 0 {
-                eprintln!("zcopy: {line}");
+                output::stderr_line(&format!("zcopy: {line}"));
             }
         };
         match zcopy::offload::prepare(
@@ -154,13 +167,12 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             Ok(kept) => entries = kept,
             Err(problems) => {
                 for problem in problems {
-                    eprintln!("{}", painter.error(&problem));
+                    output::stderr_line(&painter.error(&problem));
                 }
-                eprintln!(
-                    "{}",
-                    painter.error("a source does not match its ASC MHL history; nothing copied")
+                output::stderr_line(
+                    &painter.error("a source does not match its ASC MHL history; nothing copied"),
                 );
-                return Ok(ExitCode::from(1));
+                return Ok(1);
             }
         }
     }
@@ -175,19 +187,26 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     batch.interactive = cli.interactive;
     batch.jobs = config.jobs as usize;
     batch.options.forced_method = cli.method.map(Into::into);
-    batch.verbose = cli.verbose > 0;
+    batch.verbose = cli.verbose > 1;
+    batch.list = cli.verbose > 0;
+    batch.options.force = cli.force;
+    batch.options.remove_destination = cli.remove_destination;
+    batch.options.backup = backup;
+    batch.options.attributes_only = cli.attributes_only;
+    batch.options.sparse = cli.sparse;
+    batch.options.copy_contents = cli.copy_contents;
+    batch.options.default_mode =
+        cli.no_preserve.iter().any(|removed| removed.mode) && !cli.preserve().mode;
+    batch.explicit_links = cli.link || cli.symbolic_link;
     batch.format = format;
     batch.painter = painter;
     let mut resumed_hashes = std::collections::HashMap::new();
     let mut resumed_skips = Vec::new();
     if cli.resume {
         if !batch.options.preserve.timestamps && !cli.quiet {
-            eprintln!(
-                "{}",
-                painter.warning(
-                    "--resume compares modification times, which copies keep only with -p or -a"
-                )
-            );
+            output::stderr_line(&painter.warning(
+                "--resume compares modification times, which copies keep only with -p or -a",
+            ));
         }
         let resumed = zcopy::offload::resume(
             entries,
@@ -199,11 +218,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         resumed_hashes = resumed.hashes;
         resumed_skips = resumed.skipped;
         if cli.verbose > 0 || (format == Format::Summary && !cli.quiet) {
-            eprintln!(
+            output::stderr_line(&format!(
                 "zcopy: --resume: {} file{} already copied, skipped",
                 resumed_skips.len(),
                 if resumed_skips.len() == 1 { "" } else { "s" }
-            );
+            ));
         }
     }
     let mut report = zcopy::run(entries, &batch);
@@ -219,19 +238,19 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             &interrupt::requested,
         );
         for error in &report.errors[before..] {
-            eprintln!("{}", painter.error(&error.error));
+            output::stderr_line(&painter.error(&error.error));
             if format == Format::JsonLines {
-                println!("{}", zcopy::report::json_line("error", error));
+                output::stdout_line(&zcopy::report::json_line("error", error));
             }
         }
         if format == Format::JsonLines {
             for recorded in &report.mhl {
-                println!("{}", zcopy::report::json_line("mhl", recorded));
+                output::stdout_line(&zcopy::report::json_line("mhl", recorded));
             }
         }
         if format == Format::Summary && !cli.quiet {
             for recorded in &report.mhl {
-                eprintln!(
+                output::stderr_line(&format!(
                     "zcopy: {}: ASC MHL generation {}, {} files{}",
                     recorded.generation,
                     recorded.sequence,
@@ -241,18 +260,18 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                     } else {
                         String::new()
                     }
-                );
+                ));
             }
         }
     }
 
     match format {
-        Format::Json => println!("{}", report.to_json()),
-        Format::JsonLines => println!("{}", report.final_json_line()),
-        Format::Summary if !cli.quiet => eprintln!("{}", report.summary()),
+        Format::Json => output::stdout_line(&report.to_json()),
+        Format::JsonLines => output::stdout_line(&report.final_json_line()),
+        Format::Summary if !cli.quiet => output::stderr_line(&report.summary()),
         Format::Summary => {}
     }
-    Ok(ExitCode::from(report.exit_code() as u8))
+    Ok(report.exit_code() as u8)
 }
 
 /// `zcopy verify DIR...`: each folder against its ASC MHL history; exit 1 on any
@@ -264,7 +283,7 @@ fn verify(
     verbose: bool,
     quiet: bool,
     painter: &Painter,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<u8> {
     interrupt::install()?;
     let bar = if !json && !quiet && std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(0)
@@ -286,8 +305,8 @@ fn verify(
     );
     bar.finish_and_clear();
     if interrupt::requested() {
-        eprintln!("{}", painter.error("interrupted"));
-        return Ok(ExitCode::from(130));
+        output::stderr_line(&painter.error("interrupted"));
+        return Ok(130);
     }
     let mut failed = false;
     let mut folders = Vec::new();
@@ -297,21 +316,24 @@ fn verify(
                 failed |= !result.ok();
                 if !json {
                     for line in zcopy::offload::describe_problems(&result) {
-                        eprintln!("{}", painter.error(&line));
+                        output::stderr_line(&painter.error(&line));
                     }
                     if verbose {
                         for path in &result.verified_paths {
-                            eprintln!("zcopy: {}: verified", directory.join(path).display());
+                            output::stderr_line(&format!(
+                                "zcopy: {}: verified",
+                                directory.join(path).display()
+                            ));
                         }
                         for path in &result.new {
-                            eprintln!(
+                            output::stderr_line(&format!(
                                 "zcopy: {}: new (not in the history)",
                                 directory.join(path).display()
-                            );
+                            ));
                         }
                     }
                     if !quiet {
-                        eprintln!("{}", result.summary());
+                        output::stderr_line(&result.summary());
                     }
                 }
                 folders.push(serde_json::to_value(&result).expect("serializes"));
@@ -319,7 +341,7 @@ fn verify(
             Err(error) => {
                 failed = true;
                 if !json {
-                    eprintln!("{}", painter.error(&error.to_string()));
+                    output::stderr_line(&painter.error(&error.to_string()));
                 }
                 folders.push(serde_json::json!({
                     "root": directory.display().to_string(),
@@ -330,16 +352,13 @@ fn verify(
     }
     if json {
         let document = serde_json::json!({ "ok": !failed, "folders": folders });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&document).expect("serializes")
-        );
+        output::stdout_line(&serde_json::to_string_pretty(&document).expect("serializes"));
     }
-    Ok(ExitCode::from(u8::from(failed)))
+    Ok(u8::from(failed))
 }
 
 /// `zcopy --clean DIR...`: removes leftover temporary files, prints each one removed.
-fn clean(cli: &Cli) -> anyhow::Result<ExitCode> {
+fn clean(cli: &Cli) -> anyhow::Result<u8> {
     if cli.paths.is_empty() {
         anyhow::bail!("--clean needs at least one directory");
     }
@@ -347,14 +366,14 @@ fn clean(cli: &Cli) -> anyhow::Result<ExitCode> {
     for directory in &cli.paths {
         let (removed, errors) = zcopy::atomic::clean(directory, cli.recursive);
         for path in removed {
-            println!("{}", path.display());
+            output::stdout_line(&path.display().to_string());
         }
         for error in errors {
-            eprintln!("zcopy: {error}");
+            output::stderr_line(&format!("zcopy: {error}"));
             failed = true;
         }
     }
-    Ok(ExitCode::from(u8::from(failed)))
+    Ok(u8::from(failed))
 }
 
 /// `--color`, with `NO_COLOR` (any non-empty value) turning `auto` off.
@@ -372,13 +391,10 @@ fn color_enabled(choice: ColorChoice) -> bool {
 /// `--print-config`: each setting's value and where it came from.
 fn print_config(config: &Config, json: bool) {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&config.to_json()).expect("serializes")
-        );
+        output::stdout_line(&serde_json::to_string_pretty(&config.to_json()).expect("serializes"));
     } else {
         for line in config.describe() {
-            println!("{line}");
+            output::stdout_line(&line);
         }
     }
 }
@@ -393,7 +409,7 @@ fn bench(
     rounds: Option<u64>,
     files: Option<u64>,
     json: bool,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<u8> {
     let directory = directory.unwrap_or_else(std::env::temp_dir);
     let mut options = zcopy::bench::BenchOptions::new(directory, quick, config.jobs as usize);
     if let Some(sizes) = sizes {
@@ -406,23 +422,22 @@ fn bench(
         options.small_files = files as usize;
     }
     interrupt::install()?;
-    let report = match zcopy::bench::run(&options, &|line| eprintln!("zcopy bench: {line}")) {
+    let report = match zcopy::bench::run(&options, &|line| {
+        output::stderr_line(&format!("zcopy bench: {line}"))
+    }) {
         Ok(report) => report,
         Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {
-            eprintln!("zcopy bench: interrupted; its files are removed");
-            return Ok(ExitCode::from(130));
+            output::stderr_line("zcopy bench: interrupted; its files are removed");
+            return Ok(130);
         }
         Err(err) => anyhow::bail!("{}: bench: {err}", options.directory.display()),
     };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("serializes")
-        );
+        output::stdout_line(&serde_json::to_string_pretty(&report).expect("serializes"));
     } else {
-        print!("{}", report.render());
+        output::stdout(&report.render());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -434,6 +449,6 @@ fn bench(
     _rounds: Option<u64>,
     _files: Option<u64>,
     _json: bool,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<u8> {
     anyhow::bail!("zcopy bench runs on Linux only")
 }

@@ -89,6 +89,8 @@ pub fn prepare(
                 Entry::File(job) => &job.source,
                 Entry::Dir { source, .. }
                 | Entry::Symlink { source, .. }
+                | Entry::Link { source, .. }
+                | Entry::Special { source, .. }
                 | Entry::Failed { source, .. } => source,
             };
             !histories.iter().any(|folder| source.starts_with(folder))

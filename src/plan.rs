@@ -6,7 +6,7 @@
 //! Problems that make the whole command meaningless (no destination, several sources
 //! into something that is not a directory) are a [`UsageError`]: exit 2, nothing copied.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
@@ -23,6 +23,9 @@ pub struct Job {
     pub destination: PathBuf,
     /// Its size when planned (for progress totals).
     pub size: u64,
+    /// The stat the plan made of it, which the copy takes as its look before opening
+    /// the file (the open then checks it is still that file) instead of a stat of its own.
+    pub metadata: Option<std::fs::Metadata>,
 }
 
 /// One step of a batch, in the order they run.
@@ -46,6 +49,24 @@ pub enum Entry {
         destination: PathBuf,
         /// What it points to, unchanged.
         target: PathBuf,
+    },
+    /// Make `destination` a hard link to `existing`: the source itself (`-l`), or the
+    /// destination of an earlier source that is the same file (`--preserve=links`).
+    /// Run after every file is copied, so that `existing` is in place.
+    Link {
+        /// The source this stands for.
+        source: PathBuf,
+        /// The link to create.
+        destination: PathBuf,
+        /// The file to link to.
+        existing: PathBuf,
+    },
+    /// Recreate a FIFO, device node or socket (`-r`): mknod, never opened.
+    Special {
+        /// The node copied.
+        source: PathBuf,
+        /// The node to create.
+        destination: PathBuf,
     },
     /// A source that cannot be copied; the reason names the path and the operation.
     Failed {
@@ -74,7 +95,7 @@ impl std::error::Error for UsageError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Symlinks {
     /// Links named on the command line are followed; links inside trees are copied as
-    /// links (cp's `-H`, and what `-r` users expect).
+    /// links (cp's `-H`).
     #[default]
     FollowCommandLine,
     /// Every link is followed (`-L`); a link loop is reported by the walk, not followed.
@@ -83,9 +104,32 @@ pub enum Symlinks {
     FollowNone,
 }
 
+/// What each file of the plan becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinkMode {
+    /// A copy of its bytes.
+    #[default]
+    Copy,
+    /// A hard link to the source (`-l`).
+    Hard,
+    /// A symbolic link to the source (`-s`).
+    Symbolic,
+}
+
 /// What the command line asks of the plan.
 #[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
+    /// Copies, hard links or symbolic links.
+    pub link_mode: LinkMode,
+    /// Sources that are hard links to one file stay hard links to one file
+    /// (`--preserve=links`).
+    pub preserve_links: bool,
+    /// Each source goes to its full path as given under the destination directory
+    /// (`--parents`).
+    pub parents: bool,
+    /// With `-r`, special files are read like regular files instead of recreated
+    /// (`--copy-contents`).
+    pub copy_contents: bool,
     /// Copy directories (`-r`).
     pub recursive: bool,
     /// How symlinks are treated.
@@ -152,8 +196,27 @@ pub fn from_arguments(paths: &[PathBuf], options: &PlanOptions) -> Result<Vec<En
         }
     }
     let mut planner = Planner::new(options);
+    if options.parents && !into_directory {
+        return Err(UsageError(format!(
+            "with --parents, the destination must be a directory ('{}' is not one)",
+            destination.display()
+        )));
+    }
     for source in sources {
-        if into_directory {
+        if options.parents {
+            match relative_form(source) {
+                Some(relative) => {
+                    planner.add_source_parents(source, destination, &relative);
+                    planner.add(source, &destination.join(relative));
+                }
+                None => planner.fail(
+                    source,
+                    None,
+                    Operation::Plan,
+                    "a --parents path may not contain '..' or be empty",
+                ),
+            }
+        } else if into_directory {
             match base_name(source) {
                 Some(name) => planner.add(source, &destination.join(name)),
                 None => planner.fail(
@@ -236,9 +299,15 @@ fn os_string(bytes: Vec<u8>) -> OsString {
 struct Planner {
     recursive: bool,
     symlinks: Symlinks,
+    link_mode: LinkMode,
+    preserve_links: bool,
+    copy_contents: bool,
     entries: Vec<Entry>,
     destinations: HashSet<PathBuf>,
     directories: HashSet<PathBuf>,
+    /// The first destination planned for each multiply-linked source file (device,
+    /// inode), for `--preserve=links`.
+    linked: HashMap<(u64, u64), PathBuf>,
 }
 
 impl Planner {
@@ -246,9 +315,40 @@ impl Planner {
         Planner {
             recursive: options.recursive,
             symlinks: options.symlinks,
+            link_mode: options.link_mode,
+            preserve_links: options.preserve_links,
+            copy_contents: options.copy_contents,
             entries: Vec::new(),
             destinations: HashSet::new(),
             directories: HashSet::new(),
+            linked: HashMap::new(),
+        }
+    }
+
+    /// `--parents`: plans the directories between `root` and `root/relative` as copies
+    /// of the source's own directories (so -p carries their attributes over).
+    fn add_source_parents(&mut self, source: &Path, root: &Path, relative: &Path) {
+        let mut partial = PathBuf::new();
+        let mut source_dir = if source.is_absolute() {
+            PathBuf::from("/")
+        } else {
+            PathBuf::new()
+        };
+        let parents: Vec<_> = relative
+            .parent()
+            .into_iter()
+            .flat_map(Path::components)
+            .collect();
+        for component in parents {
+            partial.push(component);
+            source_dir.push(component);
+            let destination = root.join(&partial);
+            if self.directories.insert(destination.clone()) {
+                self.entries.push(Entry::Dir {
+                    source: source_dir.clone(),
+                    destination,
+                });
+            }
         }
     }
 
@@ -293,14 +393,11 @@ impl Planner {
         // pointed at what the link names), unless -P says links are copied as links.
         if self.symlinks == Symlinks::FollowNone {
             if let Ok(target) = std::fs::read_link(source) {
-                self.entries.push(Entry::Symlink {
-                    source: source.to_path_buf(),
-                    destination: destination.to_path_buf(),
-                    target,
-                });
+                self.add_symlink(source, destination, target);
                 return;
             }
         }
+        // A link followed: what it names is what gets copied or linked to.
         let metadata = match std::fs::metadata(source) {
             Ok(metadata) => metadata,
             Err(err) => {
@@ -313,7 +410,7 @@ impl Planner {
             }
         };
         if !metadata.is_dir() {
-            self.add_file(source, destination, metadata.len());
+            self.add_non_directory(source, destination, &metadata, true);
             return;
         }
         if !self.recursive {
@@ -340,23 +437,127 @@ impl Planner {
         self.add_tree(source, destination);
     }
 
-    fn add_file(&mut self, source: &Path, destination: &Path, size: u64) {
-        if !self.destinations.insert(destination.to_path_buf()) {
-            self.fail(
-                source,
-                Some(destination),
-                Operation::Plan,
-                &format!(
-                    "'{}' is also the destination of another source",
-                    destination.display()
-                ),
-            );
+    /// Takes `destination` for `source`; a second source for it fails (cp: "will not
+    /// overwrite just-created"), whatever kind either is, so no copy silently wins.
+    fn claim(&mut self, source: &Path, destination: &Path) -> bool {
+        if self.destinations.insert(destination.to_path_buf()) {
+            return true;
+        }
+        self.fail(
+            source,
+            Some(destination),
+            Operation::Plan,
+            &format!(
+                "'{}' is also the destination of another source",
+                destination.display()
+            ),
+        );
+        false
+    }
+
+    /// A symlink kept as a link (not followed): copied as a link, or with `-l`/`-s`
+    /// linked to, as cp does.
+    fn add_symlink(&mut self, source: &Path, destination: &Path, target: PathBuf) {
+        if !self.claim(source, destination) {
+            return;
+        }
+        let entry = match self.link_mode {
+            LinkMode::Copy => Entry::Symlink {
+                source: source.to_path_buf(),
+                destination: destination.to_path_buf(),
+                target,
+            },
+            LinkMode::Hard => Entry::Link {
+                source: source.to_path_buf(),
+                destination: destination.to_path_buf(),
+                existing: source.to_path_buf(),
+            },
+            LinkMode::Symbolic => match symbolic_target(source, destination) {
+                Ok(target) => Entry::Symlink {
+                    source: source.to_path_buf(),
+                    destination: destination.to_path_buf(),
+                    target,
+                },
+                Err(error) => Entry::Failed {
+                    source: source.to_path_buf(),
+                    destination: Some(destination.to_path_buf()),
+                    error,
+                },
+            },
+        };
+        self.entries.push(entry);
+    }
+
+    /// A file, or a special file, found at `source` (`followed`: through a symlink
+    /// that was followed, when `source` is one).
+    fn add_non_directory(
+        &mut self,
+        source: &Path,
+        destination: &Path,
+        metadata: &std::fs::Metadata,
+        followed: bool,
+    ) {
+        match self.link_mode {
+            LinkMode::Hard => {
+                if !self.claim(source, destination) {
+                    return;
+                }
+                // link(2) does not follow a symlink; the file it names is meant.
+                let existing = if followed && source.is_symlink() {
+                    std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf())
+                } else {
+                    source.to_path_buf()
+                };
+                self.entries.push(Entry::Link {
+                    source: source.to_path_buf(),
+                    destination: destination.to_path_buf(),
+                    existing,
+                });
+                return;
+            }
+            LinkMode::Symbolic => {
+                return self.add_symlink(source, destination, source.to_path_buf());
+            }
+            LinkMode::Copy => {}
+        }
+        // As cp: a file reached through a followed link is remembered too, so two
+        // links to one file stay one file (-L --preserve=links).
+        let through_link = followed && self.symlinks != Symlinks::FollowNone;
+        if self.preserve_links && (hard_linked(metadata) || through_link) {
+            if let Some(first) = self.linked.get(&inode(metadata)).cloned() {
+                if self.claim(source, destination) {
+                    self.entries.push(Entry::Link {
+                        source: source.to_path_buf(),
+                        destination: destination.to_path_buf(),
+                        existing: first,
+                    });
+                }
+                return;
+            }
+            self.linked
+                .insert(inode(metadata), destination.to_path_buf());
+        }
+        if self.recursive && !self.copy_contents && is_special(metadata) {
+            if self.claim(source, destination) {
+                self.entries.push(Entry::Special {
+                    source: source.to_path_buf(),
+                    destination: destination.to_path_buf(),
+                });
+            }
+            return;
+        }
+        self.add_file(source, destination, Some(metadata.clone()));
+    }
+
+    fn add_file(&mut self, source: &Path, destination: &Path, metadata: Option<std::fs::Metadata>) {
+        if !self.claim(source, destination) {
             return;
         }
         self.entries.push(Entry::File(Job {
             source: source.to_path_buf(),
             destination: destination.to_path_buf(),
-            size,
+            size: metadata.as_ref().map_or(0, std::fs::Metadata::len),
+            metadata,
         }));
     }
 
@@ -387,18 +588,17 @@ impl Planner {
                 destination.join(relative)
             };
             let kind = item.file_type();
-            if kind.is_dir() {
+            // The root was followed if it is a link (walkdir's entry still says link).
+            if kind.is_dir() || item.depth() == 0 {
                 self.entries.push(Entry::Dir {
                     source: item.path().to_path_buf(),
                     destination: target,
                 });
+            } else if kind.is_symlink() && self.link_mode == LinkMode::Symbolic {
+                self.add_symlink(item.path(), &target, item.path().to_path_buf());
             } else if kind.is_symlink() {
                 match std::fs::read_link(item.path()) {
-                    Ok(link_target) => self.entries.push(Entry::Symlink {
-                        source: item.path().to_path_buf(),
-                        destination: target,
-                        target: link_target,
-                    }),
+                    Ok(link_target) => self.add_symlink(item.path(), &target, link_target),
                     Err(err) => self.entries.push(Entry::Failed {
                         source: item.path().to_path_buf(),
                         destination: Some(target),
@@ -406,11 +606,78 @@ impl Planner {
                     }),
                 }
             } else {
-                let size = item.metadata().map(|m| m.len()).unwrap_or(0);
-                self.add_file(item.path(), &target, size);
+                match item.metadata() {
+                    Ok(metadata) => {
+                        let followed = self.symlinks == Symlinks::FollowAll;
+                        self.add_non_directory(item.path(), &target, &metadata, followed)
+                    }
+                    Err(err) => {
+                        let io_error = err
+                            .into_io_error()
+                            .unwrap_or_else(|| std::io::Error::other("stat failed"));
+                        self.entries.push(Entry::Failed {
+                            source: item.path().to_path_buf(),
+                            destination: Some(target),
+                            error: Error::os(item.path(), Operation::StatSource, io_error),
+                        })
+                    }
+                }
             }
         }
     }
+}
+
+/// The target of `-s`'s link: the source as given. As cp, a relative one only when the
+/// link goes into the current directory, where it resolves to the source.
+fn symbolic_target(source: &Path, destination: &Path) -> Result<PathBuf, Error> {
+    if source.is_relative() {
+        let parent = destination
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let same = |a: &Path, b: &Path| match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => inode(&a) == inode(&b),
+            _ => false,
+        };
+        if !same(parent, Path::new(".")) {
+            return Err(Error::new(
+                destination,
+                Operation::CreateSymlink,
+                Cause::Invalid(
+                    "can make relative symbolic links only in the current directory".into(),
+                ),
+            ));
+        }
+    }
+    Ok(source.to_path_buf())
+}
+
+#[cfg(unix)]
+fn inode(metadata: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (metadata.dev(), metadata.ino())
+}
+
+#[cfg(not(unix))]
+fn inode(_metadata: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+#[cfg(unix)]
+fn hard_linked(metadata: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    !metadata.is_dir() && metadata.nlink() > 1
+}
+
+#[cfg(not(unix))]
+fn hard_linked(_metadata: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// FIFOs, devices and sockets.
+fn is_special(metadata: &std::fs::Metadata) -> bool {
+    let kind = metadata.file_type();
+    !kind.is_file() && !kind.is_dir() && !kind.is_symlink()
 }
 
 fn is_directory(path: &Path) -> bool {

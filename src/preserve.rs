@@ -21,6 +21,9 @@ pub struct Preserve {
     pub xattr: bool,
     /// Failures to carry xattrs over are ignored (`all`: cp does not diagnose them).
     pub xattr_best_effort: bool,
+    /// Sources that are hard links to one file stay hard links to one file (`links`;
+    /// decided by the plan, not applied to a file).
+    pub links: bool,
 }
 
 impl Preserve {
@@ -31,6 +34,7 @@ impl Preserve {
         timestamps: true,
         xattr: false,
         xattr_best_effort: false,
+        links: false,
     };
 
     /// `--preserve=all` (and `-a`).
@@ -40,6 +44,7 @@ impl Preserve {
         timestamps: true,
         xattr: true,
         xattr_best_effort: true,
+        links: true,
     };
 
     /// Parses cp's list: `mode`, `ownership`, `timestamps`, `xattr`, `all`, comma-separated.
@@ -50,16 +55,53 @@ impl Preserve {
                 "mode" => preserve.mode = true,
                 "ownership" => preserve.ownership = true,
                 "timestamps" => preserve.timestamps = true,
-                "xattr" => preserve.xattr = true,
-                "all" => preserve = Preserve::ALL,
+                "xattr" => {
+                    preserve.xattr = true;
+                    preserve.xattr_best_effort = false;
+                }
+                "links" => preserve.links = true,
+                "all" => {
+                    // An xattr asked for by name stays required (cp: "xattr,all").
+                    let required = preserve.xattr && !preserve.xattr_best_effort;
+                    preserve = Preserve::ALL;
+                    preserve.xattr_best_effort = !required;
+                }
                 other => {
                     return Err(format!(
-                        "unknown attribute '{other}' (expected mode, ownership, timestamps, xattr or all)"
+                        "unknown attribute '{other}' (expected mode, ownership, timestamps, links, xattr or all)"
                     ))
                 }
             }
         }
         Ok(preserve)
+    }
+
+    /// Both lists together, as cp adds up repeated `--preserve` options. An attribute
+    /// asked for explicitly in either list keeps its failures fatal.
+    pub fn union(self, other: Preserve) -> Preserve {
+        let best_effort = |p: Preserve| !p.xattr || p.xattr_best_effort;
+        Preserve {
+            mode: self.mode || other.mode,
+            ownership: self.ownership || other.ownership,
+            timestamps: self.timestamps || other.timestamps,
+            xattr: self.xattr || other.xattr,
+            xattr_best_effort: (self.xattr || other.xattr)
+                && best_effort(self)
+                && best_effort(other),
+            links: self.links || other.links,
+        }
+    }
+
+    /// These attributes without those of `removed` (`--no-preserve=LIST`).
+    pub fn without(self, removed: Preserve) -> Preserve {
+        Preserve {
+            mode: self.mode && !removed.mode,
+            ownership: self.ownership && !removed.ownership,
+            timestamps: self.timestamps && !removed.timestamps,
+            xattr: self.xattr && !removed.xattr,
+            xattr_best_effort: self.xattr_best_effort,
+            links: self.links && !removed.links,
+        }
     }
 
     /// True when anything is to be preserved.
@@ -69,9 +111,9 @@ impl Preserve {
 }
 
 /// Carries the attributes of `source` over to `target` (an open file or directory).
-/// `path` names the destination in errors. Order matters: xattrs and ownership first
-/// (fchown clears setuid/setgid), then the mode, then the times (nothing may write to
-/// the file after them).
+/// `path` names the destination in errors. Order matters, as in cp: ownership first
+/// (a change of owner clears setuid/setgid and file capabilities), then xattrs, then the
+/// mode with its POSIX ACLs, then the times (nothing may write to the file after them).
 pub(crate) fn apply(
     source: (&File, &Metadata),
     target: &File,
@@ -79,24 +121,27 @@ pub(crate) fn apply(
     preserve: Preserve,
 ) -> Result<(), Error> {
     let (source_file, metadata) = source;
+    #[allow(unused_mut)] // set on Unix only
+    let mut owner_kept = true;
+    #[cfg(unix)]
+    if preserve.ownership {
+        owner_kept = set_owner(target, metadata).op(path, Operation::SetMetadata)?;
+    }
     if preserve.xattr {
         let copied = copy_xattrs(source_file, target);
         if !preserve.xattr_best_effort {
             copied.op(path, Operation::SetMetadata)?;
         }
     }
-    #[cfg(unix)]
-    if preserve.ownership {
-        use std::os::unix::fs::MetadataExt;
-        match std::os::unix::fs::fchown(target, Some(metadata.uid()), Some(metadata.gid())) {
-            // Only root may give a file away; like cp -p, keep ours without complaint.
-            Err(err) if err.raw_os_error() == Some(libc::EPERM) => {}
-            other => other.op(path, Operation::SetMetadata)?,
-        }
-    }
     if preserve.mode {
-        target
-            .set_permissions(full_permissions(metadata))
+        let mut permissions = full_permissions(metadata);
+        if !owner_kept {
+            // A copy that could not be given the source's owner must not carry its
+            // setuid, setgid or sticky bit (cp clears all three): a setuid program of
+            // root's would otherwise become a setuid program of the copier's.
+            permissions = without_special_bits(permissions);
+        }
+        set_mode_and_acls(source_file, target, metadata.is_dir(), permissions)
             .op(path, Operation::SetMetadata)?;
     }
     if preserve.timestamps {
@@ -108,6 +153,149 @@ pub(crate) fn apply(
             times = times.set_modified(modified);
         }
         target.set_times(times).op(path, Operation::SetMetadata)?;
+    }
+    Ok(())
+}
+
+/// Gives `target` the owner and group of `source`. Returns false when that is not
+/// allowed (only root may give a file away): like cp, the group is then still kept
+/// when the user is a member of it, and nothing is reported. Root being refused (a
+/// root-squashed NFS export, an unmapped id in a user namespace) is an error.
+#[cfg(unix)]
+fn set_owner(target: &File, source: &Metadata) -> io::Result<bool> {
+    use std::os::unix::fs::{fchown, MetadataExt};
+    let current = target.metadata()?;
+    if (current.uid(), current.gid()) == (source.uid(), source.gid()) {
+        return Ok(true);
+    }
+    match fchown(target, Some(source.uid()), Some(source.gid())) {
+        Ok(()) => Ok(true),
+        // EPERM: not ours to give away; EINVAL: an id this namespace cannot map.
+        Err(err) if matches!(err.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) => {
+            if is_root() {
+                return Err(err);
+            }
+            let _ = fchown(target, None, Some(source.gid()));
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(unix)]
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The POSIX ACLs, as the kernel stores them: extended attributes in the "system"
+/// namespace whose value format (version 2 entries of tag, permissions and id) is a
+/// stable ABI, read and written whole. The access ACL's entries are tied to the mode
+/// bits, so they are copied with the mode, never with the other xattrs (cp does the
+/// same).
+#[cfg(unix)]
+const ACCESS_ACL: &str = "system.posix_acl_access";
+/// A directory's default ACL, inherited by what is created in it.
+#[cfg(unix)]
+const DEFAULT_ACL: &str = "system.posix_acl_default";
+
+/// Makes `target`'s permissions the source's: its ACLs (or none, when the source has
+/// none, though the destination's directory gave the new file one by inheritance),
+/// then the mode. The ACL goes first because setting it rewrites the rwx bits, and may
+/// clear setgid; the chmod after it restores the special bits and leaves the ACL as
+/// it is (the source's group bits are its mask). A source with an ACL that the
+/// destination's filesystem cannot store is an error, as in cp: dropping the ACL
+/// would leave the group class with the mask's permissions, wider than intended.
+#[cfg(unix)]
+fn set_mode_and_acls(
+    source: &File,
+    target: &File,
+    is_dir: bool,
+    permissions: Permissions,
+) -> io::Result<()> {
+    use xattr::FileExt;
+    let names: &[&str] = if is_dir {
+        &[ACCESS_ACL, DEFAULT_ACL]
+    } else {
+        &[ACCESS_ACL]
+    };
+    for name in names {
+        match source.get_xattr(name) {
+            Ok(Some(acl)) => target.set_xattr(name, &acl)?,
+            Ok(None) => remove_acl(target, name)?,
+            Err(err) if unsupported(&err) => remove_acl(target, name)?,
+            Err(err) => return Err(err),
+        }
+    }
+    target.set_permissions(permissions)
+}
+
+/// Removes an ACL `target` may have inherited; none there, or no ACLs on this
+/// filesystem at all, is fine.
+#[cfg(unix)]
+fn remove_acl(target: &File, name: &str) -> io::Result<()> {
+    use xattr::FileExt;
+    match target.remove_xattr(name) {
+        Err(err) if err.raw_os_error() == Some(libc::ENODATA) || unsupported(&err) => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(unix)]
+fn unsupported(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOSYS))
+}
+
+#[cfg(not(unix))]
+fn set_mode_and_acls(
+    _source: &File,
+    target: &File,
+    _is_dir: bool,
+    permissions: Permissions,
+) -> io::Result<()> {
+    target.set_permissions(permissions)
+}
+
+/// The same for a symlink copied as a link (`-P`, `-a`, or inside a tree), by path and
+/// without following it: its owner and its own times (`utimensat` with
+/// `AT_SYMLINK_NOFOLLOW`, as cp). A link has no mode of its own and, on Linux, no user
+/// xattrs. `link` is the link to change, `shown` the destination named in errors.
+#[cfg(unix)]
+pub(crate) fn apply_to_symlink(
+    source: &Path,
+    link: &Path,
+    shown: &Path,
+    preserve: Preserve,
+) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    if !preserve.ownership && !preserve.timestamps {
+        return Ok(());
+    }
+    let metadata = std::fs::symlink_metadata(source).op(source, Operation::StatSource)?;
+    if preserve.ownership {
+        match std::os::unix::fs::lchown(link, Some(metadata.uid()), Some(metadata.gid())) {
+            Err(err)
+                if matches!(err.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) && !is_root() =>
+            {
+                let _ = std::os::unix::fs::lchown(link, None, Some(metadata.gid()));
+            }
+            other => other.op(shown, Operation::SetMetadata)?,
+        }
+    }
+    if preserve.timestamps {
+        use nix::sys::stat::{utimensat, UtimensatFlags};
+        use nix::sys::time::TimeSpec;
+        let atime = TimeSpec::new(metadata.atime(), metadata.atime_nsec());
+        let mtime = TimeSpec::new(metadata.mtime(), metadata.mtime_nsec());
+        utimensat(
+            nix::fcntl::AT_FDCWD,
+            link,
+            &atime,
+            &mtime,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(io::Error::from)
+        .op(shown, Operation::SetMetadata)?;
     }
     Ok(())
 }
@@ -136,14 +324,35 @@ fn full_permissions(metadata: &Metadata) -> Permissions {
 }
 
 #[cfg(unix)]
+fn without_special_bits(permissions: Permissions) -> Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    Permissions::from_mode(permissions.mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn without_special_bits(permissions: Permissions) -> Permissions {
+    permissions
+}
+
+/// Copies every extended attribute but the ACLs (which go with the mode). A failure on
+/// one does not stop the others; the first is returned at the end.
+#[cfg(unix)]
 fn copy_xattrs(source: &File, target: &File) -> io::Result<()> {
     use xattr::FileExt;
+    let mut first_error = None;
     for name in source.list_xattr()? {
-        if let Some(value) = source.get_xattr(&name)? {
-            target.set_xattr(&name, &value)?;
+        if name == ACCESS_ACL || name == DEFAULT_ACL {
+            continue;
+        }
+        let copied = source.get_xattr(&name).and_then(|value| match value {
+            Some(value) => target.set_xattr(&name, &value),
+            None => Ok(()),
+        });
+        if let Err(err) = copied {
+            first_error.get_or_insert(err);
         }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
 #[cfg(not(unix))]
@@ -165,8 +374,11 @@ mod tests {
             Preserve::CP_P
         );
         assert_eq!(Preserve::parse("all").unwrap(), Preserve::ALL);
-        assert!(Preserve::parse("mode,links")
+        assert!(Preserve::parse("mode,links").unwrap().links);
+        assert!(!Preserve::parse("xattr,all").unwrap().xattr_best_effort);
+        assert!(!Preserve::parse("all,xattr").unwrap().xattr_best_effort);
+        assert!(Preserve::parse("mode,bogus")
             .unwrap_err()
-            .contains("'links'"));
+            .contains("'bogus'"));
     }
 }

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -14,7 +15,10 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct Progress {
     multi: MultiProgress,
     batch: ProgressBar,
+    /// One bar per worker, shown from the worker's first file on: a worker without a
+    /// file has nothing to show, and an empty bar would read `0 B/0 B`.
     files: Vec<ProgressBar>,
+    shown: Vec<Once>,
     /// Bytes of finished files, and of each worker's file in flight: the batch bar
     /// shows their sum, which stays right when a rung gives way and starts over.
     finished_bytes: AtomicU64,
@@ -53,12 +57,9 @@ impl Progress {
         .progress_chars("=> ");
         let file_bars = (0..workers.max(1))
             .map(|_| {
-                let bar = multi.add(ProgressBar::new(0));
+                let bar = ProgressBar::hidden();
                 bar.set_style(file_style.clone());
                 bar.set_prefix("file");
-                if visible {
-                    bar.enable_steady_tick(Duration::from_millis(200));
-                }
                 bar
             })
             .collect();
@@ -66,6 +67,7 @@ impl Progress {
             multi,
             batch,
             files: file_bars,
+            shown: (0..workers.max(1)).map(|_| Once::new()).collect(),
             finished_bytes: AtomicU64::new(0),
             in_flight: (0..workers.max(1)).map(|_| AtomicU64::new(0)).collect(),
             finished_files: AtomicU64::new(0),
@@ -77,10 +79,17 @@ impl Progress {
     /// Worker `slot` starts a file.
     pub fn start_file(&self, slot: usize, path: &Path, size: u64) {
         let bar = &self.files[slot];
-        bar.reset();
         bar.set_length(size);
+        bar.reset();
         bar.set_message(path.display().to_string());
         self.in_flight[slot].store(0, Ordering::Relaxed);
+        // Joined to the others only now that it has a file and its size to show.
+        self.shown[slot].call_once(|| {
+            self.multi.add(bar.clone());
+            if self.visible {
+                bar.enable_steady_tick(Duration::from_millis(200));
+            }
+        });
     }
 
     /// Bytes of worker `slot`'s file copied so far.
@@ -113,9 +122,9 @@ impl Progress {
     /// Prints a line on stderr without tearing the bars.
     pub fn println(&self, line: &str) {
         if self.visible {
-            self.multi.suspend(|| eprintln!("{line}"));
+            self.multi.suspend(|| crate::output::stderr_line(line));
         } else {
-            eprintln!("{line}");
+            crate::output::stderr_line(line);
         }
     }
 

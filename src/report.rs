@@ -3,12 +3,26 @@
 
 use std::path::Path;
 
-use humansize::{format_size, BINARY};
 use serde::Serialize;
 
 use crate::engine::Method;
 use crate::error::Error;
 use crate::stats::StatsSnapshot;
+
+/// A size as zcopy shows it everywhere (summary, progress bars, doctor, bench): binary
+/// units with two decimals, `512 B`, `85.00 MiB`, `1.00 GiB`. It is the progress bars'
+/// own format (indicatif's `HumanBytes`, which a test holds it to), so a figure on a bar and in the summary
+/// after it read alike, and the bars do not change width as digits come and go.
+pub fn human_bytes(bytes: u64) -> String {
+    if bytes < 1024 {
+        // Whole bytes have no decimals ("512 B", not "512.00 B").
+        return format!("{bytes} B");
+    }
+    let options = humansize::FormatSizeOptions::from(humansize::BINARY)
+        .decimal_places(2)
+        .decimal_zeroes(2);
+    humansize::format_size(bytes, options)
+}
 
 /// How the results of a run are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,24 +120,88 @@ impl Endpoints {
     }
 }
 
-/// A file that was copied.
+/// What a file record's destination became.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A copy of the source's bytes.
+    Copy,
+    /// A hard link (`-l`, or `--preserve=links` inside a copied set).
+    Link,
+    /// A symbolic link: a link copied as a link (`-P`, `-r`), or `-s`.
+    Symlink,
+    /// A FIFO, device node or socket recreated (`-r`, `-a`).
+    Special,
+    /// Attributes only (`--attributes-only`): no data copied.
+    Attributes,
+}
+
+impl Kind {
+    /// The word used in JSON and in `-v` lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Copy => "copy",
+            Kind::Link => "link",
+            Kind::Symlink => "symlink",
+            Kind::Special => "special",
+            Kind::Attributes => "attributes",
+        }
+    }
+}
+
+/// A file that was copied (or linked, or recreated: see `kind`).
 #[derive(Debug, Clone, Serialize)]
 pub struct FileRecord {
     /// Where from, where to.
     #[serde(flatten)]
     pub paths: Endpoints,
-    /// Its size in bytes.
+    /// What the destination became.
+    pub kind: Kind,
+    /// Its size in bytes (0 unless `kind` is `copy`).
     pub bytes: u64,
-    /// The mechanism that moved the bytes.
-    pub method: Method,
+    /// The mechanism that moved the bytes; `null` unless `kind` is `copy`.
+    pub method: Option<Method>,
     /// Seconds from opening the source to the rename.
     pub duration_sec: f64,
     /// True when the size check ran and passed; false when verification is off.
     pub verified: bool,
+    /// Where the replaced destination was kept (`-b`), or `null`.
+    pub backup: Option<String>,
     /// With `--hash`: `{"ALG": "HASH"}`, the source's hash, which the copy read back
     /// from the device matched.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub hashes: std::collections::BTreeMap<String, String>,
+    /// The destination was removed first (`--remove-destination`): `-v` says so, as
+    /// cp does.
+    #[serde(skip)]
+    pub removed: bool,
+}
+
+impl FileRecord {
+    /// cp's `-v` line: `'SRC' -> 'DST'`, then what was done in brackets (the method
+    /// for a copy) and the backup as cp shows it.
+    pub fn verbose_line(&self) -> String {
+        let what = match (self.kind, self.method) {
+            (Kind::Copy, Some(method)) => method.name(),
+            (kind, _) => kind.name(),
+        };
+        let mut line = String::new();
+        if self.removed {
+            line.push_str(&format!(
+                "removed '{}'\n",
+                self.paths.destination.as_deref().unwrap_or("")
+            ));
+        }
+        line += &format!(
+            "'{}' -> '{}' [{what}]",
+            self.paths.source,
+            self.paths.destination.as_deref().unwrap_or("")
+        );
+        if let Some(backup) = &self.backup {
+            line.push_str(&format!(" (backup: '{backup}')"));
+        }
+        line
+    }
 }
 
 /// A file (or directory) that could not be copied.
@@ -178,7 +256,7 @@ pub struct Report {
     pub mhl: Vec<crate::mhl::Recorded>,
     /// True when Ctrl-C or SIGTERM stopped the run early.
     pub interrupted: bool,
-    /// The spec's statistics and the per-method counts.
+    /// The statistics and the per-method counts.
     pub stats: StatsSnapshot,
 }
 
@@ -214,18 +292,20 @@ impl Report {
         )
     }
 
-    /// The human summary, e.g. `3 files, 4.2 GiB in 1.90 s, 2.2 GiB/s; 3 zero-copy
+    /// The human summary, e.g. `3 files, 4.20 GiB in 1.90 s, 2.21 GiB/s; 3 zero-copy
     /// (clone 2, copy_file_range 1), 0 fallback`.
     pub fn summary(&self) -> String {
         let stats = &self.stats;
-        let files = self.files.len();
+        let files = self
+            .files
+            .iter()
+            .filter(|file| file.kind == Kind::Copy)
+            .count();
+        let made = self.files.len() - files;
         let rate = if stats.total_duration_sec > 0.0 {
-            format_size(
-                (stats.bytes_copied as f64 / stats.total_duration_sec) as u64,
-                BINARY,
-            )
+            human_bytes((stats.bytes_copied as f64 / stats.total_duration_sec) as u64)
         } else {
-            format_size(0u64, BINARY)
+            human_bytes(0)
         };
         let kernel: Vec<String> = stats
             .methods
@@ -236,7 +316,7 @@ impl Report {
         let mut line = format!(
             "{files} {}, {} in {:.2} s, {rate}/s; {} zero-copy{}, {} fallback",
             if files == 1 { "file" } else { "files" },
-            format_size(stats.bytes_copied, BINARY),
+            human_bytes(stats.bytes_copied),
             stats.total_duration_sec,
             stats.zero_copy_count,
             if kernel.is_empty() {
@@ -246,6 +326,16 @@ impl Report {
             },
             stats.fallback_count,
         );
+        if made > 0 {
+            line.push_str(&format!(
+                "; {made} {} made",
+                if made == 1 {
+                    "link or node"
+                } else {
+                    "links or nodes"
+                }
+            ));
+        }
         if !self.skipped.is_empty() {
             line.push_str(&format!("; {} skipped", self.skipped.len()));
         }
@@ -291,4 +381,30 @@ pub fn path_base64(path: &Path) -> Option<String> {
     #[cfg(not(unix))]
     let bytes = path.as_os_str().as_encoded_bytes().to_vec();
     Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn sizes_read_as_on_the_progress_bars() {
+        for bytes in [
+            0,
+            1,
+            512,
+            1023,
+            1024,
+            1536,
+            89_128_960,
+            1 << 30,
+            (1 << 40) + 7,
+        ] {
+            assert_eq!(
+                human_bytes(bytes),
+                indicatif::HumanBytes(bytes).to_string(),
+                "{bytes} bytes"
+            );
+        }
+    }
 }

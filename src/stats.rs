@@ -1,4 +1,5 @@
-//! The spec's seven statistics, counted as files complete.
+//! The seven statistics of the original `ZERO_COPY_*` definition (the JSON `stats`),
+//! counted as files complete.
 //!
 //! Counters are atomics so that several workers can share one `Stats` without a lock.
 
@@ -82,7 +83,7 @@ fn method_index(method: Method) -> usize {
         .expect("every method is in Method::ALL")
 }
 
-/// The statistics of a finished batch, with the spec's names.
+/// The statistics of a finished batch, under their original names.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StatsSnapshot {
     /// Total bytes of the files copied (their sizes, holes included).

@@ -31,9 +31,9 @@ fn bench_runs_and_reports_every_section() {
     assert_eq!(
         titles,
         [
-            "4 MiB file",
-            "50 files of 64 KiB",
-            "one 4 KiB file (cold start)"
+            "4.00 MiB file",
+            "50 files of 64.00 KiB",
+            "one 4.00 KiB file (cold start)"
         ]
     );
     let large = &json["tables"][0]["rows"];
@@ -77,9 +77,9 @@ fn bench_runs_and_reports_every_section() {
         .unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     for heading in [
-        "1 MiB file",
-        "10 files of 64 KiB",
-        "one 4 KiB file (cold start)",
+        "1.00 MiB file",
+        "10 files of 64.00 KiB",
+        "one 4.00 KiB file (cold start)",
         "peak RSS",
     ] {
         assert!(text.contains(heading), "{text}");

@@ -15,8 +15,8 @@ fn setup() -> tempfile::TempDir {
 }
 
 /// Runs zcopy in `dir` with extra args/env and expects exit 2, no copy, and `expected`
-/// fragments in the message.
-fn rejected(dir: &Path, args: &[&str], env: &[(&str, &str)], expected: &[&str]) {
+/// fragments in the message, which it returns.
+fn rejected(dir: &Path, args: &[&str], env: &[(&str, &str)], expected: &[&str]) -> String {
     let output = zcopy(dir)
         .args(args)
         .args(["in.bin", "out.bin"])
@@ -36,6 +36,7 @@ fn rejected(dir: &Path, args: &[&str], env: &[(&str, &str)], expected: &[&str]) 
         "{args:?} {env:?}: copied anyway"
     );
     assert_no_debris(dir);
+    stderr.into_owned()
 }
 
 #[test]
@@ -53,6 +54,54 @@ fn bad_flags_are_usage_errors() {
     ] {
         let arg = format!("{flag}={value}");
         rejected(dir.path(), &[&arg], &[], &[flag]);
+    }
+}
+
+/// The same mistake reads the same whether it was made in a flag or in the
+/// environment: in words, not in Rust's range syntax (`0 is not in 1..=256`).
+#[test]
+fn a_bad_number_reads_the_same_from_a_flag_and_from_the_environment() {
+    let dir = setup();
+    for (flag, variable, value, allowed) in [
+        ("--jobs", "ZERO_COPY_JOBS", "0", "from 1 to 256"),
+        (
+            "--chunk-size-mb",
+            "ZERO_COPY_CHUNK_SIZE_MB",
+            "513",
+            "from 1 to 512",
+        ),
+        (
+            "--min-size-mb",
+            "ZERO_COPY_MIN_SIZE_MB",
+            "ten",
+            "from 1 to 1000",
+        ),
+        (
+            "--min-size-mb",
+            "ZERO_COPY_MIN_SIZE_MB",
+            "-1",
+            "from 1 to 1000",
+        ),
+    ] {
+        let expected = format!("'{value}' for '{flag} <");
+        let from_flag = rejected(dir.path(), &[&format!("{flag}={value}")], &[], &[&expected]);
+        let from_environment = rejected(dir.path(), &[], &[(variable, value)], &[variable]);
+        let wording = |stderr: &str| {
+            stderr
+                .lines()
+                .find_map(|line| {
+                    line.split_once(": expected ")
+                        .map(|(_, tail)| tail.to_owned())
+                })
+                .unwrap_or_else(|| panic!("no \"expected ...\" in:\n{stderr}"))
+        };
+        assert_eq!(
+            wording(&from_flag),
+            format!("a whole number {allowed}"),
+            "{from_flag}"
+        );
+        assert_eq!(wording(&from_flag), wording(&from_environment));
+        assert!(!from_flag.contains("..="), "{from_flag}");
     }
 }
 
@@ -112,7 +161,22 @@ fn malformed_or_missing_env_files_are_errors() {
         "ZERO_COPY_ENABLED=true\nnot a line\n",
     )
     .unwrap();
-    rejected(dir.path(), &[], &[], &[".env, line 2", "malformed"]);
+    rejected(
+        dir.path(),
+        &[],
+        &[],
+        &[".env, line 2", "\"not a line\"", "expected KEY=value"],
+    );
+    std::fs::write(dir.path().join(".env"), "ZERO_COPY_JOBS 4\n").unwrap();
+    rejected(
+        dir.path(),
+        &[],
+        &[],
+        &[
+            ".env, line 1: cannot read \"ZERO_COPY_JOBS 4\"",
+            "expected KEY=value, e.g. ZERO_COPY_JOBS=4",
+        ],
+    );
     rejected(
         dir.path(),
         &["--env-file", "missing.env"],
@@ -222,7 +286,7 @@ fn unknown_zero_copy_keys_warn_and_other_dotenv_keys_are_ignored() {
     .unwrap();
     let output = zcopy(dir.path())
         .env("ZERO_COPY_CHUNKSIZE_MB", "8")
-        .args(["-v", "in.bin", "out.bin"])
+        .args(["-vv", "in.bin", "out.bin"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -248,7 +312,7 @@ fn verbose_shows_where_each_value_came_from() {
     std::fs::write(dir.path().join(".env"), "ZERO_COPY_CHUNK_SIZE_MB=32\n").unwrap();
     let output = zcopy(dir.path())
         .env("ZERO_COPY_MIN_SIZE_MB", "11")
-        .args(["-v", "--no-verify", "in.bin", "out.bin"])
+        .args(["-vv", "--no-verify", "in.bin", "out.bin"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);

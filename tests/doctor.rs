@@ -53,7 +53,7 @@ fn doctor_reports_what_works_in_the_temp_dir_and_leaves_nothing() {
     assert!(json["advice"].as_array().unwrap().iter().any(|a| a
         .as_str()
         .unwrap()
-        .contains("files below 10 MiB will use the chunk copy")));
+        .contains("files below 10.00 MiB will use the chunk copy")));
     assert!(
         list(dir.path()).is_empty(),
         "probe files left: {:?}",
@@ -98,7 +98,7 @@ fn doctor_reads_the_configuration_and_says_what_follows() {
         "{text}"
     );
     assert!(
-        text.contains("files below 200 MiB will use the chunk copy"),
+        text.contains("files below 200.00 MiB will use the chunk copy"),
         "{text}"
     );
     assert!(
@@ -113,19 +113,13 @@ fn doctor_probes_a_read_only_source_with_a_file_already_there() {
     if mounts("doctor_read_only").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fixture_dir();
     let d = dir.path();
     std::fs::create_dir(d.join("card")).unwrap();
     write_pattern(&d.join("card/clip.mxf"), 4096, 1);
     let card = d.join("card");
-    let status = std::process::Command::new("mount")
-        .args(["--bind", "-o", "ro"])
-        .arg(&card)
-        .arg(&card)
-        .status()
-        .unwrap();
-    assert!(status.success());
     let json = {
+        let read_only = mount_for_test(&["--bind", "-o", "ro", card.to_str().unwrap()], &card);
         let output = zcopy(d)
             .arg("doctor")
             .arg(&card)
@@ -133,7 +127,7 @@ fn doctor_probes_a_read_only_source_with_a_file_already_there() {
             .arg("--json")
             .output()
             .unwrap();
-        let _ = std::process::Command::new("umount").arg(&card).status();
+        drop(read_only);
         assert!(
             output.status.success(),
             "{}",

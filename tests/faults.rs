@@ -16,10 +16,10 @@ const ENOSPC: i32 = 28;
 const ENOSYS: i32 = 38;
 const EOPNOTSUPP: i32 = 95;
 
-/// Runs zcopy under the shim with `--json -v`; returns (exit code, JSON, stderr).
+/// Runs zcopy under the shim with `--json -vv`; returns (exit code, JSON, stderr).
 fn run(dir: &Path, shim: &Path, faults: &[(&str, String)], args: &[&str]) -> (i32, Value, String) {
     let output = zcopy_with_faults(dir, shim, faults)
-        .args(["--json", "-v"])
+        .args(["--json", "-vv"])
         .args(args)
         .output()
         .unwrap();
@@ -110,6 +110,42 @@ fn enosys_is_remembered_for_the_rest_of_the_run() {
         2,
         "{stderr}"
     );
+}
+
+/// "Not supported here" belongs to one pair of filesystems: EOPNOTSUPP is remembered
+/// for later files between the same two filesystems (and said so, not blamed on the
+/// kernel); EINVAL can be about one file, so every file asks again.
+#[test]
+fn refusals_are_remembered_per_filesystem_pair_or_not_at_all() {
+    let Some(shim) = fault_shim("refusals_per_pair") else {
+        return;
+    };
+    for (errno, asked, skipped) in [(EOPNOTSUPP, 1, 2), (EINVAL, 3, 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a", "b", "c"] {
+            write_pattern(&dir.path().join(name), 11 * MIB, name.len() as u64);
+        }
+        std::fs::create_dir(dir.path().join("out")).unwrap();
+        let faults = [("ZCOPY_FAULT_COPY_FILE_RANGE", errno.to_string())];
+        // One worker: with several, all three may ask before the first answer is kept.
+        let args = ["-j", "1", "a", "b", "c", "out"];
+        let (code, json, stderr) = run(dir.path(), shim, &faults, &args);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(json["stats"]["methods"]["sendfile"], 3);
+        assert_eq!(
+            stderr.matches("copy_file_range not usable here").count(),
+            asked,
+            "errno {errno}: {stderr}"
+        );
+        assert_eq!(
+            stderr
+                .matches("skipping copy_file_range: these filesystems refused it")
+                .count(),
+            skipped,
+            "errno {errno}: {stderr}"
+        );
+        assert!(!stderr.contains("kernel does not provide"), "{stderr}");
+    }
 }
 
 /// EIO or ENOSPC after some bytes: the file fails with that errno on the rung that was
@@ -218,6 +254,63 @@ fn a_source_changed_during_the_copy_is_not_installed() {
                 old,
                 "{action} {flags:?}"
             );
+            assert_no_debris(d);
+        }
+    }
+}
+
+/// A source replaced by rename (an editor or a camera app saving a new version over the
+/// name) after its bytes were copied but while the copy is still being checked
+/// (`--verify=checksum` reads both files again) or flushed (`--fsync`): the copy holds
+/// the old version, so it is an error and nothing is installed.
+#[test]
+fn a_source_replaced_while_the_copy_is_checked_or_flushed_is_not_installed() {
+    let Some(shim) = fault_shim("source_replaced_late") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (when, flags) in [
+        (
+            "read",
+            &["--method=copy-file-range", "--verify=checksum"][..],
+        ),
+        ("fsync", &["--fsync"][..]),
+        ("fsync", &["--fsync", "--no-zero-copy"][..]),
+    ] {
+        for existing in [false, true] {
+            let source = d.join("src.mkv");
+            let destination = d.join("dst.mkv");
+            write_pattern(&source, 12 * MIB, 1);
+            let _ = std::fs::remove_file(&destination);
+            if existing {
+                write_pattern(&destination, MIB, 2);
+            }
+            let old = std::fs::read(&destination).ok();
+            let faults = [
+                ("ZCOPY_FAULT_SOURCE_PATH", source.display().to_string()),
+                ("ZCOPY_FAULT_SOURCE_ACTION", "replace".to_string()),
+                ("ZCOPY_FAULT_SOURCE_WHEN", when.to_string()),
+            ];
+            let args: Vec<&str> = flags
+                .iter()
+                .copied()
+                .chain(["src.mkv", "dst.mkv"])
+                .collect();
+            let (code, json, stderr) = run(d, shim, &faults, &args);
+            let case = format!("replaced at the first {when}, {flags:?}, existing: {existing}");
+            assert_eq!(
+                std::fs::read(&source).unwrap(),
+                b"replacement",
+                "{case}: the shim did not replace the source"
+            );
+            assert_eq!(code, 1, "{case}: {stderr}");
+            assert_eq!(json["errors"][0]["operation"], "check_source", "{case}");
+            assert!(
+                stderr.contains("src.mkv: check source: source changed during the copy"),
+                "{case}: {stderr}"
+            );
+            assert_eq!(std::fs::read(&destination).ok(), old, "{case}");
             assert_no_debris(d);
         }
     }

@@ -6,27 +6,9 @@ mod common;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::process::Command as StdCommand;
 
 use base64::Engine;
 use common::*;
-
-fn mount(args: &[&str]) {
-    let status = StdCommand::new("mount").args(args).status().unwrap();
-    assert!(status.success(), "mount {args:?}");
-}
-
-fn umount(path: &Path) {
-    let _ = StdCommand::new("umount").arg(path).status();
-}
-
-/// Unmounts when dropped, so a failed assertion leaves no mount behind.
-struct Mounted<'a>(&'a Path);
-impl Drop for Mounted<'_> {
-    fn drop(&mut self) {
-        umount(self.0);
-    }
-}
 
 /// The same file reached through a bind mount has another path but the same device
 /// and inode: refused before the destination is opened, source untouched.
@@ -35,18 +17,13 @@ fn the_same_file_through_a_bind_mount_is_refused() {
     if mounts("same_file_bind_mount").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fixture_dir();
     let d = dir.path();
     std::fs::create_dir(d.join("a")).unwrap();
     std::fs::create_dir(d.join("b")).unwrap();
     write_pattern(&d.join("a/movie.mkv"), 11 * MIB, 1);
     let before = std::fs::read(d.join("a/movie.mkv")).unwrap();
-    mount(&[
-        "--bind",
-        d.join("a").to_str().unwrap(),
-        d.join("b").to_str().unwrap(),
-    ]);
-    let _bound = Mounted(&d.join("b"));
+    let _bound = mount_for_test(&["--bind", d.join("a").to_str().unwrap()], &d.join("b"));
     let (code, json, stderr) =
         zcopy_json(d, &[OsStr::new("a/movie.mkv"), OsStr::new("b/movie.mkv")]);
     assert_eq!(code, 1, "{stderr}");
@@ -63,19 +40,11 @@ fn a_read_only_destination_is_an_error_that_names_it() {
     if mounts("read_only_destination").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fixture_dir();
     let d = dir.path();
     write_pattern(&d.join("movie.mkv"), MIB, 1);
     std::fs::create_dir(d.join("ro")).unwrap();
-    mount(&[
-        "-t",
-        "tmpfs",
-        "-o",
-        "ro,size=1m",
-        "tmpfs",
-        d.join("ro").to_str().unwrap(),
-    ]);
-    let _ro = Mounted(&d.join("ro"));
+    let _ro = mount_for_test(&["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"], &d.join("ro"));
     let (code, json, _) = zcopy_json(d, &[OsStr::new("movie.mkv"), OsStr::new("ro/movie.mkv")]);
     assert_eq!(code, 1);
     assert_eq!(json["errors"][0]["operation"], "create_temp");

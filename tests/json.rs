@@ -58,14 +58,18 @@ fn a_known_batch_reports_exactly_what_happened() {
             BTreeSet::from([
                 "source",
                 "destination",
+                "kind",
                 "bytes",
                 "method",
                 "duration_sec",
-                "verified"
+                "verified",
+                "backup"
             ])
         );
         assert!(file["duration_sec"].as_f64().unwrap() >= 0.0);
         assert_eq!(file["verified"], true);
+        assert_eq!(file["kind"], "copy");
+        assert_eq!(file["backup"], Value::Null);
     }
     assert_eq!(files[0]["source"], "big.mkv");
     assert_eq!(files[0]["destination"], "out/big.mkv");
@@ -198,7 +202,7 @@ fn the_summary_goes_to_stderr_and_json_alone_to_stdout() {
     let output = zcopy(dir.path()).args(["a", "b"]).output().unwrap();
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.starts_with("1 file, 10 MiB in "), "{stderr}");
+    assert!(stderr.starts_with("1 file, 10.00 MiB in "), "{stderr}");
     assert!(
         stderr.contains("1 zero-copy (copy_file_range 1), 0 fallback"),
         "{stderr}"

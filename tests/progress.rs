@@ -30,7 +30,7 @@ fn piped_stderr_gets_no_bars_unless_forced() {
     let dir = setup();
     let plain = stderr_of(dir.path(), &[&SLOW[..], &["in", "a"]].concat());
     assert!(!plain.contains("ETA"), "{plain}");
-    assert!(plain.starts_with("1 file, 30 MiB"), "{plain}");
+    assert!(plain.starts_with("1 file, 30.00 MiB in "), "{plain}");
 
     let forced = stderr_of(
         dir.path(),
@@ -40,6 +40,27 @@ fn piped_stderr_gets_no_bars_unless_forced() {
         forced.contains("ETA") && forced.contains("files"),
         "{forced}"
     );
+}
+
+/// A worker without a file draws no bar: four workers and two files show two file
+/// bars, never an empty one reading `0 B/0 B`. Sizes on the bars and in the summary
+/// after them are in one format.
+#[test]
+fn idle_workers_draw_no_empty_bars() {
+    let dir = setup();
+    std::fs::write(dir.path().join("small"), "slate notes\n").unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let drawn = stderr_of(
+        dir.path(),
+        &[&SLOW[..], &["--progress", "-j", "4", "in", "small", "out"]].concat(),
+    );
+    assert!(drawn.contains("ETA"), "{drawn}");
+    assert!(
+        !drawn.contains("0 B/0 B"),
+        "an empty bar was drawn:\n{drawn}"
+    );
+    assert!(drawn.contains("/30.00 MiB"), "{drawn}");
+    assert!(drawn.contains("2 files, 30.00 MiB in "), "{drawn}");
 }
 
 #[test]
@@ -59,8 +80,7 @@ fn json_output_stays_clean_even_with_forced_bars() {
 /// `--no-progress` turns them off.
 #[test]
 fn a_terminal_gets_bars_by_default() {
-    if !Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIPPED a_terminal_gets_bars_by_default: script(1) is not installed");
+    if !require_tool("a_terminal_gets_bars_by_default", "script") {
         return;
     }
     let dir = setup();
@@ -81,7 +101,7 @@ fn a_terminal_gets_bars_by_default() {
     assert!(drawn.contains("ETA"), "{drawn}");
     let quiet = on_terminal("--no-progress");
     assert!(
-        !quiet.contains("ETA") && quiet.contains("1 file, 30 MiB"),
+        !quiet.contains("ETA") && quiet.contains("1 file, 30.00 MiB"),
         "{quiet}"
     );
 }

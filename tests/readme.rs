@@ -114,10 +114,52 @@ fn the_test_command_in_the_readme_is_what_ci_runs() {
     assert_eq!(no_run[0].script.trim(), "bash .ci/test");
     let ci =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
+    let lines: Vec<&str> = ci.lines().map(str::trim).collect();
+    let test = lines
+        .iter()
+        .position(|line| line.starts_with("bash .ci/test"))
+        .expect(".ci/run must call the README's test command");
     assert!(
-        ci.lines().any(|line| line.trim() == "exec bash .ci/test"),
-        ".ci/run must call the README's test command"
+        lines[test..]
+            .iter()
+            .any(|line| line.starts_with("bash .ci/check-fixtures")),
+        ".ci/run must check after the suite that the fixtures released everything"
     );
+}
+
+/// Every jq filter in the README is quoted: unquoted, `.files[0].method` is a glob to
+/// zsh ("no matches found") and to bash when a file matches it.
+#[test]
+fn every_jq_filter_in_the_readme_is_quoted() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let mut in_code = false;
+    let mut filters = 0;
+    for (index, line) in readme.lines().enumerate() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if !in_code {
+            continue;
+        }
+        for (at, _) in line.match_indices("jq ") {
+            if at > 0 && !line[..at].ends_with([' ', '|']) {
+                continue;
+            }
+            let filter = line[at + 3..]
+                .split_whitespace()
+                .find(|word| !word.starts_with('-'))
+                .unwrap_or("");
+            assert!(
+                filter.starts_with('\'') || filter.starts_with('"'),
+                "README.md line {}: unquoted jq filter {filter:?}: {line}",
+                index + 1
+            );
+            filters += 1;
+        }
+    }
+    assert!(filters >= 5, "found only {filters} jq filters");
 }
 
 /// The quick start as a new user runs it: `cargo install --path .` into a private

@@ -61,6 +61,51 @@ pub(crate) fn copy(
     })
 }
 
+/// The granularity of `--sparse=always`: blocks of this size that hold only zeros are
+/// not written (cp checks each st_blksize block, 4 KiB on the usual filesystems).
+const HOLE_BLOCK: usize = 4096;
+
+/// Like [`copy`], but an all-zero block of [`HOLE_BLOCK`] bytes is skipped instead of
+/// written, leaving a hole (`--sparse=always`). The caller sets the final length.
+pub(crate) fn copy_making_holes(
+    source: &File,
+    destination: &File,
+    segments: &[Range<u64>],
+    chunk_size: usize,
+    observer: &dyn Observer,
+) -> RungResult {
+    let buffer_size = chunk_size.clamp(HOLE_BLOCK, 1 << 20);
+    let mut buffer = vec![0u8; buffer_size];
+    let mut copied = 0u64;
+    for segment in segments {
+        let mut offset = segment.start;
+        while offset < segment.end {
+            if observer.interrupted() {
+                return Err(RungError::Interrupted);
+            }
+            let want = usize::try_from(segment.end - offset)
+                .map_or(buffer.len(), |left| left.min(buffer.len()));
+            let read = match read_at(source, &mut buffer[..want], offset) {
+                Ok(0) => return Ok(copied),
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(RungError::Failed(Operation::Read, err)),
+            };
+            for (index, block) in buffer[..read].chunks(HOLE_BLOCK).enumerate() {
+                if block.iter().all(|&byte| byte == 0) {
+                    continue;
+                }
+                write_all_at(destination, block, offset + (index * HOLE_BLOCK) as u64)
+                    .map_err(|err| RungError::Failed(Operation::Write, err))?;
+            }
+            offset += read as u64;
+            copied += read as u64;
+            observer.progress(offset);
+        }
+    }
+    Ok(copied)
+}
+
 thread_local! {
     /// Each worker's copy buffer, kept between files: allocating and zeroing a fresh
     /// one per file showed in copies of many small files. It grows to the largest
@@ -104,7 +149,12 @@ fn copy_with(
 // earlier rung (sendfile moves the destination's) to reason about.
 #[cfg(unix)]
 fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buffer, offset)
+    match std::os::unix::fs::FileExt::read_at(file, buffer, offset) {
+        // A FIFO or character device (--copy-contents) has no offsets (ESPIPE): it is
+        // read in order, which is the order the copy asks in.
+        Err(err) if err.raw_os_error() == Some(libc::ESPIPE) => io::Read::read(&mut &*file, buffer),
+        other => other,
+    }
 }
 
 #[cfg(unix)]

@@ -3,12 +3,8 @@
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::AtomicBool;
 
 use super::{classify, Operation, RungResult};
-
-/// Set once FICLONE answered ENOSYS in this process.
-pub(crate) static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
 
 /// Makes `destination` (empty) share all of `source`'s blocks.
 ///

@@ -5,15 +5,11 @@
 use std::fs::File;
 use std::ops::Range;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::AtomicBool;
 
 use nix::errno::Errno;
 
 use super::segments::copy_segments;
 use super::{Observer, Operation, RungResult};
-
-/// Set once copy_file_range answered ENOSYS in this process.
-pub(crate) static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
 
 /// Copies the `segments` of `source` to the same offsets of `destination`.
 ///

@@ -31,11 +31,60 @@ pub fn copy_file(
     options: &CopyOptions,
     observer: &dyn Observer,
 ) -> Result<Outcome, Error> {
+    copy_planned_file(source, None, destination, options, observer)
+}
+
+/// [`copy_file`] for a source already stat'ed (by the plan's walk): `looked_at` stands
+/// in for the stat before the open, which then checks that the path still names that
+/// file. Saves one stat per file of a tree.
+pub fn copy_planned_file(
+    source: &Path,
+    looked_at: Option<&Metadata>,
+    destination: &Path,
+    options: &CopyOptions,
+    observer: &dyn Observer,
+) -> Result<Outcome, Error> {
     let started = Instant::now();
     // Everything that can refuse or skip the file is decided from stats, before the
     // source is opened: a -n or -u run over a tree that is already copied opens nothing.
-    let source_metadata = stat_source(source)?;
-    let (destination, existing) = inspect_destination(destination)?;
+    // --copy-contents reads FIFOs and devices like files (a FIFO blocks until written,
+    // as with cp); everything else must be a regular file.
+    let looked_at = match looked_at {
+        Some(metadata) => metadata.clone(),
+        None => stat_source(source)?,
+    };
+    let stream = options.copy_contents && is_stream(&looked_at);
+    let source_metadata = if stream {
+        looked_at
+    } else {
+        regular(source, looked_at)?
+    };
+    // -b and --remove-destination replace a destination symlink itself, as cp (which
+    // renames or unlinks it) does; otherwise its target gets the new content.
+    let (destination, existing) = if options.remove_destination || options.backup.is_some() {
+        (destination.to_path_buf(), destination_entry(destination)?)
+    } else {
+        match inspect_destination(destination)? {
+            Destination::Path(path, existing) => (path, existing),
+            Destination::DanglingLink if options.no_clobber => {
+                return Ok(Outcome::Skipped("destination exists (--no-clobber)"));
+            }
+            // -f: cp removes the link and creates the file in its place.
+            Destination::DanglingLink if options.force => {
+                (destination.to_path_buf(), destination_entry(destination)?)
+            }
+            Destination::DanglingLink => {
+                // cp refuses too: the file would be created wherever the link points,
+                // possibly outside the destination tree, under a name nobody chose.
+                return Err(Error::new(
+                    destination,
+                    Operation::StatDestination,
+                    Cause::Invalid("not writing through a dangling symlink".to_string()),
+                ));
+            }
+        }
+    };
+    let mut replaced_as_new = false;
     if let Some(existing) = &existing {
         if same_file(&source_metadata, existing) {
             return Err(Error::new(
@@ -59,16 +108,55 @@ pub fn copy_file(
                 "destination is not older than the source (--update)",
             ));
         }
+        // FIFOs and devices are written into, not replaced, unless the user asked for
+        // the destination to be removed or kept aside first (as cp does then).
+        #[cfg(unix)]
+        if !options.remove_destination && options.backup.is_none() {
+            if let Some(kind) = Special::of(existing) {
+                return write_into_special(source, &source_metadata, &destination, kind, observer);
+            }
+        }
+        // cp opens an existing destination for writing and fails when it may not
+        // (unless -f, which unlinks it and tries again: the copy is a new file then);
+        // the rename would not notice.
+        if !options.remove_destination && !existing.is_symlink() {
+            if let Err(error) = may_write(&destination) {
+                if !options.force {
+                    return Err(error);
+                }
+                replaced_as_new = true;
+            }
+        }
     }
-    let src = open_source(source, &source_metadata)?;
+    let src = if stream {
+        open_stream(source)?
+    } else {
+        open_source(source, &source_metadata)?
+    };
+    if options.attributes_only {
+        return attributes_only(&src, &destination, existing.as_ref(), options, started);
+    }
 
-    // A replaced destination keeps its permission bits, unless the source's are asked for.
-    let keep_mode_of = existing.as_ref().filter(|_| !options.preserve.mode);
+    // A replaced destination keeps its permission bits (cp writes into it), unless the
+    // source's are asked for or the destination is removed first (-b,
+    // --remove-destination: cp makes a new file then).
+    let keep_mode_of = existing.as_ref().filter(|existing| {
+        !options.preserve.mode
+            && !options.remove_destination
+            && options.backup.is_none()
+            && !replaced_as_new
+            && !existing.is_symlink()
+    });
     let mut temp = TempDest::create(&destination, &src.metadata, keep_mode_of)?;
+    if options.default_mode && keep_mode_of.is_none() {
+        set_default_mode(&temp)?;
+    }
     let (method, copied) = run_ladder(&src, &mut temp, options, observer)?;
     // The source check comes first: a source truncated mid-copy is a changed source,
     // not a failed verification.
-    verify::source_unchanged(&src)?;
+    if !stream {
+        verify::source_unchanged(&src)?;
+    }
     let verified = verify::check(&src, &temp, copied, options.verify, observer)?;
     let hash = verify::media_hash(&src, &temp, options.hash, observer)?;
     if options.preserve.any() {
@@ -80,7 +168,25 @@ pub fn copy_file(
             options.preserve,
         )?;
     }
-    temp.install(options.no_clobber, options.fsync)?;
+    let checked_content = verified && options.verify == Some(crate::config::VerifyMode::Checksum);
+    if options.fsync {
+        // Flushed before the last look at the source rather than in `install`:
+        // flushing a large file takes seconds.
+        temp.sync()?;
+    }
+    if (checked_content || options.fsync) && !stream {
+        // Reading both files again or flushing takes seconds for a large file: long
+        // enough for an editor or a camera app to save a new version over the source's
+        // name (a rename, which leaves our open file and its size and mtime untouched).
+        // So look again just before installing. The rename(2) that installs cannot be
+        // made conditional on the source path; the window left is microseconds.
+        verify::source_unchanged(&src)?;
+    }
+    let backup = match (&options.backup, &existing) {
+        (Some(backup), Some(_)) => Some(backup.make(&destination)?),
+        _ => None,
+    };
+    temp.install(options.no_clobber && backup.is_none(), options.fsync)?;
     Ok(Outcome::Copied(Copied {
         bytes: if src.size_is_exact {
             src.metadata.len()
@@ -90,8 +196,106 @@ pub fn copy_file(
         method,
         duration: started.elapsed(),
         verified: verified || hash.is_some(),
+        backup,
         hash,
+        replaced: existing.is_some(),
     }))
+}
+
+/// `--attributes-only`: an existing destination keeps its content and gets the
+/// preserved attributes; a missing one is created empty with them (atomically).
+fn attributes_only(
+    src: &Source<'_>,
+    destination: &Path,
+    existing: Option<&Metadata>,
+    options: &CopyOptions,
+    started: Instant,
+) -> Result<Outcome, Error> {
+    let done = |backup| {
+        Ok(Outcome::Copied(Copied {
+            bytes: 0,
+            method: super::Method::Chunked,
+            duration: started.elapsed(),
+            verified: false,
+            backup,
+            hash: None,
+            replaced: existing.is_some(),
+        }))
+    };
+    if existing.is_some_and(|meta| meta.is_file()) && options.backup.is_none() {
+        let target = File::open(destination).op(destination, Operation::SetMetadata)?;
+        preserve::apply(
+            (&src.file, &src.metadata),
+            &target,
+            destination,
+            options.preserve,
+        )?;
+        return done(None);
+    }
+    let temp = TempDest::create(destination, &src.metadata, None)?;
+    if options.preserve.any() {
+        preserve::apply(
+            (&src.file, &src.metadata),
+            temp.file(),
+            temp.destination(),
+            options.preserve,
+        )?;
+    }
+    let backup = match (&options.backup, existing) {
+        (Some(backup), Some(_)) => Some(backup.make(destination)?),
+        _ => None,
+    };
+    temp.install(options.no_clobber && backup.is_none(), options.fsync)?;
+    done(backup)
+}
+
+/// `--no-preserve=mode`: a new file gets 0666 less the umask, as any new file.
+#[cfg(unix)]
+fn set_default_mode(temp: &TempDest) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = 0o666 & !crate::make::umask();
+    temp.file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .op(temp.destination(), Operation::SetMetadata)
+}
+
+#[cfg(not(unix))]
+fn set_default_mode(_temp: &TempDest) -> Result<(), Error> {
+    Ok(())
+}
+
+/// What is at `destination` itself (a symlink is not followed).
+fn destination_entry(destination: &Path) -> Result<Option<Metadata>, Error> {
+    match std::fs::symlink_metadata(destination) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(Error::os(destination, Operation::StatDestination, err)),
+    }
+}
+
+/// Fails as cp does when the user may not write an existing destination (EACCES):
+/// access(2) with the effective ids; root may write anything.
+#[cfg(unix)]
+fn may_write(destination: &Path) -> Result<(), Error> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(name) = std::ffi::CString::new(destination.as_os_str().as_bytes()) else {
+        return Ok(());
+    };
+    // SAFETY: `name` is NUL-terminated and lives across the call.
+    let allowed =
+        unsafe { libc::faccessat(libc::AT_FDCWD, name.as_ptr(), libc::W_OK, libc::AT_EACCESS) };
+    if allowed == -1 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EACCES) {
+            return Err(Error::os(destination, Operation::OpenDestination, err));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn may_write(_destination: &Path) -> Result<(), Error> {
+    Ok(())
 }
 
 /// True when `destination` was modified before `source` (`-u` copies then).
@@ -107,7 +311,11 @@ fn older(destination: &Metadata, source: &Metadata) -> bool {
 /// (tape drives rewind). The open that follows also uses O_NONBLOCK, which regular
 /// files ignore, in case the path changes in between.
 fn stat_source(path: &Path) -> Result<Metadata, Error> {
-    let metadata = std::fs::metadata(path).op(path, Operation::StatSource)?;
+    std::fs::metadata(path).op(path, Operation::StatSource)
+}
+
+/// `metadata` if it is a regular file's, else the refusal naming what it is.
+fn regular(path: &Path, metadata: Metadata) -> Result<Metadata, Error> {
     match not_regular(&metadata) {
         Some(kind) => Err(Error::new(
             path,
@@ -151,6 +359,39 @@ fn open_source<'a>(path: &'a Path, looked_at: &Metadata) -> Result<Source<'a>, E
         file,
         metadata,
         size_is_exact,
+    })
+}
+
+/// True for a FIFO or a character or block device (what `--copy-contents` reads).
+#[cfg(unix)]
+fn is_stream(metadata: &Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = metadata.file_type();
+    kind.is_fifo() || kind.is_char_device() || kind.is_block_device()
+}
+
+#[cfg(not(unix))]
+fn is_stream(_metadata: &Metadata) -> bool {
+    false
+}
+
+/// Opens a FIFO or device for `--copy-contents`: a blocking open (a FIFO waits for a
+/// writer, as cp's does), read until end of file like a pseudo file.
+fn open_stream(path: &Path) -> Result<Source<'_>, Error> {
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NOCTTY);
+    }
+    let file = open.open(path).op(path, Operation::OpenSource)?;
+    let metadata = file.metadata().op(path, Operation::StatSource)?;
+    Ok(Source {
+        path,
+        file,
+        metadata,
+        size_is_exact: false,
     })
 }
 
@@ -211,27 +452,163 @@ fn size_is_exact(_file: &File, _metadata: &Metadata) -> bool {
     true
 }
 
+/// What a destination path turned out to be.
+enum Destination {
+    /// The path to write (a symlink's target when it names an existing file), and what
+    /// is there now.
+    Path(PathBuf, Option<Metadata>),
+    /// A symlink to nothing.
+    DanglingLink,
+}
+
 /// The path to write and what is there now, with one lstat in the common case. A
 /// destination that is a symlink to an existing file is written through, as cp does:
 /// the link stays and its target gets the new content.
-fn inspect_destination(destination: &Path) -> Result<(PathBuf, Option<Metadata>), Error> {
+fn inspect_destination(destination: &Path) -> Result<Destination, Error> {
     let stat_error = |err| Error::os(destination, Operation::StatDestination, err);
     match std::fs::symlink_metadata(destination) {
         Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(destination) {
             Ok(target) => {
                 let existing = std::fs::metadata(&target).map_err(stat_error)?;
-                Ok((target, Some(existing)))
+                Ok(Destination::Path(target, Some(existing)))
             }
-            // A dangling link: the new file is created where the name is.
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                Ok((destination.to_path_buf(), None))
-            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Destination::DanglingLink),
             Err(err) => Err(stat_error(err)),
         },
-        Ok(meta) => Ok((destination.to_path_buf(), Some(meta))),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok((destination.to_path_buf(), None)),
+        Ok(meta) => Ok(Destination::Path(destination.to_path_buf(), Some(meta))),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            Ok(Destination::Path(destination.to_path_buf(), None))
+        }
         Err(err) => Err(stat_error(err)),
     }
+}
+
+/// An existing destination that is not a regular file, directory or symlink.
+#[cfg(unix)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Special {
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    Socket,
+}
+
+#[cfg(unix)]
+impl Special {
+    /// FIFOs and devices are written into, never replaced (cp writes into them too):
+    /// renaming a file over /dev/null or over a FIFO a reader waits on would destroy
+    /// the node. A socket cannot be opened at all.
+    fn of(existing: &Metadata) -> Option<Special> {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = existing.file_type();
+        if kind.is_fifo() {
+            Some(Special::Fifo)
+        } else if kind.is_char_device() {
+            Some(Special::CharDevice)
+        } else if kind.is_block_device() {
+            Some(Special::BlockDevice)
+        } else if kind.is_socket() {
+            Some(Special::Socket)
+        } else {
+            None
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Special::Fifo => "a FIFO",
+            Special::CharDevice => "a character device",
+            Special::BlockDevice => "a block device",
+            Special::Socket => "a socket",
+        }
+    }
+}
+
+#[cfg(unix)]
+fn write_into_special(
+    source: &Path,
+    source_metadata: &Metadata,
+    destination: &Path,
+    kind: Special,
+    observer: &dyn Observer,
+) -> Result<Outcome, Error> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let started = Instant::now();
+    if kind == Special::Socket {
+        return Err(Error::new(
+            destination,
+            Operation::OpenDestination,
+            Cause::Invalid("cannot write into a socket".to_string()),
+        ));
+    }
+    let src = open_source(source, source_metadata)?;
+    // O_NONBLOCK: opening a FIFO that has no reader would wait forever; this way it
+    // fails at once with ENXIO. No O_TRUNC (meaningless here) and no O_CREAT: if the
+    // node went away meanwhile, nothing is created in its place.
+    let mut target = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(destination)
+        .map_err(|err| match err.raw_os_error() {
+            Some(libc::ENXIO) => Error::new(
+                destination,
+                Operation::OpenDestination,
+                Cause::Invalid(format!("{} with no reader", kind.describe())),
+            ),
+            _ => Error::os(destination, Operation::OpenDestination, err),
+        })?;
+    let opened = target
+        .metadata()
+        .op(destination, Operation::OpenDestination)?;
+    if Special::of(&opened).is_none() {
+        return Err(Error::new(
+            destination,
+            Operation::OpenDestination,
+            Cause::Invalid(format!("was {}, is now another file", kind.describe())),
+        ));
+    }
+    // Blocking writes from here: a slow reader is waited for, not an EAGAIN error.
+    nix::fcntl::fcntl(
+        &target,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )
+    .map_err(io::Error::from)
+    .op(destination, Operation::OpenDestination)?;
+    let mut buffer = vec![0u8; 128 * 1024];
+    let mut copied = 0u64;
+    let mut reader = &src.file;
+    loop {
+        if observer.interrupted() {
+            return Err(Error::new(
+                destination,
+                Operation::Write,
+                Cause::Interrupted,
+            ));
+        }
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(Error::os(source, Operation::Read, err)),
+        };
+        target
+            .write_all(&buffer[..n])
+            .op(destination, Operation::Write)?;
+        copied += n as u64;
+        observer.progress(copied);
+    }
+    verify::source_unchanged(&src)?;
+    Ok(Outcome::Copied(Copied {
+        bytes: copied,
+        method: super::Method::Chunked,
+        duration: started.elapsed(),
+        verified: false,
+        backup: None,
+        hash: None,
+        // Written into, not replaced.
+        replaced: false,
+    }))
 }
 
 #[cfg(unix)]

@@ -5,7 +5,6 @@
 //! whatever it wrote is truncated away first. Anything else ends the copy of the file.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::file::Source;
 use super::*;
@@ -75,6 +74,10 @@ pub(crate) fn classify(operation: Operation, err: io::Error) -> RungError {
 }
 
 /// The rungs to try for this file, best first.
+///
+/// A clone is tried at every size: the threshold (`min_size`) exists because sendfile's
+/// overhead outweighs its benefit for small files, and a clone moves no bytes at all.
+/// Below the threshold the byte-copying kernel rungs give way to the chunk copy.
 fn rungs(src: &Source<'_>, options: &CopyOptions) -> &'static [Method] {
     if let Some(forced) = options.forced_method {
         let index = Method::ALL
@@ -86,10 +89,29 @@ fn rungs(src: &Source<'_>, options: &CopyOptions) -> &'static [Method] {
     if options.reflink == Reflink::Always {
         return &[Method::Clone];
     }
-    if !options.zero_copy || src.metadata.len() < options.min_size || !src.size_is_exact {
+    if !options.zero_copy || !src.size_is_exact || options.sparse == Sparse::Always {
         return &[Method::Chunked];
     }
+    if options.sparse == Sparse::Never {
+        // A clone shares the source's holes, and copy_file_range may clone too.
+        if src.metadata.len() < options.min_size {
+            return &[Method::Chunked];
+        }
+        return platform_rungs(Reflink::Never);
+    }
+    if src.metadata.len() < options.min_size {
+        return small_file_rungs(options.reflink);
+    }
     platform_rungs(options.reflink)
+}
+
+/// Below the threshold: a clone where the platform has one, then the chunk copy.
+fn small_file_rungs(reflink: Reflink) -> &'static [Method] {
+    let can_clone = cfg!(any(target_os = "linux", target_os = "macos"));
+    match reflink {
+        Reflink::Auto | Reflink::Always if can_clone => &[Method::Clone, Method::Chunked],
+        _ => &[Method::Chunked],
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -132,8 +154,15 @@ pub(super) fn run_ladder(
     observer: &dyn Observer,
 ) -> Result<(Method, u64), Error> {
     let rungs = rungs(src, options);
+    let source_device = device(&src.metadata);
     for (index, &method) in rungs.iter().enumerate() {
-        if let Some(reason) = unavailable(method) {
+        // A demanded method is always tried: its refusal must be the error reported.
+        let known = options
+            .demand()
+            .is_none()
+            .then(|| availability::unavailable(method, source_device, temp.destination()))
+            .flatten();
+        if let Some(reason) = known {
             observer.note(&format!(
                 "{}: skipping {}: {reason}",
                 src.path.display(),
@@ -173,7 +202,9 @@ pub(super) fn run_ladder(
                         Cause::MechanismRefused { demand, error: err },
                     ));
                 }
-                remember_unavailable(method, &err);
+                availability::remember(method, &err, source_device, temp.destination(), || {
+                    temp.file().metadata().ok().as_ref().map(device)
+                });
                 observer.note(&format!(
                     "{}: {} not usable here ({err}); trying {}",
                     src.path.display(),
@@ -232,8 +263,26 @@ fn run_rung(
             ))),
         };
     }
-    let data = segments::data_segments(&src.file, &src.metadata)
-        .map_err(|err| RungError::Failed(Operation::MapHoles, err))?;
+    let data = if options.sparse == Sparse::Never {
+        // Holes are read as zeros and written as data.
+        vec![0..size]
+    } else {
+        segments::data_segments(&src.file, &src.metadata)
+            .map_err(|err| RungError::Failed(Operation::MapHoles, err))?
+    };
+    if options.sparse == Sparse::Always && method == Method::Chunked {
+        let copied = chunked::copy_making_holes(
+            &src.file,
+            temp.file(),
+            &data,
+            options.chunk_size,
+            observer,
+        )?;
+        temp.file()
+            .set_len(size)
+            .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
+        return Ok(copied);
+    }
     let copied = match method {
         Method::CopyFileRange => copy_range::copy(
             &src.file,
@@ -305,35 +354,13 @@ fn run_rung(
     chunked::copy_until_eof(&src.file, temp.file(), options.chunk_size, observer)
 }
 
-/// The process-wide "this syscall does not exist" flag of a method, if it has one.
-#[cfg(target_os = "linux")]
-fn availability(method: Method) -> Option<&'static AtomicBool> {
-    match method {
-        Method::Clone => Some(&clone::UNAVAILABLE),
-        Method::CopyFileRange => Some(&copy_range::UNAVAILABLE),
-        Method::Sendfile => Some(&sendfile::UNAVAILABLE),
-        Method::Chunked => None,
-    }
+#[cfg(unix)]
+fn device(metadata: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    metadata.dev()
 }
 
-#[cfg(not(target_os = "linux"))]
-fn availability(_method: Method) -> Option<&'static AtomicBool> {
-    None
-}
-
-/// Why a method is known not to work in this process, if it is.
-fn unavailable(method: Method) -> Option<&'static str> {
-    availability(method)
-        .is_some_and(|flag| flag.load(Ordering::Relaxed))
-        .then_some("the kernel does not provide it (ENOSYS seen earlier in this run)")
-}
-
-/// ENOSYS (which std reports as `Unsupported`) means the syscall does not exist at all:
-/// no point asking again for every file.
-fn remember_unavailable(method: Method, err: &io::Error) {
-    if err.kind() == io::ErrorKind::Unsupported {
-        if let Some(flag) = availability(method) {
-            flag.store(true, Ordering::Relaxed);
-        }
-    }
+#[cfg(not(unix))]
+fn device(_metadata: &std::fs::Metadata) -> u64 {
+    0
 }

@@ -12,6 +12,7 @@
 //! EFBIG...) ends the copy of that file: retrying a full disk on a slower rung only
 //! wastes time and hides the problem.
 
+mod availability;
 mod chunked;
 #[cfg(target_os = "linux")]
 mod clone;
@@ -33,7 +34,7 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::time::Duration;
 
-pub use file::copy_file;
+pub use file::{copy_file, copy_planned_file};
 pub(crate) use ladder::{classify, RungError, RungResult};
 
 use crate::config::{Config, Reflink, VerifyMode};
@@ -88,8 +89,8 @@ impl Method {
         }
     }
 
-    /// True for the mechanisms the spec counts as zero-copy: the bytes never pass
-    /// through a user-space buffer of ours.
+    /// True for the mechanisms counted as zero-copy (`zero_copy_count`): the bytes never
+    /// pass through a user-space buffer of ours.
     pub fn is_zero_copy(self) -> bool {
         !matches!(self, Method::Chunked)
     }
@@ -106,6 +107,19 @@ impl Method {
             Method::Chunked => Operation::Write,
         }
     }
+}
+
+/// How holes are made in copies (`--sparse=WHEN`, as cp).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Sparse {
+    /// Keep the source's holes (found with SEEK_DATA), and clones share them.
+    #[default]
+    Auto,
+    /// Also make a hole of every all-zero block of data (read through the chunk copy).
+    Always,
+    /// Make no holes: every byte of the copy is written (no clone or copy_file_range,
+    /// which would share or keep holes).
+    Never,
 }
 
 /// What the engine needs from the caller while it copies.
@@ -147,6 +161,24 @@ pub struct CopyOptions {
     pub preserve: Preserve,
     /// Use this mechanism and no other (`--method`, for benchmarks and diagnosis).
     pub forced_method: Option<Method>,
+    /// Replace an existing destination the user may not write (`-f`, as cp's unlink
+    /// and retry); `-l`/`-s` replace an existing destination.
+    pub force: bool,
+    /// Replace a destination that is a symlink instead of writing through it, and
+    /// give the copy the source's mode (`--remove-destination`).
+    pub remove_destination: bool,
+    /// Keep a replaced destination under a backup name (`-b`).
+    pub backup: Option<crate::backup::Backup>,
+    /// Copy no data: create an empty file or keep the existing one, and carry the
+    /// preserved attributes over (`--attributes-only`).
+    pub attributes_only: bool,
+    /// New files and directories get the default mode (0666 or 0777 less the umask),
+    /// not the source's (`--no-preserve=mode`).
+    pub default_mode: bool,
+    /// Holes in copies (`--sparse`).
+    pub sparse: Sparse,
+    /// Read FIFOs and devices like files (`--copy-contents`).
+    pub copy_contents: bool,
     /// Largest single request to the kernel paths. Smaller values make progress smoother
     /// and Ctrl-C quicker; larger ones save syscalls (1 GiB is where Linux caps a
     /// single copy_file_range anyway... minus a page for sendfile).
@@ -172,6 +204,13 @@ impl CopyOptions {
             update: false,
             preserve: Preserve::default(),
             forced_method: None,
+            force: false,
+            remove_destination: false,
+            backup: None,
+            attributes_only: false,
+            default_mode: false,
+            sparse: Sparse::Auto,
+            copy_contents: false,
             kernel_chunk: if show_progress { chunk_size } else { 1 << 30 },
             hash: config.hash,
         }
@@ -205,8 +244,12 @@ pub struct Copied {
     pub duration: Duration,
     /// True when verification ran and passed.
     pub verified: bool,
+    /// Where the replaced destination was kept (`-b`).
+    pub backup: Option<std::path::PathBuf>,
     /// With `--hash`: the algorithm and the hash, the source's and the copy's read back.
     pub hash: Option<(Algorithm, String)>,
+    /// Something was at the destination and was replaced.
+    pub replaced: bool,
 }
 
 /// The result of one file.

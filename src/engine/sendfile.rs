@@ -1,19 +1,15 @@
-//! Rung 3 on Linux: `sendfile(2)`, the spec's mechanism. An in-kernel copy through the
-//! page cache that works between most pairs of filesystems, and never shares blocks,
-//! which is why `--reflink=never` starts here.
+//! Rung 3 on Linux: `sendfile(2)`, the mechanism of the original `ZERO_COPY_*`
+//! definition. An in-kernel copy through the page cache that works between most pairs
+//! of filesystems, and never shares blocks, which is why `--reflink=never` starts here.
 
 use std::fs::File;
 use std::ops::Range;
 use std::os::fd::AsFd;
-use std::sync::atomic::AtomicBool;
 
 use nix::unistd::{lseek, Whence};
 
 use super::segments::copy_segments;
 use super::{Observer, Operation, RungResult};
-
-/// Set once sendfile answered ENOSYS in this process.
-pub(crate) static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
 
 /// Linux transfers at most this much per call (0x7ffff000, MAX_RW_COUNT) whatever the
 /// count asked for; asking for no more keeps the arithmetic obvious.

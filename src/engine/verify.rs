@@ -273,13 +273,12 @@ fn reads_as_zeros(
 }
 
 /// Fails when the source was truncated, appended to, rewritten or replaced during the
-/// copy: its size or modification time differ from when it was opened, or its path
-/// now names another file.
+/// copy: its path now names another file, or its size or modification time differ
+/// from when it was opened.
+///
+/// One stat of the path does both on Unix: when the path still names the opened file
+/// (same device and inode), what it reports is that file's current size and time.
 pub(crate) fn source_unchanged(source: &Source<'_>) -> Result<(), Error> {
-    let now = source
-        .file
-        .metadata()
-        .op(source.path, Operation::CheckSource)?;
     let changed = |what| {
         Err(Error::new(
             source.path,
@@ -287,20 +286,25 @@ pub(crate) fn source_unchanged(source: &Source<'_>) -> Result<(), Error> {
             Cause::SourceChanged(what),
         ))
     };
+    #[cfg(unix)]
+    let now = {
+        use std::os::unix::fs::MetadataExt;
+        let by_path = std::fs::metadata(source.path).op(source.path, Operation::CheckSource)?;
+        if by_path.dev() != source.metadata.dev() || by_path.ino() != source.metadata.ino() {
+            return changed("its path now names another file");
+        }
+        by_path
+    };
+    #[cfg(not(unix))]
+    let now = source
+        .file
+        .metadata()
+        .op(source.path, Operation::CheckSource)?;
     if now.len() != source.metadata.len() {
         return changed("its size changed");
     }
     if modified(&now) != modified(&source.metadata) {
         return changed("it was modified");
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        match std::fs::metadata(source.path) {
-            Ok(by_path) if by_path.dev() == now.dev() && by_path.ino() == now.ino() => {}
-            Ok(_) => return changed("its path now names another file"),
-            Err(err) => return Err(Error::os(source.path, Operation::CheckSource, err)),
-        }
     }
     Ok(())
 }

@@ -147,13 +147,34 @@ fn skips_forbidden() -> bool {
     std::env::var_os("ZCOPY_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1")
 }
 
-/// Skips (returns `None` after saying why) or, in CI, fails.
+/// Skips (returns `None` after saying why) or, in CI, fails. The SKIPPED line also goes
+/// to the file `ZCOPY_SKIP_LOG` names, if set: `.ci/test` sets it and lists the skips
+/// after the suite, where they are seen (cargo test shows a passing test's stderr only
+/// with --nocapture).
 fn unavailable<T>(test: &str, reason: &str) -> Option<T> {
     if skips_forbidden() {
         panic!("{test}: {reason} (ZCOPY_REQUIRE_ROOT_TESTS=1 forbids skipping)");
     }
-    eprintln!("SKIPPED {test}: {reason}");
+    let line = format!("SKIPPED {test}: {reason}\n");
+    eprint!("{line}");
+    if let Some(log) = std::env::var_os("ZCOPY_SKIP_LOG") {
+        // One O_APPEND write per line: test processes running side by side do not
+        // interleave their lines.
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut file| file.write_all(line.as_bytes()));
+    }
     None
+}
+
+/// True when the tests run as root; otherwise skips (or, in CI, fails), saying `why`
+/// root is needed.
+pub fn require_root(test: &str, why: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    root || unavailable::<()>(test, &format!("needs root {why}")).is_some()
 }
 
 /// True when `tool` is on the PATH; otherwise skips (or, in CI, fails).
@@ -243,24 +264,174 @@ impl Mounts {
     }
 }
 
-static CLEANUP: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Every name the fixtures give in the temporary directory starts with this, so that
+/// `.ci/check-fixtures` can find what a test run left mounted or on disk.
+pub const FIXTURE_PREFIX: &str = "zcopy-fixture-";
+
+/// A directory for a test's own mounts, named with [`FIXTURE_PREFIX`]; removed when
+/// dropped (after the mounts' guards, which must be declared after it).
+pub fn fixture_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(FIXTURE_PREFIX)
+        .tempdir()
+        .unwrap()
+}
+
+/// What is mounted for the tests and not yet released.
+/// The guards take their entry out when they release it; at exit, [`release_all`]
+/// releases what is left (the shared [`mounts`], which live in a static and are never
+/// dropped, and anything whose guard was leaked).
+static LIVE: Mutex<Vec<Mounted>> = Mutex::new(Vec::new());
 static BASE: OnceLock<PathBuf> = OnceLock::new();
 
-/// The mounts, made on first use and unmounted when the test process exits; `None`
+fn live() -> std::sync::MutexGuard<'static, Vec<Mounted>> {
+    // A test that panicked while holding the lock must not stop the cleanup.
+    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A filesystem mounted for one test: unmounted, its loop device detached and its
+/// image deleted when dropped, also when the test fails or panics, and also when a file
+/// on it is still open (then the unmount is lazy: the mount disappears from the tree at
+/// once and the kernel frees the filesystem, and the loop device, when the last file is
+/// closed, at the latest when the test process exits).
+#[derive(Debug)]
+pub struct MountGuard(Mounted);
+
+/// One mount made for the tests.
+#[derive(Debug, Clone, PartialEq)]
+struct Mounted {
+    point: PathBuf,
+    /// The loop image behind it, deleted on release.
+    image: Option<PathBuf>,
+    /// The fixtures made the mount point, and remove it on release.
+    made_point: bool,
+}
+
+impl MountGuard {
+    fn new(mounted: Mounted) -> Self {
+        live().push(mounted.clone());
+        MountGuard(mounted)
+    }
+
+    /// The mount point.
+    pub fn path(&self) -> &Path {
+        &self.0.point
+    }
+}
+
+impl std::ops::Deref for MountGuard {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0.point
+    }
+}
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        live().retain(|mounted| mounted != &self.0);
+        release(&self.0);
+    }
+}
+
+/// Unmounts (lazily if the mount is busy), detaches the loop device of the image and
+/// deletes it, and removes the mount point if the fixtures made it. Says on stderr
+/// what it had to force.
+fn release(mounted: &Mounted) {
+    let point = &mounted.point;
+    let unmounted = quiet(StdCommand::new("umount").arg(point));
+    if !unmounted && is_mounted(point) {
+        eprintln!(
+            "fixture: {} is busy (a file on it is still open): unmounting it lazily",
+            point.display()
+        );
+        quiet(StdCommand::new("umount").arg("-l").arg(point));
+    }
+    if let Some(image) = &mounted.image {
+        // `mount -o loop` sets autoclear, so a plain unmount already detached the
+        // device. After a lazy one it is still attached: LOOP_CLR_FD on a busy device
+        // only sets autoclear, so the device goes when the filesystem is freed.
+        for device in loop_devices_of(image) {
+            quiet(StdCommand::new("losetup").arg("-d").arg(&device));
+        }
+        let _ = std::fs::remove_file(image);
+    }
+    if mounted.made_point {
+        let _ = std::fs::remove_dir(point);
+    }
+}
+
+/// Runs a command with its output discarded; true when it succeeded.
+fn quiet(command: &mut StdCommand) -> bool {
+    command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// True when `point` is a mount point now (`/proc/self/mountinfo`, field 5).
+pub fn is_mounted(point: &Path) -> bool {
+    mount_points().iter().any(|mounted| mounted == point)
+}
+
+/// Every mount point of this mount namespace.
+pub fn mount_points() -> Vec<PathBuf> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|escaped| PathBuf::from(unescape_mount_path(escaped)))
+        .collect()
+}
+
+/// mountinfo writes space, tab, newline and backslash in paths as octal escapes.
+fn unescape_mount_path(escaped: &str) -> String {
+    let mut path = String::new();
+    let mut rest = escaped;
+    while let Some(at) = rest.find('\\') {
+        path.push_str(&rest[..at]);
+        let code = rest.get(at + 1..at + 4).unwrap_or("");
+        match u8::from_str_radix(code, 8) {
+            Ok(byte) if code.len() == 3 => {
+                path.push(byte as char);
+                rest = &rest[at + 4..];
+            }
+            _ => {
+                path.push('\\');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    path.push_str(rest);
+    path
+}
+
+/// The loop devices backed by `image` (`losetup -j`).
+pub fn loop_devices_of(image: &Path) -> Vec<String> {
+    StdCommand::new("losetup")
+        .arg("-j")
+        .arg(image)
+        .output()
+        .map(|output| {
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter_map(|line| line.split(':').next())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The mounts, made on first use and released when the test process exits; `None`
 /// (with the reason printed) when they cannot be made and CI does not require them.
 pub fn mounts(test: &str) -> Option<&'static Mounts> {
     static MOUNTS: OnceLock<Result<Mounts, String>> = OnceLock::new();
     match MOUNTS.get_or_init(make_mounts) {
         Ok(mounts) => Some(mounts),
-        Err(reason) => {
-            if std::env::var_os("ZCOPY_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1") {
-                panic!("{test}: needs real filesystems but {reason} (ZCOPY_REQUIRE_ROOT_TESTS=1)");
-            }
-            eprintln!(
-                "SKIPPED {test}: {reason}; run as root with btrfs-progs and xfsprogs installed"
-            );
-            None
-        }
+        Err(reason) => unavailable(
+            test,
+            &format!("{reason}; run as root with btrfs-progs and xfsprogs installed"),
+        ),
     }
 }
 
@@ -269,30 +440,50 @@ fn make_mounts() -> Result<Mounts, String> {
     if unsafe { libc::geteuid() } != 0 {
         return Err("loop mounts need root".to_string());
     }
-    for tool in ["mkfs.btrfs", "mkfs.xfs", "mkfs.ext4", "mount", "umount"] {
+    for tool in [
+        "mkfs.btrfs",
+        "mkfs.xfs",
+        "mkfs.ext4",
+        "mount",
+        "umount",
+        "losetup",
+    ] {
         if !tool_exists(tool) {
             return Err(format!("{tool} is not installed"));
         }
     }
     let base = tempfile::Builder::new()
-        .prefix("zcopy-fixture-")
+        .prefix(FIXTURE_PREFIX)
         .tempdir()
         .map_err(|err| format!("temp dir: {err}"))?
         .keep();
     BASE.set(base.clone()).ok();
-    // SAFETY: registering a plain extern "C" function; it runs at normal process exit.
-    unsafe { libc::atexit(unmount_all) };
+    // SAFETY: registering a plain extern "C" function; it runs at normal process exit,
+    // which is also how the test harness exits when a test failed.
+    unsafe { libc::atexit(release_all) };
+    // The guards are forgotten: the shared mounts live as long as the process, and
+    // release_all releases them through LIVE.
+    let keep = |guard: MountGuard| {
+        let point = guard.0.point.clone();
+        std::mem::forget(guard);
+        point
+    };
     Ok(Mounts {
-        ext4: loop_mount(&base, "ext4", &["mkfs.ext4", "-q", "-F"], 6144)?,
-        xfs: loop_mount(
+        ext4: keep(loop_mount(&base, "ext4", &["mkfs.ext4", "-q", "-F"], 6144)?),
+        xfs: keep(loop_mount(
             &base,
             "xfs",
             &["mkfs.xfs", "-q", "-f", "-m", "reflink=1"],
             1536,
-        )?,
-        btrfs: loop_mount(&base, "btrfs", &["mkfs.btrfs", "-q", "-f"], 6144)?,
-        tmpfs: tmpfs(&base, "tmpfs", "1g")?,
-        tiny_tmpfs: tmpfs(&base, "tiny", "4m")?,
+        )?),
+        btrfs: keep(loop_mount(
+            &base,
+            "btrfs",
+            &["mkfs.btrfs", "-q", "-f"],
+            6144,
+        )?),
+        tmpfs: keep(tmpfs(&base, "tmpfs", "1g")?),
+        tiny_tmpfs: keep(tmpfs(&base, "tiny", "4m")?),
     })
 }
 
@@ -318,37 +509,56 @@ fn run(command: &[&str]) -> Result<(), String> {
     }
 }
 
-/// A further loop mount for one test (after [`mounts`] succeeded), unmounted by
-/// [`unmount`] or at exit.
-pub fn extra_loop_mount(name: &str, mkfs: &[&str], size_mib: u64) -> PathBuf {
+/// A further loop mount for one test (after [`mounts`] succeeded), released when the
+/// guard is dropped.
+pub fn extra_loop_mount(name: &str, mkfs: &[&str], size_mib: u64) -> MountGuard {
     let base = BASE.get().expect("mounts() first");
     loop_mount(base, name, mkfs, size_mib).unwrap()
 }
 
-/// Unmounts a mount point made by [`extra_loop_mount`] and deletes its image.
-pub fn unmount(point: &Path) {
-    let _ = StdCommand::new("umount").arg(point).status();
-    CLEANUP.lock().unwrap().retain(|p| p != point);
-    let _ = std::fs::remove_file(point.with_extension("img"));
+/// Runs `mount ARGS... POINT` for one test; the guard unmounts it.
+pub fn mount_for_test(args: &[&str], point: &Path) -> MountGuard {
+    let status = StdCommand::new("mount")
+        .args(args)
+        .arg(point)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount {args:?} {}", point.display());
+    MountGuard::new(Mounted {
+        point: point.to_path_buf(),
+        image: None,
+        made_point: false,
+    })
 }
 
-fn loop_mount(base: &Path, name: &str, mkfs: &[&str], size_mib: u64) -> Result<PathBuf, String> {
+fn loop_mount(base: &Path, name: &str, mkfs: &[&str], size_mib: u64) -> Result<MountGuard, String> {
     let image = base.join(format!("{name}.img"));
     File::create(&image)
         .and_then(|file| file.set_len(size_mib * MIB))
         .map_err(|err| format!("create {}: {err}", image.display()))?;
-    let image_text = image.to_str().unwrap();
+    let image_text = image.to_str().unwrap().to_owned();
     let mut command = mkfs.to_vec();
-    command.push(image_text);
-    run(&command)?;
+    command.push(&image_text);
+    if let Err(err) = run(&command) {
+        let _ = std::fs::remove_file(&image);
+        return Err(err);
+    }
     let point = base.join(name);
     std::fs::create_dir(&point).map_err(|err| err.to_string())?;
-    run(&["mount", "-o", "loop", image_text, point.to_str().unwrap()])?;
-    CLEANUP.lock().unwrap().push(point.clone());
-    Ok(point)
+    let mounted = Mounted {
+        point,
+        image: Some(image),
+        made_point: true,
+    };
+    let point_text = mounted.point.to_str().unwrap();
+    if let Err(err) = run(&["mount", "-o", "loop", &image_text, point_text]) {
+        release(&mounted);
+        return Err(err);
+    }
+    Ok(MountGuard::new(mounted))
 }
 
-fn tmpfs(base: &Path, name: &str, size: &str) -> Result<PathBuf, String> {
+fn tmpfs(base: &Path, name: &str, size: &str) -> Result<MountGuard, String> {
     let point = base.join(name);
     std::fs::create_dir(&point).map_err(|err| err.to_string())?;
     run(&[
@@ -360,18 +570,30 @@ fn tmpfs(base: &Path, name: &str, size: &str) -> Result<PathBuf, String> {
         "tmpfs",
         point.to_str().unwrap(),
     ])?;
-    CLEANUP.lock().unwrap().push(point.clone());
-    Ok(point)
+    Ok(MountGuard::new(Mounted {
+        point,
+        image: None,
+        made_point: true,
+    }))
 }
 
-extern "C" fn unmount_all() {
-    if let Ok(points) = CLEANUP.lock() {
-        for point in points.iter() {
-            let _ = StdCommand::new("umount").arg(point).status();
-        }
+/// Releases whatever is still mounted, then the shared base directory, unless
+/// something under it could not be unmounted (removing it would then delete inside a
+/// mounted filesystem).
+extern "C" fn release_all() {
+    let left: Vec<_> = live().drain(..).collect();
+    for mounted in left.iter().rev() {
+        release(mounted);
     }
     if let Some(base) = BASE.get() {
-        let _ = std::fs::remove_dir_all(base);
+        if mount_points().iter().any(|point| point.starts_with(base)) {
+            eprintln!(
+                "fixture: something under {} is still mounted; left in place",
+                base.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(base);
+        }
     }
 }
 
@@ -395,4 +617,44 @@ pub fn only_method(json: &Value) -> &str {
     let files = json["files"].as_array().expect("files is an array");
     assert_eq!(files.len(), 1, "expected one copied file: {json:#}");
     files[0]["method"].as_str().unwrap()
+}
+
+/// A ramfs mount (a filesystem without extended attributes, so without ACLs) in a
+/// fresh directory, unmounted and removed when dropped, even when the test fails.
+pub struct Ramfs {
+    dir: tempfile::TempDir,
+}
+
+impl Ramfs {
+    /// Mounts one; `None` (after saying why) when not root, unless CI forbids skipping.
+    pub fn mount(test: &str) -> Option<Ramfs> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return unavailable(test, "mounting a ramfs needs root");
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("zcopy-ramfs-")
+            .tempdir()
+            .unwrap();
+        run(&[
+            "mount",
+            "-t",
+            "ramfs",
+            "ramfs",
+            dir.path().to_str().unwrap(),
+        ])
+        .unwrap();
+        Some(Ramfs { dir })
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Ramfs {
+    fn drop(&mut self) {
+        let _ = StdCommand::new("umount").arg(self.dir.path()).status();
+    }
 }

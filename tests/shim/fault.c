@@ -17,6 +17,9 @@
 //   ZCOPY_FAULT_DELAY_US=N              sleeps N microseconds before each data call
 //   ZCOPY_FAULT_SOURCE_PATH=PATH        after the first data call that reads PATH's
 //   ZCOPY_FAULT_SOURCE_ACTION=truncate|append|replace   content, changes PATH that way
+//   ZCOPY_FAULT_SOURCE_WHEN=read|fsync  ... only at the first read/pread of it (not
+//                                         copy_file_range or sendfile), or at the first
+//                                         fsync/fdatasync of any file, instead
 //   ZCOPY_FAULT_LOG=PATH                appends "fsync TARGET" for every fsync/fdatasync
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -76,6 +79,14 @@ static int is_source(int fd) {
     return path && fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+// Is now the moment ZCOPY_FAULT_SOURCE_WHEN names? `when` is where the caller is:
+// "data" (copy_file_range, sendfile), "read" or "fsync".
+static int source_change_due(const char *when) {
+    const char *wanted = getenv("ZCOPY_FAULT_SOURCE_WHEN");
+    if (!wanted || !*wanted) return strcmp(when, "fsync") != 0;
+    return strcmp(wanted, when) == 0;
+}
+
 static void change_source(void) {
     const char *path = getenv("ZCOPY_FAULT_SOURCE_PATH");
     const char *action = getenv("ZCOPY_FAULT_SOURCE_ACTION");
@@ -120,7 +131,7 @@ ssize_t copy_file_range(int in, loff_t *off_in, int out, loff_t *off_out, size_t
     int source = is_source(in);
     ssize_t n = real(in, off_in, out, off_out, limit(len), flags);
     if (n > 0) passed_bytes += n;
-    if (n > 0 && source) change_source();
+    if (n > 0 && source && source_change_due("data")) change_source();
     return n;
 }
 
@@ -135,7 +146,7 @@ static ssize_t sendfile_common(int out, int in, off_t *offset, size_t count) {
     int source = is_source(in);
     ssize_t n = real(out, in, offset, limit(count));
     if (n > 0) passed_bytes += n;
-    if (n > 0 && source) change_source();
+    if (n > 0 && source && source_change_due("data")) change_source();
     return n;
 }
 
@@ -149,7 +160,7 @@ static ssize_t faulty_read(int fd, void *buffer, size_t count, ssize_t (*io)(int
     if (regular) delay();
     int source = regular && is_source(fd);
     ssize_t n = io(fd, buffer, count, offset);
-    if (n > 0 && source) change_source();
+    if (n > 0 && source && source_change_due("read")) change_source();
     return n;
 }
 
@@ -224,6 +235,7 @@ int fsync(int fd) {
     static int (*real)(int);
     if (!real) real = dlsym(RTLD_NEXT, "fsync");
     log_sync("fsync", fd);
+    if (source_change_due("fsync")) change_source();
     return real(fd);
 }
 
@@ -231,5 +243,6 @@ int fdatasync(int fd) {
     static int (*real)(int);
     if (!real) real = dlsym(RTLD_NEXT, "fdatasync");
     log_sync("fdatasync", fd);
+    if (source_change_due("fsync")) change_source();
     return real(fd);
 }

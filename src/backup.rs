@@ -1,0 +1,203 @@
+//! `-b`/`--backup[=CONTROL]` and `--suffix`: an existing destination is kept under a
+//! backup name before it is replaced, with cp's naming rules (`VERSION_CONTROL`,
+//! `SIMPLE_BACKUP_SUFFIX`).
+//!
+//! Unlike cp, which renames the destination away and then creates the new file (so the
+//! name is missing in between), the backup is made as a hard link to the destination
+//! under a temporary name, renamed to the backup name; the new file then replaces the
+//! destination by rename, so the destination's name always holds the old or the new
+//! file. Where hard links are impossible (EPERM on filesystems without them, or a
+//! protected_hardlinks refusal), the destination is renamed away as cp does.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Operation};
+
+/// cp's version-control methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// `none`, `off`: never make backups (even with `-b`).
+    Off,
+    /// `numbered`, `t`: `NAME.~N~`, one more than the highest existing.
+    Numbered,
+    /// `existing`, `nil`: numbered if a numbered backup exists, simple otherwise.
+    Existing,
+    /// `simple`, `never`: `NAME` + suffix, replacing an older backup.
+    Simple,
+}
+
+impl Control {
+    /// Parses a CONTROL word (cp also takes any unambiguous beginning of one).
+    pub fn parse(word: &str) -> Result<Control, String> {
+        const WORDS: &[(&str, Control)] = &[
+            ("none", Control::Off),
+            ("off", Control::Off),
+            ("numbered", Control::Numbered),
+            ("t", Control::Numbered),
+            ("existing", Control::Existing),
+            ("nil", Control::Existing),
+            ("simple", Control::Simple),
+            ("never", Control::Simple),
+        ];
+        if let Some((_, control)) = WORDS.iter().find(|(name, _)| *name == word) {
+            return Ok(*control);
+        }
+        let matching: Vec<Control> = WORDS
+            .iter()
+            .filter(|(name, _)| !word.is_empty() && name.starts_with(word))
+            .map(|(_, control)| *control)
+            .collect();
+        match matching.as_slice() {
+            [first, rest @ ..] if rest.iter().all(|other| other == first) => Ok(*first),
+            _ => Err(format!(
+                "invalid backup type '{word}' (valid: none, off, numbered, t, existing, nil, simple, never)"
+            )),
+        }
+    }
+}
+
+/// What `-b` does for this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    /// How backup names are chosen.
+    pub control: Control,
+    /// The simple backup suffix (`~` unless `--suffix` or `SIMPLE_BACKUP_SUFFIX`).
+    pub suffix: OsString,
+}
+
+impl Backup {
+    /// The backup settings from the flags and the environment, as cp decides them:
+    /// `--backup=CONTROL` wins, else `VERSION_CONTROL`, else `existing`; `--suffix`
+    /// wins over `SIMPLE_BACKUP_SUFFIX`. `None` when no backups are made.
+    pub fn from_flags(
+        wanted: bool,
+        control: Option<&str>,
+        suffix: Option<&OsString>,
+    ) -> Result<Option<Backup>, String> {
+        if !wanted {
+            return Ok(None);
+        }
+        let control = match control {
+            Some(word) => Control::parse(word)?,
+            None => match std::env::var("VERSION_CONTROL") {
+                Ok(word) if !word.is_empty() => {
+                    Control::parse(&word).map_err(|err| format!("{err}, from VERSION_CONTROL"))?
+                }
+                _ => Control::Existing,
+            },
+        };
+        if control == Control::Off {
+            return Ok(None);
+        }
+        let suffix = suffix
+            .cloned()
+            .or_else(|| std::env::var_os("SIMPLE_BACKUP_SUFFIX").filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| OsString::from("~"));
+        // cp refuses a suffix that would put the backup in another directory.
+        if Path::new(&suffix).components().count() > 1 || suffix.to_string_lossy().contains('/') {
+            return Err(format!(
+                "invalid backup suffix '{}': it may not contain '/'",
+                suffix.to_string_lossy()
+            ));
+        }
+        Ok(Some(Backup { control, suffix }))
+    }
+
+    /// The name the backup of `destination` gets now.
+    pub fn name_for(&self, destination: &Path) -> PathBuf {
+        let name = destination.file_name().unwrap_or_default();
+        let simple = || {
+            let mut simple = name.to_os_string();
+            simple.push(&self.suffix);
+            destination.with_file_name(simple)
+        };
+        let numbered = |highest: u64| {
+            let mut numbered = name.to_os_string();
+            numbered.push(format!(".~{}~", highest + 1));
+            destination.with_file_name(numbered)
+        };
+        match self.control {
+            Control::Simple | Control::Off => simple(),
+            Control::Numbered => numbered(highest_number(destination).unwrap_or(0)),
+            Control::Existing => match highest_number(destination) {
+                Some(highest) => numbered(highest),
+                None => simple(),
+            },
+        }
+    }
+
+    /// Keeps the file now at `destination` under its backup name, leaving it also at
+    /// `destination` where hard links allow (see the module's comment). Returns the
+    /// backup's path.
+    pub fn make(&self, destination: &Path) -> Result<PathBuf, Error> {
+        let backup = self.name_for(destination);
+        // Named after the backup: the destination's own temporary name may be in use
+        // by the new link or node waiting to replace it.
+        let temporary = crate::atomic::temp_symlink_path(&backup);
+        match std::fs::hard_link(destination, &temporary) {
+            Ok(()) => {
+                if let Err(err) = std::fs::rename(&temporary, &backup) {
+                    let _ = std::fs::remove_file(&temporary);
+                    return Err(Error::os(&backup, Operation::Backup, err));
+                }
+            }
+            // No hard links here (EPERM, EMLINK...): rename the old file away as cp.
+            Err(_) => std::fs::rename(destination, &backup)
+                .map_err(|err| Error::os(&backup, Operation::Backup, err))?,
+        }
+        Ok(backup)
+    }
+}
+
+/// The highest N of the `NAME.~N~` files beside `destination`, if there are any.
+fn highest_number(destination: &Path) -> Option<u64> {
+    let name = destination.file_name()?.to_string_lossy().into_owned();
+    let directory = match destination.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let prefix = format!("{name}.~");
+    std::fs::read_dir(directory)
+        .ok()?
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let other = entry.file_name().to_string_lossy().into_owned();
+            let number = other.strip_prefix(&prefix)?.strip_suffix('~')?;
+            (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| number.parse::<u64>().ok())
+                .flatten()
+        })
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cp_control_words_and_their_abbreviations() {
+        assert_eq!(Control::parse("t").unwrap(), Control::Numbered);
+        assert_eq!(Control::parse("nil").unwrap(), Control::Existing);
+        assert_eq!(Control::parse("never").unwrap(), Control::Simple);
+        assert_eq!(Control::parse("off").unwrap(), Control::Off);
+        assert_eq!(Control::parse("num").unwrap(), Control::Numbered);
+        assert_eq!(Control::parse("si").unwrap(), Control::Simple);
+        assert!(Control::parse("n").is_err(), "none, numbered, nil, never");
+        assert!(Control::parse("bogus").is_err());
+    }
+
+    #[test]
+    fn numbered_backups_count_up_from_the_highest() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("clip");
+        let backup = Backup {
+            control: Control::Existing,
+            suffix: "~".into(),
+        };
+        assert_eq!(backup.name_for(&target), dir.path().join("clip~"));
+        std::fs::write(dir.path().join("clip.~7~"), "").unwrap();
+        std::fs::write(dir.path().join("clip.~x~"), "").unwrap();
+        assert_eq!(backup.name_for(&target), dir.path().join("clip.~8~"));
+    }
+}

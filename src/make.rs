@@ -1,0 +1,414 @@
+//! Destinations that are not copies of bytes: symbolic links (copied as links, or
+//! `-s`), hard links (`-l`, `--preserve=links`) and special files (FIFOs, device nodes
+//! and sockets recreated by `-r`).
+//!
+//! Each is made under a temporary name beside the destination and renamed over it, so
+//! the destination's name holds the old entry or the new one, never nothing.
+
+use std::fs::Metadata;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::engine::CopyOptions;
+use crate::error::{Cause, Error, Operation};
+use crate::report::Kind;
+
+/// What to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum What<'a> {
+    /// A symbolic link holding `target`, made for `source`: a link copied as a link
+    /// (whose own owner and times `-a` keeps), or the file `-s` points to.
+    Symlink {
+        /// What the new link points to.
+        target: &'a Path,
+        /// The entry of the plan it stands for.
+        source: &'a Path,
+    },
+    /// A hard link to this existing file.
+    HardLink(&'a Path),
+    /// A new node like this source (FIFO, device, socket).
+    Special(&'a Path),
+}
+
+impl What<'_> {
+    /// The record kind.
+    pub fn kind(self) -> Kind {
+        match self {
+            What::Symlink { .. } => Kind::Symlink,
+            What::HardLink(_) => Kind::Link,
+            What::Special(_) => Kind::Special,
+        }
+    }
+}
+
+/// The result of making one entry.
+#[derive(Debug)]
+pub enum Made {
+    /// Made, with the backup of what was there.
+    Done {
+        /// Where the replaced destination was kept (`-b`).
+        backup: Option<PathBuf>,
+        /// Something was at the destination and was replaced.
+        replaced: bool,
+    },
+    /// Left alone on purpose.
+    Skipped(&'static str),
+}
+
+/// Makes `what` at `destination`. `explicit` is true for `-l`/`-s`, which, as in cp,
+/// refuse an existing destination unless `-f`, `--remove-destination` or `-b`; links and
+/// nodes of a copied tree replace what is there, as cp does.
+pub fn make(
+    what: What<'_>,
+    destination: &Path,
+    options: &CopyOptions,
+    explicit: bool,
+) -> Result<Made, Error> {
+    let existing = match std::fs::symlink_metadata(destination) {
+        Ok(meta) => Some(meta),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+        Err(err) => return Err(Error::os(destination, Operation::StatDestination, err)),
+    };
+    if let (What::Symlink { source, .. }, Some(_)) = (what, &existing) {
+        if refuse_link_onto_its_referent(source, destination)? {
+            return Ok(Made::Done {
+                backup: None,
+                replaced: false,
+            });
+        }
+    }
+    if let Some(existing) = &existing {
+        if let What::HardLink(target) = what {
+            // Already this very file: nothing to do (cp -l run twice succeeds).
+            if std::fs::symlink_metadata(target).is_ok_and(|meta| same_inode(&meta, existing)) {
+                return Ok(Made::Done {
+                    backup: None,
+                    replaced: false,
+                });
+            }
+        }
+        if existing.is_dir() {
+            return Err(Error::new(
+                destination,
+                Operation::StatDestination,
+                Cause::Invalid("cannot overwrite a directory with a non-directory".into()),
+            ));
+        }
+        if options.no_clobber {
+            return Ok(Made::Skipped("destination exists (--no-clobber)"));
+        }
+        if options.update {
+            // -u: as for files, only over an older destination (the entries' own
+            // times: a link is not followed).
+            let source = match what {
+                What::Symlink { source, .. } | What::Special(source) => Some(source),
+                What::HardLink(_) => None,
+            };
+            if let Some(source) = source.and_then(|source| std::fs::symlink_metadata(source).ok()) {
+                if !older(existing, &source) {
+                    return Ok(Made::Skipped(
+                        "destination is not older than the source (--update)",
+                    ));
+                }
+            }
+        }
+        if explicit && !options.force && !options.remove_destination && options.backup.is_none() {
+            return Err(Error::os(destination, what.operation(), exists_error()));
+        }
+    }
+    if options.no_clobber {
+        // Made under its own name, which fails if anything appeared there since the
+        // look above: -n never replaces, not even in a race.
+        return match create(what, destination, options) {
+            Ok(()) => {
+                preserve_symlink_of(what, destination, destination, options)?;
+                Ok(Made::Done {
+                    backup: None,
+                    replaced: false,
+                })
+            }
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                Ok(Made::Skipped("destination exists (--no-clobber)"))
+            }
+            Err(err) => Err(Error::os(destination, what.operation(), err)),
+        };
+    }
+    let temporary = crate::atomic::temp_symlink_path(destination);
+    let _ = std::fs::remove_file(&temporary);
+    create(what, &temporary, options)
+        .map_err(|err| Error::os(destination, what.operation(), err))?;
+    if let Err(error) = preserve_symlink_of(what, &temporary, destination, options) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error);
+    }
+    let backup = match (&options.backup, &existing) {
+        (Some(backup), Some(_)) => match backup.make(destination) {
+            Ok(path) => Some(path),
+            Err(error) => {
+                let _ = std::fs::remove_file(&temporary);
+                return Err(error);
+            }
+        },
+        _ => None,
+    };
+    if let Err(err) = std::fs::rename(&temporary, destination) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(Error::os(destination, Operation::Rename, err));
+    }
+    Ok(Made::Done {
+        backup,
+        replaced: existing.is_some(),
+    })
+}
+
+/// `-a`, `-P -p`: a link copied as a link keeps its own owner and times; a link made by
+/// `-s` is new and keeps nothing. `link` is the link made for `what` at `destination`.
+#[cfg(unix)]
+fn preserve_symlink_of(
+    what: What<'_>,
+    link: &Path,
+    destination: &Path,
+    options: &CopyOptions,
+) -> Result<(), Error> {
+    let What::Symlink { source, .. } = what else {
+        return Ok(());
+    };
+    let is_link = std::fs::symlink_metadata(source).is_ok_and(|meta| meta.file_type().is_symlink());
+    if is_link && options.preserve.any() {
+        crate::preserve::apply_to_symlink(source, link, destination, options.preserve)?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn preserve_symlink_of(_: What<'_>, _: &Path, _: &Path, _: &CopyOptions) -> Result<(), Error> {
+    Ok(())
+}
+
+#[cfg(unix)]
+/// cp's rule for a link copied as a link: putting it over the file it points to would
+/// leave a link to itself and lose the file ("are the same file"), and so would putting
+/// it over itself. Returns true when there is nothing to do: the destination is the
+/// source link under another name (a hard link of it).
+fn refuse_link_onto_its_referent(source: &Path, destination: &Path) -> Result<bool, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let same =
+        |a: &std::fs::Metadata, b: &std::fs::Metadata| a.dev() == b.dev() && a.ino() == b.ino();
+    let existing = match std::fs::symlink_metadata(destination) {
+        Ok(existing) => existing,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(Error::os(destination, Operation::StatDestination, err)),
+    };
+    let same_file = || Error::new(destination, Operation::StatDestination, Cause::SameFile);
+    let link = std::fs::symlink_metadata(source)
+        .map_err(|err| Error::os(source, Operation::StatSource, err))?;
+    if existing.file_type().is_symlink() {
+        if !same(&link, &existing) {
+            return Ok(false);
+        }
+        // The same inode: one directory entry (an error, as in cp), or two names of
+        // one hard-linked link (already what the copy would make).
+        let entry = |path: &Path| {
+            let parent = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            (
+                std::fs::canonicalize(parent).ok(),
+                path.file_name().map(|n| n.to_os_string()),
+            )
+        };
+        return if entry(source) == entry(destination) {
+            Err(same_file())
+        } else {
+            Ok(true)
+        };
+    }
+    match std::fs::metadata(source) {
+        Ok(referent) if same(&referent, &existing) => Err(same_file()),
+        _ => Ok(false),
+    }
+}
+
+#[cfg(not(unix))]
+fn refuse_link_onto_its_referent(_source: &Path, _destination: &Path) -> Result<bool, Error> {
+    Ok(false)
+}
+
+impl What<'_> {
+    fn operation(self) -> Operation {
+        match self {
+            What::Symlink { .. } => Operation::CreateSymlink,
+            What::HardLink(_) => Operation::CreateLink,
+            What::Special(_) => Operation::CreateSpecial,
+        }
+    }
+}
+
+#[cfg(unix)]
+fn create(what: What<'_>, path: &Path, options: &CopyOptions) -> io::Result<()> {
+    match what {
+        What::Symlink { target, .. } => std::os::unix::fs::symlink(target, path),
+        // cp -l follows a symlink it links to (the source was already followed when
+        // it had to be: a link kept as a link is a Symlink entry).
+        What::HardLink(target) => std::fs::hard_link(target, path),
+        What::Special(source) => {
+            let meta = std::fs::symlink_metadata(source)?;
+            make_node(path, &meta)?;
+            if options.preserve.any() {
+                preserve_node(source, &meta, path, options)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn create(_what: What<'_>, _path: &Path, _options: &CopyOptions) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "links and special files are made on Unix only",
+    ))
+}
+
+/// mknod(2) a node of `source`'s type and device number, with its permission bits less
+/// the umask (the kernel applies it).
+#[cfg(unix)]
+fn make_node(path: &Path, source: &Metadata) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // S_IFMT is a u16 on macOS and a u32 on Linux.
+    #[allow(clippy::useless_conversion)]
+    let mode = source.mode() & (u32::from(libc::S_IFMT) | 0o777);
+    // SAFETY: `name` is NUL-terminated and lives across the call.
+    let made = unsafe {
+        libc::mknod(
+            name.as_ptr(),
+            mode as libc::mode_t,
+            source.rdev() as libc::dev_t,
+        )
+    };
+    if made == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Carries mode, owner and times over to a recreated node, by path (opening a FIFO or
+/// a device could block or have effects).
+#[cfg(unix)]
+fn preserve_node(
+    source: &Path,
+    meta: &Metadata,
+    path: &Path,
+    options: &CopyOptions,
+) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let preserve = options.preserve;
+    if preserve.ownership {
+        match std::os::unix::fs::lchown(path, Some(meta.uid()), Some(meta.gid())) {
+            Err(err) if err.raw_os_error() == Some(libc::EPERM) => {}
+            other => other?,
+        }
+    }
+    if preserve.mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    }
+    if preserve.xattr {
+        if let Ok(names) = xattr::list(source) {
+            for name in names {
+                if let Ok(Some(value)) = xattr::get(source, &name) {
+                    let set = xattr::set(path, &name, &value);
+                    if !preserve.xattr_best_effort {
+                        set?;
+                    }
+                }
+            }
+        }
+    }
+    if preserve.timestamps {
+        let times = [
+            libc::timespec {
+                tv_sec: meta.atime() as libc::time_t,
+                tv_nsec: meta.atime_nsec() as _,
+            },
+            libc::timespec {
+                tv_sec: meta.mtime() as libc::time_t,
+                tv_nsec: meta.mtime_nsec() as _,
+            },
+        ];
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: `name` is NUL-terminated and `times` holds two timespecs.
+        let set = unsafe {
+            libc::utimensat(
+                libc::AT_FDCWD,
+                name.as_ptr(),
+                times.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if set == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_inode(a: &Metadata, b: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_inode(_a: &Metadata, _b: &Metadata) -> bool {
+    false
+}
+
+/// EEXIST, as cp reports a destination that -l or -s may not replace.
+fn exists_error() -> io::Error {
+    #[cfg(unix)]
+    {
+        io::Error::from_raw_os_error(libc::EEXIST)
+    }
+    #[cfg(not(unix))]
+    {
+        io::ErrorKind::AlreadyExists.into()
+    }
+}
+
+/// The process's umask, read from /proc (umask(2) can only be read by changing it,
+/// which would race with the workers creating files).
+#[cfg(unix)]
+pub(crate) fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("Umask:"))
+                    .and_then(|value| u32::from_str_radix(value.trim(), 8).ok())
+            })
+            .unwrap_or_else(|| {
+                // SAFETY: umask(2) cannot fail; it is set back at once. Only reached
+                // without /proc, before any worker exists.
+                let mask = unsafe { libc::umask(0o022) };
+                unsafe { libc::umask(mask) };
+                mask as u32
+            })
+    })
+}
+
+/// True when `destination` was modified before `source`.
+fn older(destination: &Metadata, source: &Metadata) -> bool {
+    match (destination.modified(), source.modified()) {
+        (Ok(destination), Ok(source)) => destination < source,
+        _ => true,
+    }
+}

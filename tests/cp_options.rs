@@ -1,0 +1,1417 @@
+//! The cp options zcopy offers, held against GNU cp: each test builds the same input
+//! twice, runs `/bin/cp` on one copy and zcopy on the other with the same arguments,
+//! and compares what each left behind — file types, contents, modes, owners, times
+//! (where they are preserved), symlink targets, hard links, device numbers — and the
+//! exit codes. Some run as an unprivileged user through setpriv, where what cp may do
+//! depends on it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command as StdCommand;
+
+/// One entry of a tree as the comparison sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Node {
+    kind: &'static str,
+    /// Permission bits in octal.
+    mode: String,
+    owner: (u32, u32),
+    /// File content, symlink target, or device number.
+    body: String,
+    /// The first path (in sorted order) of the tree sharing this inode, if not this one.
+    hard_link_of: Option<String>,
+    /// Modification time, when the comparison includes times.
+    mtime: Option<(i64, i64)>,
+}
+
+/// Every input entry gets this modification time unless its setup chose an older one,
+/// so that the two copies of the input are alike.
+const INPUT_TIME: i64 = 1_500_000_000;
+
+/// Later than every time the inputs carry: a time the copy set.
+const RECENT_AFTER: i64 = 1_600_000_000;
+
+/// nobody and nogroup.
+const NOBODY: u32 = 65534;
+
+/// What a run leaves: every entry below the directory, keyed by relative path.
+type Snapshot = BTreeMap<String, Node>;
+
+/// How a comparison runs.
+#[derive(Clone, Default)]
+struct Case<'a> {
+    args: &'a [&'a str],
+    /// Compare modification times (for options that preserve them).
+    times: bool,
+    /// Run both tools as `nobody` (the tree is made world-writable first).
+    unprivileged: bool,
+    /// Environment variables for both tools.
+    env: &'a [(&'a str, &'a str)],
+    /// Arguments for zcopy only (e.g. `-j8`), before `args`.
+    zcopy_args: &'a [&'a str],
+    /// Entries left out of cp's result when cp fails: what cp leaves where zcopy, on
+    /// purpose, leaves nothing (a partial file). zcopy's result must lack them.
+    cp_leftovers: &'a [&'a str],
+}
+
+/// What one tool did.
+#[derive(Debug)]
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    tree: Snapshot,
+}
+
+fn snapshot(root: &Path, times: bool) -> Snapshot {
+    let mut inodes: BTreeMap<(u64, u64), String> = BTreeMap::new();
+    let mut tree = Snapshot::new();
+    let walk = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name();
+    for item in walk {
+        let item = item.unwrap();
+        let relative = item
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let meta = item.path().symlink_metadata().unwrap();
+        let kind = meta.file_type();
+        let (kind_name, body) = if kind.is_symlink() {
+            (
+                "symlink",
+                std::fs::read_link(item.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        } else if kind.is_dir() {
+            ("dir", String::new())
+        } else if kind.is_file() {
+            (
+                "file",
+                String::from_utf8_lossy(&std::fs::read(item.path()).unwrap()).into_owned(),
+            )
+        } else {
+            use std::os::unix::fs::FileTypeExt;
+            let name = if kind.is_fifo() {
+                "fifo"
+            } else if kind.is_char_device() {
+                "char"
+            } else if kind.is_block_device() {
+                "block"
+            } else {
+                "socket"
+            };
+            (name, format!("rdev {:x}", meta.rdev()))
+        };
+        let hard_link_of = if !kind.is_dir() && meta.nlink() > 1 {
+            let first = inodes
+                .entry((meta.dev(), meta.ino()))
+                .or_insert_with(|| relative.clone());
+            (*first != relative).then(|| first.clone())
+        } else {
+            None
+        };
+        // Times set by the copy itself ("now") differ between the two runs by a few
+        // milliseconds: they compare as "recent"; kept times compare exactly.
+        let mtime = (times && !kind.is_symlink()).then(|| {
+            if meta.mtime() > RECENT_AFTER {
+                (-1, 0)
+            } else {
+                (meta.mtime(), meta.mtime_nsec())
+            }
+        });
+        tree.insert(
+            relative,
+            Node {
+                kind: kind_name,
+                mode: if kind.is_symlink() {
+                    String::new()
+                } else {
+                    format!("{:o}", meta.mode() & 0o7777)
+                },
+                owner: (meta.uid(), meta.gid()),
+                body,
+                hard_link_of,
+                mtime,
+            },
+        );
+    }
+    tree
+}
+
+/// Runs `program args` in `cwd` (as nobody when asked) and returns what it did to `cwd`.
+fn run_tool(program: &Path, extra: &[&str], cwd: &Path, case: &Case<'_>) -> Outcome {
+    let zcopy_args = if program.ends_with("zcopy") {
+        case.zcopy_args
+    } else {
+        &[]
+    };
+    let mut command = if case.unprivileged {
+        let mut command = StdCommand::new("setpriv");
+        command
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(program);
+        command
+    } else {
+        StdCommand::new(program)
+    };
+    command
+        .args(extra)
+        .args(zcopy_args)
+        .args(case.args)
+        .current_dir(cwd);
+    for (key, _) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        if key_text.starts_with("ZERO_COPY_")
+            || key_text == "VERSION_CONTROL"
+            || key_text == "SIMPLE_BACKUP_SUFFIX"
+        {
+            command.env_remove(&key);
+        }
+    }
+    command.env("LC_ALL", "C");
+    for (key, value) in case.env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("the tool runs");
+    Outcome {
+        code: output.status.code().expect("exited normally"),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        tree: snapshot(cwd, case.times),
+    }
+}
+
+/// A fresh directory (world-writable for unprivileged runs) holding `setup`'s tree.
+fn prepared(setup: &dyn Fn(&Path), unprivileged: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    if unprivileged {
+        assert!(root(), "unprivileged comparisons run from root");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    setup(dir.path());
+    for item in walkdir::WalkDir::new(dir.path())
+        .min_depth(1)
+        .contents_first(true)
+    {
+        let item = item.unwrap();
+        let meta = item.path().symlink_metadata().unwrap();
+        if (meta.is_file() || meta.is_dir()) && meta.mtime() > RECENT_AFTER {
+            set_time(item.path(), INPUT_TIME);
+        }
+        // An unprivileged user copies its own files.
+        if unprivileged && meta.uid() == 0 {
+            std::os::unix::fs::lchown(item.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+        }
+    }
+    dir
+}
+
+/// Runs cp and zcopy on the same input; fails with both trees when they differ.
+/// Returns both outcomes for extra checks.
+fn compare(setup: &dyn Fn(&Path), case: Case<'_>) -> Option<(Outcome, Outcome)> {
+    if case.unprivileged
+        && !common::require_root(&format!("{:?} as nobody", case.args), "to switch users")
+    {
+        return None;
+    }
+    if !Path::new("/bin/cp").exists() {
+        panic!("GNU cp is the reference and must be installed");
+    }
+    let cp_dir = prepared(setup, case.unprivileged);
+    let zcopy_dir = prepared(setup, case.unprivileged);
+    let mut cp = run_tool(Path::new("/bin/cp"), &[], cp_dir.path(), &case);
+    if cp.code != 0 {
+        for leftover in case.cp_leftovers {
+            cp.tree.remove(*leftover);
+        }
+    }
+    let zcopy = run_tool(
+        Path::new(env!("CARGO_BIN_EXE_zcopy")),
+        &["--no-env-file", "-q"],
+        zcopy_dir.path(),
+        &case,
+    );
+    let shown = |outcome: &Outcome| {
+        format!(
+            "exit {}\nstdout: {}\nstderr: {}",
+            outcome.code, outcome.stdout, outcome.stderr
+        )
+    };
+    let differences: Vec<String> = cp
+        .tree
+        .keys()
+        .chain(zcopy.tree.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|path| cp.tree.get(*path) != zcopy.tree.get(*path))
+        .map(|path| {
+            format!(
+                "{path}:\n  cp:    {:?}\n  zcopy: {:?}",
+                cp.tree.get(path),
+                zcopy.tree.get(path)
+            )
+        })
+        .collect();
+    assert!(
+        differences.is_empty() && (cp.code == 0) == (zcopy.code == 0),
+        "cp {:?} and zcopy differ:\n{}\n--- cp ---\n{}\n--- zcopy ---\n{}",
+        case.args,
+        differences.join("\n"),
+        shown(&cp),
+        shown(&zcopy)
+    );
+    // On purpose: a usage error exits 2 in zcopy (1 in cp), as documented.
+    assert!(
+        cp.code == zcopy.code || (cp.code == 1 && zcopy.code == 2),
+        "exit codes differ: {}",
+        shown(&zcopy)
+    );
+    if zcopy.code != 0 {
+        assert!(
+            zcopy.stderr.starts_with("zcopy: ") || zcopy.stderr.starts_with("error: "),
+            "a failure is explained on stderr: {}",
+            zcopy.stderr
+        );
+    }
+    Some((cp, zcopy))
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn symlink(target: &str, path: &Path) {
+    std::os::unix::fs::symlink(target, path).unwrap();
+}
+
+fn old_times(path: &Path) {
+    set_time(path, 1_000_000_000);
+}
+
+fn set_time(path: &Path, seconds: i64) {
+    let time = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds as u64);
+    std::fs::File::open(path)
+        .unwrap()
+        .set_times(
+            std::fs::FileTimes::new()
+                .set_modified(time)
+                .set_accessed(time),
+        )
+        .unwrap();
+}
+
+fn root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Two files and a link, one file with an old mtime.
+fn flat_tree(d: &Path) {
+    std::fs::create_dir_all(d.join("src/sub")).unwrap();
+    write(&d.join("src/a.txt"), "take one\n");
+    write(&d.join("src/sub/b.txt"), "take two\n");
+    symlink("a.txt", &d.join("src/latest"));
+    chmod(&d.join("src/a.txt"), 0o640);
+    old_times(&d.join("src/a.txt"));
+}
+
+/// A small tree: a file with an old mtime, a private directory, a link inside.
+fn small_tree(d: &Path) {
+    std::fs::create_dir_all(d.join("src/private")).unwrap();
+    write(&d.join("src/a.txt"), "take one\n");
+    write(&d.join("src/private/b.txt"), "take two\n");
+    symlink("a.txt", &d.join("src/latest"));
+    chmod(&d.join("src/a.txt"), 0o640);
+    chmod(&d.join("src/private"), 0o700);
+    old_times(&d.join("src/a.txt"));
+    old_times(&d.join("src/private/b.txt"));
+}
+
+// Issue 8, bug 9: repeated options were usage errors (exit 2); cp takes them, the
+// later one winning and --preserve lists adding up.
+#[test]
+fn repeated_options_are_accepted_like_cp() {
+    for args in [
+        &["-p", "-p", "src/a.txt", "copy"][..],
+        &["-r", "-r", "src", "copy"],
+        &[
+            "--preserve=mode",
+            "--preserve=timestamps",
+            "src/a.txt",
+            "copy",
+        ],
+        &["--reflink=auto", "--reflink=never", "src/a.txt", "copy"],
+        &["-n", "-n", "src/a.txt", "src/sub/b.txt"],
+        &["-a", "-a", "src", "copy"],
+    ] {
+        compare(
+            &flat_tree,
+            Case {
+                args,
+                times: true,
+                ..Case::default()
+            },
+        );
+    }
+}
+
+// Issue 8, bug 7: -r copied a 700 directory as 755.
+#[test]
+fn recursive_copies_keep_restrictive_directory_modes() {
+    let tree = |d: &Path| {
+        small_tree(d);
+        std::fs::create_dir(d.join("src/readonly")).unwrap();
+        write(&d.join("src/readonly/c.txt"), "take three\n");
+        chmod(&d.join("src/readonly"), 0o555);
+        std::fs::create_dir(d.join("src/group")).unwrap();
+        chmod(&d.join("src/group"), 0o2770);
+        std::fs::create_dir(d.join("existing")).unwrap();
+        chmod(&d.join("existing"), 0o750);
+    };
+    for unprivileged in [false, true] {
+        for args in [
+            &["-r", "src", "copy"][..],
+            &["-r", "src", "existing"],
+            &["-rT", "src", "existing"],
+            &["-a", "src", "copy"],
+            &["-r", "--preserve=mode", "src", "copy"],
+        ] {
+            compare(
+                &tree,
+                Case {
+                    args,
+                    unprivileged,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
+/// Watches a copy of a private tree while it runs: no directory of the copy may ever
+/// be readable by others, not even before its final mode is set.
+#[test]
+fn a_private_tree_is_never_readable_by_others_mid_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("src/private/deeper")).unwrap();
+    for index in 0..200 {
+        write(&d.join(format!("src/private/deeper/{index}")), "secret\n");
+    }
+    chmod(&d.join("src/private"), 0o700);
+    chmod(&d.join("src/private/deeper"), 0o700);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+        .args(["--no-env-file", "-q", "-j1", "-r", "src", "copy"])
+        .current_dir(d)
+        .spawn()
+        .unwrap();
+    let mut seen = 0;
+    loop {
+        let finished = child.try_wait().unwrap().is_some();
+        for path in ["copy/private", "copy/private/deeper"] {
+            if let Ok(meta) = std::fs::metadata(d.join(path)) {
+                seen += 1;
+                assert_eq!(
+                    meta.mode() & 0o077,
+                    0,
+                    "{path} was readable by others mid-copy: {:o}",
+                    meta.mode()
+                );
+            }
+        }
+        if finished {
+            break;
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(seen > 0);
+    assert_eq!(
+        std::fs::metadata(d.join("copy/private")).unwrap().mode() & 0o7777,
+        0o700
+    );
+}
+
+// Issue 8, bug 12: -r followed symlinks named on the command line; cp's -r copies
+// them as links unless -H or -L.
+#[test]
+fn recursive_copies_command_line_links_as_links_unless_h_or_l() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        symlink("src", &d.join("link-to-dir"));
+        symlink("src/a.txt", &d.join("link-to-file"));
+        symlink("missing", &d.join("dangling"));
+    };
+    for args in [
+        &["-r", "link-to-dir", "copy"][..],
+        &["-r", "link-to-file", "copy"],
+        &["-R", "link-to-dir", "copy"],
+        &["-r", "-H", "link-to-dir", "copy"],
+        &["-r", "-L", "link-to-dir", "copy"],
+        &["-r", "-L", "-H", "link-to-dir", "copy"],
+        &["-r", "-H", "-P", "link-to-dir", "copy"],
+        &["-r", "-H", "-L", "link-to-dir", "copy"],
+        &["-r", "dangling", "copy"],
+        &["-H", "link-to-file", "copy"],
+        &["link-to-file", "copy"],
+        &["-R", "src", "copy"],
+        &["-d", "link-to-file", "copy"],
+        &["-d", "dangling", "copy"],
+        &["-dL", "link-to-file", "copy"],
+        &["-Ld", "link-to-file", "copy"],
+        &["-L", "-a", "link-to-dir", "copy"],
+        &["-a", "-L", "link-to-dir", "copy"],
+        &["-a", "-H", "link-to-dir", "copy"],
+        &["-P", "-L", "-r", "link-to-dir", "copy"],
+    ] {
+        compare(
+            &tree,
+            Case {
+                args,
+                ..Case::default()
+            },
+        );
+    }
+}
+
+// Issue 8, bug 2: with -P, a link and a file onto one destination: one silently won.
+#[test]
+fn two_sources_onto_one_destination_refuse_the_second_also_for_links() {
+    let tree = |d: &Path| {
+        for name in ["a", "b", "c"] {
+            std::fs::create_dir(d.join(name)).unwrap();
+        }
+        symlink("../t", &d.join("a/1"));
+        write(&d.join("b/1"), "x\n");
+    };
+    for args in [
+        &["-P", "b/1", "a/1", "c"][..],
+        &["-P", "a/1", "b/1", "c"],
+        &["-rP", "b/1", "a/1", "c"],
+        &["-a", "a/1", "b/1", "c"],
+    ] {
+        for jobs in ["-j1", "-j8"] {
+            let (_, zcopy) = compare(
+                &tree,
+                Case {
+                    args,
+                    zcopy_args: &[jobs],
+                    ..Case::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(zcopy.code, 1, "{jobs}");
+            assert!(
+                zcopy.stderr.contains("also the destination"),
+                "{}",
+                zcopy.stderr
+            );
+        }
+    }
+}
+
+/// Bare `--reflink` means `always`, as in cp: on a filesystem that cannot clone both
+/// fail and leave nothing; on btrfs both clone.
+#[test]
+fn bare_reflink_means_always() {
+    for args in [
+        &["--reflink", "src/a.txt", "copy"][..],
+        &["--reflink=never", "--reflink", "src/a.txt", "copy"],
+        &["--reflink", "--reflink=auto", "src/a.txt", "copy"],
+    ] {
+        // On purpose: cp leaves an empty 'copy' after the failed clone; zcopy leaves
+        // nothing under the destination's name.
+        compare(
+            &flat_tree,
+            Case {
+                args,
+                cp_leftovers: &["copy"],
+                ..Case::default()
+            },
+        );
+    }
+}
+
+/// Long options may be shortened while unambiguous, as cp's getopt allows.
+#[test]
+fn unambiguous_long_option_abbreviations_are_accepted() {
+    for args in [
+        &["--recur", "src", "copy"][..],
+        &["--preserve=mode", "--no-clob", "src/a.txt", "copy"],
+        &["--no-target", "src/a.txt", "copy"],
+        &["--target", "src/sub", "src/a.txt"],
+    ] {
+        compare(
+            &flat_tree,
+            Case {
+                args,
+                ..Case::default()
+            },
+        );
+    }
+}
+
+/// zcopy's `-v` lines without the method in brackets, sorted (cp walks a directory in
+/// readdir order, zcopy in name order).
+fn verbose_lines(stdout: &str, strip_method: bool) -> Vec<String> {
+    let mut lines: Vec<String> = stdout
+        .lines()
+        .map(|line| {
+            if !strip_method {
+                return line.to_string();
+            }
+            match (line.find(" ["), line.find(']')) {
+                (Some(start), Some(end)) if end > start => {
+                    format!("{}{}", &line[..start], &line[end + 1..])
+                }
+                _ => line.to_string(),
+            }
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn verbose_prints_cp_lines_with_the_method_in_brackets() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        write(&d.join("old"), "old\n");
+        std::fs::create_dir(d.join("dir")).unwrap();
+    };
+    for args in [
+        &["-v", "src/a.txt", "copy"][..],
+        &["-v", "src/a.txt", "src/sub/b.txt", "dir"],
+        &["-rv", "src", "copy"],
+        &["-av", "src", "dir"],
+        &["-v", "-b", "src/a.txt", "old"],
+        &["-v", "--backup=numbered", "src/a.txt", "old"],
+        &["-v", "-s", "src/a.txt", "link"],
+        &["-v", "-l", "src/a.txt", "link"],
+        &["-v", "--remove-destination", "src/a.txt", "old"],
+        &["-rv", "--remove-destination", "src", "dir"],
+        &["-v", "--remove-destination", "-s", "src/a.txt", "old"],
+    ] {
+        let (cp, zcopy) = compare(
+            &tree,
+            Case {
+                args,
+                ..Case::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            verbose_lines(&cp.stdout, false),
+            verbose_lines(&zcopy.stdout, true),
+            "{args:?}"
+        );
+    }
+    // The method (or what was made) is in brackets.
+    let dir = tempfile::tempdir().unwrap();
+    tree(dir.path());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+        .args([
+            "--no-env-file",
+            "-q",
+            "-v",
+            "src/a.txt",
+            "src/latest",
+            "dir",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout,
+        "'src/a.txt' -> 'dir/a.txt' [chunked]\n'src/latest' -> 'dir/latest' [chunked]\n"
+    );
+    // -vv adds the mechanism log on stderr; -v alone does not log it.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+        .args(["--no-env-file", "-vv", "src/a.txt", "copy2"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("mechanisms"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+        .args(["--no-env-file", "-v", "src/a.txt", "copy3"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("mechanisms"));
+}
+
+/// -f: a destination the user may not write is replaced; without it, refused as cp
+/// refuses it. -l and -s replace existing files only with -f.
+#[test]
+fn force_replaces_what_cp_would_unlink_and_retry() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        write(&d.join("readonly"), "old\n");
+        chmod(&d.join("readonly"), 0o444);
+        write(&d.join("taken"), "old\n");
+    };
+    for unprivileged in [false, true] {
+        for args in [
+            &["src/a.txt", "readonly"][..],
+            &["-f", "src/a.txt", "readonly"],
+            &["-l", "src/a.txt", "taken"],
+            &["-lf", "src/a.txt", "taken"],
+            &["-s", "src/a.txt", "taken"],
+            &["-sf", "src/a.txt", "taken"],
+            &["-f", "src/a.txt", "new"],
+        ] {
+            compare(
+                &tree,
+                Case {
+                    args,
+                    unprivileged,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
+#[test]
+fn remove_destination_replaces_links_and_modes() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        write(&d.join("target"), "target\n");
+        symlink("target", &d.join("link"));
+        write(&d.join("private"), "old\n");
+        chmod(&d.join("private"), 0o600);
+    };
+    for unprivileged in [false, true] {
+        for args in [
+            &["src/a.txt", "link"][..],
+            &["--remove-destination", "src/a.txt", "link"],
+            &["src/a.txt", "private"],
+            &["--remove-destination", "src/a.txt", "private"],
+            &["--rem", "src/sub/b.txt", "private"],
+            &["--remove-destination", "-s", "src/a.txt", "private"],
+        ] {
+            compare(
+                &tree,
+                Case {
+                    args,
+                    unprivileged,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
+#[test]
+fn backups_follow_cp_naming() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        write(&d.join("clip"), "old\n");
+        write(&d.join("numbered"), "old\n");
+        write(&d.join("numbered.~4~"), "older\n");
+        symlink("clip", &d.join("link"));
+        std::fs::create_dir_all(d.join("dest/src/sub")).unwrap();
+        write(&d.join("dest/src/a.txt"), "old\n");
+        symlink("old-target", &d.join("dest/src/latest"));
+    };
+    type Run<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+    let runs: &[Run<'_>] = &[
+        (&["-b", "src/a.txt", "clip"], &[]),
+        (&["--backup", "src/a.txt", "clip"], &[]),
+        (&["--backup=simple", "src/a.txt", "clip"], &[]),
+        (&["--backup=never", "src/a.txt", "numbered"], &[]),
+        (&["--backup=numbered", "src/a.txt", "clip"], &[]),
+        (&["--backup=t", "src/a.txt", "numbered"], &[]),
+        (&["--backup=existing", "src/a.txt", "numbered"], &[]),
+        (&["--backup=nil", "src/a.txt", "clip"], &[]),
+        (&["--backup=none", "src/a.txt", "clip"], &[]),
+        (&["--backup=off", "src/a.txt", "clip"], &[]),
+        (&["--backup=bogus", "src/a.txt", "clip"], &[]),
+        (&["--suffix=.bak", "src/a.txt", "clip"], &[]),
+        (&["-S", ".orig", "-b", "src/a.txt", "clip"], &[]),
+        (
+            &["-b", "src/a.txt", "clip"],
+            &[("VERSION_CONTROL", "numbered")],
+        ),
+        (
+            &["-b", "src/a.txt", "numbered"],
+            &[("VERSION_CONTROL", "never")],
+        ),
+        (
+            &["--backup=simple", "src/a.txt", "clip"],
+            &[("VERSION_CONTROL", "t")],
+        ),
+        (
+            &["-b", "src/a.txt", "clip"],
+            &[("SIMPLE_BACKUP_SUFFIX", ".old")],
+        ),
+        (&["-b", "src/a.txt", "new"], &[]),
+        (&["-b", "-n", "src/a.txt", "clip"], &[]),
+        (&["--backup=none", "-n", "src/a.txt", "clip"], &[]),
+        (&["-b", "src/a.txt", "link"], &[]),
+        (&["-b", "-l", "src/a.txt", "clip"], &[]),
+        (&["-b", "-s", "src/a.txt", "clip"], &[]),
+        (&["-rb", "src", "dest"], &[]),
+        (&["-rb", "--backup=t", "src", "dest"], &[]),
+    ];
+    for (args, env) in runs {
+        for unprivileged in [false, true] {
+            compare(
+                &tree,
+                Case {
+                    args,
+                    env,
+                    unprivileged,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
+#[test]
+fn hard_and_symbolic_links_instead_of_copies() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        std::fs::create_dir(d.join("dir")).unwrap();
+        symlink("sub", &d.join("src/link-to-dir"));
+        symlink("src/a.txt", &d.join("top-link"));
+    };
+    let absolute = tempfile::tempdir().unwrap();
+    let source_tree = absolute.path().join("src");
+    flat_tree(absolute.path());
+    let absolute_source = source_tree.to_str().unwrap();
+    let absolute_file = format!("{absolute_source}/a.txt");
+    for args in [
+        &["-l", "src/a.txt", "copy"][..],
+        &["-l", "src/a.txt", "src/sub/b.txt", "dir"],
+        &["-l", "src/a.txt", "src/a.txt"],
+        &["-rl", "src", "copy"],
+        &["-l", "top-link", "copy"],
+        &["-Pl", "top-link", "copy"],
+        &["-s", "src/a.txt", "copy"],
+        &["-s", "src/a.txt", "dir"],
+        &["-s", "src/a.txt", "dir/x"],
+        &["-rs", "src", "copy"],
+        &["-rs", absolute_source, "copy"],
+        &["-s", &absolute_file, "dir/x"],
+        &["-s", "-l", "src/a.txt", "copy"],
+        &["-n", "-l", "src/a.txt", "src/sub/b.txt"],
+    ] {
+        for jobs in ["-j1", "-j8"] {
+            compare(
+                &tree,
+                Case {
+                    args,
+                    zcopy_args: &[jobs],
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
+/// Hard links inside a copied set stay hard links with --preserve=links, -a and -d;
+/// without, each name gets its own copy.
+#[test]
+fn preserve_links_keeps_hard_links_as_hard_links() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        std::fs::hard_link(d.join("src/a.txt"), d.join("src/sub/same.txt")).unwrap();
+        std::fs::hard_link(d.join("src/a.txt"), d.join("src/zz.txt")).unwrap();
+        write(&d.join("other"), "other\n");
+        std::fs::hard_link(d.join("other"), d.join("other-link")).unwrap();
+        std::fs::create_dir(d.join("dir")).unwrap();
+        std::fs::create_dir(d.join("links")).unwrap();
+        write(&d.join("links/f"), "one\n");
+        symlink("f", &d.join("links/l1"));
+        symlink("f", &d.join("links/l2"));
+        symlink("links", &d.join("links2"));
+    };
+    for args in [
+        &["-r", "src", "copy"][..],
+        &["-a", "src", "copy"],
+        &["-rd", "src", "copy"],
+        &["-r", "--preserve=links", "src", "copy"],
+        &["-a", "--no-preserve=links", "src", "copy"],
+        &["--preserve=links", "other", "other-link", "dir"],
+        &["-d", "other", "other-link", "dir"],
+        &["other", "other-link", "dir"],
+        &["-rL", "--preserve=links", "links", "copy"],
+        &["-aL", "links", "copy"],
+        &["-rH", "--preserve=links", "links", "links2", "dir"],
+        &["-r", "--preserve=links", "links", "copy"],
+    ] {
+        for jobs in ["-j1", "-j8"] {
+            compare(
+                &tree,
+                Case {
+                    args,
+                    zcopy_args: &[jobs],
+                    times: true,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
+#[test]
+fn no_preserve_removes_attributes() {
+    for unprivileged in [false, true] {
+        for args in [
+            &["-a", "--no-preserve=mode", "src", "copy"][..],
+            &["-a", "--no-preserve=timestamps", "src", "copy"],
+            &["-a", "--no-preserve=mode,timestamps", "src", "copy"],
+            &["-p", "--no-preserve=all", "src/a.txt", "copy"],
+            &[
+                "--preserve=mode",
+                "--no-preserve=ownership",
+                "src/a.txt",
+                "copy",
+            ],
+            &["--no-preserve=mode", "-p", "src/a.txt", "copy"],
+            &["--no-preserve=all", "-a", "src", "copy"],
+            &[
+                "-a",
+                "--no-preserve=all",
+                "--preserve=timestamps",
+                "src",
+                "copy",
+            ],
+            &[
+                "--no-preserve=timestamps",
+                "--preserve",
+                "src/a.txt",
+                "copy",
+            ],
+        ] {
+            compare(
+                &small_tree,
+                Case {
+                    args,
+                    unprivileged,
+                    times: true,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
+#[test]
+fn parents_copies_sources_to_their_whole_path() {
+    let tree = |d: &Path| {
+        small_tree(d);
+        std::fs::create_dir(d.join("dir")).unwrap();
+    };
+    for args in [
+        &["--parents", "src/private/b.txt", "dir"][..],
+        &["--parents", "src/a.txt", "src/private/b.txt", "dir"],
+        &["--parent", "-p", "src/private/b.txt", "dir"],
+        &["--parents", "-r", "src/private", "dir"],
+        &["--parents", "src/a.txt", "src/a.txt"],
+        &["--parents", "src/a.txt", "missing"],
+    ] {
+        compare(
+            &tree,
+            Case {
+                args,
+                ..Case::default()
+            },
+        );
+    }
+}
+
+/// -r and -a recreate FIFOs and device nodes; as an unprivileged user a device node
+/// cannot be made (EPERM) and both tools fail, and a FIFO can.
+#[test]
+fn recursive_copies_recreate_special_files() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        nix_mkfifo(&d.join("src/pipe"), 0o640);
+        if root() {
+            nix_mknod_char(&d.join("src/null"), 0o620, 1, 3);
+        }
+    };
+    for unprivileged in [false, true] {
+        for args in [
+            &["-r", "src", "copy"][..],
+            &["-a", "src", "copy"],
+            &["-R", "src/pipe", "copy"],
+            &["-a", "src/pipe", "src/pipe2"],
+        ] {
+            compare(
+                &tree,
+                Case {
+                    args,
+                    unprivileged,
+                    times: true,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
+fn nix_mkfifo(path: &Path, mode: u32) {
+    let name = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), mode) }, 0);
+    chmod(path, mode);
+}
+
+fn nix_mknod_char(path: &Path, mode: u32, major: u32, minor: u32) {
+    let name = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    let device = libc::makedev(major, minor);
+    assert_eq!(
+        unsafe { libc::mknod(name.as_ptr(), libc::S_IFCHR | mode, device) },
+        0
+    );
+    chmod(path, mode);
+}
+
+#[test]
+fn attributes_only_copies_no_data() {
+    let tree = |d: &Path| {
+        small_tree(d);
+        write(&d.join("existing"), "keep me\n");
+    };
+    for args in [
+        &["--attributes-only", "src/a.txt", "copy"][..],
+        &["--attributes-only", "-p", "src/a.txt", "copy"],
+        &["--attributes-only", "-p", "src/a.txt", "existing"],
+        &["--attributes-only", "src/a.txt", "existing"],
+        &["-a", "--attributes-only", "src", "copy"],
+    ] {
+        compare(
+            &tree,
+            Case {
+                args,
+                times: true,
+                ..Case::default()
+            },
+        );
+    }
+}
+
+/// Every new kind of result is told apart in the JSON, with -j8 as with -j1, and the
+/// flags work on --files-from lists too.
+#[test]
+fn json_records_say_what_was_made_with_jobs_and_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    flat_tree(d);
+    nix_mkfifo(&d.join("src/pipe"), 0o644);
+    std::fs::hard_link(d.join("src/a.txt"), d.join("src/sub/same.txt")).unwrap();
+    let zcopy_json = |args: &[&str], stdin: &str| {
+        let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+            .args(["--no-env-file", "--json"])
+            .args(args)
+            .current_dir(d)
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut made: Vec<(String, String, String)> = json["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|file| {
+                (
+                    file["destination"].as_str().unwrap().to_string(),
+                    file["kind"].as_str().unwrap().to_string(),
+                    file["backup"].as_str().unwrap_or("-").to_string(),
+                )
+            })
+            .collect();
+        made.sort();
+        made
+    };
+    let owned = |rows: &[(&str, &str, &str)]| -> Vec<(String, String, String)> {
+        rows.iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect()
+    };
+    for jobs in ["-j1", "-j8"] {
+        let tree = format!("tree{jobs}");
+        assert_eq!(
+            zcopy_json(&[jobs, "-a", "src", &tree], ""),
+            owned(&[
+                (&format!("{tree}/a.txt"), "copy", "-"),
+                (&format!("{tree}/latest"), "symlink", "-"),
+                (&format!("{tree}/pipe"), "special", "-"),
+                (&format!("{tree}/sub/b.txt"), "copy", "-"),
+                (&format!("{tree}/sub/same.txt"), "link", "-"),
+            ])
+        );
+        let out = format!("out{jobs}");
+        std::fs::create_dir(d.join(&out)).unwrap();
+        let copied = format!("{out}/src/a.txt");
+        assert_eq!(
+            zcopy_json(&[jobs, "-b", "--files-from=-", &out], "src/a.txt\n"),
+            owned(&[(&copied, "copy", "-")])
+        );
+        assert_eq!(
+            zcopy_json(&[jobs, "-b", "--files-from=-", &out], "src/a.txt\n"),
+            owned(&[(&copied, "copy", &format!("{copied}~"))])
+        );
+        let listed = format!("listed{jobs}");
+        std::fs::create_dir(d.join(&listed)).unwrap();
+        assert_eq!(
+            zcopy_json(
+                &[jobs, "-l", "--files-from=-", &listed],
+                "src/a.txt\nsrc/sub/b.txt\n"
+            ),
+            owned(&[
+                (&format!("{listed}/src/a.txt"), "link", "-"),
+                (&format!("{listed}/src/sub/b.txt"), "link", "-"),
+            ])
+        );
+        let symbolic = format!("{}/sym{jobs}", d.display());
+        let source = format!("{}/src/a.txt", d.display());
+        assert_eq!(
+            zcopy_json(&[jobs, "-s", &source, &symbolic], ""),
+            owned(&[(&symbolic, "symlink", "-")])
+        );
+        assert_eq!(std::fs::read_link(&symbolic).unwrap(), Path::new(&source));
+    }
+}
+
+/// A backup is made while the destination's name keeps the old file: watched from
+/// outside, the destination never disappears during a -b copy.
+#[test]
+fn a_backup_never_leaves_the_destination_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("new"), "new\n");
+    write(&d.join("clip"), "old\n");
+    for round in 0..30 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+            .args(["--no-env-file", "-q", "--backup=numbered", "new", "clip"])
+            .current_dir(d)
+            .spawn()
+            .unwrap();
+        loop {
+            let finished = child.try_wait().unwrap().is_some();
+            assert!(
+                d.join("clip").exists(),
+                "round {round}: the destination went missing"
+            );
+            if finished {
+                break;
+            }
+        }
+        assert!(child.wait().unwrap().success());
+    }
+    let names = std::fs::read_dir(d).unwrap().count();
+    assert_eq!(names, 2 + 30, "new, clip and 30 numbered backups");
+    assert_eq!(
+        std::fs::read_to_string(d.join("clip.~1~")).unwrap(),
+        "old\n"
+    );
+    assert!(!std::fs::read_dir(d).unwrap().any(|entry| entry
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains("zcopy-tmp")));
+}
+
+/// --sparse: the copies hold the same bytes as cp's and the same number of allocated
+/// blocks (holes kept, made of zero blocks, or filled).
+#[test]
+fn sparse_modes_allocate_what_cp_allocates() {
+    use std::io::{Seek, SeekFrom, Write};
+    let tree = |d: &Path| {
+        let mut sparse = std::fs::File::create(d.join("sparse")).unwrap();
+        sparse.seek(SeekFrom::Start(1 << 20)).unwrap();
+        sparse.write_all(&[7u8; 8192]).unwrap();
+        sparse.set_len(3 << 20).unwrap();
+        let mut zeros = std::fs::File::create(d.join("zeros")).unwrap();
+        zeros.write_all(&vec![0u8; 1 << 20]).unwrap();
+        zeros.write_all(&[9u8; 4096]).unwrap();
+        zeros.write_all(&vec![0u8; 1 << 20]).unwrap();
+        zeros.sync_all().unwrap();
+    };
+    for args in [
+        &["sparse", "copy"][..],
+        &["--sparse=auto", "sparse", "copy"],
+        &["--sparse=always", "sparse", "copy"],
+        &["--sparse=never", "sparse", "copy"],
+        &["--sparse=always", "zeros", "copy"],
+        &["--sparse=never", "zeros", "copy"],
+        &["--sparse=always", "--reflink=always", "sparse", "copy"],
+    ] {
+        let cp_dir = prepared(&tree, false);
+        let zcopy_dir = prepared(&tree, false);
+        let case = Case {
+            args,
+            ..Case::default()
+        };
+        let cp = run_tool(Path::new("/bin/cp"), &[], cp_dir.path(), &case);
+        let zcopy = run_tool(
+            Path::new(env!("CARGO_BIN_EXE_zcopy")),
+            &["--no-env-file", "-q"],
+            zcopy_dir.path(),
+            &case,
+        );
+        assert_eq!(cp.tree, zcopy.tree, "{args:?}");
+        assert_eq!(cp.code == 0, zcopy.code == 0, "{args:?}: {}", zcopy.stderr);
+        if cp.code == 0 {
+            let blocks = |dir: &Path| {
+                let file = std::fs::File::open(dir.join("copy")).unwrap();
+                file.sync_all().unwrap();
+                file.metadata().unwrap().blocks()
+            };
+            assert_eq!(
+                blocks(cp_dir.path()),
+                blocks(zcopy_dir.path()),
+                "{args:?}: allocated 512-byte blocks"
+            );
+        }
+    }
+}
+
+/// --copy-contents: with -r, a device node or FIFO is read like a file instead of
+/// recreated.
+#[test]
+fn copy_contents_reads_special_files() {
+    if !root() {
+        eprintln!("SKIPPED copy_contents_reads_special_files: mknod needs root");
+        return;
+    }
+    let tree = |d: &Path| {
+        flat_tree(d);
+        nix_mknod_char(&d.join("src/null"), 0o644, 1, 3);
+    };
+    for args in [
+        &["-r", "--copy-contents", "src", "copy"][..],
+        &["-a", "--copy-contents", "src", "copy"],
+        &["--copy-contents", "src/null", "copy"],
+    ] {
+        compare(
+            &tree,
+            Case {
+                args,
+                ..Case::default()
+            },
+        );
+    }
+    // A FIFO: read until its writer closes it.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    std::fs::create_dir(d.join("src")).unwrap();
+    nix_mkfifo(&d.join("src/pipe"), 0o644);
+    let writer = {
+        let pipe = d.join("src/pipe");
+        std::thread::spawn(move || std::fs::write(pipe, "fed through a pipe\n").unwrap())
+    };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_zcopy"))
+        .args([
+            "--no-env-file",
+            "-q",
+            "-r",
+            "--copy-contents",
+            "src",
+            "copy",
+        ])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("copy/pipe")).unwrap(),
+        "fed through a pipe\n"
+    );
+}
+
+/// -i asks before -l or -s replaces a file (a yes replaces it, as cp's does), and
+/// before a link of a copied tree replaces one.
+#[test]
+fn interactive_asks_before_links_replace_files() {
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("SKIPPED interactive_asks_before_links_replace_files: script(1) is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    flat_tree(d);
+    write(&d.join("taken"), "old\n");
+    let on_terminal = |answer: &str, args: &str| {
+        let command = format!(
+            "printf '{answer}\\n' | script -qec '{} --no-env-file -q -i {args}' /dev/null",
+            env!("CARGO_BIN_EXE_zcopy")
+        );
+        let output = std::process::Command::new("sh")
+            .args(["-c", &command])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let said = on_terminal("n", "-l src/a.txt taken");
+    assert!(said.contains("overwrite 'taken'?"), "{said}");
+    assert_eq!(std::fs::read_to_string(d.join("taken")).unwrap(), "old\n");
+    on_terminal("y", "-l src/a.txt taken");
+    let (a, taken) = (
+        std::fs::metadata(d.join("src/a.txt")).unwrap(),
+        std::fs::metadata(d.join("taken")).unwrap(),
+    );
+    assert_eq!(
+        (a.dev(), a.ino()),
+        (taken.dev(), taken.ino()),
+        "a hard link now"
+    );
+    let said = on_terminal("n", "-P src/latest taken");
+    assert!(said.contains("overwrite 'taken'?"), "{said}");
+    assert!(!d.join("taken").is_symlink());
+}
+
+/// `--files-from LIST DIR` puts each listed path where `cp --parents PATH... DIR` does:
+/// so every option, with -j8 and a list, is held against cp --parents.
+#[test]
+fn options_work_the_same_through_files_from_and_jobs() {
+    let tree = |d: &Path| {
+        small_tree(d);
+        std::fs::hard_link(d.join("src/a.txt"), d.join("src/private/same.txt")).unwrap();
+        std::fs::create_dir_all(d.join("dir/src/private")).unwrap();
+        write(&d.join("dir/src/a.txt"), "old\n");
+        write(
+            &d.join("list"),
+            "src/a.txt\nsrc/private/b.txt\nsrc/private/same.txt\n",
+        );
+    };
+    let sources = ["src/a.txt", "src/private/b.txt", "src/private/same.txt"];
+    for options in [
+        &[][..],
+        &["-p"],
+        &["-b"],
+        &["--backup=numbered"],
+        &["-l", "-f"],
+        &["--remove-destination"],
+        &["--preserve=links"],
+        &["--attributes-only", "-p"],
+        &["--sparse=never"],
+        &["-n"],
+        &["-u"],
+    ] {
+        let cp_args: Vec<&str> = ["--parents"]
+            .iter()
+            .chain(options)
+            .chain(&sources)
+            .chain(&["dir"])
+            .copied()
+            .collect();
+        let zcopy_args: Vec<&str> = ["-j8", "--files-from=list"]
+            .iter()
+            .chain(options)
+            .chain(&["dir"])
+            .copied()
+            .collect();
+        let cp_dir = prepared(&tree, false);
+        let zcopy_dir = prepared(&tree, false);
+        let cp = run_tool(
+            Path::new("/bin/cp"),
+            &[],
+            cp_dir.path(),
+            &Case {
+                args: &cp_args,
+                times: true,
+                ..Case::default()
+            },
+        );
+        let zcopy = run_tool(
+            Path::new(env!("CARGO_BIN_EXE_zcopy")),
+            &["--no-env-file", "-q"],
+            zcopy_dir.path(),
+            &Case {
+                args: &zcopy_args,
+                times: true,
+                ..Case::default()
+            },
+        );
+        // cp --parents gives the directories it makes the source's modes; --files-from
+        // makes them as new directories (0777 less the umask).
+        let without_parents = |tree: &Snapshot| -> Snapshot {
+            tree.iter()
+                .filter(|(path, node)| !(node.kind == "dir" && path.starts_with("dir/")))
+                .map(|(path, node)| (path.clone(), node.clone()))
+                .collect()
+        };
+        assert_eq!(
+            without_parents(&cp.tree),
+            without_parents(&zcopy.tree),
+            "{options:?}: cp {}\nzcopy {}",
+            cp.stderr,
+            zcopy.stderr
+        );
+        assert_eq!(cp.code, zcopy.code, "{options:?}: {}", zcopy.stderr);
+    }
+}
+
+/// -u over links and nodes of a tree: replaced only when older, as files are.
+#[test]
+fn update_applies_to_links_of_a_tree() {
+    let set_link_time = |path: &Path, seconds: i64| {
+        let name = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        let time = libc::timespec {
+            tv_sec: seconds,
+            tv_nsec: 0,
+        };
+        let times = [time, time];
+        assert_eq!(
+            unsafe {
+                libc::utimensat(
+                    libc::AT_FDCWD,
+                    name.as_ptr(),
+                    times.as_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            },
+            0
+        );
+    };
+    let tree = |d: &Path| {
+        std::fs::create_dir_all(d.join("src")).unwrap();
+        std::fs::create_dir_all(d.join("dest/src")).unwrap();
+        symlink("new-target", &d.join("src/newer"));
+        symlink("new-target", &d.join("src/older"));
+        symlink("old-target", &d.join("dest/src/newer"));
+        symlink("old-target", &d.join("dest/src/older"));
+        set_link_time(&d.join("src/newer"), 1_200_000_000);
+        set_link_time(&d.join("dest/src/newer"), 1_300_000_000);
+        set_link_time(&d.join("src/older"), 1_300_000_000);
+        set_link_time(&d.join("dest/src/older"), 1_200_000_000);
+    };
+    for args in [&["-ru", "src", "dest"][..], &["-r", "src", "dest"]] {
+        compare(
+            &tree,
+            Case {
+                args,
+                ..Case::default()
+            },
+        );
+    }
+}
