@@ -169,7 +169,7 @@ _zcopy() {
             return 0
             ;;
         zcopy__subcmd__bench)
-            opts="-h --quick --sizes --rounds --files --json --help"
+            opts="-h --quick --sizes --rounds --files --frames --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -184,6 +184,10 @@ _zcopy() {
                     return 0
                     ;;
                 --files)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --frames)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

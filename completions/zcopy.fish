@@ -38,7 +38,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -l chunk-size-mb -d 'Buffer of
 complete -c zcopy -n "__fish_zcopy_needs_command" -l reflink -d 'Clone blocks: auto (when possible), always (or fail; also --reflink alone), never (independent copies) [env: ZERO_COPY_REFLINK] [default: auto]' -r -f -a "auto\t'Clone where the filesystem can, copy otherwise'
 always\t'Clone or fail: never spend the time and space of a block copy'
 never\t'Never share blocks: skip FICLONE and copy_file_range (which clones on CoW filesystems)'"
-complete -c zcopy -n "__fish_zcopy_needs_command" -s j -l jobs -d 'Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: 4]' -r
+complete -c zcopy -n "__fish_zcopy_needs_command" -s j -l jobs -d 'Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: twice the CPUs, 2-16]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l method -d 'Use only this mechanism, whatever the file\'s size and the settings; a file it cannot copy fails. For benchmarks and diagnosis' -r -f -a "clone\t'ioctl(FICLONE) on Linux, fclonefileat on macOS'
 copy-file-range\t'copy_file_range(2)'
 sendfile\t'sendfile(2)'
@@ -95,7 +95,8 @@ complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -l json -d 'Print on
 complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l sizes -d 'Sizes of the large files, e.g. 100M,1G,10G (replaces the defaults)' -r
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l rounds -d 'Rounds per contender (default 5, --quick 3)' -r
-complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l files -d 'Files in the small-file tree (default 10000, --quick 2000)' -r
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l files -d 'Files in the small-file tree (default 10000, --quick 2000); the tree of 1 KiB files has ten times as many (default 100000, --quick 10000)' -r
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l frames -d 'Frames of 12 MiB in the image sequence (default 300, --quick 30)' -r
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l quick -d 'A smaller run that finishes in under a minute'
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l json -d 'Print one JSON document instead of the tables'
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -s h -l help -d 'Print help'

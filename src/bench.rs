@@ -6,6 +6,11 @@
 //! `wait4(2)` for wall time, CPU time and peak RSS. Rounds are interleaved and their
 //! order rotated, so that a noisy neighbour or a writeback burst hurts every contender
 //! alike; medians are reported, with each one's ratio to zcopy's default.
+//!
+//! Each run is timed twice: until the process exits (the data may still be in the
+//! page cache) and until a syncfs(2) of the destination's filesystem returns (the data
+//! is on the disk). The second is what a user waiting for a card to be safe to erase
+//! sees; tools that defer work to writeback look better by the first.
 
 use std::fs::File;
 use std::io::Write;
@@ -38,6 +43,14 @@ pub struct BenchOptions {
     pub rss_bytes: u64,
     /// Workers of zcopy and of the raw loop in the small-files run.
     pub jobs: usize,
+    /// Further directories (other filesystems) the trees are measured on too.
+    pub tree_directories: Vec<PathBuf>,
+    /// Files in the tree of 1 KiB files (sidecars, thumbnails).
+    pub tiny_files: usize,
+    /// Frames of the image sequence.
+    pub frames: usize,
+    /// Size of each frame (12 MiB: a 2K DPX frame).
+    pub frame_bytes: u64,
 }
 
 impl BenchOptions {
@@ -56,6 +69,10 @@ impl BenchOptions {
             small_file_bytes: 64 * 1024,
             rss_bytes: if quick { 512 * MIB } else { 4096 * MIB },
             jobs,
+            tree_directories: Vec::new(),
+            tiny_files: if quick { 20_000 } else { 100_000 },
+            frames: if quick { 30 } else { 300 },
+            frame_bytes: 12 * MIB,
         }
     }
 }
@@ -73,6 +90,12 @@ pub struct Row {
     pub seconds: Option<f64>,
     /// `rate` over zcopy's default rate.
     pub ratio: Option<f64>,
+    /// Median throughput counting until syncfs of the destination returned.
+    pub synced_rate: Option<f64>,
+    /// Median wall time until syncfs of the destination returned, seconds.
+    pub synced_seconds: Option<f64>,
+    /// `synced_rate` over zcopy's default synced rate.
+    pub synced_ratio: Option<f64>,
     /// Why there is no number.
     pub failed: Option<String>,
 }
@@ -101,8 +124,23 @@ pub struct BenchReport {
     pub tables: Vec<Table>,
     /// Peak RSS of zcopy copying `rss_bytes`, per path, in MiB.
     pub peak_rss_mib: Vec<(String, f64)>,
+    /// System calls per file of a tree, from `strace -f -c` (empty without strace).
+    pub syscalls: Vec<SyscallCount>,
     /// Seconds the bench took.
     pub total_seconds: f64,
+}
+
+/// System calls one tool made per file of a tree.
+#[derive(Debug, Serialize)]
+pub struct SyscallCount {
+    /// The tree's directory and filesystem.
+    pub directory: String,
+    /// Who ran, and onto what (a new tree, or replacing every file of one).
+    pub contender: String,
+    /// All system calls over the run, divided by the files.
+    pub per_file: f64,
+    /// statx, newfstatat, fstat and lstat calls per file.
+    pub stats_per_file: f64,
 }
 
 /// A finished process: wall time, CPU time, peak RSS, success.
@@ -245,12 +283,15 @@ fn median(values: &mut [f64]) -> Option<f64> {
     Some(values[values.len() / 2])
 }
 
-/// Flushes the directory's filesystem, so no run pays for an earlier one's writeback.
-fn settle(directory: &Path) {
+/// Flushes the directory's filesystem, so no run pays for an earlier one's writeback;
+/// returns how long that took.
+fn settle(directory: &Path) -> Duration {
+    let started = Instant::now();
     if let Ok(dir) = File::open(directory) {
         // SAFETY: a valid descriptor.
         unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)) };
     }
+    started.elapsed()
 }
 
 fn remove(path: &Path) {
@@ -283,6 +324,7 @@ fn race(race: Race<'_>, contenders: &[Contender], log: &dyn Fn(&str)) -> std::io
         work,
     } = race;
     let mut walls: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
+    let mut synced: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     let mut failures: Vec<Option<String>> = vec![None; contenders.len()];
     for round in 0..rounds {
@@ -292,11 +334,14 @@ fn race(race: Race<'_>, contenders: &[Contender], log: &dyn Fn(&str)) -> std::io
             if failures[index].is_some() {
                 continue;
             }
+            let filesystem = destination.parent().unwrap_or(Path::new("."));
             remove(destination);
-            settle(destination.parent().unwrap_or(Path::new(".")));
+            settle(filesystem);
             match contenders[index].run(source, destination) {
                 Ok(run) if run.ok => {
+                    let flushed = settle(filesystem);
                     walls[index].push(run.wall.as_secs_f64());
+                    synced[index].push((run.wall + flushed).as_secs_f64());
                     cpus[index]
                         .push(run.cpu.as_secs_f64() / run.wall.as_secs_f64().max(1e-9) * 100.0);
                 }
@@ -312,19 +357,28 @@ fn race(race: Race<'_>, contenders: &[Contender], log: &dyn Fn(&str)) -> std::io
         .enumerate()
         .map(|(index, contender)| {
             let seconds = median(&mut walls[index]);
+            let synced_seconds = median(&mut synced[index]);
             Row {
                 contender: contender.name.clone(),
                 rate: seconds.map(|s| work / s),
                 cpu_percent: median(&mut cpus[index]),
                 seconds,
                 ratio: None,
+                synced_rate: synced_seconds.map(|s| work / s),
+                synced_seconds,
+                synced_ratio: None,
                 failed: failures[index].clone(),
             }
         })
         .collect();
     let baseline = rows.first().and_then(|row| row.rate);
+    let synced_baseline = rows.first().and_then(|row| row.synced_rate);
     for row in &mut rows {
         row.ratio = row.rate.zip(baseline).map(|(rate, base)| rate / base);
+        row.synced_ratio = row
+            .synced_rate
+            .zip(synced_baseline)
+            .map(|(rate, base)| rate / base);
     }
     Ok(Table { title, unit, rows })
 }
@@ -362,6 +416,9 @@ fn make_tree(root: &Path, count: usize, bytes: usize) -> std::io::Result<Vec<Pat
     let mut files = Vec::with_capacity(count);
     let content: Vec<u8> = (0..bytes).map(|i| (i * 7 % 251) as u8).collect();
     for index in 0..count {
+        if index % 1000 == 0 {
+            stop_if_interrupted()?;
+        }
         let dir = root.join(format!("d{:03}", index / 100));
         if index % 100 == 0 {
             std::fs::create_dir_all(&dir)?;
@@ -474,43 +531,16 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
         std::fs::remove_file(&source)?;
     }
 
-    // Many small files.
-    log(&format!(
-        "writing {} files of {}",
-        options.small_files,
-        human_bytes(options.small_file_bytes as u64)
-    ));
-    let tree = dir.join("tree");
-    std::fs::create_dir(&tree)?;
-    let files = make_tree(&tree, options.small_files, options.small_file_bytes)?;
-    let jobs = options.jobs.to_string();
-    let mut small: Vec<Contender> = vec![
-        zcopy_contender("zcopy -r", &["-r", "-j", &jobs]),
-        zcopy_contender("zcopy -r -j 1", &["-r", "-j", "1"]),
-        // Every file under ZERO_COPY_MIN_SIZE_MB (at least 1 MB) goes through
-        // the chunk copy; this row shows what that rule costs on small files.
-        zcopy_contender(
-            "zcopy -r --method=copy-file-range",
-            &["-r", "-j", &jobs, "--method=copy-file-range"],
-        ),
-    ];
-    small.extend(peer_tools(true));
-    small.push(raw_loop_contender(files, options.jobs));
-    let tree_copy = dir.join("tree.dst");
-    let race_spec = Race {
-        title: format!(
-            "{} files of {}",
-            options.small_files,
-            human_bytes(options.small_file_bytes as u64)
-        ),
-        unit: "files/s",
-        rounds: options.rounds,
-        source: &tree,
-        destination: &tree_copy,
-        work: options.small_files as f64,
-    };
-    tables.push(race(race_spec, &small, log)?);
-    std::fs::remove_dir_all(&tree)?;
+    // Trees: on the directory given, then on each further one.
+    let mut syscalls = Vec::new();
+    let label_trees = !options.tree_directories.is_empty();
+    tree_tables(dir, label_trees, options, log, &mut tables, &mut syscalls)?;
+    for extra in &options.tree_directories {
+        let work = tempfile::Builder::new()
+            .prefix("zcopy-bench-")
+            .tempdir_in(extra)?;
+        tree_tables(work.path(), true, options, log, &mut tables, &mut syscalls)?;
+    }
 
     // Cold start: one small file, many times.
     let tiny = dir.join("tiny.src");
@@ -561,8 +591,168 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
         rounds: options.rounds,
         tables,
         peak_rss_mib,
+        syscalls,
         total_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The tree tables measured in `dir`: small files, tiny files, an image sequence; and
+/// the system calls per file of zcopy and cp, when strace is installed.
+fn tree_tables(
+    dir: &Path,
+    labelled: bool,
+    options: &BenchOptions,
+    log: &dyn Fn(&str),
+    tables: &mut Vec<Table>,
+    syscalls: &mut Vec<SyscallCount>,
+) -> std::io::Result<()> {
+    let place = format!("{} ({})", dir.display(), filesystem_of(dir));
+    let suffix = if labelled {
+        format!(" on {place}")
+    } else {
+        String::new()
+    };
+    let trees = [
+        (
+            format!(
+                "{} files of {}",
+                options.small_files,
+                human_bytes(options.small_file_bytes as u64)
+            ),
+            options.small_files,
+            options.small_file_bytes,
+            "files/s",
+        ),
+        (
+            format!("{} files of {}", options.tiny_files, human_bytes(1024)),
+            options.tiny_files,
+            1024,
+            "files/s",
+        ),
+        (
+            format!(
+                "{} frames of {} (image sequence)",
+                options.frames,
+                human_bytes(options.frame_bytes)
+            ),
+            options.frames,
+            options.frame_bytes as usize,
+            "frames/s",
+        ),
+    ];
+    for (index, (title, count, bytes, unit)) in trees.into_iter().enumerate() {
+        log(&format!("writing {title}{suffix}"));
+        let tree = dir.join("tree");
+        std::fs::create_dir(&tree)?;
+        let files = make_tree(&tree, count, bytes)?;
+        let jobs = options.jobs.to_string();
+        let mut contenders: Vec<Contender> = vec![
+            zcopy_contender("zcopy -r", &["-r", "-j", &jobs]),
+            zcopy_contender("zcopy -r -j 1", &["-r", "-j", "1"]),
+        ];
+        if bytes < 1 << 20 {
+            // The spec sends every file under ZERO_COPY_MIN_SIZE_MB (at least 1 MB) through
+            // the chunk copy where it cannot clone; this row shows what that rule costs.
+            contenders.push(zcopy_contender(
+                "zcopy -r --method=copy-file-range",
+                &["-r", "-j", &jobs, "--method=copy-file-range"],
+            ));
+        }
+        contenders.extend(peer_tools(true));
+        contenders.push(raw_loop_contender(files, options.jobs));
+        let tree_copy = dir.join("tree.dst");
+        let race_spec = Race {
+            title: format!("{title}{suffix}"),
+            unit,
+            rounds: options.rounds,
+            source: &tree,
+            destination: &tree_copy,
+            work: count as f64,
+        };
+        tables.push(race(race_spec, &contenders, log)?);
+        if index == 0 {
+            syscalls.extend(count_syscalls(&tree, &tree_copy, count, &place)?);
+        }
+        std::fs::remove_dir_all(&tree)?;
+    }
+    Ok(())
+}
+
+/// `strace -f -c` of zcopy (one worker, so the count is not spread over threads) and
+/// cp copying `tree` to a new `copy`, then again over the copy (every file replaced).
+fn count_syscalls(
+    tree: &Path,
+    copy: &Path,
+    files: usize,
+    place: &str,
+) -> std::io::Result<Vec<SyscallCount>> {
+    let Some(strace) = find_program("strace") else {
+        return Ok(Vec::new());
+    };
+    let zcopy = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("zcopy"));
+    let cp = find_program("cp");
+    let mut counts = Vec::new();
+    let runs: [(&str, Option<&Path>, &[&str]); 2] = [
+        (
+            "zcopy -r -j 1",
+            Some(&zcopy),
+            &["--no-env-file", "-q", "-r", "-j", "1", "-T"],
+        ),
+        ("cp -r", cp.as_deref(), &["-r", "-T"]),
+    ];
+    for (name, program, args) in runs {
+        let Some(program) = program else { continue };
+        remove(copy);
+        for target in ["new", "replacing"] {
+            stop_if_interrupted()?;
+            let summary = copy.with_extension("strace");
+            let status = Command::new(&strace)
+                .args(["-f", "-c", "-o"])
+                .arg(&summary)
+                .arg(program)
+                .args(args)
+                .arg(tree)
+                .arg(copy)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()?;
+            let text = std::fs::read_to_string(&summary).unwrap_or_default();
+            let _ = std::fs::remove_file(&summary);
+            if !status.success() {
+                continue;
+            }
+            let (total, stats) = strace_totals(&text);
+            counts.push(SyscallCount {
+                directory: place.to_string(),
+                contender: format!("{name}, {target}"),
+                per_file: total as f64 / files.max(1) as f64,
+                stats_per_file: stats as f64 / files.max(1) as f64,
+            });
+        }
+    }
+    remove(copy);
+    Ok(counts)
+}
+
+/// All calls, and the stat-family calls, from an `strace -c` summary.
+fn strace_totals(summary: &str) -> (u64, u64) {
+    let mut total = 0;
+    let mut stats = 0;
+    for line in summary.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(name), Some(calls)) = (fields.last(), fields.get(3)) else {
+            continue;
+        };
+        let Ok(calls) = calls.parse::<u64>() else {
+            continue;
+        };
+        match *name {
+            "total" => total = calls,
+            "statx" | "newfstatat" | "fstat" | "lstat" | "stat" => stats += calls,
+            _ => {}
+        }
+    }
+    (total, stats)
 }
 
 fn raw_loop_contender(files: Vec<PathBuf>, jobs: usize) -> Contender {
@@ -620,14 +810,14 @@ impl BenchReport {
     /// The tables for people.
     pub fn render(&self) -> String {
         let mut out = format!(
-            "zcopy bench: {} — {}; medians of {} interleaved rounds\n",
+            "zcopy bench: {} — {}; medians of {} interleaved rounds; \"synced\" counts until syncfs of the destination returned\n",
             self.directory, self.machine, self.rounds
         );
         for table in &self.tables {
             out.push_str(&format!("\n{}\n", table.title));
             out.push_str(&format!(
-                "  {:<36} {:>12} {:>8} {:>10} {:>8}\n",
-                "", table.unit, "CPU %", "seconds", "ratio"
+                "  {:<36} {:>12} {:>8} {:>10} {:>8} {:>12} {:>8}\n",
+                "", table.unit, "CPU %", "seconds", "ratio", "synced", "ratio"
             ));
             for row in &table.rows {
                 match &row.failed {
@@ -635,14 +825,31 @@ impl BenchReport {
                         out.push_str(&format!("  {:<36} n/a: {reason}\n", row.contender))
                     }
                     None => out.push_str(&format!(
-                        "  {:<36} {:>12.1} {:>8.0} {:>10.4} {:>7.2}x\n",
+                        "  {:<36} {:>12.1} {:>8.0} {:>10.4} {:>7.2}x {:>12.1} {:>7.2}x\n",
                         row.contender,
                         row.rate.unwrap_or(0.0),
                         row.cpu_percent.unwrap_or(0.0),
                         row.seconds.unwrap_or(0.0),
-                        row.ratio.unwrap_or(0.0)
+                        row.ratio.unwrap_or(0.0),
+                        row.synced_rate.unwrap_or(0.0),
+                        row.synced_ratio.unwrap_or(0.0)
                     )),
                 }
+            }
+        }
+        if !self.syscalls.is_empty() {
+            out.push_str("\nsystem calls per file (strace -f -c)\n");
+            out.push_str(&format!("  {:<36} {:>8} {:>8}\n", "", "all", "stats"));
+            let mut place = "";
+            for count in &self.syscalls {
+                if count.directory != place {
+                    place = &count.directory;
+                    out.push_str(&format!("  {place}\n"));
+                }
+                out.push_str(&format!(
+                    "    {:<34} {:>8.1} {:>8.1}\n",
+                    count.contender, count.per_file, count.stats_per_file
+                ));
             }
         }
         out.push_str("\npeak RSS\n");

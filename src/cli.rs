@@ -22,7 +22,7 @@ macro_rules! environment_help {
   ZERO_COPY_CHUNK_SIZE_MB  buffer of the chunk copy, in MB (1-512, default 64)
   ZERO_COPY_REFLINK        auto, always or never (default auto)
   ZERO_COPY_FSYNC          fsync each file and its directory (default false)
-  ZERO_COPY_JOBS           files copied at once (1-256, default 4)
+  ZERO_COPY_JOBS           files copied at once (1-256, default twice the CPUs, 2-16)
   ZERO_COPY_HASH           media hash read back from each copy: xxh64, xxh3, xxh128, md5,
                            sha1, c4 or none (default none)
   NO_COLOR                 any value: no colour unless --color=always"
@@ -336,7 +336,7 @@ pub struct Cli {
     )]
     pub reflink: Option<Reflink>,
 
-    /// Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: 4]
+    /// Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: twice the CPUs, 2-16]
     #[arg(short = 'j', long, value_name = "N", value_parser = config::setting_number("ZERO_COPY_JOBS"), help_heading = "Copy")]
     pub jobs: Option<u64>,
 
@@ -478,9 +478,10 @@ pub enum Command {
     /// peak memory. Medians of interleaved rounds, with ratios to zcopy's default.
     Bench {
         /// Where to make the test files: a directory on the disk to measure
-        /// (default: the system's temporary directory).
+        /// (default: the system's temporary directory). The trees are also measured in
+        /// every further DIR (one per filesystem to compare).
         #[arg(value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
-        directory: Option<PathBuf>,
+        directories: Vec<PathBuf>,
         /// A smaller run that finishes in under a minute.
         #[arg(long)]
         quick: bool,
@@ -490,9 +491,13 @@ pub enum Command {
         /// Rounds per contender (default 5, --quick 3).
         #[arg(long, value_name = "N", value_parser = config::whole_number(1, 100))]
         rounds: Option<u64>,
-        /// Files in the small-file tree (default 10000, --quick 2000).
+        /// Files in the small-file tree (default 10000, --quick 2000); the tree of
+        /// 1 KiB files has ten times as many (default 100000, --quick 10000).
         #[arg(long, value_name = "N", value_parser = config::whole_number(1, 1_000_000))]
         files: Option<u64>,
+        /// Frames of 12 MiB in the image sequence (default 300, --quick 30).
+        #[arg(long, value_name = "N", value_parser = config::whole_number(1, 100_000))]
+        frames: Option<u64>,
         /// Print one JSON document instead of the tables.
         #[arg(long)]
         json: bool,

@@ -66,24 +66,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         }
         return Ok(0);
     }
-    if let Some(Command::Bench {
-        directory,
-        quick,
-        sizes,
-        rounds,
-        files,
-        json,
-    }) = &cli.command
-    {
-        return bench(
-            &config,
-            directory.clone(),
-            *quick,
-            sizes.as_ref(),
-            *rounds,
-            *files,
-            *json,
-        );
+    if let Some(command @ Command::Bench { .. }) = &cli.command {
+        return bench(&config, command);
     }
     if let Some(Command::Verify {
         directories,
@@ -401,17 +385,29 @@ fn print_config(config: &Config, json: bool) {
 
 /// `zcopy bench`: measures, prints the tables (or JSON), exits 0.
 #[cfg(target_os = "linux")]
-fn bench(
-    config: &Config,
-    directory: Option<std::path::PathBuf>,
-    quick: bool,
-    sizes: Option<&zcopy::cli::Sizes>,
-    rounds: Option<u64>,
-    files: Option<u64>,
-    json: bool,
-) -> anyhow::Result<u8> {
-    let directory = directory.unwrap_or_else(std::env::temp_dir);
+fn bench(config: &Config, command: &Command) -> anyhow::Result<u8> {
+    let Command::Bench {
+        directories,
+        quick,
+        sizes,
+        rounds,
+        files,
+        frames,
+        json,
+    } = command
+    else {
+        unreachable!("called for the bench subcommand")
+    };
+    let (quick, rounds, files, json) = (*quick, *rounds, *files, *json);
+    let (directory, further) = match directories.split_first() {
+        Some((first, further)) => (first.clone(), further.to_vec()),
+        None => (std::env::temp_dir(), Vec::new()),
+    };
     let mut options = zcopy::bench::BenchOptions::new(directory, quick, config.jobs as usize);
+    options.tree_directories = further;
+    if let Some(frames) = frames {
+        options.frames = *frames as usize;
+    }
     if let Some(sizes) = sizes {
         options.sizes = sizes.0.clone();
     }
@@ -420,6 +416,7 @@ fn bench(
     }
     if let Some(files) = files {
         options.small_files = files as usize;
+        options.tiny_files = 10 * files as usize;
     }
     interrupt::install()?;
     let report = match zcopy::bench::run(&options, &|line| {
@@ -441,14 +438,6 @@ fn bench(
 }
 
 #[cfg(not(target_os = "linux"))]
-fn bench(
-    _config: &Config,
-    _directory: Option<std::path::PathBuf>,
-    _quick: bool,
-    _sizes: Option<&zcopy::cli::Sizes>,
-    _rounds: Option<u64>,
-    _files: Option<u64>,
-    _json: bool,
-) -> anyhow::Result<u8> {
+fn bench(_config: &Config, _command: &Command) -> anyhow::Result<u8> {
     anyhow::bail!("zcopy bench runs on Linux only")
 }

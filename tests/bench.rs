@@ -10,7 +10,8 @@ fn bench_runs_and_reports_every_section() {
     let dir = tempfile::tempdir().unwrap();
     let output = zcopy(dir.path())
         .args([
-            "bench", "--quick", "--sizes", "4M", "--files", "50", "--rounds", "1", "--json",
+            "bench", "--quick", "--sizes", "4M", "--files", "50", "--frames", "2", "--rounds", "1",
+            "--json",
         ])
         .arg(dir.path())
         .timeout(std::time::Duration::from_secs(300))
@@ -33,9 +34,27 @@ fn bench_runs_and_reports_every_section() {
         [
             "4.00 MiB file",
             "50 files of 64.00 KiB",
+            "500 files of 1.00 KiB",
+            "2 frames of 12.00 MiB (image sequence)",
             "one 4.00 KiB file (cold start)"
         ]
     );
+    // Every run is timed up to syncfs as well, which can only take longer.
+    for table in json["tables"].as_array().unwrap() {
+        for row in table["rows"].as_array().unwrap() {
+            if let (Some(page_cache), Some(synced)) =
+                (row["seconds"].as_f64(), row["synced_seconds"].as_f64())
+            {
+                assert!(synced >= page_cache, "{row}");
+            }
+        }
+    }
+    // With strace installed, zcopy and cp are counted, new and replacing.
+    if std::path::Path::new("/usr/bin/strace").exists() {
+        let counts = json["syscalls"].as_array().unwrap();
+        assert_eq!(counts.len(), 4, "{counts:?}");
+        assert!(counts.iter().all(|c| c["per_file"].as_f64().unwrap() > 1.0));
+    }
     let large = &json["tables"][0]["rows"];
     assert_eq!(large[0]["contender"], "zcopy (default)");
     assert_eq!(large[0]["ratio"], 1.0);
@@ -70,7 +89,7 @@ fn bench_runs_and_reports_every_section() {
 
     let text = zcopy(dir.path())
         .args([
-            "bench", "--quick", "--sizes", "1M", "--files", "10", "--rounds", "1",
+            "bench", "--quick", "--sizes", "1M", "--files", "10", "--frames", "1", "--rounds", "1",
         ])
         .arg(dir.path())
         .output()
@@ -79,6 +98,8 @@ fn bench_runs_and_reports_every_section() {
     for heading in [
         "1.00 MiB file",
         "10 files of 64.00 KiB",
+        "100 files of 1.00 KiB",
+        "1 frames of 12.00 MiB (image sequence)",
         "one 4.00 KiB file (cold start)",
         "peak RSS",
     ] {

@@ -136,6 +136,11 @@ pub fn copy_planned_file(
     if options.attributes_only {
         return attributes_only(&src, &destination, existing.as_ref(), options, started);
     }
+    if let Some(existing) = existing.as_ref().filter(|meta| meta.is_file()) {
+        if existing.len() >= options.min_size {
+            crate::atomic::release_cached_pages(&destination);
+        }
+    }
 
     // A replaced destination keeps its permission bits (cp writes into it), unless the
     // source's are asked for or the destination is removed first (-b,
