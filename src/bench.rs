@@ -511,6 +511,10 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
         zcopy_contender("zcopy copy_file_range", &["--method=copy-file-range"]),
         zcopy_contender("zcopy sendfile", &["--method=sendfile"]),
         zcopy_contender("zcopy chunked", &["--method=chunked"]),
+        // The media hash: the source hashed while the copy is read back from the
+        // device, the ratio to the default row being the cost of --hash.
+        zcopy_contender("zcopy --hash xxh64", &["--hash=xxh64"]),
+        zcopy_contender("zcopy --hash xxh3", &["--hash=xxh3"]),
     ];
     large.extend(peer_tools(false));
     for &size in &options.sizes {

@@ -68,6 +68,8 @@ fn bench_runs_and_reports_every_section() {
             .clone()
     };
     assert!(row("zcopy chunked")["rate"].as_f64().unwrap() > 0.0);
+    assert!(row("zcopy --hash xxh64")["rate"].as_f64().unwrap() > 0.0);
+    assert!(row("zcopy --hash xxh3")["ratio"].as_f64().unwrap() > 0.0);
     // The temp dir cannot clone here: the row says why instead of showing a number.
     if row("zcopy clone")["rate"].is_null() {
         assert!(row("zcopy clone")["failed"]
