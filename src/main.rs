@@ -113,9 +113,6 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     if cli.no_clobber && (cli.backup.is_some() || cli.suffix.is_some()) {
         anyhow::bail!("options --backup and --no-clobber are mutually exclusive");
     }
-    if cli.no_clobber && (cli.backup.is_some() || cli.suffix.is_some()) {
-        anyhow::bail!("options --backup and --no-clobber are mutually exclusive");
-    }
     let backup = cli.backup().map_err(anyhow::Error::msg)?;
     if cli.sparse != zcopy::engine::Sparse::Auto && config.reflink == zcopy::config::Reflink::Always
     {
