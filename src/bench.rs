@@ -330,6 +330,9 @@ fn race(race: Race<'_>, contenders: &[Contender], log: &dyn Fn(&str)) -> std::io
     for round in 0..rounds {
         stop_if_interrupted()?;
         for k in 0..contenders.len() {
+            // Between runs, not only between rounds: a round of a large tree on a slow
+            // disk takes minutes.
+            stop_if_interrupted()?;
             let index = (round + k) % contenders.len();
             if failures[index].is_some() {
                 continue;
