@@ -261,7 +261,7 @@ fn a_source_changed_during_the_copy_is_not_installed() {
 
 /// A source replaced by rename (an editor or a camera app saving a new version over the
 /// name) after its bytes were copied but while the copy is still being checked
-/// (`--verify=checksum` reads both files again) or flushed (`--fsync`): the copy holds
+/// (`--verify=checksum` and `--hash` read both files again) or flushed (`--fsync`): the copy holds
 /// the old version, so it is an error and nothing is installed.
 #[test]
 fn a_source_replaced_while_the_copy_is_checked_or_flushed_is_not_installed() {
@@ -275,6 +275,7 @@ fn a_source_replaced_while_the_copy_is_checked_or_flushed_is_not_installed() {
             "read",
             &["--method=copy-file-range", "--verify=checksum"][..],
         ),
+        ("read", &["--method=copy-file-range", "--hash", "xxh64"][..]),
         ("fsync", &["--fsync"][..]),
         ("fsync", &["--fsync", "--no-zero-copy"][..]),
     ] {

@@ -179,11 +179,11 @@ pub fn copy_planned_file(
         // flushing a large file takes seconds.
         temp.sync()?;
     }
-    if (checked_content || options.fsync) && !stream {
-        // Reading both files again or flushing takes seconds for a large file: long
-        // enough for an editor or a camera app to save a new version over the source's
-        // name (a rename, which leaves our open file and its size and mtime untouched).
-        // So look again just before installing. The rename(2) that installs cannot be
+    if (checked_content || hash.is_some() || options.fsync) && !stream {
+        // Reading both files again (a checksum, a media hash) or flushing takes seconds
+        // for a large file: long enough for an editor or a camera app to save a new
+        // version over the source's name (a rename, which leaves our open file and its
+        // size and mtime untouched). So look again just before installing. The rename(2) that installs cannot be
         // made conditional on the source path; the window left is microseconds.
         verify::source_unchanged(&src)?;
     }
