@@ -809,6 +809,38 @@ impl Cli {
     }
 
     /// `-b`, `--backup[=CONTROL]`, `--suffix` (which implies -b), with cp's variables.
+    /// The batch these flags ask for, on top of `config`: the per-file options, `-i`,
+    /// `-v`/`-vv`, the output format and the links `-l`/`-s` make.
+    pub fn batch(
+        &self,
+        config: &crate::config::Config,
+        show_progress: bool,
+        backup: Option<crate::backup::Backup>,
+        painter: crate::report::Painter,
+    ) -> crate::Batch {
+        let mut batch = crate::Batch::new(config, show_progress);
+        batch.options.no_clobber = self.no_clobber;
+        batch.options.update = self.update;
+        batch.options.preserve = self.preserve();
+        batch.options.forced_method = self.method.map(Into::into);
+        batch.options.force = self.force;
+        batch.options.remove_destination = self.remove_destination;
+        batch.options.backup = backup;
+        batch.options.attributes_only = self.attributes_only;
+        batch.options.sparse = self.sparse;
+        batch.options.copy_contents = self.copy_contents;
+        batch.options.default_mode =
+            self.no_preserve.iter().any(|removed| removed.mode) && !self.preserve().mode;
+        batch.interactive = self.interactive;
+        batch.jobs = config.jobs as usize;
+        batch.verbose = self.verbose > 1;
+        batch.list = self.verbose > 0;
+        batch.explicit_links = self.link || self.symbolic_link;
+        batch.format = self.format();
+        batch.painter = painter;
+        batch
+    }
+
     pub fn backup(&self) -> Result<Option<crate::backup::Backup>, String> {
         crate::backup::Backup::from_flags(
             self.backup.is_some() || self.suffix.is_some(),

@@ -7,7 +7,7 @@ use zcopy::cli::{Cli, ColorChoice, Command};
 use zcopy::config::Config;
 use zcopy::output::{self, EXIT_CLOSED};
 use zcopy::report::{Format, Painter};
-use zcopy::{interrupt, plan, Batch};
+use zcopy::{interrupt, plan};
 
 /// Usage and configuration errors: nothing was copied.
 const EXIT_USAGE: u8 = 2;
@@ -164,26 +164,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     let show_progress = cli.progress().unwrap_or_else(|| {
         format == Format::Summary && !cli.quiet && std::io::stderr().is_terminal()
     });
-    let mut batch = Batch::new(&config, show_progress);
-    batch.options.no_clobber = cli.no_clobber;
-    batch.options.update = cli.update;
-    batch.options.preserve = cli.preserve();
-    batch.interactive = cli.interactive;
-    batch.jobs = config.jobs as usize;
-    batch.options.forced_method = cli.method.map(Into::into);
-    batch.verbose = cli.verbose > 1;
-    batch.list = cli.verbose > 0;
-    batch.options.force = cli.force;
-    batch.options.remove_destination = cli.remove_destination;
-    batch.options.backup = backup;
-    batch.options.attributes_only = cli.attributes_only;
-    batch.options.sparse = cli.sparse;
-    batch.options.copy_contents = cli.copy_contents;
-    batch.options.default_mode =
-        cli.no_preserve.iter().any(|removed| removed.mode) && !cli.preserve().mode;
-    batch.explicit_links = cli.link || cli.symbolic_link;
-    batch.format = format;
-    batch.painter = painter;
+    let batch = cli.batch(&config, show_progress, backup, painter);
     let mut resumed_hashes = std::collections::HashMap::new();
     let mut resumed_skips = Vec::new();
     if cli.resume {
