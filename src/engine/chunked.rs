@@ -57,6 +57,7 @@ pub(crate) fn copy(
             segments,
             &mut buffer[..buffer_size],
             observer,
+            write_all_at,
         )
     })
 }
@@ -79,34 +80,25 @@ pub(crate) fn copy_making_holes(
 ) -> RungResult {
     let buffer_size = chunk_size.clamp(HOLE_BLOCK, 1 << 20);
     let mut buffer = vec![0u8; buffer_size];
-    let mut copied = 0u64;
-    for segment in segments {
-        let mut offset = segment.start;
-        while offset < segment.end {
-            if observer.interrupted() {
-                return Err(RungError::Interrupted);
-            }
-            let want = usize::try_from(segment.end - offset)
-                .map_or(buffer.len(), |left| left.min(buffer.len()));
-            let read = match read_at(source, &mut buffer[..want], offset) {
-                Ok(0) => return Ok(copied),
-                Ok(n) => n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(RungError::Failed(Operation::Read, err)),
-            };
-            for (index, block) in buffer[..read].chunks(HOLE_BLOCK).enumerate() {
-                if block.iter().all(|&byte| byte == 0) {
-                    continue;
-                }
-                write_all_at(destination, block, offset + (index * HOLE_BLOCK) as u64)
-                    .map_err(|err| RungError::Failed(Operation::Write, err))?;
-            }
-            offset += read as u64;
-            copied += read as u64;
-            observer.progress(offset);
+    copy_with(
+        source,
+        destination,
+        segments,
+        &mut buffer,
+        observer,
+        write_skipping_zero_blocks,
+    )
+}
+
+/// Writes `data` at `offset` except its all-zero [`HOLE_BLOCK`]s, which stay holes.
+#[cfg(target_os = "linux")]
+fn write_skipping_zero_blocks(destination: &File, data: &[u8], offset: u64) -> io::Result<()> {
+    for (index, block) in data.chunks(HOLE_BLOCK).enumerate() {
+        if block.iter().any(|&byte| byte != 0) {
+            write_all_at(destination, block, offset + (index * HOLE_BLOCK) as u64)?;
         }
     }
-    Ok(copied)
+    Ok(())
 }
 
 thread_local! {
@@ -116,12 +108,15 @@ thread_local! {
     static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Reads each segment into `buffer` and hands what was read to `write` at the same
+/// offset, until the segment's end or the source's end of file.
 fn copy_with(
     source: &File,
     destination: &File,
     segments: &[Range<u64>],
     buffer: &mut [u8],
     observer: &dyn Observer,
+    write: impl Fn(&File, &[u8], u64) -> io::Result<()>,
 ) -> RungResult {
     let mut copied = 0u64;
     for segment in segments {
@@ -138,7 +133,7 @@ fn copy_with(
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => return Err(RungError::Failed(Operation::Read, err)),
             };
-            write_all_at(destination, &buffer[..read], offset)
+            write(destination, &buffer[..read], offset)
                 .map_err(|err| RungError::Failed(Operation::Write, err))?;
             offset += read as u64;
             copied += read as u64;
