@@ -328,28 +328,12 @@ impl Planner {
     /// `--parents`: plans the directories between `root` and `root/relative` as copies
     /// of the source's own directories (so -p carries their attributes over).
     fn add_source_parents(&mut self, source: &Path, root: &Path, relative: &Path) {
-        let mut partial = PathBuf::new();
-        let mut source_dir = if source.is_absolute() {
-            PathBuf::from("/")
+        let top = if source.is_absolute() {
+            Path::new("/")
         } else {
-            PathBuf::new()
+            Path::new("")
         };
-        let parents: Vec<_> = relative
-            .parent()
-            .into_iter()
-            .flat_map(Path::components)
-            .collect();
-        for component in parents {
-            partial.push(component);
-            source_dir.push(component);
-            let destination = root.join(&partial);
-            if self.directories.insert(destination.clone()) {
-                self.entries.push(Entry::Dir {
-                    source: source_dir.clone(),
-                    destination,
-                });
-            }
-        }
+        self.plan_parents(root, relative, |partial| top.join(partial));
     }
 
     fn fail(
@@ -369,18 +353,19 @@ impl Planner {
     /// Plans the directories between `root` and `root/relative`, once each, so that a
     /// listed `cam a/take 1.mov` lands in `DIR/cam a/`.
     fn add_parents(&mut self, source: &Path, root: &Path, relative: &Path) {
+        self.plan_parents(root, relative, |_| source.to_path_buf());
+    }
+
+    /// Plans each directory between `root` and `root/relative` once, the source of each
+    /// given by `source_of` from its path below `root`.
+    fn plan_parents(&mut self, root: &Path, relative: &Path, source_of: impl Fn(&Path) -> PathBuf) {
         let mut partial = PathBuf::new();
-        let parents: Vec<_> = relative
-            .parent()
-            .into_iter()
-            .flat_map(Path::components)
-            .collect();
-        for component in parents {
+        for component in relative.parent().into_iter().flat_map(Path::components) {
             partial.push(component);
             let destination = root.join(&partial);
             if self.directories.insert(destination.clone()) {
                 self.entries.push(Entry::Dir {
-                    source: source.to_path_buf(),
+                    source: source_of(&partial),
                     destination,
                 });
             }
