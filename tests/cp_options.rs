@@ -215,6 +215,22 @@ fn prepared(setup: &dyn Fn(&Path), unprivileged: bool) -> tempfile::TempDir {
     dir
 }
 
+/// Compares each argument list with the defaults, as root and then as nobody.
+fn compare_as_root_and_nobody(setup: &dyn Fn(&Path), arg_lists: &[&[&str]]) {
+    for unprivileged in [false, true] {
+        for &args in arg_lists {
+            compare(
+                setup,
+                Case {
+                    args,
+                    unprivileged,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
 /// Runs cp and zcopy on the same input; fails with both trees when they differ.
 /// Returns both outcomes for extra checks.
 fn compare(setup: &dyn Fn(&Path), case: Case<'_>) -> Option<(Outcome, Outcome)> {
@@ -380,24 +396,16 @@ fn recursive_copies_keep_restrictive_directory_modes() {
         std::fs::create_dir(d.join("existing")).unwrap();
         chmod(&d.join("existing"), 0o750);
     };
-    for unprivileged in [false, true] {
-        for args in [
+    compare_as_root_and_nobody(
+        &tree,
+        &[
             &["-r", "src", "copy"][..],
             &["-r", "src", "existing"],
             &["-rT", "src", "existing"],
             &["-a", "src", "copy"],
             &["-r", "--preserve=mode", "src", "copy"],
-        ] {
-            compare(
-                &tree,
-                Case {
-                    args,
-                    unprivileged,
-                    ..Case::default()
-                },
-            );
-        }
-    }
+        ],
+    );
 }
 
 /// Watches a copy of a private tree while it runs: no directory of the copy may ever
@@ -662,8 +670,9 @@ fn force_replaces_what_cp_would_unlink_and_retry() {
         chmod(&d.join("readonly"), 0o444);
         write(&d.join("taken"), "old\n");
     };
-    for unprivileged in [false, true] {
-        for args in [
+    compare_as_root_and_nobody(
+        &tree,
+        &[
             &["src/a.txt", "readonly"][..],
             &["-f", "src/a.txt", "readonly"],
             &["-l", "src/a.txt", "taken"],
@@ -671,17 +680,8 @@ fn force_replaces_what_cp_would_unlink_and_retry() {
             &["-s", "src/a.txt", "taken"],
             &["-sf", "src/a.txt", "taken"],
             &["-f", "src/a.txt", "new"],
-        ] {
-            compare(
-                &tree,
-                Case {
-                    args,
-                    unprivileged,
-                    ..Case::default()
-                },
-            );
-        }
-    }
+        ],
+    );
 }
 
 #[test]
@@ -693,25 +693,17 @@ fn remove_destination_replaces_links_and_modes() {
         write(&d.join("private"), "old\n");
         chmod(&d.join("private"), 0o600);
     };
-    for unprivileged in [false, true] {
-        for args in [
+    compare_as_root_and_nobody(
+        &tree,
+        &[
             &["src/a.txt", "link"][..],
             &["--remove-destination", "src/a.txt", "link"],
             &["src/a.txt", "private"],
             &["--remove-destination", "src/a.txt", "private"],
             &["--rem", "src/sub/b.txt", "private"],
             &["--remove-destination", "-s", "src/a.txt", "private"],
-        ] {
-            compare(
-                &tree,
-                Case {
-                    args,
-                    unprivileged,
-                    ..Case::default()
-                },
-            );
-        }
-    }
+        ],
+    );
 }
 
 #[test]
