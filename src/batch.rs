@@ -2,6 +2,7 @@
 //! reported in plan order whatever order they finish in.
 
 use std::io::IsTerminal;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -39,6 +40,10 @@ pub struct Batch {
     /// The plan's links are ones the user asked for (`-l`, `-s`): like cp, they do not
     /// replace an existing file without `-f`, `--remove-destination` or `-b`.
     pub explicit_links: bool,
+    /// The destination directories when there are several (`-t DIR` repeated; empty
+    /// with one): each file's copies to them run side by side, and every record names
+    /// its destination root.
+    pub destinations: Vec<PathBuf>,
 }
 
 impl Batch {
@@ -55,6 +60,7 @@ impl Batch {
             interactive: false,
             jobs: 1,
             explicit_links: false,
+            destinations: Vec::new(),
         }
     }
 }
@@ -134,7 +140,9 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
         .filter(|entry| !matches!(entry, Entry::Dir { .. } | Entry::Failed { .. }))
         .count();
     let workers = jobs.min(work_items.max(1));
-    let progress = Progress::new(batch.show_progress, files_total, bytes_total, workers);
+    // A bar per destination of each worker.
+    let fan = batch.destinations.len().max(1);
+    let progress = Progress::new(batch.show_progress, files_total, bytes_total, workers * fan);
     if batch.verbose {
         progress.println(&format!(
             "zcopy: mechanisms in this build: {}",
@@ -197,7 +205,8 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
 
     let reporter = Mutex::new(reporter);
     for work in [work, links] {
-        run_workers(&work, workers, batch, &progress, &reporter);
+        let groups = groups(&work, batch);
+        run_workers(&work, &groups, workers, batch, &progress, &reporter);
     }
     let reporter = reporter
         .into_inner()
@@ -244,35 +253,147 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
 /// wakeup per file, a fifth of the time of a tree of small files.
 fn run_workers(
     work: &[(usize, Entry)],
+    groups: &[Range<usize>],
     workers: usize,
     batch: &Batch,
     progress: &Progress,
     reporter: &Mutex<Reporter<'_>>,
 ) {
     let next = AtomicUsize::new(0);
+    let fan = batch.destinations.len().max(1);
     std::thread::scope(|scope| {
-        for slot in 0..workers {
+        for worker in 0..workers {
             let next = &next;
             scope.spawn(move || {
-                let observer = FileObserver {
-                    progress,
-                    slot,
-                    verbose: batch.verbose,
-                };
+                let observers: Vec<FileObserver<'_>> = (0..fan)
+                    .map(|destination| FileObserver {
+                        progress,
+                        slot: worker * fan + destination,
+                        verbose: batch.verbose,
+                    })
+                    .collect();
                 while !interrupt::requested() {
-                    let Some((index, entry)) = work.get(next.fetch_add(1, Ordering::Relaxed))
-                    else {
+                    let Some(group) = groups.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         break;
                     };
-                    let done = carry_out(entry, batch, &observer);
-                    reporter
+                    let group = &work[group.clone()];
+                    if let [(index, entry)] = group {
+                        let done = carry_out(entry, batch, &observers[0]);
+                        reporter
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .add(*index, done);
+                        continue;
+                    }
+                    let dones = copy_to_destinations(group, batch, &observers);
+                    let mut reporter = reporter
                         .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .add(*index, done);
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    for ((index, _), done) in group.iter().zip(dones) {
+                        reporter.add(*index, done);
+                    }
                 }
             });
         }
     });
+}
+
+/// The work split into what one worker does at a time: one entry, or with several
+/// destinations, the copies of one file to each of them (consecutive in the plan).
+fn groups(work: &[(usize, Entry)], batch: &Batch) -> Vec<Range<usize>> {
+    let mut groups: Vec<Range<usize>> = Vec::new();
+    for (position, (_, entry)) in work.iter().enumerate() {
+        let joins = batch.destinations.len() > 1
+            && groups.last().is_some_and(|group| {
+                let (_, Entry::File(first)) = &work[group.start] else {
+                    return false;
+                };
+                let Entry::File(job) = entry else {
+                    return false;
+                };
+                group.len() < batch.destinations.len()
+                    && job.source == first.source
+                    && work[group.clone()].iter().all(|(_, other)| {
+                        matches!(other, Entry::File(other) if other.destination != job.destination)
+                    })
+            });
+        match groups.last_mut() {
+            Some(group) if joins => group.end = position + 1,
+            _ => groups.push(position..position + 1),
+        }
+    }
+    groups
+}
+
+/// Copies one file to several destinations side by side (the source read once), each
+/// with the bar of its own.
+fn copy_to_destinations(
+    group: &[(usize, Entry)],
+    batch: &Batch,
+    observers: &[FileObserver<'_>],
+) -> Vec<Done> {
+    let jobs: Vec<&Job> = group
+        .iter()
+        .map(|(_, entry)| match entry {
+            Entry::File(job) => job,
+            _ => unreachable!("groups of several are files"),
+        })
+        .collect();
+    let mut dones: Vec<Option<Done>> = jobs.iter().map(|_| None).collect();
+    let mut targets = Vec::new();
+    let mut placed = Vec::new();
+    for (position, job) in jobs.iter().enumerate() {
+        let observer = &observers[position];
+        if let Some(root) = destination_root(batch, &job.destination) {
+            observer
+                .progress
+                .set_label(observer.slot, &report::path_text(root));
+        }
+        observer
+            .progress
+            .start_file(observer.slot, &job.source, job.size);
+        if batch.interactive && !confirm_overwrite(observer.progress, &job.destination) {
+            dones[position] = Some(Done::Skipped {
+                source: job.source.clone(),
+                destination: job.destination.clone(),
+                reason: "not confirmed (-i)",
+            });
+            continue;
+        }
+        targets.push(engine::Target {
+            destination: &job.destination,
+            observer,
+        });
+        placed.push(position);
+    }
+    let first = jobs[0];
+    let outcomes = engine::copy_to_destinations(
+        &first.source,
+        first.metadata.as_ref(),
+        &targets,
+        &batch.options,
+    );
+    for (position, outcome) in placed.into_iter().zip(outcomes) {
+        dones[position] = Some(done(jobs[position], outcome, batch));
+    }
+    for (position, job) in jobs.iter().enumerate() {
+        let observer = &observers[position];
+        observer.progress.finish_file(observer.slot, job.size);
+    }
+    dones
+        .into_iter()
+        .map(|done| done.expect("every destination has an outcome"))
+        .collect()
+}
+
+/// The destination root (of several) that `destination` is in: the deepest that holds it.
+pub fn destination_root<'a>(batch: &'a Batch, destination: &Path) -> Option<&'a Path> {
+    batch
+        .destinations
+        .iter()
+        .filter(|root| destination.starts_with(root))
+        .max_by_key(|root| root.components().count())
+        .map(PathBuf::as_path)
 }
 
 /// Does one entry (a file or a link; directories are made before).
@@ -340,6 +461,20 @@ fn copy(job: &Job, batch: &Batch, observer: &FileObserver<'_>) -> Done {
         .start_file(observer.slot, &job.source, job.size);
     let outcome = if batch.interactive && !confirm_overwrite(observer.progress, &job.destination) {
         Ok(Outcome::Skipped("not confirmed (-i)"))
+    } else if batch.options.hash.is_some() {
+        // The source's hash on a thread of its own, overlapping the copy.
+        let target = engine::Target {
+            destination: &job.destination,
+            observer,
+        };
+        engine::copy_to_destinations(
+            &job.source,
+            job.metadata.as_ref(),
+            &[target],
+            &batch.options,
+        )
+        .pop()
+        .expect("one outcome per destination")
     } else {
         engine::copy_planned_file(
             &job.source,
@@ -350,6 +485,11 @@ fn copy(job: &Job, batch: &Batch, observer: &FileObserver<'_>) -> Done {
         )
     };
     observer.progress.finish_file(observer.slot, job.size);
+    done(job, outcome, batch)
+}
+
+/// What a file's outcome becomes in the report.
+fn done(job: &Job, outcome: Result<Outcome, Error>, batch: &Batch) -> Done {
     match outcome {
         Ok(Outcome::Copied(copied)) => Done::Made(file_record(job, &copied, batch)),
         Ok(Outcome::Skipped(reason)) => Done::Skipped {
@@ -391,6 +531,11 @@ impl<'a> Reporter<'a> {
                 skipped: Vec::new(),
                 mhl: Vec::new(),
                 interrupted: false,
+                destination_roots: batch
+                    .destinations
+                    .iter()
+                    .map(|root| report::path_text(root))
+                    .collect(),
                 stats: stats.snapshot(Default::default()),
             },
         }
@@ -406,7 +551,8 @@ impl<'a> Reporter<'a> {
 
     fn emit(&mut self, done: Done) {
         match done {
-            Done::Made(record) => {
+            Done::Made(mut record) => {
+                self.tag(&mut record.paths);
                 if let Some(method) = record.method {
                     self.stats.record_copy(method, record.bytes);
                 }
@@ -435,10 +581,11 @@ impl<'a> Reporter<'a> {
                         destination.display()
                     ));
                 }
-                let record = SkipRecord {
+                let mut record = SkipRecord {
                     paths: Endpoints::new(&source, Some(&destination)),
                     reason,
                 };
+                self.tag(&mut record.paths);
                 stream(self.batch, "skipped", &record);
                 self.report.skipped.push(record);
             }
@@ -455,7 +602,8 @@ impl<'a> Reporter<'a> {
                 if error.is_interrupted() {
                     self.report.interrupted = true;
                 }
-                let record = ErrorRecord::new(&source, destination.as_deref(), &error);
+                let mut record = ErrorRecord::new(&source, destination.as_deref(), &error);
+                self.tag(&mut record.paths);
                 stream(self.batch, "error", &record);
                 self.report.errors.push(record);
             }
@@ -472,6 +620,14 @@ impl<'a> Reporter<'a> {
                 }
             }
             Done::Nothing => {}
+        }
+    }
+
+    /// With several destinations: names the record's destination root.
+    fn tag(&self, paths: &mut Endpoints) {
+        if let Some(destination) = &paths.destination {
+            paths.destination_root =
+                destination_root(self.batch, Path::new(destination)).map(report::path_text);
         }
     }
 

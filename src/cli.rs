@@ -169,9 +169,11 @@ pub struct Cli {
     #[arg(long, help_heading = "Copy")]
     pub resume: bool,
 
-    /// Copy every source into DIR (all PATHs are sources).
-    #[arg(short = 't', long, value_name = "DIR", conflicts_with = "no_target_directory", help_heading = "Copy", value_hint = clap::ValueHint::DirPath)]
-    pub target_directory: Option<PathBuf>,
+    /// Copy every source into DIR (all PATHs are sources). May be repeated: every file
+    /// then goes to every DIR, the copies written side by side, each verified on its
+    /// own, the source read once.
+    #[arg(short = 't', long, value_name = "DIR", action = clap::ArgAction::Append, conflicts_with = "no_target_directory", help_heading = "Copy", value_hint = clap::ValueHint::DirPath)]
+    pub target_directory: Vec<PathBuf>,
 
     /// Treat the destination as a plain name, never as a directory to copy into.
     #[arg(short = 'T', long, help_heading = "Copy")]
@@ -746,7 +748,7 @@ impl Cli {
             copy_contents: self.copy_contents,
             recursive: self.recursive || self.archive,
             symlinks,
-            target_directory: self.target_directory.clone(),
+            target_directory: self.target_directory.first().cloned(),
             no_target_directory: self.no_target_directory,
         }
     }

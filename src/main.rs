@@ -83,23 +83,49 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         print_config(&config, cli.json);
         return Ok(0);
     }
-    let mut entries = match &cli.files_from {
+    let plan_one = |destination: Option<&std::path::Path>| match &cli.files_from {
         Some(list) => {
-            let [destination] = cli.paths.as_slice() else {
-                anyhow::bail!("--files-from takes exactly one PATH: the destination directory");
+            let destination = match (destination, cli.paths.as_slice()) {
+                (Some(destination), []) => destination,
+                (None, [destination]) => destination.as_path(),
+                _ => {
+                    anyhow::bail!("--files-from takes exactly one PATH: the destination directory")
+                }
             };
             if cli.interactive && list.as_os_str() == "-" {
                 anyhow::bail!(
                     "-i cannot ask questions on stdin while --files-from reads the list from it"
                 );
             }
-            plan::from_list(
+            Ok(plan::from_list(
                 &plan::read_list(list, cli.null)?,
                 destination,
                 &cli.plan_options(),
-            )?
+            )?)
         }
-        None => plan::from_arguments(&cli.paths, &cli.plan_options())?,
+        None => {
+            let mut options = cli.plan_options();
+            if let Some(destination) = destination {
+                options.target_directory = Some(destination.to_path_buf());
+            }
+            Ok(plan::from_arguments(&cli.paths, &options)?)
+        }
+    };
+    let entries = match cli.target_directory.as_slice() {
+        [_, _, ..] => {
+            // Read once, whatever the number of destinations.
+            if cli
+                .files_from
+                .as_ref()
+                .is_some_and(|list| list.as_os_str() == "-")
+            {
+                anyhow::bail!("--files-from - cannot be read once per destination (-t); list the files in a file");
+            }
+            plan::for_destinations(&cli.target_directory, |destination| {
+                plan_one(Some(destination)).map_err(|err| plan::UsageError(format!("{err:#}")))
+            })?
+        }
+        _ => plan_one(None)?,
     };
     // -i needs a terminal only when there is something to ask about.
     if cli.interactive && !std::io::stdin().is_terminal() {
@@ -125,111 +151,22 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     }
 
     interrupt::install()?;
-    let mhl_roots = if cli.mhl {
-        zcopy::offload::roots(&entries)
-    } else {
-        Vec::new()
-    };
-    if cli.mhl {
-        if mhl_roots.is_empty() && !cli.quiet {
-            output::stderr_line(
-                &painter.warning("--mhl records copied folders, and no folder is copied (-r?)"),
-            );
-        }
-        let note = |line: &str| {
-            if cli.verbose > 0 {
-                output::stderr_line(&format!("zcopy: {line}"));
-            }
-        };
-        match zcopy::offload::prepare(
-            entries,
-            &mhl_roots,
-            config.jobs as usize,
-            &interrupt::requested,
-            &note,
-        ) {
-            Ok(kept) => entries = kept,
-            Err(problems) => {
-                for problem in problems {
-                    output::stderr_line(&painter.error(&problem));
-                }
-                output::stderr_line(
-                    &painter.error("a source does not match its ASC MHL history; nothing copied"),
-                );
-                return Ok(1);
-            }
-        }
-    }
     let format = cli.format();
     let show_progress = cli.progress().unwrap_or_else(|| {
         format == Format::Summary && !cli.quiet && std::io::stderr().is_terminal()
     });
-    let batch = cli.batch(&config, show_progress, backup, painter);
-    let mut resumed_hashes = std::collections::HashMap::new();
-    let mut resumed_skips = Vec::new();
-    if cli.resume {
-        if !batch.options.preserve.timestamps && !cli.quiet {
-            output::stderr_line(&painter.warning(
-                "--resume compares modification times, which copies keep only with -p or -a",
-            ));
-        }
-        let resumed = zcopy::offload::resume(
-            entries,
-            config.hash,
-            config.jobs as usize,
-            &interrupt::requested,
-        );
-        entries = resumed.entries;
-        resumed_hashes = resumed.hashes;
-        resumed_skips = resumed.skipped;
-        if cli.verbose > 0 || (format == Format::Summary && !cli.quiet) {
-            output::stderr_line(&format!(
-                "zcopy: --resume: {} file{} already copied, skipped",
-                resumed_skips.len(),
-                if resumed_skips.len() == 1 { "" } else { "s" }
-            ));
-        }
+    let mut batch = cli.batch(&config, show_progress, backup, painter);
+    if cli.target_directory.len() > 1 {
+        batch.destinations = cli.target_directory.clone();
     }
-    let mut report = zcopy::run(entries, &batch);
-    report.skipped.extend(resumed_skips);
-    if let (true, Some(algorithm)) = (cli.mhl, config.hash) {
-        let before = report.errors.len();
-        zcopy::offload::finish(
-            &mhl_roots,
-            &mut report,
-            algorithm,
-            resumed_hashes,
-            config.jobs as usize,
-            &interrupt::requested,
-        );
-        for error in &report.errors[before..] {
-            output::stderr_line(&painter.error(&error.error));
-            if format == Format::JsonLines {
-                output::stdout_line(&zcopy::report::json_line("error", error));
-            }
-        }
-        if format == Format::JsonLines {
-            for recorded in &report.mhl {
-                output::stdout_line(&zcopy::report::json_line("mhl", recorded));
-            }
-        }
-        if format == Format::Summary && !cli.quiet {
-            for recorded in &report.mhl {
-                output::stderr_line(&format!(
-                    "zcopy: {}: ASC MHL generation {}, {} files{}",
-                    recorded.generation,
-                    recorded.sequence,
-                    recorded.files,
-                    if recorded.carried > 0 {
-                        format!(", after {} carried from the source", recorded.carried)
-                    } else {
-                        String::new()
-                    }
-                ));
-            }
-        }
-    }
-
+    let offload = zcopy::offload::Offload {
+        mhl: cli.mhl,
+        resume: cli.resume,
+        quiet: cli.quiet,
+    };
+    let Some(report) = zcopy::offload::run(entries, &batch, offload) else {
+        return Ok(1);
+    };
     match format {
         Format::Json => output::stdout_line(&report.to_json()),
         Format::JsonLines => output::stdout_line(&report.final_json_line()),

@@ -313,3 +313,130 @@ pub fn verify_folders(
         .map(|plan| plan.map(|plan| plan.run(jobs, interrupted, progress)))
         .collect()
 }
+
+/// What an offload adds to a batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Offload {
+    /// Check sources against their ASC MHL histories, and record each copied folder
+    /// in a new generation (`--mhl`; needs `batch.options.hash`).
+    pub mhl: bool,
+    /// Leave out the files already copied (`--resume`).
+    pub resume: bool,
+    /// No summary lines or warnings on stderr (`-q`).
+    pub quiet: bool,
+}
+
+/// Runs a batch with `--mhl` and `--resume` around it: checks the sources against
+/// their histories (and copies nothing when one does not match: `None`, the problems
+/// printed), leaves out what is already copied, copies, records the generations, and
+/// prints what it did on stderr (and in `--json-lines`). Returns the report for the
+/// caller to print.
+pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> Option<Report> {
+    use crate::output;
+    use crate::report::Format;
+    let painter = &batch.painter;
+    let jobs = batch.jobs.max(1);
+    let interrupted = &crate::interrupt::requested;
+    let mhl = offload.mhl && batch.options.hash.is_some();
+    let mhl_roots = if mhl { roots(&entries) } else { Vec::new() };
+    if mhl {
+        if mhl_roots.is_empty() && !offload.quiet {
+            output::stderr_line(
+                &painter.warning("--mhl records copied folders, and no folder is copied (-r?)"),
+            );
+        }
+        let note = |line: &str| {
+            if batch.list {
+                output::stderr_line(&format!("zcopy: {line}"));
+            }
+        };
+        match prepare(entries, &mhl_roots, jobs, interrupted, &note) {
+            Ok(kept) => entries = kept,
+            Err(problems) => {
+                for problem in problems {
+                    output::stderr_line(&painter.error(&problem));
+                }
+                output::stderr_line(
+                    &painter.error("a source does not match its ASC MHL history; nothing copied"),
+                );
+                return None;
+            }
+        }
+    }
+    let mut resumed_hashes = HashMap::new();
+    let mut resumed_skips = Vec::new();
+    if offload.resume {
+        if !batch.options.preserve.timestamps && !offload.quiet {
+            output::stderr_line(&painter.warning(
+                "--resume compares modification times, which copies keep only with -p or -a",
+            ));
+        }
+        let resumed = resume(entries, batch.options.hash, jobs, interrupted);
+        entries = resumed.entries;
+        resumed_hashes = resumed.hashes;
+        resumed_skips = resumed.skipped;
+        if batch.list || (batch.format == Format::Summary && !offload.quiet) {
+            output::stderr_line(&format!(
+                "zcopy: --resume: {} file{} already copied, skipped",
+                resumed_skips.len(),
+                if resumed_skips.len() == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    let mut report = crate::batch::run(entries, batch);
+    for mut skipped in resumed_skips {
+        skipped.paths.destination_root = skipped
+            .paths
+            .destination
+            .as_deref()
+            .and_then(|destination| crate::batch::destination_root(batch, Path::new(destination)))
+            .map(crate::report::path_text);
+        report.skipped.push(skipped);
+    }
+    if let (true, Some(algorithm)) = (mhl, batch.options.hash) {
+        let before = report.errors.len();
+        finish(
+            &mhl_roots,
+            &mut report,
+            algorithm,
+            resumed_hashes,
+            jobs,
+            interrupted,
+        );
+        for error in &mut report.errors[before..] {
+            error.paths.destination_root = error
+                .paths
+                .destination
+                .as_deref()
+                .and_then(|destination| {
+                    crate::batch::destination_root(batch, Path::new(destination))
+                })
+                .map(crate::report::path_text);
+            output::stderr_line(&painter.error(&error.error));
+            if batch.format == Format::JsonLines {
+                output::stdout_line(&crate::report::json_line("error", error));
+            }
+        }
+        if batch.format == Format::JsonLines {
+            for recorded in &report.mhl {
+                output::stdout_line(&crate::report::json_line("mhl", recorded));
+            }
+        }
+        if batch.format == Format::Summary && !offload.quiet {
+            for recorded in &report.mhl {
+                output::stderr_line(&format!(
+                    "zcopy: {}: ASC MHL generation {}, {} files{}",
+                    recorded.generation,
+                    recorded.sequence,
+                    recorded.files,
+                    if recorded.carried > 0 {
+                        format!(", after {} carried from the source", recorded.carried)
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+        }
+    }
+    Some(report)
+}

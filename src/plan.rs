@@ -726,6 +726,78 @@ fn inside(destination: &Path, directory: &Path) -> bool {
     }
 }
 
+/// A further destination's plan while it is merged: its entries, taken out as they
+/// are, and where each source's files are in it.
+type Pending = (Vec<Option<Entry>>, HashMap<PathBuf, Vec<usize>>);
+
+/// Plans a copy to several destination directories (`-t DIR` repeated): `plan_one`
+/// plans the copy into one of them, and the plans are merged so that each file's
+/// entries for every destination follow each other (the batch copies them side by
+/// side, reading the source once). Each destination keeps its own failures. The same
+/// directory given twice (by any path) is a usage error.
+pub fn for_destinations(
+    directories: &[PathBuf],
+    plan_one: impl Fn(&Path) -> Result<Vec<Entry>, UsageError>,
+) -> Result<Vec<Entry>, UsageError> {
+    let mut seen: Vec<(&Path, PathBuf)> = Vec::new();
+    for directory in directories {
+        let real = std::fs::canonicalize(directory).map_err(|err| {
+            UsageError(format!(
+                "target '{}' is not a directory ({err})",
+                directory.display()
+            ))
+        })?;
+        if let Some((first, _)) = seen.iter().find(|(_, other)| *other == real) {
+            return Err(UsageError(format!(
+                "destination '{}' is given twice (-t '{}' names the same directory)",
+                directory.display(),
+                first.display()
+            )));
+        }
+        seen.push((directory, real));
+    }
+    let mut plans = directories
+        .iter()
+        .map(|directory| plan_one(directory))
+        .collect::<Result<Vec<_>, _>>()?;
+    if plans.len() <= 1 {
+        return Ok(plans.pop().unwrap_or_default());
+    }
+    let first = plans.remove(0);
+    // Per further plan: its entries, taken out as they are merged, and where each
+    // source's files are.
+    let mut others: Vec<Pending> = plans
+        .into_iter()
+        .map(|plan| {
+            let mut files: HashMap<PathBuf, Vec<usize>> = HashMap::new();
+            for (index, entry) in plan.iter().enumerate().rev() {
+                if let Entry::File(job) = entry {
+                    files.entry(job.source.clone()).or_default().push(index);
+                }
+            }
+            (plan.into_iter().map(Some).collect(), files)
+        })
+        .collect();
+    let mut merged = Vec::new();
+    for entry in first {
+        let source = match &entry {
+            Entry::File(job) => Some(job.source.clone()),
+            _ => None,
+        };
+        merged.push(entry);
+        let Some(source) = source else { continue };
+        for (entries, files) in &mut others {
+            if let Some(index) = files.get_mut(&source).and_then(Vec::pop) {
+                merged.extend(entries[index].take());
+            }
+        }
+    }
+    for (entries, _) in others {
+        merged.extend(entries.into_iter().flatten());
+    }
+    Ok(merged)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

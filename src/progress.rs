@@ -76,6 +76,22 @@ impl Progress {
         }
     }
 
+    /// Names what bar `slot` copies to (a destination root, when there are several),
+    /// in place of `file`.
+    pub fn set_label(&self, slot: usize, label: &str) {
+        const WIDTH: usize = 24;
+        let characters: Vec<char> = label.chars().collect();
+        let label = if characters.len() > WIDTH {
+            let tail: String = characters[characters.len() - (WIDTH - 1)..]
+                .iter()
+                .collect();
+            format!("…{tail}")
+        } else {
+            label.to_string()
+        };
+        self.files[slot].set_prefix(label);
+    }
+
     /// Worker `slot` starts a file.
     pub fn start_file(&self, slot: usize, path: &Path, size: u64) {
         let bar = &self.files[slot];

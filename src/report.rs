@@ -106,6 +106,10 @@ pub struct Endpoints {
     /// The destination's exact bytes, when `destination` could not show them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_base64: Option<String>,
+    /// With several destinations (`-t DIR` repeated): the one this record is about, as
+    /// given on the command line. Absent with one destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_root: Option<String>,
 }
 
 impl Endpoints {
@@ -116,6 +120,7 @@ impl Endpoints {
             source_base64: path_base64(source),
             destination: destination.map(path_text),
             destination_base64: destination.and_then(path_base64),
+            destination_root: None,
         }
     }
 }
@@ -256,6 +261,10 @@ pub struct Report {
     pub mhl: Vec<crate::mhl::Recorded>,
     /// True when Ctrl-C or SIGTERM stopped the run early.
     pub interrupted: bool,
+    /// The destination roots when there are several (`-t DIR` repeated): the summary
+    /// gives a line for each.
+    #[serde(skip)]
+    pub destination_roots: Vec<String>,
     /// The statistics and the per-method counts.
     pub stats: StatsSnapshot,
 }
@@ -293,8 +302,76 @@ impl Report {
     }
 
     /// The human summary, e.g. `3 files, 4.20 GiB in 1.90 s, 2.21 GiB/s; 3 zero-copy
-    /// (clone 2, copy_file_range 1), 0 fallback`.
+    /// (clone 2, copy_file_range 1), 0 fallback`; with several destinations, first a
+    /// line for each ([`Report::destination_line`]).
     pub fn summary(&self) -> String {
+        let mut lines: Vec<String> = self
+            .destination_roots
+            .iter()
+            .map(|root| self.destination_line(root))
+            .collect();
+        lines.push(self.total_line());
+        lines.join("\n")
+    }
+
+    /// One destination's line of the summary: `ROOT: 3 files, 4.20 GiB (clone 2,
+    /// chunked 1)`, then what was skipped or failed there and its ASC MHL generation.
+    pub fn destination_line(&self, root: &str) -> String {
+        let here = |paths: &Endpoints| paths.destination_root.as_deref() == Some(root);
+        let copies: Vec<&FileRecord> = self
+            .files
+            .iter()
+            .filter(|file| here(&file.paths) && file.kind == Kind::Copy)
+            .collect();
+        let made = self.files.iter().filter(|file| here(&file.paths)).count() - copies.len();
+        let mut methods = std::collections::BTreeMap::new();
+        for method in copies.iter().filter_map(|file| file.method) {
+            *methods.entry(method.name()).or_insert(0u64) += 1;
+        }
+        let methods: Vec<String> = methods
+            .iter()
+            .map(|(name, count)| format!("{name} {count}"))
+            .collect();
+        let mut line = format!(
+            "{root}: {} {}, {}",
+            copies.len(),
+            if copies.len() == 1 { "file" } else { "files" },
+            human_bytes(copies.iter().map(|file| file.bytes).sum())
+        );
+        if !methods.is_empty() {
+            line.push_str(&format!(" ({})", methods.join(", ")));
+        }
+        if made > 0 {
+            line.push_str(&format!("; {made} made"));
+        }
+        let verified = copies.iter().filter(|file| file.verified).count();
+        if verified > 0 {
+            line.push_str(&format!("; {verified} verified"));
+        }
+        let skipped = self.skipped.iter().filter(|skip| here(&skip.paths)).count();
+        if skipped > 0 {
+            line.push_str(&format!("; {skipped} skipped"));
+        }
+        let failed = self
+            .errors
+            .iter()
+            .filter(|error| here(&error.paths))
+            .count();
+        if failed > 0 {
+            line.push_str(&format!("; {failed} failed"));
+        }
+        if let Some(recorded) = self
+            .mhl
+            .iter()
+            .find(|recorded| Path::new(&recorded.generation).starts_with(root))
+        {
+            line.push_str(&format!("; ASC MHL generation {}", recorded.sequence));
+        }
+        line
+    }
+
+    /// The summary's line for the whole run.
+    fn total_line(&self) -> String {
         let stats = &self.stats;
         let files = self
             .files

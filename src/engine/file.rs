@@ -7,6 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::fanout::Shared;
 use super::ladder::run_ladder;
 use super::verify;
 use super::{Cause, Copied, CopyOptions, Error, Observer, Operation, Outcome};
@@ -43,6 +44,26 @@ pub fn copy_planned_file(
     destination: &Path,
     options: &CopyOptions,
     observer: &dyn Observer,
+) -> Result<Outcome, Error> {
+    copy_shared(
+        source,
+        looked_at,
+        destination,
+        options,
+        observer,
+        Shared::default(),
+    )
+}
+
+/// [`copy_planned_file`] for one destination of several ([`super::fanout`]): the
+/// source's media hash and the chunk copy's reads come from `shared` when it has them.
+pub(crate) fn copy_shared(
+    source: &Path,
+    looked_at: Option<&Metadata>,
+    destination: &Path,
+    options: &CopyOptions,
+    observer: &dyn Observer,
+    shared: Shared<'_>,
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
     // Everything that can refuse or skip the file is decided from stats, before the
@@ -156,14 +177,19 @@ pub fn copy_planned_file(
     if options.default_mode && keep_mode_of.is_none() {
         set_default_mode(&temp)?;
     }
-    let (method, copied) = run_ladder(&src, &mut temp, options, observer)?;
+    let (method, copied) = run_ladder(&src, &mut temp, options, observer, shared)?;
     // The source check comes first: a source truncated mid-copy is a changed source,
     // not a failed verification.
     if !stream {
         verify::source_unchanged(&src)?;
     }
     let verified = verify::check(&src, &temp, copied, options.verify, observer)?;
-    let hash = verify::media_hash(&src, &temp, options.hash, observer)?;
+    let hash = match shared.source_hash {
+        Some(source_hash) => {
+            verify::media_hash_against(&src, &temp, options.hash, source_hash, observer)?
+        }
+        None => verify::media_hash(&src, &temp, options.hash, observer)?,
+    };
     if options.preserve.any() {
         // After verification, which reads the copy and would move its access time.
         preserve::apply(

@@ -6,6 +6,7 @@
 
 use std::io;
 
+use super::fanout::Shared;
 use super::file::Source;
 use super::*;
 use crate::atomic::TempDest;
@@ -79,6 +80,23 @@ pub(crate) fn classify(operation: Operation, err: io::Error) -> RungError {
 /// overhead outweighs its benefit for small files, and a clone moves no bytes at all.
 /// Below the threshold the byte-copying kernel rungs give way to the chunk copy.
 fn rungs(src: &Source<'_>, options: &CopyOptions) -> &'static [Method] {
+    rungs_for(src.metadata.len(), src.size_is_exact, options)
+}
+
+/// True when the ladder for a regular file of this size can only clone or copy through
+/// a buffer: the destinations of one source that do not clone then share one read
+/// loop ([`super::fanout`]).
+pub(crate) fn copies_in_user_space(metadata: &std::fs::Metadata, options: &CopyOptions) -> bool {
+    let rungs = rungs_for(metadata.len(), true, options);
+    options.sparse != Sparse::Always
+        && rungs.contains(&Method::Chunked)
+        && rungs
+            .iter()
+            .all(|method| matches!(method, Method::Clone | Method::Chunked))
+}
+
+/// [`rungs`] from the size alone (`size_is_exact`: false for procfs-like files).
+fn rungs_for(size: u64, size_is_exact: bool, options: &CopyOptions) -> &'static [Method] {
     if let Some(forced) = options.forced_method {
         let index = Method::ALL
             .iter()
@@ -89,17 +107,17 @@ fn rungs(src: &Source<'_>, options: &CopyOptions) -> &'static [Method] {
     if options.reflink == Reflink::Always {
         return &[Method::Clone];
     }
-    if !options.zero_copy || !src.size_is_exact || options.sparse == Sparse::Always {
+    if !options.zero_copy || !size_is_exact || options.sparse == Sparse::Always {
         return &[Method::Chunked];
     }
     if options.sparse == Sparse::Never {
         // A clone shares the source's holes, and copy_file_range may clone too.
-        if src.metadata.len() < options.min_size {
+        if size < options.min_size {
             return &[Method::Chunked];
         }
         return platform_rungs(Reflink::Never);
     }
-    if src.metadata.len() < options.min_size {
+    if size < options.min_size {
         return small_file_rungs(options.reflink);
     }
     platform_rungs(options.reflink)
@@ -152,7 +170,11 @@ pub(super) fn run_ladder(
     temp: &mut TempDest,
     options: &CopyOptions,
     observer: &dyn Observer,
+    shared: Shared<'_>,
 ) -> Result<(Method, u64), Error> {
+    // Whatever the ladder ends in, the other destinations of this source no longer
+    // wait for this one to join their chunk copy.
+    let _decided = Decided(shared.fanout);
     let rungs = rungs(src, options);
     let source_device = device(&src.metadata);
     for (index, &method) in rungs.iter().enumerate() {
@@ -170,7 +192,7 @@ pub(super) fn run_ladder(
             ));
             continue;
         }
-        match run_rung(method, src, temp, options, observer) {
+        match run_rung(method, src, temp, options, observer, shared) {
             Ok(bytes) => {
                 observer.note(&format!(
                     "{}: copied {bytes} bytes with {}",
@@ -246,6 +268,7 @@ fn run_rung(
     temp: &mut TempDest,
     options: &CopyOptions,
     observer: &dyn Observer,
+    shared: Shared<'_>,
 ) -> RungResult {
     let size = src.metadata.len();
     if method == Method::Clone {
@@ -298,7 +321,19 @@ fn run_rung(
             options.kernel_chunk,
             observer,
         )?,
-        _ => chunked::copy(&src.file, temp.file(), &data, options.chunk_size, observer)?,
+        _ => match shared.fanout.and_then(|(fanout, index)| {
+            fanout.copy(
+                index,
+                &src.file,
+                temp.file(),
+                &data,
+                options.chunk_size,
+                observer,
+            )
+        }) {
+            Some(result) => result?,
+            None => chunked::copy(&src.file, temp.file(), &data, options.chunk_size, observer)?,
+        },
     };
     segments::extend_over_trailing_hole(temp.file(), &data, size)
         .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
@@ -312,6 +347,7 @@ fn run_rung(
     temp: &mut TempDest,
     options: &CopyOptions,
     observer: &dyn Observer,
+    _shared: Shared<'_>,
 ) -> RungResult {
     let size = src.metadata.len();
     match method {
@@ -333,6 +369,7 @@ fn run_rung(
     temp: &mut TempDest,
     options: &CopyOptions,
     observer: &dyn Observer,
+    _shared: Shared<'_>,
 ) -> RungResult {
     match method {
         Method::CopyFileEx => windows::copy_file_ex(src.path, temp),
@@ -350,8 +387,20 @@ fn run_rung(
     temp: &mut TempDest,
     options: &CopyOptions,
     observer: &dyn Observer,
+    _shared: Shared<'_>,
 ) -> RungResult {
     chunked::copy_until_eof(&src.file, temp.file(), options.chunk_size, observer)
+}
+
+/// Leaves a destination's place in a shared chunk copy when dropped.
+struct Decided<'a>(Option<(&'a super::fanout::Fanout, usize)>);
+
+impl Drop for Decided<'_> {
+    fn drop(&mut self) {
+        if let Some((fanout, index)) = self.0 {
+            fanout.leave(index);
+        }
+    }
 }
 
 #[cfg(unix)]

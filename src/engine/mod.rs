@@ -18,6 +18,7 @@ mod chunked;
 mod clone;
 #[cfg(target_os = "linux")]
 mod copy_range;
+mod fanout;
 mod file;
 mod ladder;
 #[cfg(target_os = "macos")]
@@ -34,6 +35,7 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::time::Duration;
 
+pub use fanout::{copy_to_destinations, Target};
 pub use file::{copy_file, copy_planned_file};
 pub(crate) use ladder::{classify, RungError, RungResult};
 

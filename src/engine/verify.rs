@@ -186,6 +186,48 @@ pub(crate) fn media_hash(
     Ok(Some((algorithm, source_hash)))
 }
 
+/// [`media_hash`] with the source's hash computed elsewhere, once for all its
+/// destinations ([`super::fanout`]): the copy is read back from the device on this
+/// thread, then compared with the source's hash when that is ready.
+pub(crate) fn media_hash_against(
+    source: &Source<'_>,
+    temp: &TempDest,
+    algorithm: Option<Algorithm>,
+    source_hash: &super::fanout::SourceHash,
+    observer: &dyn Observer,
+) -> Result<Option<(Algorithm, String)>, Error> {
+    let Some(algorithm) = algorithm else {
+        return Ok(None);
+    };
+    if !source.size_is_exact {
+        return Ok(None);
+    }
+    let copy_hash = hash::read_back(temp.file(), temp.destination(), algorithm, &|| {
+        observer.interrupted()
+    });
+    let source_hash = source_hash.wait();
+    if observer.interrupted() {
+        return Err(Error::new(
+            temp.destination(),
+            Operation::Verify,
+            Cause::Interrupted,
+        ));
+    }
+    let (source_hash, copy_hash) = (source_hash?, copy_hash?);
+    if source_hash != copy_hash {
+        return Err(Error::new(
+            temp.destination(),
+            Operation::Verify,
+            Cause::HashMismatch {
+                algorithm: algorithm.name(),
+                source: source_hash,
+                copy: copy_hash,
+            },
+        ));
+    }
+    Ok(Some((algorithm, source_hash)))
+}
+
 /// The parts of `ranges` not covered by `covered` (both sorted and disjoint).
 fn outside(ranges: &[Range<u64>], covered: &[Range<u64>]) -> Vec<Range<u64>> {
     let mut result = Vec::new();
