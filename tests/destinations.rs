@@ -1,0 +1,502 @@
+//! Several destinations at once (`-t DIR` repeated): every file to every destination,
+//! each with its own ladder and verification, across real filesystems; one destination
+//! failing (full, read-only) never stops the others; `--mhl` and `--resume` per
+//! destination; the source read once per file whatever the number of destinations.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use common::*;
+use serde_json::Value;
+
+fn os(text: &str) -> &OsStr {
+    OsStr::new(text)
+}
+
+/// A card: one clip above the zero-copy threshold, small frames in a folder, an empty
+/// file.
+fn make_card(root: &Path) -> Vec<&'static str> {
+    std::fs::create_dir_all(root.join("Clips/A001C002")).unwrap();
+    write_pattern(&root.join("Clips/A001C001.mov"), 12 * MIB + 17, 1);
+    write_pattern(&root.join("Clips/A001C002/frame 0001.dng"), 300_000, 2);
+    write_pattern(&root.join("Clips/A001C002/frame 0002.dng"), 300_001, 3);
+    std::fs::write(root.join("Clips/empty.txt"), b"").unwrap();
+    vec![
+        "Clips/A001C001.mov",
+        "Clips/A001C002/frame 0001.dng",
+        "Clips/A001C002/frame 0002.dng",
+        "Clips/empty.txt",
+    ]
+}
+
+/// The file records of one destination root.
+fn records_of<'a>(json: &'a Value, root: &Path) -> Vec<&'a Value> {
+    json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|file| file["destination_root"] == root.to_str().unwrap())
+        .collect()
+}
+
+fn errors_of<'a>(json: &'a Value, root: &Path) -> Vec<&'a Value> {
+    json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|error| error["destination_root"] == root.to_str().unwrap())
+        .collect()
+}
+
+/// The method that copied `relative` to `root`.
+fn method_of(json: &Value, root: &Path, relative: &str) -> String {
+    let destination = root.join("A001").join(relative);
+    let record = records_of(json, root)
+        .into_iter()
+        .find(|file| file["destination"] == destination.to_str().unwrap())
+        .unwrap_or_else(|| panic!("no record of {}: {json:#}", destination.display()));
+    record["method"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn two_and_three_destinations_across_filesystems() {
+    let test = "two_and_three_destinations_across_filesystems";
+    let Some(mounts) = mounts(test) else { return };
+    // The card on btrfs: a destination on the same btrfs gets clones.
+    let card_dir = dir_on(&mounts.btrfs);
+    let card = card_dir.path().join("A001");
+    let files = make_card(&card);
+    let layouts: [&[&Path]; 2] = [
+        &[&mounts.btrfs, &mounts.ext4],
+        &[&mounts.xfs, &mounts.tmpfs, &mounts.btrfs],
+    ];
+    for filesystems in layouts {
+        let dirs: Vec<tempfile::TempDir> = filesystems.iter().map(|fs| dir_on(fs)).collect();
+        let roots: Vec<PathBuf> = dirs.iter().map(|dir| dir.path().to_path_buf()).collect();
+        let mut args = vec![os("-r"), os("--hash"), os("xxh64")];
+        for root in &roots {
+            args.extend([os("-t"), root.as_os_str()]);
+        }
+        args.push(card.as_os_str());
+        let (code, json, stderr) = zcopy_json(card_dir.path(), &args);
+        assert_eq!(code, 0, "{stderr}\n{json:#}");
+        assert_eq!(
+            json["files"].as_array().unwrap().len(),
+            files.len() * roots.len(),
+            "{json:#}"
+        );
+        for (root, filesystem) in roots.iter().zip(filesystems) {
+            let records = records_of(&json, root);
+            assert_eq!(records.len(), files.len(), "{json:#}");
+            for record in &records {
+                assert_eq!(record["verified"], true, "{record:#}");
+                assert!(record["hashes"]["xxh64"].is_string(), "{record:#}");
+            }
+            for relative in &files {
+                assert_same_content(&card.join(relative), &root.join("A001").join(relative));
+            }
+            let clip = method_of(&json, root, "Clips/A001C001.mov");
+            let frame = method_of(&json, root, "Clips/A001C002/frame 0001.dng");
+            if *filesystem == mounts.btrfs.as_path() {
+                assert_eq!(clip, "clone", "same filesystem as the card: {json:#}");
+                assert_eq!(frame, "clone", "{json:#}");
+            } else {
+                assert_ne!(clip, "clone", "{json:#}");
+                assert_ne!(frame, "clone", "{json:#}");
+            }
+            assert_no_debris(&root.join("A001"));
+        }
+        // The summary: one line per destination, then the total.
+        let mut command = zcopy(card_dir.path());
+        command.args(["-r", "-f"]);
+        for root in &roots {
+            command.arg("-t").arg(root);
+        }
+        let output = command.arg(&card).output().unwrap();
+        assert!(output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        for root in &roots {
+            let lines: Vec<&str> = stderr
+                .lines()
+                .filter(|line| line.starts_with(&format!("{}: ", root.display())))
+                .collect();
+            assert_eq!(lines.len(), 1, "{stderr}");
+            assert!(lines[0].contains("4 files"), "{stderr}");
+        }
+        assert!(
+            stderr.contains(&format!("{} files,", 4 * roots.len())),
+            "{stderr}"
+        );
+    }
+}
+
+/// Runs a tool; panics with its output unless it exits 0.
+fn tool(program: &str, args: &[&OsStr]) {
+    let output = StdCommand::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("{program}: {err}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The ASC MHL generation files of a copied folder.
+fn generations(folder: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder.join("ascmhl")) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "mhl"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_destination_that_fills_up_fails_alone_and_the_others_get_their_history() {
+    let test = "a_destination_that_fills_up_fails_alone_and_the_others_get_their_history";
+    let Some(mounts) = mounts(test) else { return };
+    if !require_tool(test, "xmllint") {
+        return;
+    }
+    let fixture = fixture_dir();
+    let small = fixture.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let _small = mount_for_test(&["-t", "tmpfs", "-o", "size=16m", "tmpfs"], &small);
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    std::fs::create_dir(&card).unwrap();
+    // 24 MiB: the 16 MiB destination fills up part way through.
+    for index in 0..6 {
+        write_pattern(&card.join(format!("C{index}.mov")), 4 * MIB, index + 60);
+    }
+    let ext4 = dir_on(&mounts.ext4);
+    let xfs = dir_on(&mounts.xfs);
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[
+            os("-r"),
+            os("-j"),
+            os("2"),
+            os("--mhl"),
+            os("-t"),
+            ext4.path().as_os_str(),
+            os("-t"),
+            small.as_os_str(),
+            os("-t"),
+            xfs.path().as_os_str(),
+            card.as_os_str(),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    // The full one: ENOSPC, no generation, no temporary files, and whatever is under
+    // a final name is complete.
+    let full = errors_of(&json, &small);
+    assert!(full.iter().any(|error| error["errno"] == 28), "{json:#}");
+    assert!(
+        full.iter().any(|error| error["operation"] == "mhl"),
+        "{json:#}"
+    );
+    assert!(!small.join("A001/ascmhl").exists());
+    assert_no_debris(&small.join("A001"));
+    for name in list(&small.join("A001")) {
+        assert_same_content(&card.join(&name), &small.join("A001").join(&name));
+    }
+    assert!(list(&small.join("A001")).len() < 6);
+    // The others: every file, verified, and a history that validates.
+    for root in [ext4.path(), xfs.path()] {
+        assert!(errors_of(&json, root).is_empty(), "{json:#}");
+        let records = records_of(&json, root);
+        assert_eq!(records.len(), 6, "{json:#}");
+        assert!(records.iter().all(|file| file["verified"] == true));
+        for index in 0..6 {
+            let name = format!("C{index}.mov");
+            assert_same_content(&card.join(&name), &root.join("A001").join(&name));
+        }
+        let history = generations(&root.join("A001"));
+        assert_eq!(history.len(), 1, "{}", root.display());
+        let text = std::fs::read_to_string(&history[0]).unwrap();
+        assert_eq!(text.matches("<hash>").count(), 6, "{text}");
+        let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ascmhl/ASCMHL.xsd");
+        tool(
+            "xmllint",
+            &[
+                os("--noout"),
+                os("--schema"),
+                schema.as_os_str(),
+                history[0].as_os_str(),
+            ],
+        );
+        let output = zcopy(dir.path())
+            .arg("verify")
+            .arg(root.join("A001"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let recorded = json["mhl"].as_array().unwrap();
+    assert_eq!(recorded.len(), 2, "{json:#}");
+}
+
+#[test]
+fn a_read_only_destination_fails_alone() {
+    let test = "a_read_only_destination_fails_alone";
+    if !require_root(test, "mounts a read-only tmpfs") {
+        return;
+    }
+    let fixture = fixture_dir();
+    let read_only = fixture.path().join("ro");
+    std::fs::create_dir(&read_only).unwrap();
+    let _mounted = mount_for_test(&["-t", "tmpfs", "-o", "ro,size=4m", "tmpfs"], &read_only);
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    let files = make_card(&card);
+    let good = dir.path().join("good");
+    std::fs::create_dir(&good).unwrap();
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[
+            os("-r"),
+            os("--hash"),
+            os("xxh3"),
+            os("-t"),
+            read_only.as_os_str(),
+            os("-t"),
+            good.as_os_str(),
+            card.as_os_str(),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let failed = errors_of(&json, &read_only);
+    assert!(!failed.is_empty(), "{json:#}");
+    assert!(
+        failed.iter().any(|error| error["errno"] == libc::EROFS),
+        "{json:#}"
+    );
+    assert_eq!(
+        failed.len(),
+        json["errors"].as_array().unwrap().len(),
+        "{json:#}"
+    );
+    assert!(records_of(&json, &read_only).is_empty(), "{json:#}");
+    assert!(errors_of(&json, &good).is_empty(), "{json:#}");
+    assert_eq!(records_of(&json, &good).len(), files.len(), "{json:#}");
+    for relative in &files {
+        assert_same_content(&card.join(relative), &good.join("A001").join(relative));
+    }
+    assert!(stderr.contains(read_only.to_str().unwrap()), "{stderr}");
+}
+
+#[test]
+fn resume_copies_to_each_destination_only_what_it_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    let files = make_card(&card);
+    let (first, second) = (dir.path().join("raid"), dir.path().join("shuttle"));
+    for root in [&first, &second] {
+        std::fs::create_dir(root).unwrap();
+        let output = zcopy(dir.path())
+            .args(["-r", "-p", "-t"])
+            .arg(root)
+            .arg(&card)
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+    }
+    // The second destination was left part way: one file missing, one cut short.
+    std::fs::remove_file(second.join("A001/Clips/A001C001.mov")).unwrap();
+    let cut = second.join("A001/Clips/A001C002/frame 0002.dng");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&cut)
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[
+            os("-r"),
+            os("-p"),
+            os("--resume"),
+            os("--hash"),
+            os("xxh64"),
+            os("-t"),
+            first.as_os_str(),
+            os("-t"),
+            second.as_os_str(),
+            card.as_os_str(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(records_of(&json, &first).is_empty(), "{json:#}");
+    let copied: Vec<&str> = records_of(&json, &second)
+        .iter()
+        .map(|file| file["destination"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        copied,
+        [
+            second.join("A001/Clips/A001C001.mov").to_str().unwrap(),
+            cut.to_str().unwrap()
+        ],
+        "{json:#}"
+    );
+    let skipped = json["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 2 * files.len() - 2, "{json:#}");
+    let skipped_first = skipped
+        .iter()
+        .filter(|skip| skip["destination_root"] == first.to_str().unwrap())
+        .count();
+    assert_eq!(skipped_first, files.len(), "{json:#}");
+    for root in [&first, &second] {
+        for relative in &files {
+            assert_same_content(&card.join(relative), &root.join("A001").join(relative));
+        }
+    }
+}
+
+/// Bytes read from `source` (by read, pread64) in an `strace -y` log of one thread.
+fn bytes_read_from(log: &str, source: &Path) -> u64 {
+    let marker = format!("<{}>", source.display());
+    log.lines()
+        .filter(|line| {
+            (line.contains("read(") || line.contains("pread64(")) && line.contains(&marker)
+        })
+        .filter_map(|line| line.rsplit("= ").next()?.trim().parse::<i64>().ok())
+        .filter(|&bytes| bytes > 0)
+        .map(|bytes| bytes as u64)
+        .sum()
+}
+
+#[test]
+fn the_source_is_read_once_whatever_the_number_of_destinations() {
+    let test = "the_source_is_read_once_whatever_the_number_of_destinations";
+    if !require_tool(test, "strace") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("clip.mov");
+    let size = 6 * MIB + 5;
+    write_pattern(&source, size, 9);
+    let bin = env!("CARGO_BIN_EXE_zcopy");
+    let read_with = |destinations: usize| -> u64 {
+        let roots: Vec<PathBuf> = (0..destinations)
+            .map(|index| {
+                let root = dir.path().join(format!("d{destinations}-{index}"));
+                std::fs::create_dir(&root).unwrap();
+                root
+            })
+            .collect();
+        // One log per thread (-ff): no call is split into "unfinished" and "resumed"
+        // halves by another thread's.
+        let logs = dir.path().join(format!("trace{destinations}"));
+        std::fs::create_dir(&logs).unwrap();
+        let mut command = StdCommand::new("strace");
+        command
+            .args(["-ff", "-y", "-qq", "-e", "trace=read,pread64", "-o"])
+            .arg(logs.join("log"))
+            .arg(bin)
+            // The chunk copy reads the source in user space: the path whose reads could
+            // be repeated per destination. 1 MiB chunks: several reads per file.
+            .args([
+                "--no-env-file",
+                "-q",
+                "--method",
+                "chunked",
+                "--chunk-size-mb",
+                "1",
+                "--hash",
+                "xxh64",
+            ]);
+        for root in &roots {
+            command.arg("-t").arg(root);
+        }
+        let output = command.arg(&source).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for root in &roots {
+            assert_same_content(&source, &root.join("clip.mov"));
+        }
+        std::fs::read_dir(&logs)
+            .unwrap()
+            .map(|log| {
+                bytes_read_from(
+                    &std::fs::read_to_string(log.unwrap().path()).unwrap(),
+                    &source,
+                )
+            })
+            .sum()
+    };
+    let one = read_with(1);
+    // Once for the media hash, once for the chunk copy.
+    assert_eq!(one, 2 * size);
+    assert_eq!(read_with(2), one);
+    assert_eq!(read_with(3), one);
+}
+
+#[test]
+fn the_same_directory_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), b"a").unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    std::os::unix::fs::symlink("out", dir.path().join("link")).unwrap();
+    for second in ["out/", "link", "./out"] {
+        let output = zcopy(dir.path())
+            .args(["-t", "out", "-t", second, "a.txt"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{second}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("destination '{second}' is given twice")),
+            "{stderr}"
+        );
+        assert!(list(&dir.path().join("out")).is_empty());
+    }
+}
+
+#[test]
+fn a_destination_inside_the_source_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    let files = make_card(&card);
+    let inside = card.join("Clips");
+    let good = dir.path().join("good");
+    std::fs::create_dir(&good).unwrap();
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[
+            os("-r"),
+            os("-t"),
+            inside.as_os_str(),
+            os("-t"),
+            good.as_os_str(),
+            card.as_os_str(),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot copy a directory into itself ('{}')",
+            inside.join("A001").display()
+        )),
+        "{stderr}"
+    );
+    assert!(!inside.join("A001").exists());
+    assert_eq!(records_of(&json, &good).len(), files.len(), "{json:#}");
+}
