@@ -25,7 +25,7 @@ function __fish_zcopy_using_subcommand
 end
 
 complete -c zcopy -n "__fish_zcopy_needs_command" -l files-from -d 'Read source paths from FILE (\'-\' for stdin), one per line; the last PATH is the destination directory. Relative paths keep their place under it' -r -F
-complete -c zcopy -n "__fish_zcopy_needs_command" -s t -l target-directory -d 'Copy every source into DIR (all PATHs are sources)' -r -f -a "(__fish_complete_directories)"
+complete -c zcopy -n "__fish_zcopy_needs_command" -s t -l target-directory -d 'Copy every source into DIR (all PATHs are sources). May be repeated: every file then goes to every DIR, the copies written side by side, each verified on its own, the source read once' -r -f -a "(__fish_complete_directories)"
 complete -c zcopy -n "__fish_zcopy_needs_command" -s b -l backup -d 'Keep each replaced destination under a backup name: CONTROL none/off (no backups), numbered/t (NAME.~N~), existing/nil (numbered if such backups exist, else simple; the default), simple/never (NAME~) [env: VERSION_CONTROL]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -s S -l suffix -d 'The suffix of simple backups (default ~; implies -b) [env: SIMPLE_BACKUP_SUFFIX]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l sparse -d 'Holes in copies: auto (keep the source\'s), always (also make holes of zero blocks; uses the chunk copy), never (write every byte; no clone)' -r -f -a "auto\t'Keep the source\'s holes (found with SEEK_DATA), and clones share them'
