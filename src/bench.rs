@@ -486,6 +486,86 @@ pub fn raw_copy_tree(
     })
 }
 
+/// The same file copied to one destination, then to two at once (`-t` twice): on the
+/// directory measured and the first further one (another filesystem), or on two
+/// directories of the one measured, which the row says. The ratio of the two rows is
+/// what a second destination costs.
+fn destinations_table(
+    dir: &Path,
+    options: &BenchOptions,
+    log: &dyn Fn(&str),
+) -> std::io::Result<Table> {
+    let size = options.sizes.iter().copied().max().unwrap_or(100 << 20);
+    let source = dir.join("destinations.src");
+    log(&format!(
+        "writing a {} file for the destinations",
+        human_bytes(size)
+    ));
+    make_file(&source, size)?;
+    let other = match options.tree_directories.first() {
+        Some(extra) => Some(
+            tempfile::Builder::new()
+                .prefix("zcopy-bench-")
+                .tempdir_in(extra)?,
+        ),
+        None => None,
+    };
+    let second = other
+        .as_ref()
+        .map_or(dir, |other| other.path())
+        .join("second.dst");
+    let label = match &options.tree_directories.first() {
+        Some(extra) => format!(
+            "zcopy -t {} -t {}",
+            filesystem_of(dir),
+            filesystem_of(extra)
+        ),
+        None => format!("zcopy -t -t (two directories on {})", filesystem_of(dir)),
+    };
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("zcopy"));
+    let into = |extra: Option<PathBuf>| -> CommandFor {
+        let exe = exe.clone();
+        Box::new(move |src: &Path, dst: &Path| {
+            let _ = std::fs::create_dir(dst);
+            let mut command = Command::new(&exe);
+            command.args(["--no-env-file", "-q", "-t"]).arg(dst);
+            if let Some(extra) = &extra {
+                remove(extra);
+                let _ = std::fs::create_dir(extra);
+                command.arg("-t").arg(extra);
+            }
+            command.arg(src);
+            command
+        })
+    };
+    let contenders = [
+        Contender {
+            name: "zcopy -t (one destination)".to_string(),
+            runner: Runner::Program(into(None)),
+        },
+        Contender {
+            name: label,
+            runner: Runner::Program(into(Some(second.clone()))),
+        },
+    ];
+    let destination = dir.join("first.dst");
+    let race_spec = Race {
+        title: format!(
+            "{} file to one destination, then to two (the ratio is the second's cost)",
+            human_bytes(size)
+        ),
+        unit: "MB/s",
+        rounds: options.rounds,
+        source: &source,
+        destination: &destination,
+        work: size as f64 / (1u64 << 20) as f64,
+    };
+    let table = race(race_spec, &contenders, log);
+    remove(&second);
+    std::fs::remove_file(&source)?;
+    table
+}
+
 /// Ctrl-C ends the bench between runs; its files go with the temporary directory.
 fn stop_if_interrupted() -> std::io::Result<()> {
     if crate::interrupt::requested() {
@@ -564,6 +644,9 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
         work: 1.0,
     };
     tables.push(race(race_spec, &cold, log)?);
+
+    // Several destinations: the largest file to one directory, then to two at once.
+    tables.push(destinations_table(dir, options, log)?);
 
     // Peak RSS on the kernel path and on the chunk path.
     log(&format!(

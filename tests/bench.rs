@@ -36,8 +36,19 @@ fn bench_runs_and_reports_every_section() {
             "50 files of 64.00 KiB",
             "500 files of 1.00 KiB",
             "2 frames of 12.00 MiB (image sequence)",
-            "one 4.00 KiB file (cold start)"
+            "one 4.00 KiB file (cold start)",
+            "4.00 MiB file to one destination, then to two (the ratio is the second's cost)"
         ]
+    );
+    let destinations = json["tables"][5]["rows"].as_array().unwrap();
+    assert_eq!(destinations.len(), 2);
+    assert!(destinations[1]["contender"]
+        .as_str()
+        .unwrap()
+        .contains("two directories on"));
+    assert!(
+        destinations[1]["rate"].as_f64().unwrap() > 0.0,
+        "{destinations:?}"
     );
     // Every run is timed up to syncfs as well, which can only take longer.
     for table in json["tables"].as_array().unwrap() {
@@ -103,6 +114,7 @@ fn bench_runs_and_reports_every_section() {
         "100 files of 1.00 KiB",
         "1 frames of 12.00 MiB (image sequence)",
         "one 4.00 KiB file (cold start)",
+        "to one destination, then to two",
         "peak RSS",
     ] {
         assert!(text.contains(heading), "{text}");
