@@ -62,7 +62,13 @@ pub fn prepare(
     note: &dyn Fn(&str),
 ) -> Result<Vec<Entry>, Vec<String>> {
     let mut problems = Vec::new();
-    for root in roots.iter().filter(|root| History::exists(&root.source)) {
+    // With several destinations each source folder is a root once per destination:
+    // it is checked once.
+    let mut checked = std::collections::HashSet::new();
+    for root in roots
+        .iter()
+        .filter(|root| History::exists(&root.source) && checked.insert(&root.source))
+    {
         let result =
             mhl::verify::Plan::new(&root.source).map(|plan| plan.run(jobs, interrupted, &|_| {}));
         match result {
@@ -144,21 +150,32 @@ pub fn resume(
     match algorithm {
         None => done.extend(candidates.into_iter().map(|index| (index, None))),
         Some(algorithm) => {
-            let files: Vec<(PathBuf, Vec<Algorithm>)> = candidates
+            // Each file to hash once: with several destinations a source is the
+            // source of a candidate per destination.
+            let mut files: Vec<(PathBuf, Vec<Algorithm>)> = Vec::new();
+            let mut positions: HashMap<PathBuf, usize> = HashMap::new();
+            let mut position_of = |path: &Path| {
+                *positions.entry(path.to_path_buf()).or_insert_with(|| {
+                    files.push((path.to_path_buf(), vec![algorithm]));
+                    files.len() - 1
+                })
+            };
+            let pairs: Vec<(usize, usize, usize)> = candidates
                 .iter()
-                .flat_map(|&index| {
+                .map(|&index| {
                     let Entry::File(job) = &entries[index] else {
                         unreachable!("only files are candidates")
                     };
-                    [
-                        (job.source.clone(), vec![algorithm]),
-                        (job.destination.clone(), vec![algorithm]),
-                    ]
+                    (
+                        index,
+                        position_of(&job.source),
+                        position_of(&job.destination),
+                    )
                 })
                 .collect();
             let hashes = mhl::hash_files(&files, jobs, interrupted, &|_| {});
-            for (pair, &index) in hashes.chunks(2).zip(&candidates) {
-                if let [Ok(source), Ok(destination)] = pair {
+            for (index, source, destination) in pairs {
+                if let (Ok(source), Ok(destination)) = (&hashes[source], &hashes[destination]) {
                     if source == destination {
                         done.insert(index, Some(source[0].1.clone()));
                     }

@@ -55,24 +55,52 @@ pub fn copy_to_destinations(
     targets: &[Target<'_>],
     options: &CopyOptions,
 ) -> Vec<Result<Outcome, Error>> {
-    let looked_at = match looked_at {
-        Some(metadata) => metadata.clone(),
-        None => match std::fs::metadata(source) {
-            Ok(metadata) => metadata,
-            Err(err) => {
-                return targets
-                    .iter()
-                    .map(|_| {
-                        Err(Error::os(
-                            source,
-                            Operation::StatSource,
-                            io::Error::from(err.kind()),
-                        ))
-                    })
-                    .collect()
-            }
-        },
+    let looked_at = match looked_at
+        .cloned()
+        .or_else(|| std::fs::metadata(source).ok())
+    {
+        Some(metadata) => metadata,
+        // Each destination's own stat fails and says why.
+        None => {
+            return targets
+                .iter()
+                .map(|target| {
+                    super::file::copy_shared(
+                        source,
+                        None,
+                        target.destination,
+                        options,
+                        target.observer,
+                        Shared::default(),
+                    )
+                })
+                .collect()
+        }
     };
+    if !looked_at.is_file() && options.copy_contents && targets.len() > 1 {
+        // A FIFO or device (--copy-contents) yields its bytes once: readers side by
+        // side would each get a part, and a second reader after the first would wait
+        // for a writer forever.
+        let mut outcomes = vec![super::file::copy_shared(
+            source,
+            Some(&looked_at),
+            targets[0].destination,
+            options,
+            targets[0].observer,
+            Shared::default(),
+        )];
+        outcomes.extend(targets[1..].iter().map(|target| {
+            Err(Error::new(
+                target.destination,
+                Operation::OpenSource,
+                Cause::Invalid(format!(
+                    "{} is read once (not a regular file): it is copied to the first destination only",
+                    source.display()
+                )),
+            ))
+        }));
+        return outcomes;
+    }
     let regular = looked_at.is_file() && !options.attributes_only;
     let hash_shared = match options.hash {
         Some(_) if regular => targets.len() > 1 || looked_at.len() >= OVERLAP_HASH_MIN,
