@@ -500,3 +500,26 @@ fn a_destination_inside_the_source_fails_alone() {
     assert!(!inside.join("A001").exists());
     assert_eq!(records_of(&json, &good).len(), files.len(), "{json:#}");
 }
+
+#[test]
+fn progress_shows_a_bar_per_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    write_pattern(&dir.path().join("in"), 30 * MIB, 1);
+    for root in ["raid", "shuttle"] {
+        std::fs::create_dir(dir.path().join(root)).unwrap();
+    }
+    let output = zcopy(dir.path())
+        .args(["--progress", "--method", "chunked", "--chunk-size-mb", "1"])
+        .args(["-t", "raid", "-t", "shuttle", "in"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for root in ["raid", "shuttle"] {
+        assert!(
+            stderr.contains(&format!("{root} [")),
+            "no bar for {root}:\n{stderr}"
+        );
+        assert_same_content(&dir.path().join("in"), &dir.path().join(root).join("in"));
+    }
+}
