@@ -91,19 +91,37 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -a "doctor" -d 'Diagnose copyi
 complete -c zcopy -n "__fish_zcopy_needs_command" -a "bench" -d 'Measure every copy mechanism, and the tools installed beside zcopy (cp, xcp, fcp, cpz, rsync), on this disk: large files, a tree of small files, a cold start, and peak memory. Medians of interleaved rounds, with ratios to zcopy\'s default'
 complete -c zcopy -n "__fish_zcopy_needs_command" -a "verify" -d 'Check folders against their ASC MHL histories (the ascmhl/ folder that zcopy --mhl, the ascmhl tool or an offload application wrote): every file is hashed again and compared with the hash its history recorded first, in any of the ASC MHL formats. Reports verified, mismatched, missing and new files; exit status 1 on any mismatched or missing file'
 complete -c zcopy -n "__fish_zcopy_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -l env-file -d 'Read ZERO_COPY_* settings from this file instead of ./.env; give it more than once to layer files (a later file wins)' -r -F
+complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -l color -d 'Colour error and warning prefixes: auto (when stderr is a terminal and NO_COLOR is not set), always or never' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+always\t'Always'
+never\t'Never'"
 complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -l json -d 'Print one JSON document instead of the report'
-complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -l no-env-file -d 'Do not read any .env file'
+complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -s q -l quiet -d 'Print no summary and no warnings (errors are still printed)'
+complete -c zcopy -n "__fish_zcopy_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l sizes -d 'Sizes of the large files, e.g. 100M,1G,10G (replaces the defaults)' -r
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l rounds -d 'Rounds per contender (default 5, --quick 3)' -r
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l files -d 'Files in the small-file tree (default 10000, --quick 2000); the tree of 1 KiB files has ten times as many (default 100000, --quick 10000)' -r
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l frames -d 'Frames of 12 MiB in the image sequence (default 300, --quick 30)' -r
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l env-file -d 'Read ZERO_COPY_* settings from this file instead of ./.env; give it more than once to layer files (a later file wins)' -r -F
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l color -d 'Colour error and warning prefixes: auto (when stderr is a terminal and NO_COLOR is not set), always or never' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+always\t'Always'
+never\t'Never'"
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l quick -d 'A smaller run that finishes in under a minute'
 complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l json -d 'Print one JSON document instead of the tables'
-complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -s h -l help -d 'Print help'
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -l no-env-file -d 'Do not read any .env file'
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -s q -l quiet -d 'Print no summary and no warnings (errors are still printed)'
+complete -c zcopy -n "__fish_zcopy_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -s j -l jobs -d 'Files hashed at once (1-256) [default: 4]' -r
+complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -l env-file -d 'Read ZERO_COPY_* settings from this file instead of ./.env; give it more than once to layer files (a later file wins)' -r -F
+complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -l color -d 'Colour error and warning prefixes: auto (when stderr is a terminal and NO_COLOR is not set), always or never' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
+always\t'Always'
+never\t'Never'"
 complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -l json -d 'Print one JSON document instead of the summary'
 complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -s v -l verbose -d 'List every file with its result, not only the problems'
-complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -l no-env-file -d 'Do not read any .env file'
+complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -s q -l quiet -d 'Print no summary and no warnings (errors are still printed)'
+complete -c zcopy -n "__fish_zcopy_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench verify help" -f -a "doctor" -d 'Diagnose copying between two directories: which mechanisms work there (probed on small temporary files), the filesystems and mounts involved, whether a clone would share blocks, the effective configuration, and advice'
 complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench verify help" -f -a "bench" -d 'Measure every copy mechanism, and the tools installed beside zcopy (cp, xcp, fcp, cpz, rsync), on this disk: large files, a tree of small files, a cold start, and peak memory. Medians of interleaved rounds, with ratios to zcopy\'s default'
 complete -c zcopy -n "__fish_zcopy_using_subcommand help; and not __fish_seen_subcommand_from doctor bench verify help" -f -a "verify" -d 'Check folders against their ASC MHL histories (the ascmhl/ folder that zcopy --mhl, the ascmhl tool or an offload application wrote): every file is hashed again and compared with the hash its history recorded first, in any of the ASC MHL formats. Reports verified, mismatched, missing and new files; exit status 1 on any mismatched or missing file'

@@ -51,6 +51,8 @@ pub struct BenchOptions {
     pub frames: usize,
     /// Size of each frame (12 MiB: a 2K DPX frame).
     pub frame_bytes: u64,
+    /// Size of the in-memory buffer the hashes are timed over (far above the caches).
+    pub hash_buffer_bytes: usize,
 }
 
 impl BenchOptions {
@@ -73,6 +75,7 @@ impl BenchOptions {
             tiny_files: if quick { 20_000 } else { 100_000 },
             frames: if quick { 30 } else { 300 },
             frame_bytes: 12 * MIB,
+            hash_buffer_bytes: if quick { 128 << 20 } else { 1 << 30 },
         }
     }
 }
@@ -126,6 +129,8 @@ pub struct BenchReport {
     pub peak_rss_mib: Vec<(String, f64)>,
     /// System calls per file of a tree, from `strace -f -c` (empty without strace).
     pub syscalls: Vec<SyscallCount>,
+    /// Each media hash's speed on one core, with the memory's read speed beside it.
+    pub hashing: Hashing,
     /// Seconds the bench took.
     pub total_seconds: f64,
 }
@@ -141,6 +146,28 @@ pub struct SyscallCount {
     pub per_file: f64,
     /// statx, newfstatat, fstat and lstat calls per file.
     pub stats_per_file: f64,
+}
+
+/// How fast one core hashes, against how fast it can read memory at all.
+#[derive(Debug, Serialize)]
+pub struct Hashing {
+    /// GB/s (10^9 bytes) of one core summing a buffer far larger than the caches: the
+    /// ceiling for anything that reads memory, a hash of a file in the page cache too.
+    pub memory_read_gbps: f64,
+    /// One row per algorithm.
+    pub rates: Vec<HashRate>,
+}
+
+/// One algorithm's speed on one core.
+#[derive(Debug, Serialize)]
+pub struct HashRate {
+    /// The algorithm (`--hash` name; `blake3` is `--verify=checksum`'s).
+    pub algorithm: String,
+    /// GB/s over a block that stays in the L2 cache: the hash's own speed.
+    pub cached_gbps: f64,
+    /// GB/s over a buffer far larger than the caches, read once: the hash's speed on
+    /// data coming from memory, as a file in the page cache does.
+    pub memory_gbps: f64,
 }
 
 /// A finished process: wall time, CPU time, peak RSS, success.
@@ -566,6 +593,163 @@ fn destinations_table(
     table
 }
 
+/// Checking a folder against its ASC MHL history: `zcopy verify` against the
+/// reference implementation (`ascmhl create`, which verifies every file before it
+/// adds a generation) and against reading every file once, the floor. The folder
+/// (8 files, `bytes` in all) gets its history from `zcopy -r --mhl`.
+fn verify_table(
+    dir: &Path,
+    bytes: u64,
+    rounds: usize,
+    log: &dyn Fn(&str),
+) -> std::io::Result<Table> {
+    const FILES: u64 = 8;
+    let card = dir.join("card");
+    std::fs::create_dir(&card)?;
+    log(&format!("writing a {} folder", human_bytes(bytes)));
+    for index in 0..FILES {
+        stop_if_interrupted()?;
+        make_file(&card.join(format!("A001C{index:03}.mov")), bytes / FILES)?;
+    }
+    let folder = dir.join("offload");
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("zcopy"));
+    let made = measure(
+        Command::new(&exe)
+            .args(["--no-env-file", "-q", "-r", "--mhl", "--hash=xxh64"])
+            .arg(&card)
+            .arg(&folder),
+    )?;
+    remove(&card);
+    if !made.ok {
+        return Err(std::io::Error::other(format!(
+            "zcopy --mhl: {}",
+            first_line(&made.stderr)
+        )));
+    }
+    let mut contenders = vec![folder_contender(
+        "zcopy verify",
+        &exe,
+        &["verify", "--no-env-file", "-q"],
+    )];
+    contenders.extend(find_program("ascmhl").map(|ascmhl| {
+        folder_contender(
+            "ascmhl create -h xxh64",
+            &ascmhl,
+            &["create", "-h", "xxh64"],
+        )
+    }));
+    contenders.push(Contender {
+        name: "read every file once".to_string(),
+        runner: Runner::InProcess(Box::new(|folder, _| read_every_file(folder))),
+    });
+    // Nothing is copied: the "destination" is a name nothing makes.
+    let race_spec = Race {
+        title: format!("verifying a {} folder (ASC MHL, xxh64)", human_bytes(bytes)),
+        unit: "MB/s",
+        rounds,
+        source: &folder,
+        destination: &dir.join("nothing"),
+        work: bytes as f64 / (1u64 << 20) as f64,
+    };
+    let table = race(race_spec, &contenders, log);
+    remove(&folder);
+    table
+}
+
+/// A program run on a folder (the "source"; nothing is copied).
+fn folder_contender(name: &str, program: &Path, args: &[&str]) -> Contender {
+    let program = program.to_path_buf();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    Contender {
+        name: name.to_string(),
+        runner: Runner::Program(Box::new(move |folder, _| {
+            let mut command = Command::new(&program);
+            command.args(&args).arg(folder);
+            command
+        })),
+    }
+}
+
+/// Reads every file under `folder` once, in 128 KiB blocks (the hashes' buffer size).
+fn read_every_file(folder: &Path) -> std::io::Result<()> {
+    let mut block = vec![0u8; 128 << 10];
+    for entry in std::fs::read_dir(folder)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            let mut file = File::open(entry.path())?;
+            while std::io::Read::read(&mut file, &mut block)? > 0 {}
+        }
+    }
+    Ok(())
+}
+
+/// Times every media hash on one core, in the cache and from memory, and memory
+/// itself. The hashes' speed from memory cannot beat `memory_read_gbps`; on a machine
+/// whose memory is slower than the hash, the memory is the limit.
+pub fn hashing(buffer_bytes: usize) -> Hashing {
+    const CACHED_BLOCK: usize = 128 << 10;
+    let mut buffer = vec![0u8; buffer_bytes.max(CACHED_BLOCK)];
+    for (index, byte) in buffer.iter_mut().enumerate() {
+        *byte = (index.wrapping_mul(2_654_435_761) >> 13) as u8;
+    }
+    let gbps = |bytes: usize, elapsed: Duration| bytes as f64 / elapsed.as_secs_f64() / 1e9;
+    let best_of_three = |work: &dyn Fn()| {
+        (0..3)
+            .map(|_| {
+                let started = Instant::now();
+                work();
+                started.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+    };
+    let memory_read_gbps = gbps(
+        buffer.len(),
+        best_of_three(&|| {
+            let sum = buffer.chunks_exact(8).fold(0u64, |sum, word| {
+                sum.wrapping_add(u64::from_le_bytes(word.try_into().expect("8 bytes")))
+            });
+            std::hint::black_box(sum);
+        }),
+    );
+    let block = &buffer[..CACHED_BLOCK];
+    let cached_rounds = (buffer.len() / CACHED_BLOCK).max(1);
+    let mut rates = Vec::new();
+    let mut time = |name: &str, hash_all: &dyn Fn(&[u8], usize)| {
+        let cached = best_of_three(&|| hash_all(block, cached_rounds));
+        let memory = best_of_three(&|| hash_all(&buffer, 1));
+        rates.push(HashRate {
+            algorithm: name.to_string(),
+            cached_gbps: gbps(CACHED_BLOCK * cached_rounds, cached),
+            memory_gbps: gbps(buffer.len(), memory),
+        });
+    };
+    for algorithm in crate::hash::Algorithm::ALL {
+        time(algorithm.name(), &|data, times| {
+            let mut hasher = algorithm.hasher();
+            for _ in 0..times {
+                for chunk in data.chunks(CACHED_BLOCK) {
+                    hasher.update(chunk);
+                }
+            }
+            std::hint::black_box(hasher.finish());
+        });
+    }
+    time("blake3", &|data, times| {
+        let mut hasher = blake3::Hasher::new();
+        for _ in 0..times {
+            for chunk in data.chunks(CACHED_BLOCK) {
+                hasher.update(chunk);
+            }
+        }
+        std::hint::black_box(hasher.finalize());
+    });
+    Hashing {
+        memory_read_gbps,
+        rates,
+    }
+}
+
 /// Ctrl-C ends the bench between runs; its files go with the temporary directory.
 fn stop_if_interrupted() -> std::io::Result<()> {
     if crate::interrupt::requested() {
@@ -645,6 +829,11 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
     };
     tables.push(race(race_spec, &cold, log)?);
 
+    let largest = options.sizes.iter().copied().max().unwrap_or(1 << 20);
+    tables.push(verify_table(dir, 2 * largest, options.rounds, log)?);
+    log("hashing in memory");
+    let hashing = hashing(options.hash_buffer_bytes);
+
     // Several destinations: the largest file to one directory, then to two at once.
     tables.push(destinations_table(dir, options, log)?);
 
@@ -682,6 +871,7 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
         tables,
         peak_rss_mib,
         syscalls,
+        hashing,
         total_seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -941,6 +1131,20 @@ impl BenchReport {
                     count.contender, count.per_file, count.stats_per_file
                 ));
             }
+        }
+        out.push_str(&format!(
+            "\nhashing on one core, GB/s (memory read by one core: {:.1} GB/s, the ceiling from memory)\n",
+            self.hashing.memory_read_gbps
+        ));
+        out.push_str(&format!(
+            "  {:<36} {:>12} {:>12}\n",
+            "", "in cache", "from memory"
+        ));
+        for rate in &self.hashing.rates {
+            out.push_str(&format!(
+                "  {:<36} {:>12.2} {:>12.2}\n",
+                rate.algorithm, rate.cached_gbps, rate.memory_gbps
+            ));
         }
         out.push_str("\npeak RSS\n");
         for (label, mib) in &self.peak_rss_mib {

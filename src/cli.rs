@@ -396,11 +396,11 @@ pub struct Cli {
 
     /// Read ZERO_COPY_* settings from this file instead of ./.env; give it more than once
     /// to layer files (a later file wins).
-    #[arg(long, value_name = "PATH", conflicts_with = "no_env_file", help_heading = "Configuration", value_hint = clap::ValueHint::FilePath)]
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_env_file", help_heading = "Configuration", value_hint = clap::ValueHint::FilePath)]
     pub env_file: Vec<PathBuf>,
 
     /// Do not read any .env file.
-    #[arg(long, help_heading = "Configuration")]
+    #[arg(long, global = true, help_heading = "Configuration")]
     pub no_env_file: bool,
 
     /// Print one JSON document on stdout instead of the summary.
@@ -413,13 +413,14 @@ pub struct Cli {
     pub json_lines: bool,
 
     /// Print no summary and no warnings (errors are still printed).
-    #[arg(short = 'q', long, help_heading = "Output")]
+    #[arg(short = 'q', long, global = true, help_heading = "Output")]
     pub quiet: bool,
 
     /// Colour error and warning prefixes: auto (when stderr is a terminal and NO_COLOR
     /// is not set), always or never.
     #[arg(
         long,
+        global = true,
         value_name = "WHEN",
         value_enum,
         default_value = "auto",

@@ -37,10 +37,11 @@ fn bench_runs_and_reports_every_section() {
             "500 files of 1.00 KiB",
             "2 frames of 12.00 MiB (image sequence)",
             "one 4.00 KiB file (cold start)",
+            "verifying a 8.00 MiB folder (ASC MHL, xxh64)",
             "4.00 MiB file to one destination, then to two (the ratio is the second's cost)"
         ]
     );
-    let destinations = json["tables"][5]["rows"].as_array().unwrap();
+    let destinations = json["tables"][6]["rows"].as_array().unwrap();
     assert_eq!(destinations.len(), 2);
     assert!(destinations[1]["contender"]
         .as_str()
@@ -49,6 +50,29 @@ fn bench_runs_and_reports_every_section() {
     assert!(
         destinations[1]["rate"].as_f64().unwrap() > 0.0,
         "{destinations:?}"
+    );
+    // zcopy verify checked the history zcopy --mhl wrote, and the floor ran too.
+    let verifying = json["tables"][5]["rows"].as_array().unwrap();
+    assert_eq!(verifying[0]["contender"], "zcopy verify");
+    assert!(
+        verifying[0]["rate"].as_f64().unwrap() > 0.0,
+        "{verifying:?}"
+    );
+    assert!(verifying
+        .iter()
+        .any(|r| r["contender"] == "read every file once" && r["rate"].as_f64().unwrap() > 0.0));
+    // Every media hash and BLAKE3 are timed, beside the memory's own read speed.
+    let hashing = &json["hashing"];
+    assert!(hashing["memory_read_gbps"].as_f64().unwrap() > 0.0);
+    let algorithms: Vec<&str> = hashing["rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["algorithm"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        algorithms,
+        ["c4", "md5", "sha1", "xxh128", "xxh3", "xxh64", "blake3"]
     );
     // Every run is timed up to syncfs as well, which can only take longer.
     for table in json["tables"].as_array().unwrap() {
@@ -115,6 +139,8 @@ fn bench_runs_and_reports_every_section() {
         "1 frames of 12.00 MiB (image sequence)",
         "one 4.00 KiB file (cold start)",
         "to one destination, then to two",
+        "verifying a 2.00 MiB folder",
+        "hashing on one core",
         "peak RSS",
     ] {
         assert!(text.contains(heading), "{text}");

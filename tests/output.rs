@@ -128,6 +128,48 @@ fn quiet_prints_errors_only() {
     );
 }
 
+/// The tools take the output and configuration flags too, after their name: a
+/// script runs `zcopy verify -q DIR` and reads the exit status. (Before the name, a
+/// word is a path to copy, as with cp: `zcopy -q verify DIR` copies a file "verify".)
+#[test]
+fn subcommands_take_quiet_colour_and_env_file_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("card")).unwrap();
+    write_pattern(&d.join("card/clip.mov"), 1000, 1);
+    zcopy(d)
+        .args(["-q", "-r", "--mhl", "card", "copy"])
+        .assert()
+        .success();
+    std::fs::write(d.join(".env"), "ZERO_COPY_TYPO=1\n").unwrap();
+    let quiet = zcopy(d)
+        .args(["verify", "-q", "--no-env-file", "--color=never", "copy"])
+        .output()
+        .unwrap();
+    assert!(quiet.status.success());
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    let loud = zcopy(d).args(["verify", "copy"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&loud.stderr).contains("1 verified"));
+    // Quiet still reports what is wrong, and the status says so.
+    std::fs::write(d.join("copy/clip.mov"), b"changed").unwrap();
+    let failed = zcopy(d).args(["verify", "-q", "copy"]).output().unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("clip.mov"));
+    let doctor = zcopy(d)
+        .args(["doctor", "--no-env-file", "-q", "--json", "card"])
+        .output()
+        .unwrap();
+    assert!(
+        doctor.status.success(),
+        "{}",
+        String::from_utf8_lossy(&doctor.stderr)
+    );
+}
+
 #[test]
 fn colour_follows_the_flag_and_no_color() {
     let dir = tempfile::tempdir().unwrap();
