@@ -391,17 +391,18 @@ fn the_source_is_read_once_whatever_the_number_of_destinations() {
     let size = 6 * MIB + 5;
     write_pattern(&source, size, 9);
     let bin = env!("CARGO_BIN_EXE_zcopy");
-    let read_with = |destinations: usize| -> u64 {
+    let read_with = |destinations: usize, extra: &[&str]| -> u64 {
+        let run = format!("d{destinations}{}", extra.join(""));
         let roots: Vec<PathBuf> = (0..destinations)
             .map(|index| {
-                let root = dir.path().join(format!("d{destinations}-{index}"));
+                let root = dir.path().join(format!("{run}-{index}"));
                 std::fs::create_dir(&root).unwrap();
                 root
             })
             .collect();
         // One log per thread (-ff): no call is split into "unfinished" and "resumed"
         // halves by another thread's.
-        let logs = dir.path().join(format!("trace{destinations}"));
+        let logs = dir.path().join(format!("trace-{run}"));
         std::fs::create_dir(&logs).unwrap();
         let mut command = StdCommand::new("strace");
         command
@@ -419,7 +420,8 @@ fn the_source_is_read_once_whatever_the_number_of_destinations() {
                 "1",
                 "--hash",
                 "xxh64",
-            ]);
+            ])
+            .args(extra);
         for root in &roots {
             command.arg("-t").arg(root);
         }
@@ -442,11 +444,15 @@ fn the_source_is_read_once_whatever_the_number_of_destinations() {
             })
             .sum()
     };
-    let one = read_with(1);
+    let one = read_with(1, &[]);
     // Once for the media hash, once for the chunk copy.
     assert_eq!(one, 2 * size);
-    assert_eq!(read_with(2), one);
-    assert_eq!(read_with(3), one);
+    assert_eq!(read_with(2, &[]), one);
+    assert_eq!(read_with(3, &[]), one);
+    // --verify=checksum reads the source once more (its BLAKE3), once in all.
+    let checksum = ["--verify=checksum"];
+    assert_eq!(read_with(1, &checksum), 3 * size);
+    assert_eq!(read_with(3, &checksum), 3 * size);
 }
 
 #[test]

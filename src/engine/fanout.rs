@@ -6,6 +6,7 @@
 //! - the source's media hash (`--hash`) is computed on its own thread, started before
 //!   the copies so that it overlaps them; each destination compares its read-back
 //!   with it ([`SourceHash`]);
+//! - so is the source's BLAKE3 for `--verify=checksum`;
 //! - the destinations whose ladder comes down to the buffered chunk copy share one
 //!   read loop ([`Fanout`]): each buffer is read once and written to each of their
 //!   temporary files.
@@ -37,6 +38,8 @@ pub struct Target<'a> {
 pub(crate) struct Shared<'a> {
     /// The source's media hash, computed once (`--hash`).
     pub source_hash: Option<&'a SourceHash>,
+    /// The source's BLAKE3 for `--verify=checksum`, computed once.
+    pub source_checksum: Option<&'a SourceHash>,
     /// The chunk copy's read loop, and this destination's place in it.
     pub fanout: Option<(&'a Fanout, usize)>,
 }
@@ -107,6 +110,9 @@ pub fn copy_to_destinations(
         _ => false,
     };
     let source_hash = hash_shared.then(SourceHash::default);
+    let checksum_shared =
+        regular && targets.len() > 1 && options.verify == Some(crate::config::VerifyMode::Checksum);
+    let source_checksum = checksum_shared.then(SourceHash::default);
     let fanout =
         (regular && targets.len() > 1 && super::ladder::copies_in_user_space(&looked_at, options))
             .then(|| Fanout::new(targets.len()));
@@ -114,6 +120,7 @@ pub fn copy_to_destinations(
     let copy_one = |index: usize, target: &Target<'_>| {
         let shared = Shared {
             source_hash: source_hash.as_ref(),
+            source_checksum: source_checksum.as_ref(),
             fanout: fanout.as_ref().map(|fanout| (fanout, index)),
         };
         let outcome = super::file::copy_shared(
@@ -136,6 +143,17 @@ pub fn copy_to_destinations(
             let looked_at = &looked_at;
             let interrupted = &interrupted;
             scope.spawn(move || shared.compute(source, looked_at, algorithm, interrupted));
+        }
+        if let Some(shared) = &source_checksum {
+            let looked_at = &looked_at;
+            let interrupted = &interrupted;
+            scope.spawn(move || {
+                shared.set(
+                    open_same(source, looked_at).and_then(|file| {
+                        super::verify::source_checksum(&file, source, interrupted)
+                    }),
+                )
+            });
         }
         if targets.len() == 1 {
             return vec![copy_one(0, &targets[0])];
@@ -175,8 +193,13 @@ impl SourceHash {
         algorithm: Algorithm,
         interrupted: &dyn Fn() -> bool,
     ) {
-        let result = open_same(path, looked_at)
-            .and_then(|file| hash::hash_open_file(&file, path, algorithm, interrupted));
+        self.set(
+            open_same(path, looked_at)
+                .and_then(|file| hash::hash_open_file(&file, path, algorithm, interrupted)),
+        );
+    }
+
+    fn set(&self, result: Result<String, Error>) {
         *lock(&self.result) = Some(result);
         self.ready.notify_all();
     }

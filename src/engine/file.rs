@@ -183,7 +183,14 @@ pub(crate) fn copy_shared(
     if !stream {
         verify::source_unchanged(&src)?;
     }
-    let verified = verify::check(&src, &temp, copied, options.verify, observer)?;
+    let verified = verify::check_against(
+        &src,
+        &temp,
+        copied,
+        options.verify,
+        shared.source_checksum,
+        observer,
+    )?;
     let hash = match shared.source_hash {
         Some(source_hash) => {
             verify::media_hash_against(&src, &temp, options.hash, source_hash, observer)?

@@ -21,11 +21,15 @@ use crate::hash::{self, Algorithm};
 /// content's size, so the copy is compared with the bytes actually read instead.
 /// `Checksum` also compares the content by BLAKE3 (see [`compare_content`]); pseudo
 /// files, whose content may differ on every read, get the size check only.
-pub(crate) fn check(
+///
+/// With `source_checksum`, the source's BLAKE3 (of its data segments) is the one
+/// computed once for all the destinations of a source ([`super::fanout`]).
+pub(crate) fn check_against(
     source: &Source<'_>,
     temp: &TempDest,
     copied: u64,
     mode: Option<VerifyMode>,
+    source_checksum: Option<&super::fanout::SourceHash>,
     observer: &dyn Observer,
 ) -> Result<bool, Error> {
     let Some(mode) = mode else {
@@ -53,7 +57,7 @@ pub(crate) fn check(
         ));
     }
     if mode == VerifyMode::Checksum && source.size_is_exact {
-        compare_content(source, temp, observer)?;
+        compare_content(source, temp, source_checksum, observer)?;
     }
     Ok(true)
 }
@@ -65,21 +69,32 @@ pub(crate) fn check(
 fn compare_content(
     source: &Source<'_>,
     temp: &TempDest,
+    source_checksum: Option<&super::fanout::SourceHash>,
     observer: &dyn Observer,
 ) -> Result<(), Error> {
     let data =
         super::data_segments(&source.file, &source.metadata).op(source.path, Operation::Verify)?;
-    let source_hash = blake3_of(&source.file, source.path, &data, observer)?;
+    let source_hash = match source_checksum {
+        Some(_) => None,
+        None => Some(blake3_of(&source.file, source.path, &data, observer)?),
+    };
     // The copy is read back from the device, not from the pages just written.
     hash::drop_cached_pages(temp.file(), temp.destination())?;
-    let copy_hash = blake3_of(temp.file(), temp.destination(), &data, observer)?;
+    let copy_hash = blake3_of(temp.file(), temp.destination(), &data, observer)?
+        .to_hex()
+        .to_string();
+    let source_hash = match (source_hash, source_checksum) {
+        (Some(hash), _) => hash.to_hex().to_string(),
+        (None, Some(shared)) => shared.wait()?,
+        (None, None) => unreachable!("one or the other"),
+    };
     if source_hash != copy_hash {
         return Err(Error::new(
             temp.destination(),
             Operation::Verify,
             Cause::ChecksumMismatch {
-                source: source_hash.to_hex().to_string(),
-                copy: copy_hash.to_hex().to_string(),
+                source: source_hash,
+                copy: copy_hash,
             },
         ));
     }
@@ -283,6 +298,26 @@ fn read_ranges(
         }
     }
     Ok(())
+}
+
+/// BLAKE3 (hex) of a source's data segments, what [`compare_content`] compares a copy
+/// with, for [`super::fanout`] to compute once for all destinations.
+pub(crate) fn source_checksum(
+    file: &File,
+    path: &Path,
+    interrupted: &dyn Fn() -> bool,
+) -> Result<String, Error> {
+    struct Asking<'a>(&'a dyn Fn() -> bool);
+    impl Observer for Asking<'_> {
+        fn interrupted(&self) -> bool {
+            (self.0)()
+        }
+    }
+    let metadata = file.metadata().op(path, Operation::Verify)?;
+    let data = super::data_segments(file, &metadata).op(path, Operation::Verify)?;
+    Ok(blake3_of(file, path, &data, &Asking(interrupted))?
+        .to_hex()
+        .to_string())
 }
 
 /// BLAKE3 of the bytes of `file` in `ranges`.
