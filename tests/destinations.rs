@@ -529,3 +529,83 @@ fn progress_shows_a_bar_per_destination() {
         assert_same_content(&dir.path().join("in"), &dir.path().join(root).join("in"));
     }
 }
+
+#[test]
+fn no_clobber_backup_and_files_from_apply_per_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    write_pattern(&dir.path().join("a.mov"), 200_000, 1);
+    write_pattern(&dir.path().join("b.mov"), 300_000, 2);
+    for root in ["one", "two"] {
+        std::fs::create_dir(dir.path().join(root)).unwrap();
+    }
+    // Only the first destination has an a.mov already.
+    std::fs::write(dir.path().join("one/a.mov"), b"older take").unwrap();
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[
+            os("-n"),
+            os("-t"),
+            os("one"),
+            os("-t"),
+            os("two"),
+            os("a.mov"),
+            os("b.mov"),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let skipped = json["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{json:#}");
+    assert_eq!(skipped[0]["destination"], "one/a.mov");
+    assert_eq!(skipped[0]["destination_root"], "one");
+    assert_eq!(json["files"].as_array().unwrap().len(), 3, "{json:#}");
+    assert_eq!(
+        std::fs::read(dir.path().join("one/a.mov")).unwrap(),
+        b"older take"
+    );
+    assert_same_content(&dir.path().join("a.mov"), &dir.path().join("two/a.mov"));
+
+    // -b keeps each destination's replaced file beside it.
+    let output = zcopy(dir.path())
+        .args(["-b", "-t", "one", "-t", "two", "a.mov"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        std::fs::read(dir.path().join("one/a.mov~")).unwrap(),
+        b"older take"
+    );
+    assert_same_content(&dir.path().join("a.mov"), &dir.path().join("one/a.mov"));
+    assert!(dir.path().join("two/a.mov~").exists());
+    assert!(!dir.path().join("two/b.mov~").exists());
+
+    // --files-from: each listed file to each destination, every record streamed with
+    // its destination root.
+    std::fs::write(dir.path().join("list"), "b.mov\n").unwrap();
+    for root in ["three", "four"] {
+        std::fs::create_dir(dir.path().join(root)).unwrap();
+    }
+    let output = zcopy(dir.path())
+        .args(["--json-lines", "--files-from", "list"])
+        .args(["-t", "three", "-t", "four"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let roots: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|record| record["type"] == "file")
+        .map(|record| record["destination_root"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(roots, ["three", "four"]);
+    for root in ["three", "four"] {
+        assert_same_content(
+            &dir.path().join("b.mov"),
+            &dir.path().join(root).join("b.mov"),
+        );
+    }
+}
