@@ -17,6 +17,7 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -116,7 +117,13 @@ pub fn copy_to_destinations(
     let fanout =
         (regular && targets.len() > 1 && super::ladder::copies_in_user_space(&looked_at, options))
             .then(|| Fanout::new(targets.len()));
-    let interrupted = || targets.iter().any(|target| target.observer.interrupted());
+    // Set once every destination is done: a source hash nobody waits for any more
+    // (every destination failed before its read-back) stops instead of reading on.
+    let finished = AtomicBool::new(false);
+    let interrupted = || {
+        finished.load(Ordering::Relaxed)
+            || targets.iter().any(|target| target.observer.interrupted())
+    };
     let copy_one = |index: usize, target: &Target<'_>| {
         let shared = Shared {
             source_hash: source_hash.as_ref(),
@@ -155,23 +162,26 @@ pub fn copy_to_destinations(
                 )
             });
         }
-        if targets.len() == 1 {
-            return vec![copy_one(0, &targets[0])];
-        }
-        let copy_one = &copy_one;
-        let handles: Vec<_> = targets
-            .iter()
-            .enumerate()
-            .map(|(index, target)| scope.spawn(move || copy_one(index, target)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+        let outcomes = if targets.len() == 1 {
+            vec![copy_one(0, &targets[0])]
+        } else {
+            let copy_one = &copy_one;
+            let handles: Vec<_> = targets
+                .iter()
+                .enumerate()
+                .map(|(index, target)| scope.spawn(move || copy_one(index, target)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| {
+                    handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        };
+        finished.store(true, Ordering::Relaxed);
+        outcomes
     })
 }
 
