@@ -609,3 +609,78 @@ fn no_clobber_backup_and_files_from_apply_per_destination() {
         );
     }
 }
+
+/// How many files below `dir` process `pid` has open (new copies are unnamed
+/// O_TMPFILE files there, visible only through /proc).
+fn files_open_in(pid: u32, dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+        .filter(|target| target.starts_with(dir))
+        .count()
+}
+
+#[test]
+fn ctrl_c_during_a_shared_chunk_copy_leaves_no_destination_half_written() {
+    let test = "ctrl_c_during_a_shared_chunk_copy_leaves_no_destination_half_written";
+    let Some(shim) = fault_shim(test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("clip.mov"), 8 * MIB, 5);
+    for root in ["raid", "shuttle"] {
+        std::fs::create_dir(d.join(root)).unwrap();
+    }
+    // Each read and write waits 80 ms: the copy takes seconds, in 1 MiB chunks read
+    // once and written to both.
+    let faults = [("ZCOPY_FAULT_DELAY_US", "80000".to_string())];
+    let mut child = zcopy_with_faults_std(d, shim, &faults)
+        .args(["--json", "--no-zero-copy", "--chunk-size-mb=1"])
+        .args(["-t", "raid", "-t", "shuttle", "clip.mov"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while files_open_in(child.id(), &d.join("raid")) == 0
+        || files_open_in(child.id(), &d.join("shuttle")) == 0
+    {
+        assert!(started.elapsed().as_secs() < 30, "the copies never started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let waited = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if waited.elapsed().as_secs() > 30 {
+            let _ = child.kill();
+            panic!("zcopy did not stop after Ctrl-C");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json = parse_json(&output);
+    assert_eq!(json["interrupted"], true);
+    assert!(json["files"].as_array().unwrap().is_empty(), "{json:#}");
+    for root in ["raid", "shuttle"] {
+        assert!(
+            list(&d.join(root)).is_empty(),
+            "{root}: {:?}",
+            list(&d.join(root))
+        );
+    }
+}
