@@ -684,3 +684,58 @@ fn ctrl_c_during_a_shared_chunk_copy_leaves_no_destination_half_written() {
         );
     }
 }
+
+#[test]
+fn a_source_history_is_checked_once_and_travels_to_every_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    make_card(&card);
+    std::fs::create_dir(dir.path().join("shuttle")).unwrap();
+    let first = zcopy(dir.path())
+        .args(["-r", "--mhl", "A001", "shuttle"])
+        .output()
+        .unwrap();
+    assert!(first.status.success());
+    // The shuttle drive (generation 1) goes to two drives at once.
+    for root in ["raid", "backup"] {
+        std::fs::create_dir(dir.path().join(root)).unwrap();
+    }
+    let output = zcopy(dir.path())
+        .args([
+            "-r",
+            "-v",
+            "--mhl",
+            "-t",
+            "raid",
+            "-t",
+            "backup",
+            "shuttle/A001",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("source checked against its ASC MHL history")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    for root in ["raid", "backup"] {
+        let copy = dir.path().join(root).join("A001");
+        let history = generations(&copy);
+        assert_eq!(history.len(), 2, "{root}: {history:?}");
+        assert!(history[1]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("0002_A001_"));
+        let verified = zcopy(dir.path()).arg("verify").arg(&copy).output().unwrap();
+        assert!(
+            verified.status.success(),
+            "{}",
+            String::from_utf8_lossy(&verified.stderr)
+        );
+    }
+}
