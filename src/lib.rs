@@ -9,7 +9,10 @@
 //! together; [`error`] is the one error type all of them report. For camera-card
 //! offloads, [`hash`] holds the ASC MHL hash algorithms and the read-back from the
 //! device, [`mhl`] the ASC MHL histories, and [`offload`] ties them to a batch
-//! (`--mhl`, `--resume`) and to `zcopy verify`.
+//! (`--mhl`, `--resume`) and to `zcopy verify`. Several destinations at once:
+//! [`plan::for_destinations`] merges one plan per destination, and the batch copies
+//! each file to all of them through [`engine::copy_to_destinations`], which reads the
+//! source once.
 //!
 //! ```no_run
 //! use zcopy::{config::Config, engine, plan, Batch};
