@@ -672,7 +672,7 @@ fn folder_contender(name: &str, program: &Path, args: &[&str]) -> Contender {
 
 /// Reads every file under `folder` once, in 128 KiB blocks (the hashes' buffer size).
 fn read_every_file(folder: &Path) -> std::io::Result<()> {
-    let mut block = vec![0u8; 128 << 10];
+    let mut block = crate::buffer::IoBuffer::new(128 << 10);
     for entry in std::fs::read_dir(folder)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {

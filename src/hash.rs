@@ -255,7 +255,7 @@ pub fn hash_reader(
     mut progress: impl FnMut(u64),
 ) -> io::Result<Vec<(Algorithm, String)>> {
     let mut hashers = MultiHasher::new(algorithms);
-    let mut buffer = vec![0u8; READ_BUFFER];
+    let mut buffer = crate::buffer::IoBuffer::new(READ_BUFFER);
     loop {
         if interrupted() {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));

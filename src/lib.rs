@@ -62,6 +62,7 @@ pub mod backup;
 pub mod batch;
 #[cfg(target_os = "linux")]
 pub mod bench;
+pub mod buffer;
 pub mod cli;
 pub mod config;
 pub mod doctor;

@@ -79,7 +79,7 @@ pub(crate) fn copy_making_holes(
     observer: &dyn Observer,
 ) -> RungResult {
     let buffer_size = chunk_size.clamp(HOLE_BLOCK, 1 << 20);
-    let mut buffer = vec![0u8; buffer_size];
+    let mut buffer = crate::buffer::IoBuffer::new(buffer_size);
     copy_with(
         source,
         destination,

@@ -437,7 +437,7 @@ impl Fanout {
             .map(|segment| segment.end - segment.start)
             .fold(0, u64::saturating_add);
         let buffer_size = usize::try_from(wanted).map_or(chunk_size, |n| n.clamp(1, chunk_size));
-        let mut buffer = vec![0u8; buffer_size];
+        let mut buffer = crate::buffer::IoBuffer::new(buffer_size);
         let mut results: Vec<Option<RungResult>> = files.iter().map(|_| None).collect();
         let mut copied = 0u64;
         'segments: for segment in segments {

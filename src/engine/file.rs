@@ -613,7 +613,7 @@ fn write_into_special(
     )
     .map_err(io::Error::from)
     .op(destination, Operation::OpenDestination)?;
-    let mut buffer = vec![0u8; 128 * 1024];
+    let mut buffer = crate::buffer::IoBuffer::new(128 * 1024);
     let mut copied = 0u64;
     let mut reader = &src.file;
     loop {

@@ -273,7 +273,7 @@ fn read_ranges(
     mut visit: impl FnMut(&[u8]) -> bool,
 ) -> Result<(), Error> {
     let mut reader = file;
-    let mut buffer = vec![0u8; 1 << 20];
+    let mut buffer = crate::buffer::IoBuffer::new(1 << 20);
     for range in ranges {
         reader
             .seek(SeekFrom::Start(range.start))
