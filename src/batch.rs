@@ -404,7 +404,16 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
             source,
             destination,
             target,
-        } => (source, destination, What::Symlink { target, source }),
+            looked_at,
+        } => (
+            source,
+            destination,
+            What::Symlink {
+                target,
+                source,
+                looked_at: looked_at.as_ref(),
+            },
+        ),
         Entry::Link {
             source,
             destination,

@@ -10,11 +10,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::engine::CopyOptions;
-use crate::error::{Cause, Error, Operation};
+use crate::error::{Cause, Context, Error, Operation};
 use crate::report::Kind;
 
 /// What to make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum What<'a> {
     /// A symbolic link holding `target`, made for `source`: a link copied as a link
     /// (whose own owner and times `-a` keeps), or the file `-s` points to.
@@ -23,6 +23,8 @@ pub enum What<'a> {
         target: &'a Path,
         /// The entry of the plan it stands for.
         source: &'a Path,
+        /// The source link's stat from before it was read (its atime unmoved).
+        looked_at: Option<&'a Metadata>,
     },
     /// A hard link to this existing file.
     HardLink(&'a Path),
@@ -170,12 +172,21 @@ fn preserve_symlink_of(
     destination: &Path,
     options: &CopyOptions,
 ) -> Result<(), Error> {
-    let What::Symlink { source, .. } = what else {
+    let What::Symlink {
+        source, looked_at, ..
+    } = what
+    else {
         return Ok(());
     };
-    let is_link = std::fs::symlink_metadata(source).is_ok_and(|meta| meta.file_type().is_symlink());
-    if is_link && options.preserve.any() {
-        crate::preserve::apply_to_symlink(source, link, destination, options.preserve)?;
+    if !options.preserve.any() {
+        return Ok(());
+    }
+    let metadata = match looked_at {
+        Some(metadata) => metadata.clone(),
+        None => std::fs::symlink_metadata(source).op(source, Operation::StatSource)?,
+    };
+    if metadata.file_type().is_symlink() {
+        crate::preserve::apply_to_symlink(&metadata, link, destination, options.preserve)?;
     }
     Ok(())
 }

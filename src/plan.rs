@@ -49,6 +49,9 @@ pub enum Entry {
         destination: PathBuf,
         /// What it points to, unchanged.
         target: PathBuf,
+        /// The link's own stat, taken before it was read: reading a link moves its
+        /// access time, which `-a` keeps as it was (as cp does). None for `-s`.
+        looked_at: Option<std::fs::Metadata>,
     },
     /// Make `destination` a hard link to `existing`: the source itself (`-l`), or the
     /// destination of an earlier source that is the same file (`--preserve=links`).
@@ -377,8 +380,9 @@ impl Planner {
         // Sources named on the command line are followed if they are symlinks (the user
         // pointed at what the link names), unless -P says links are copied as links.
         if self.symlinks == Symlinks::FollowNone {
+            let looked_at = std::fs::symlink_metadata(source).ok();
             if let Ok(target) = std::fs::read_link(source) {
-                self.add_symlink(source, destination, target);
+                self.add_symlink(source, destination, target, looked_at);
                 return;
             }
         }
@@ -442,7 +446,13 @@ impl Planner {
 
     /// A symlink kept as a link (not followed): copied as a link, or with `-l`/`-s`
     /// linked to, as cp does.
-    fn add_symlink(&mut self, source: &Path, destination: &Path, target: PathBuf) {
+    fn add_symlink(
+        &mut self,
+        source: &Path,
+        destination: &Path,
+        target: PathBuf,
+        looked_at: Option<std::fs::Metadata>,
+    ) {
         if !self.claim(source, destination) {
             return;
         }
@@ -451,6 +461,7 @@ impl Planner {
                 source: source.to_path_buf(),
                 destination: destination.to_path_buf(),
                 target,
+                looked_at,
             },
             LinkMode::Hard => Entry::Link {
                 source: source.to_path_buf(),
@@ -462,6 +473,7 @@ impl Planner {
                     source: source.to_path_buf(),
                     destination: destination.to_path_buf(),
                     target,
+                    looked_at: None,
                 },
                 Err(error) => Entry::Failed {
                     source: source.to_path_buf(),
@@ -501,7 +513,7 @@ impl Planner {
                 return;
             }
             LinkMode::Symbolic => {
-                return self.add_symlink(source, destination, source.to_path_buf());
+                return self.add_symlink(source, destination, source.to_path_buf(), None);
             }
             LinkMode::Copy => {}
         }
@@ -580,10 +592,14 @@ impl Planner {
                     destination: target,
                 });
             } else if kind.is_symlink() && self.link_mode == LinkMode::Symbolic {
-                self.add_symlink(item.path(), &target, item.path().to_path_buf());
+                self.add_symlink(item.path(), &target, item.path().to_path_buf(), None);
             } else if kind.is_symlink() {
+                // walkdir does not follow links here: its metadata is the link's lstat.
+                let looked_at = item.metadata().ok();
                 match std::fs::read_link(item.path()) {
-                    Ok(link_target) => self.add_symlink(item.path(), &target, link_target),
+                    Ok(link_target) => {
+                        self.add_symlink(item.path(), &target, link_target, looked_at)
+                    }
                     Err(err) => self.entries.push(Entry::Failed {
                         source: item.path().to_path_buf(),
                         destination: Some(target),

@@ -262,7 +262,7 @@ fn set_mode_and_acls(
 /// xattrs. `link` is the link to change, `shown` the destination named in errors.
 #[cfg(unix)]
 pub(crate) fn apply_to_symlink(
-    source: &Path,
+    metadata: &std::fs::Metadata,
     link: &Path,
     shown: &Path,
     preserve: Preserve,
@@ -271,7 +271,6 @@ pub(crate) fn apply_to_symlink(
     if !preserve.ownership && !preserve.timestamps {
         return Ok(());
     }
-    let metadata = std::fs::symlink_metadata(source).op(source, Operation::StatSource)?;
     if preserve.ownership {
         match std::os::unix::fs::lchown(link, Some(metadata.uid()), Some(metadata.gid())) {
             Err(err)
