@@ -348,8 +348,11 @@ fn create_unnamed(
 /// linkat(fd, "", AT_EMPTY_PATH) names the file directly, but the kernel allows it
 /// only with CAP_DAC_READ_SEARCH (and answers ENOENT without); the link through
 /// /proc/self/fd works for everyone but walks procfs and resolves its magic link:
-/// measured on tmpfs, 1 KiB files, 21 against 25 us of CPU per file. So the direct
-/// link is tried until it is refused once, then /proc is used for the rest of the run.
+/// measured creating 5,000 files of 1 KiB, 27 against 33 us of CPU per file on tmpfs,
+/// 65 against 78 on btrfs, 57 against 69 on XFS. (Newer kernels also let the caller
+/// who opened the file link it directly without the capability: seen as nobody on
+/// 6.18.) So the direct link is tried until it is refused once, then /proc is used for
+/// the rest of the run.
 #[cfg(target_os = "linux")]
 fn link_unnamed(file: &File, destination: &Path) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
