@@ -84,6 +84,10 @@ impl Observer for FileObserver<'_> {
         }
     }
 
+    fn wants_notes(&self) -> bool {
+        self.verbose
+    }
+
     fn interrupted(&self) -> bool {
         interrupt::requested()
     }

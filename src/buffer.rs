@@ -14,7 +14,6 @@ use std::ops::{Deref, DerefMut};
 pub const ALIGNMENT: usize = 4096;
 
 /// A zeroed byte buffer that starts on a page boundary.
-#[derive(Default)]
 pub struct IoBuffer {
     storage: Vec<u8>,
     start: usize,
@@ -22,9 +21,18 @@ pub struct IoBuffer {
 }
 
 impl IoBuffer {
+    /// A buffer of no bytes, which allocates nothing until it grows.
+    pub const fn empty() -> Self {
+        IoBuffer {
+            storage: Vec::new(),
+            start: 0,
+            len: 0,
+        }
+    }
+
     /// A buffer of `len` zero bytes.
     pub fn new(len: usize) -> Self {
-        let mut buffer = IoBuffer::default();
+        let mut buffer = IoBuffer::empty();
         buffer.grow_to(len);
         buffer
     }

@@ -496,3 +496,46 @@ fn size_verification_catches_a_short_copy() {
     assert_eq!(code, 0);
     assert_eq!(std::fs::metadata(d.join("dst.mkv")).unwrap().len(), 2621440);
 }
+
+#[test]
+fn a_refused_direct_link_falls_back_to_the_link_through_proc() {
+    let Some(shim) = fault_shim("refused_direct_link") else {
+        return;
+    };
+    // linkat(AT_EMPTY_PATH) names the unnamed copy without /proc, but needs
+    // CAP_DAC_READ_SEARCH before Linux 6.10 (ENOENT without it); a seccomp filter may
+    // answer EPERM. Either way every file must still be installed, and the refusal
+    // remembered after the first file.
+    for errno in [2, EPERM] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("src")).unwrap();
+        for (index, size) in [0, 1024, 65536, 3 * MIB].into_iter().enumerate() {
+            write_pattern(&d.join(format!("src/f{index}")), size, index as u64);
+        }
+        let log = d.join("faults.log");
+        let faults = [
+            ("ZCOPY_FAULT_REFUSE_EMPTY_PATH", errno.to_string()),
+            ("ZCOPY_FAULT_LOG", log.display().to_string()),
+        ];
+        let (code, json, stderr) = run(d, shim, &faults, &["-r", "-j", "1", "src", "out"]);
+        assert_eq!(code, 0, "errno {errno}: {stderr}");
+        assert_eq!(json["files"].as_array().unwrap().len(), 4, "{json}");
+        for index in 0..4 {
+            assert_same_content(
+                &d.join(format!("src/f{index}")),
+                &d.join(format!("out/f{index}")),
+            );
+        }
+        let refusals = std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(
+            refusals
+                .lines()
+                .filter(|line| *line == "linkat-empty-path refused")
+                .count(),
+            1,
+            "errno {errno}: refused once, then not asked again:\n{refusals}"
+        );
+        assert_no_debris(&d.join("out"));
+    }
+}

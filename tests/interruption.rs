@@ -282,3 +282,84 @@ fn sigkill_at_random_moments_never_leaves_a_partial_destination() {
         "--clean removes only temporary files"
     );
 }
+
+/// New destinations are unnamed (O_TMPFILE) until linked in whole, with
+/// linkat(AT_EMPTY_PATH) or through /proc: after a SIGKILL at any moment, on every
+/// filesystem kind, each name in the destination tree is a complete copy, and no
+/// temporary name exists at all.
+#[test]
+fn sigkill_never_leaves_a_partial_new_file_on_any_filesystem() {
+    let Some(shim) = fault_shim("sigkill_new_files") else {
+        return;
+    };
+    let Some(mounts) = mounts("sigkill_new_files") else {
+        return;
+    };
+    let faults = [("ZCOPY_FAULT_DELAY_US", "2000".to_string())];
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut cut_short = 0;
+    for (kind, root) in mounts.all() {
+        let dir = dir_on(root);
+        let d = dir.path();
+        std::fs::create_dir(d.join("src")).unwrap();
+        // One file written in several chunks (a kill can land between them), and
+        // small ones written in one call each.
+        write_pattern(&d.join("src/big"), 4 * MIB, 7);
+        for index in 0..12 {
+            write_pattern(&d.join(format!("src/small{index:02}")), 64 * 1024, index);
+        }
+        let spawn = || -> Child {
+            zcopy_with_faults_std(d, shim, &faults)
+                .args(["-r", "-j", "2", "--no-zero-copy", "--chunk-size-mb=1"])
+                .args(["src", "out"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let started = Instant::now();
+        let mut child = spawn();
+        assert!(wait_child(&mut child, Duration::from_secs(60)).success());
+        let full = started.elapsed();
+        for _ in 0..8 {
+            // A kill before the directory was made leaves none.
+            let _ = std::fs::remove_dir_all(d.join("out"));
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let delay = full.mul_f64((seed % 1000) as f64 / 1000.0);
+            let mut child = spawn();
+            std::thread::sleep(delay);
+            let _ = child.kill();
+            let _ = child.wait();
+            let Ok(copied) = std::fs::read_dir(d.join("out")) else {
+                cut_short += 1;
+                continue;
+            };
+            let names: Vec<String> = copied
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            if names.len() < 13 {
+                cut_short += 1;
+            }
+            for name in names {
+                assert!(
+                    !name.ends_with(".zcopy-tmp"),
+                    "{kind}: a temporary name after a kill at {delay:?}: {name}"
+                );
+                let copy = std::fs::read(d.join("out").join(&name)).unwrap();
+                let source = std::fs::read(d.join("src").join(&name)).unwrap();
+                assert!(
+                    copy == source,
+                    "{kind}: {name} is partial after a kill at {delay:?} ({} of {} bytes)",
+                    copy.len(),
+                    source.len()
+                );
+            }
+        }
+    }
+    assert!(
+        cut_short > 0,
+        "no kill landed before the copy ended: the test proves nothing"
+    );
+}

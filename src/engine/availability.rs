@@ -166,14 +166,36 @@ fn directory_device(destination: &Path) -> Option<u64> {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    if let Some(device) = devices().as_ref().and_then(|map| map.get(directory)) {
-        return Some(*device);
+    thread_local! {
+        /// This worker's last answer: the files of a tree come directory by directory,
+        /// and comparing the bytes of one path is cheaper than hashing it (by its
+        /// components) and taking the shared lock, per file.
+        static LAST: std::cell::RefCell<Option<(PathBuf, u64)>> =
+            const { std::cell::RefCell::new(None) };
     }
-    // Outside the lock: a stat can take long on a network filesystem.
-    let device = std::fs::metadata(directory).ok()?.dev();
-    devices()
-        .get_or_insert_with(HashMap::new)
-        .insert(directory.to_path_buf(), device);
+    let last = LAST.with_borrow(|last| match last {
+        Some((path, device)) if path.as_os_str() == directory.as_os_str() => Some(*device),
+        _ => None,
+    });
+    if last.is_some() {
+        return last;
+    }
+    let known = devices()
+        .as_ref()
+        .and_then(|map| map.get(directory))
+        .copied();
+    let device = match known {
+        Some(device) => device,
+        None => {
+            // Outside the lock: a stat can take long on a network filesystem.
+            let device = std::fs::metadata(directory).ok()?.dev();
+            devices()
+                .get_or_insert_with(HashMap::new)
+                .insert(directory.to_path_buf(), device);
+            device
+        }
+    };
+    LAST.set(Some((directory.to_path_buf(), device)));
     Some(device)
 }
 

@@ -48,9 +48,9 @@ pub(crate) fn copy(
         usize::try_from(wanted).map_or(chunk_size, |n| n.clamp(1, chunk_size))
     };
     BUFFER.with_borrow_mut(|buffer| {
-        if buffer.len() < buffer_size {
-            buffer.resize(buffer_size, 0);
-        }
+        // Page-aligned (see crate::buffer): in zcopy a buffer from malloc made small
+        // copies 3x slower or not, with the heap's layout from build to build.
+        buffer.grow_to(buffer_size);
         copy_with(
             source,
             destination,
@@ -105,7 +105,8 @@ thread_local! {
     /// Each worker's copy buffer, kept between files: allocating and zeroing a fresh
     /// one per file showed in copies of many small files. It grows to the largest
     /// buffer a file has needed (at most the chunk size).
-    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static BUFFER: std::cell::RefCell<crate::buffer::IoBuffer> =
+        const { std::cell::RefCell::new(crate::buffer::IoBuffer::empty()) };
 }
 
 /// Reads each segment into `buffer` and hands what was read to `write` at the same

@@ -185,20 +185,24 @@ pub(super) fn run_ladder(
             .then(|| availability::unavailable(method, source_device, temp.destination()))
             .flatten();
         if let Some(reason) = known {
-            observer.note(&format!(
-                "{}: skipping {}: {reason}",
-                src.path.display(),
-                method.name()
-            ));
+            if observer.wants_notes() {
+                observer.note(&format!(
+                    "{}: skipping {}: {reason}",
+                    src.path.display(),
+                    method.name()
+                ));
+            }
             continue;
         }
         match run_rung(method, src, temp, options, observer, shared) {
             Ok(bytes) => {
-                observer.note(&format!(
-                    "{}: copied {bytes} bytes with {}",
-                    src.path.display(),
-                    method.name()
-                ));
+                if observer.wants_notes() {
+                    observer.note(&format!(
+                        "{}: copied {bytes} bytes with {}",
+                        src.path.display(),
+                        method.name()
+                    ));
+                }
                 return Ok((method, bytes));
             }
             Err(RungError::Interrupted) => {
@@ -227,14 +231,16 @@ pub(super) fn run_ladder(
                 availability::remember(method, &err, source_device, temp.destination(), || {
                     temp.file().metadata().ok().as_ref().map(device)
                 });
-                observer.note(&format!(
-                    "{}: {} not usable here ({err}); trying {}",
-                    src.path.display(),
-                    method.name(),
-                    rungs
-                        .get(index + 1)
-                        .map_or("nothing else", |next| next.name())
-                ));
+                if observer.wants_notes() {
+                    observer.note(&format!(
+                        "{}: {} not usable here ({err}); trying {}",
+                        src.path.display(),
+                        method.name(),
+                        rungs
+                            .get(index + 1)
+                            .map_or("nothing else", |next| next.name())
+                    ));
+                }
                 // Rewind: the next rung starts from an empty file, never from whatever
                 // a half-done attempt left. Only when there is something to undo: on
                 // ext4 a truncate to zero arms auto_da_alloc, which makes the close

@@ -130,6 +130,11 @@ pub trait Observer {
     fn progress(&self, _copied: u64) {}
     /// A line for `-v`: which rung ran, why one was skipped.
     fn note(&self, _message: &str) {}
+    /// False when [`Observer::note`] discards its lines: the engine then does not
+    /// format them (per file, that showed in copies of many small files).
+    fn wants_notes(&self) -> bool {
+        true
+    }
     /// True once the user asked to stop (Ctrl-C, SIGTERM).
     fn interrupted(&self) -> bool {
         false
@@ -138,7 +143,11 @@ pub trait Observer {
 
 /// An observer that ignores everything.
 pub struct Quiet;
-impl Observer for Quiet {}
+impl Observer for Quiet {
+    fn wants_notes(&self) -> bool {
+        false
+    }
+}
 
 /// Per-file options derived from the configuration.
 #[derive(Debug, Clone)]

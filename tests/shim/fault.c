@@ -21,6 +21,10 @@
 //                                         copy_file_range or sendfile), or at the first
 //                                         fsync/fdatasync of any file, instead
 //   ZCOPY_FAULT_LOG=PATH                appends "fsync TARGET" for every fsync/fdatasync
+//                                         (and "linkat-empty-path refused" below)
+//   ZCOPY_FAULT_REFUSE_EMPTY_PATH=ERRNO linkat(..., AT_EMPTY_PATH) fails with ERRNO, as
+//                                         for a caller without CAP_DAC_READ_SEARCH on
+//                                         kernels before 6.10 (ENOENT)
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -245,4 +249,18 @@ int fdatasync(int fd) {
     log_sync("fdatasync", fd);
     if (source_change_due("fsync")) change_source();
     return real(fd);
+}
+
+int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
+    static int (*real)(int, const char *, int, const char *, int);
+    if (!real) real = dlsym(RTLD_NEXT, "linkat");
+    long refused = env_long("ZCOPY_FAULT_REFUSE_EMPTY_PATH", 0);
+    if (refused > 0 && (flags & AT_EMPTY_PATH)) {
+        const char *log = getenv("ZCOPY_FAULT_LOG");
+        FILE *out = log ? fopen(log, "a") : NULL;
+        if (out) { fprintf(out, "linkat-empty-path refused\n"); fclose(out); }
+        errno = (int)refused;
+        return -1;
+    }
+    return real(olddirfd, oldpath, newdirfd, newpath, flags);
 }
