@@ -831,8 +831,6 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
 
     let largest = options.sizes.iter().copied().max().unwrap_or(1 << 20);
     tables.push(verify_table(dir, 2 * largest, options.rounds, log)?);
-    log("hashing in memory");
-    let hashing = hashing(options.hash_buffer_bytes);
 
     // Several destinations: the largest file to one directory, then to two at once.
     tables.push(destinations_table(dir, options, log)?);
@@ -859,6 +857,11 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
             run.max_rss_kib as f64 / 1024.0,
         ));
     }
+
+    // Last: its buffer would raise the peak RSS of every process forked after it (a
+    // child's ru_maxrss starts from its parent's high-water mark).
+    log("hashing in memory");
+    let hashing = hashing(options.hash_buffer_bytes);
 
     Ok(BenchReport {
         directory: format!(

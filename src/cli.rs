@@ -1,13 +1,15 @@
 //! The command line. These definitions also generate `completions/` and `man/zcopy.1`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Parser};
 
+#[cfg(target_os = "linux")]
+use crate::bench::BenchOptions;
 use crate::config::{self, EnvFile, Overrides, Reflink, VerifyMode};
 use crate::engine::Method;
 use crate::hash::Algorithm;
-use crate::plan::{LinkMode, PlanOptions, Symlinks};
+use crate::plan::{self, Entry, LinkMode, PlanOptions, Symlinks, UsageError};
 use crate::preserve::Preserve;
 use crate::report::Format;
 
@@ -529,6 +531,46 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// What `zcopy bench` is to measure, from its flags and the configuration's `-j`,
+    /// and whether it prints JSON; None for the other tools.
+    #[cfg(target_os = "linux")]
+    pub fn bench_options(&self, config: &config::Config) -> Option<(BenchOptions, bool)> {
+        let Command::Bench {
+            directories,
+            quick,
+            sizes,
+            rounds,
+            files,
+            frames,
+            json,
+        } = self
+        else {
+            return None;
+        };
+        let (directory, further) = match directories.split_first() {
+            Some((first, further)) => (first.clone(), further.to_vec()),
+            None => (std::env::temp_dir(), Vec::new()),
+        };
+        let mut options = BenchOptions::new(directory, *quick, config.jobs as usize);
+        options.tree_directories = further;
+        if let Some(frames) = frames {
+            options.frames = *frames as usize;
+        }
+        if let Some(sizes) = sizes {
+            options.sizes = sizes.0.clone();
+        }
+        if let Some(rounds) = rounds {
+            options.rounds = *rounds as usize;
+        }
+        if let Some(files) = files {
+            options.small_files = *files as usize;
+            options.tiny_files = 10 * *files as usize;
+        }
+        Some((options, *json))
+    }
+}
+
 /// The value of `--hash`: an algorithm, or none.
 #[derive(Debug, Clone, Copy)]
 pub struct HashChoice(pub Option<Algorithm>);
@@ -685,6 +727,60 @@ impl Cli {
         cli.preserve_in_order = preserve_in_order(&matches);
         cli.ordered = true;
         cli
+    }
+
+    /// The plan of the copy the command line asks for: the PATHs (or `--files-from`)
+    /// to the destination, or to each of several `-t` in turn.
+    pub fn plan(&self) -> Result<Vec<Entry>, UsageError> {
+        let usage = |text: &str| Err(UsageError(text.to_string()));
+        let plan_one = |destination: Option<&Path>| match &self.files_from {
+            Some(list) => {
+                let destination = match (destination, self.paths.as_slice()) {
+                    (Some(destination), []) => destination,
+                    (None, [destination]) => destination.as_path(),
+                    _ => {
+                        return usage(
+                            "--files-from takes exactly one PATH: the destination directory",
+                        )
+                    }
+                };
+                if self.interactive && list.as_os_str() == "-" {
+                    return usage(
+                        "-i cannot ask questions on stdin while --files-from reads the list from it",
+                    );
+                }
+                plan::from_list(
+                    &plan::read_list(list, self.null)?,
+                    destination,
+                    &self.plan_options(),
+                )
+            }
+            None => {
+                let mut options = self.plan_options();
+                if let Some(destination) = destination {
+                    options.target_directory = Some(destination.to_path_buf());
+                }
+                plan::from_arguments(&self.paths, &options)
+            }
+        };
+        match self.target_directory.as_slice() {
+            [_, _, ..] => {
+                // The list is read once per destination.
+                if self
+                    .files_from
+                    .as_ref()
+                    .is_some_and(|list| list.as_os_str() == "-")
+                {
+                    return usage(
+                        "--files-from - cannot be read once per destination (-t); list the files in a file",
+                    );
+                }
+                plan::for_destinations(&self.target_directory, |destination| {
+                    plan_one(Some(destination))
+                })
+            }
+            _ => plan_one(None),
+        }
     }
 
     /// The configuration values the flags override.

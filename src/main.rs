@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use zcopy::cli::{Cli, ColorChoice, Command};
 use zcopy::config::Config;
+use zcopy::interrupt;
 use zcopy::output::{self, EXIT_CLOSED};
 use zcopy::report::{Format, Painter};
-use zcopy::{interrupt, plan};
 
 /// Usage and configuration errors: nothing was copied.
 const EXIT_USAGE: u8 = 2;
@@ -76,57 +76,25 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         verbose,
     }) = &cli.command
     {
+        interrupt::install()?;
         let jobs = jobs.unwrap_or(config.jobs) as usize;
-        return verify(directories, *json, jobs, *verbose, cli.quiet, &painter);
+        let show = zcopy::offload::Show {
+            json: *json,
+            verbose: *verbose,
+            quiet: cli.quiet,
+        };
+        return Ok(zcopy::offload::verify_command(
+            directories,
+            jobs,
+            show,
+            &painter,
+        ));
     }
     if cli.print_config {
         print_config(&config, cli.json);
         return Ok(0);
     }
-    let plan_one = |destination: Option<&std::path::Path>| match &cli.files_from {
-        Some(list) => {
-            let destination = match (destination, cli.paths.as_slice()) {
-                (Some(destination), []) => destination,
-                (None, [destination]) => destination.as_path(),
-                _ => {
-                    anyhow::bail!("--files-from takes exactly one PATH: the destination directory")
-                }
-            };
-            if cli.interactive && list.as_os_str() == "-" {
-                anyhow::bail!(
-                    "-i cannot ask questions on stdin while --files-from reads the list from it"
-                );
-            }
-            Ok(plan::from_list(
-                &plan::read_list(list, cli.null)?,
-                destination,
-                &cli.plan_options(),
-            )?)
-        }
-        None => {
-            let mut options = cli.plan_options();
-            if let Some(destination) = destination {
-                options.target_directory = Some(destination.to_path_buf());
-            }
-            Ok(plan::from_arguments(&cli.paths, &options)?)
-        }
-    };
-    let entries = match cli.target_directory.as_slice() {
-        [_, _, ..] => {
-            // Read once, whatever the number of destinations.
-            if cli
-                .files_from
-                .as_ref()
-                .is_some_and(|list| list.as_os_str() == "-")
-            {
-                anyhow::bail!("--files-from - cannot be read once per destination (-t); list the files in a file");
-            }
-            plan::for_destinations(&cli.target_directory, |destination| {
-                plan_one(Some(destination)).map_err(|err| plan::UsageError(format!("{err:#}")))
-            })?
-        }
-        _ => plan_one(None)?,
-    };
+    let entries = cli.plan()?;
     // -i needs a terminal only when there is something to ask about.
     if cli.interactive && !std::io::stdin().is_terminal() {
         if let Some(existing) = zcopy::batch::first_existing_destination(&entries) {
@@ -176,89 +144,6 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     Ok(report.exit_code() as u8)
 }
 
-/// `zcopy verify DIR...`: each folder against its ASC MHL history; exit 1 on any
-/// mismatched, missing or unreadable file, or a folder without a usable history.
-fn verify(
-    directories: &[std::path::PathBuf],
-    json: bool,
-    jobs: usize,
-    verbose: bool,
-    quiet: bool,
-    painter: &Painter,
-) -> anyhow::Result<u8> {
-    interrupt::install()?;
-    let bar = if !json && !quiet && std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(0)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "verify {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-        )
-        .expect("a valid template"),
-    );
-    let results = zcopy::offload::verify_folders(
-        directories,
-        jobs,
-        &interrupt::requested,
-        &|total| bar.set_length(total),
-        &|bytes| bar.inc(bytes),
-    );
-    bar.finish_and_clear();
-    if interrupt::requested() {
-        output::stderr_line(&painter.error("interrupted"));
-        return Ok(130);
-    }
-    let mut failed = false;
-    let mut folders = Vec::new();
-    for (directory, result) in directories.iter().zip(results) {
-        match result {
-            Ok(result) => {
-                failed |= !result.ok();
-                if !json {
-                    for line in zcopy::offload::describe_problems(&result) {
-                        output::stderr_line(&painter.error(&line));
-                    }
-                    if verbose {
-                        for path in &result.verified_paths {
-                            output::stderr_line(&format!(
-                                "zcopy: {}: verified",
-                                directory.join(path).display()
-                            ));
-                        }
-                        for path in &result.new {
-                            output::stderr_line(&format!(
-                                "zcopy: {}: new (not in the history)",
-                                directory.join(path).display()
-                            ));
-                        }
-                    }
-                    if !quiet {
-                        output::stderr_line(&result.summary());
-                    }
-                }
-                folders.push(serde_json::to_value(&result).expect("serializes"));
-            }
-            Err(error) => {
-                failed = true;
-                if !json {
-                    output::stderr_line(&painter.error(&error.to_string()));
-                }
-                folders.push(serde_json::json!({
-                    "root": directory.display().to_string(),
-                    "error": error.to_string(),
-                }));
-            }
-        }
-    }
-    if json {
-        let document = serde_json::json!({ "ok": !failed, "folders": folders });
-        output::stdout_line(&serde_json::to_string_pretty(&document).expect("serializes"));
-    }
-    Ok(u8::from(failed))
-}
-
 /// `zcopy --clean DIR...`: removes leftover temporary files, prints each one removed.
 fn clean(cli: &Cli) -> anyhow::Result<u8> {
     if cli.paths.is_empty() {
@@ -304,38 +189,9 @@ fn print_config(config: &Config, json: bool) {
 /// `zcopy bench`: measures, prints the tables (or JSON), exits 0.
 #[cfg(target_os = "linux")]
 fn bench(config: &Config, command: &Command) -> anyhow::Result<u8> {
-    let Command::Bench {
-        directories,
-        quick,
-        sizes,
-        rounds,
-        files,
-        frames,
-        json,
-    } = command
-    else {
-        unreachable!("called for the bench subcommand")
-    };
-    let (quick, rounds, files, json) = (*quick, *rounds, *files, *json);
-    let (directory, further) = match directories.split_first() {
-        Some((first, further)) => (first.clone(), further.to_vec()),
-        None => (std::env::temp_dir(), Vec::new()),
-    };
-    let mut options = zcopy::bench::BenchOptions::new(directory, quick, config.jobs as usize);
-    options.tree_directories = further;
-    if let Some(frames) = frames {
-        options.frames = *frames as usize;
-    }
-    if let Some(sizes) = sizes {
-        options.sizes = sizes.0.clone();
-    }
-    if let Some(rounds) = rounds {
-        options.rounds = rounds as usize;
-    }
-    if let Some(files) = files {
-        options.small_files = files as usize;
-        options.tiny_files = 10 * files as usize;
-    }
+    let (options, json) = command
+        .bench_options(config)
+        .expect("called for the bench subcommand");
     interrupt::install()?;
     let report = match zcopy::bench::run(&options, &|line| {
         output::stderr_line(&format!("zcopy bench: {line}"))

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Cause, Error, Operation};
 use crate::hash::Algorithm;
 use crate::mhl::{self, verify::FolderResult, History, RecordOptions};
+use crate::output;
 use crate::plan::Entry;
-use crate::report::{Endpoints, ErrorRecord, Report, SkipRecord};
+use crate::report::{Endpoints, ErrorRecord, Painter, Report, SkipRecord};
 
 /// A folder of the plan copied as a whole: the history goes into `destination`.
 #[derive(Debug, Clone)]
@@ -349,7 +350,6 @@ pub struct Offload {
 /// prints what it did on stderr (and in `--json-lines`). Returns the report for the
 /// caller to print.
 pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> Option<Report> {
-    use crate::output;
     use crate::report::Format;
     let painter = &batch.painter;
     let jobs = batch.jobs.max(1);
@@ -456,4 +456,98 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
         }
     }
     Some(report)
+}
+
+/// What `zcopy verify` prints.
+#[derive(Debug, Clone, Copy)]
+pub struct Show {
+    /// One JSON document on stdout instead of the problems and summaries.
+    pub json: bool,
+    /// Every file with its result, not only the problems.
+    pub verbose: bool,
+    /// No summaries (problems are still printed).
+    pub quiet: bool,
+}
+
+/// `zcopy verify DIR...`: each folder against its ASC MHL history, with a progress bar
+/// on a terminal; returns the exit status: 1 on any mismatched, missing or unreadable
+/// file or a folder without a usable history, 130 when interrupted. Call
+/// [`crate::interrupt::install`] first for Ctrl-C to stop it.
+pub fn verify_command(directories: &[PathBuf], jobs: usize, show: Show, painter: &Painter) -> u8 {
+    use std::io::IsTerminal;
+    let Show {
+        json,
+        verbose,
+        quiet,
+    } = show;
+    let bar = if !json && !quiet && std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "verify {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .expect("a valid template"),
+    );
+    let results = verify_folders(
+        directories,
+        jobs,
+        &crate::interrupt::requested,
+        &|total| bar.set_length(total),
+        &|bytes| bar.inc(bytes),
+    );
+    bar.finish_and_clear();
+    if crate::interrupt::requested() {
+        output::stderr_line(&painter.error("interrupted"));
+        return 130;
+    }
+    let mut failed = false;
+    let mut folders = Vec::new();
+    for (directory, result) in directories.iter().zip(results) {
+        match result {
+            Ok(result) => {
+                failed |= !result.ok();
+                if !json {
+                    for line in describe_problems(&result) {
+                        output::stderr_line(&painter.error(&line));
+                    }
+                    if verbose {
+                        for path in &result.verified_paths {
+                            output::stderr_line(&format!(
+                                "zcopy: {}: verified",
+                                directory.join(path).display()
+                            ));
+                        }
+                        for path in &result.new {
+                            output::stderr_line(&format!(
+                                "zcopy: {}: new (not in the history)",
+                                directory.join(path).display()
+                            ));
+                        }
+                    }
+                    if !quiet {
+                        output::stderr_line(&result.summary());
+                    }
+                }
+                folders.push(serde_json::to_value(&result).expect("serializes"));
+            }
+            Err(error) => {
+                failed = true;
+                if !json {
+                    output::stderr_line(&painter.error(&error.to_string()));
+                }
+                folders.push(serde_json::json!({
+                    "root": directory.display().to_string(),
+                    "error": error.to_string(),
+                }));
+            }
+        }
+    }
+    if json {
+        let document = serde_json::json!({ "ok": !failed, "folders": folders });
+        output::stdout_line(&serde_json::to_string_pretty(&document).expect("serializes"));
+    }
+    u8::from(failed)
 }
