@@ -24,7 +24,7 @@ function __fish_zcopy_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c zcopy -n "__fish_zcopy_needs_command" -l files-from -d 'Read source paths from FILE (\'-\' for stdin), one per line; the last PATH is the destination directory. Relative paths keep their place under it' -r -F
+complete -c zcopy -n "__fish_zcopy_needs_command" -l files-from -d 'Read source paths from FILE (\'-\' for stdin), one per line; the destination directory is the one PATH, or -t DIR. Relative paths keep their place under it' -r -F
 complete -c zcopy -n "__fish_zcopy_needs_command" -s t -l target-directory -d 'Copy every source into DIR (all PATHs are sources). May be repeated: every file then goes to every DIR, the copies written side by side, each verified on its own, the source read once' -r -f -a "(__fish_complete_directories)"
 complete -c zcopy -n "__fish_zcopy_needs_command" -s b -l backup -d 'Keep each replaced destination under a backup name: CONTROL none/off (no backups), numbered/t (NAME.~N~), existing/nil (numbered if such backups exist, else simple; the default), simple/never (NAME~) [env: VERSION_CONTROL]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -s S -l suffix -d 'The suffix of simple backups (default ~; implies -b) [env: SIMPLE_BACKUP_SUFFIX]' -r

@@ -128,8 +128,8 @@ pub struct Cli {
     #[arg(short = 'r', long, visible_short_alias = 'R', help_heading = "Copy")]
     pub recursive: bool,
 
-    /// Read source paths from FILE ('-' for stdin), one per line; the last PATH is the
-    /// destination directory. Relative paths keep their place under it.
+    /// Read source paths from FILE ('-' for stdin), one per line; the destination
+    /// directory is the one PATH, or -t DIR. Relative paths keep their place under it.
     #[arg(long, value_name = "FILE", help_heading = "Copy", value_hint = clap::ValueHint::FilePath)]
     pub files_from: Option<PathBuf>,
 
@@ -735,14 +735,15 @@ impl Cli {
         let usage = |text: &str| Err(UsageError(text.to_string()));
         let plan_one = |destination: Option<&Path>| match &self.files_from {
             Some(list) => {
-                let destination = match (destination, self.paths.as_slice()) {
+                // The destination: one -t (of several, the one being planned), or the
+                // one PATH, as `cp -t DIR` or `cp ... DIR`.
+                let target = destination.or(self.target_directory.first().map(PathBuf::as_path));
+                let destination = match (target, self.paths.as_slice()) {
                     (Some(destination), []) => destination,
                     (None, [destination]) => destination.as_path(),
-                    _ => {
-                        return usage(
-                            "--files-from takes exactly one PATH: the destination directory",
-                        )
-                    }
+                    _ => return usage(
+                        "--files-from takes the destination directory as its one PATH or from -t",
+                    ),
                 };
                 if self.interactive && list.as_os_str() == "-" {
                     return usage(

@@ -176,6 +176,23 @@ fn files_from_keeps_relative_paths_and_odd_names() {
     for name in names {
         assert_same_content(&d.join(name), &d.join("out").join(name));
     }
+    // The destination may also come from -t, as with cp -t.
+    std::fs::create_dir(d.join("out-t")).unwrap();
+    zcopy(d)
+        .args(["--files-from", "list.txt", "-t", "out-t"])
+        .assert()
+        .success();
+    for name in names {
+        assert_same_content(&d.join(name), &d.join("out-t").join(name));
+    }
+    // Both is one destination too many.
+    zcopy(d)
+        .args(["--files-from", "list.txt", "-t", "out-t", "out"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "--files-from takes the destination",
+        ));
 
     // NUL-separated from stdin, with a newline and non-UTF-8 bytes in names.
     let newline = OsStr::from_bytes(b"line\nbreak.mov");
