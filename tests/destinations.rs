@@ -5,16 +5,11 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 
 use common::*;
 use serde_json::Value;
-
-fn os(text: &str) -> &OsStr {
-    OsStr::new(text)
-}
 
 /// A card: one clip above the zero-copy threshold, small frames in a folder, an empty
 /// file.
@@ -133,33 +128,6 @@ fn two_and_three_destinations_across_filesystems() {
     }
 }
 
-/// Runs a tool; panics with its output unless it exits 0.
-fn tool(program: &str, args: &[&OsStr]) {
-    let output = StdCommand::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|err| panic!("{program}: {err}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The ASC MHL generation files of a copied folder.
-fn generations(folder: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(folder.join("ascmhl")) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "mhl"))
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn a_destination_that_fills_up_fails_alone_and_the_others_get_their_history() {
     let test = "a_destination_that_fills_up_fails_alone_and_the_others_get_their_history";
@@ -227,6 +195,7 @@ fn a_destination_that_fills_up_fails_alone_and_the_others_get_their_history() {
         assert_eq!(text.matches("<hash>").count(), 6, "{text}");
         let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ascmhl/ASCMHL.xsd");
         tool(
+            dir.path(),
             "xmllint",
             &[
                 os("--noout"),

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 use std::sync::OnceLock;
@@ -19,26 +18,6 @@ fn schema(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs a tool; panics with its output unless it exits 0. Returns stdout.
-fn tool(cwd: &Path, program: &str, args: &[&OsStr]) -> String {
-    let output = StdCommand::new(program)
-        .current_dir(cwd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|err| panic!("{program}: {err}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn os(text: &str) -> &OsStr {
-    OsStr::new(text)
-}
-
 /// A small card: clips in nested folders, an empty file, names with spaces.
 fn make_card(root: &Path) {
     std::fs::create_dir_all(root.join("Clips/A001C002")).unwrap();
@@ -47,17 +26,6 @@ fn make_card(root: &Path) {
     write_pattern(&root.join("Clips/A001C002/frame 0002.dng"), 200_001, 3);
     std::fs::write(root.join("Clips/empty.txt"), b"").unwrap();
     std::fs::write(root.join("notes.txt"), b"scene 12, take 3\n").unwrap();
-}
-
-/// The generation files of a history, sorted.
-fn generations(root: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("ascmhl"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "mhl"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// The text of the first `<ALG>` element after `<path ...>PATH</path>` in a generation.

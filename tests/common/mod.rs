@@ -658,3 +658,38 @@ impl Drop for Ramfs {
         let _ = StdCommand::new("umount").arg(self.dir.path()).status();
     }
 }
+
+/// An argument for the `&[&OsStr]` lists the helpers take.
+pub fn os(text: &str) -> &std::ffi::OsStr {
+    std::ffi::OsStr::new(text)
+}
+
+/// Runs a tool in `cwd`; panics with its output unless it exits 0. Returns stdout.
+pub fn tool(cwd: &Path, program: &str, args: &[&std::ffi::OsStr]) -> String {
+    let output = StdCommand::new(program)
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("{program}: {err}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The ASC MHL generation files of a copied folder's history, sorted (none without
+/// a history).
+pub fn generations(folder: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder.join("ascmhl")) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "mhl"))
+        .collect();
+    files.sort();
+    files
+}
