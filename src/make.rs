@@ -10,7 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::engine::CopyOptions;
-use crate::error::{Cause, Context, Error, Operation};
+use crate::error::{Cause, Error, Operation};
 use crate::report::Kind;
 
 /// What to make.
@@ -172,6 +172,7 @@ fn preserve_symlink_of(
     destination: &Path,
     options: &CopyOptions,
 ) -> Result<(), Error> {
+    use crate::error::Context;
     let What::Symlink {
         source, looked_at, ..
     } = what

@@ -34,19 +34,7 @@ pub(crate) fn copy(
     chunk_size: usize,
     observer: &dyn Observer,
 ) -> RungResult {
-    // Small files get a small buffer: a 64 MiB allocation per thumbnail would cost more
-    // than the copy. Files of unknown size (UNTIL_EOF) are pseudo files, read with
-    // cat's buffer size: procfs sysctl files allocate the requested count in the kernel
-    // and answer a 64 MiB read with ENOMEM.
-    let buffer_size = if segments == UNTIL_EOF {
-        PSEUDO_FILE_BUFFER.min(chunk_size)
-    } else {
-        let wanted: u64 = segments
-            .iter()
-            .map(|segment| segment.end - segment.start)
-            .fold(0, u64::saturating_add);
-        usize::try_from(wanted).map_or(chunk_size, |n| n.clamp(1, chunk_size))
-    };
+    let buffer_size = buffer_size(segments, chunk_size);
     BUFFER.with_borrow_mut(|buffer| {
         // Page-aligned (see crate::buffer): in zcopy a buffer from malloc made small
         // copies 3x slower or not, with the heap's layout from build to build.
@@ -60,6 +48,21 @@ pub(crate) fn copy(
             write_all_at,
         )
     })
+}
+
+/// The buffer a chunk copy of `segments` needs. Small files get a small buffer: a 64
+/// MiB allocation per thumbnail would cost more than the copy. Files of unknown size
+/// (UNTIL_EOF) are pseudo files, read with cat's buffer size: procfs sysctl files
+/// allocate the requested count in the kernel and answer a 64 MiB read with ENOMEM.
+pub(super) fn buffer_size(segments: &[Range<u64>], chunk_size: usize) -> usize {
+    if segments == UNTIL_EOF {
+        return PSEUDO_FILE_BUFFER.min(chunk_size);
+    }
+    let wanted: u64 = segments
+        .iter()
+        .map(|segment| segment.end - segment.start)
+        .fold(0, u64::saturating_add);
+    usize::try_from(wanted).map_or(chunk_size, |n| n.clamp(1, chunk_size))
 }
 
 /// The granularity of `--sparse=always`: blocks of this size that hold only zeros are
@@ -147,7 +150,7 @@ fn copy_with(
 // Positional reads and writes: no seeks, and no file position left behind by an
 // earlier rung (sendfile moves the destination's) to reason about.
 #[cfg(unix)]
-fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
+pub(super) fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
     match std::os::unix::fs::FileExt::read_at(file, buffer, offset) {
         // A FIFO or character device (--copy-contents) has no offsets (ESPIPE): it is
         // read in order, which is the order the copy asks in.
@@ -157,17 +160,17 @@ fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
 }
 
 #[cfg(unix)]
-fn write_all_at(file: &File, buffer: &[u8], offset: u64) -> io::Result<()> {
+pub(super) fn write_all_at(file: &File, buffer: &[u8], offset: u64) -> io::Result<()> {
     std::os::unix::fs::FileExt::write_all_at(file, buffer, offset)
 }
 
 #[cfg(windows)]
-fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
+pub(super) fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
     std::os::windows::fs::FileExt::seek_read(file, buffer, offset)
 }
 
 #[cfg(windows)]
-fn write_all_at(file: &File, mut buffer: &[u8], mut offset: u64) -> io::Result<()> {
+pub(super) fn write_all_at(file: &File, mut buffer: &[u8], mut offset: u64) -> io::Result<()> {
     while !buffer.is_empty() {
         let written = std::os::windows::fs::FileExt::seek_write(file, buffer, offset)?;
         if written == 0 {

@@ -12,6 +12,11 @@
 //!   temporary files.
 //!
 //! One destination failing (full, unplugged, read-only) fails its own copy only.
+//!
+//! The shared read loop serves the Linux ladder; the macOS and Windows ladders copy
+//! each destination on its own (their platform calls read the source themselves).
+
+#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
 
 use std::fs::{File, Metadata};
 use std::io;
@@ -21,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::chunked::{buffer_size, read_at, write_all_at};
 use super::{Cause, CopyOptions, Error, Observer, Operation, Outcome};
 use super::{RungError, RungResult};
 use crate::hash::{self, Algorithm};
@@ -114,9 +120,11 @@ pub fn copy_to_destinations(
     let checksum_shared =
         regular && targets.len() > 1 && options.verify == Some(crate::config::VerifyMode::Checksum);
     let source_checksum = checksum_shared.then(SourceHash::default);
-    let fanout =
-        (regular && targets.len() > 1 && super::ladder::copies_in_user_space(&looked_at, options))
-            .then(|| Fanout::new(targets.len()));
+    let fanout = (cfg!(target_os = "linux")
+        && regular
+        && targets.len() > 1
+        && super::ladder::copies_in_user_space(&looked_at, options))
+    .then(|| Fanout::new(targets.len()));
     // Set once every destination is done: a source hash nobody waits for any more
     // (every destination failed before its read-back) stops instead of reading on.
     let finished = AtomicBool::new(false);
@@ -432,12 +440,7 @@ impl Fanout {
         chunk_size: usize,
         observer: &dyn Observer,
     ) -> Vec<RungResult> {
-        let wanted: u64 = segments
-            .iter()
-            .map(|segment| segment.end - segment.start)
-            .fold(0, u64::saturating_add);
-        let buffer_size = usize::try_from(wanted).map_or(chunk_size, |n| n.clamp(1, chunk_size));
-        let mut buffer = crate::buffer::IoBuffer::new(buffer_size);
+        let mut buffer = crate::buffer::IoBuffer::new(buffer_size(segments, chunk_size));
         let mut results: Vec<Option<RungResult>> = files.iter().map(|_| None).collect();
         let mut copied = 0u64;
         'segments: for segment in segments {
@@ -517,31 +520,3 @@ impl Fanout {
 
 /// Buffers from this size on are written to the destinations in parallel.
 const PARALLEL_WRITE_MIN: usize = 1 << 20;
-
-#[cfg(unix)]
-fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buffer, offset)
-}
-
-#[cfg(unix)]
-fn write_all_at(file: &File, buffer: &[u8], offset: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(file, buffer, offset)
-}
-
-#[cfg(windows)]
-fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::windows::fs::FileExt::seek_read(file, buffer, offset)
-}
-
-#[cfg(windows)]
-fn write_all_at(file: &File, mut buffer: &[u8], mut offset: u64) -> io::Result<()> {
-    while !buffer.is_empty() {
-        let written = std::os::windows::fs::FileExt::seek_write(file, buffer, offset)?;
-        if written == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        buffer = &buffer[written..];
-        offset += written as u64;
-    }
-    Ok(())
-}

@@ -179,26 +179,7 @@ pub(crate) fn media_hash(
             (source_hash, copy_hash)
         })
     };
-    if observer.interrupted() {
-        return Err(Error::new(
-            temp.destination(),
-            Operation::Verify,
-            Cause::Interrupted,
-        ));
-    }
-    let (source_hash, copy_hash) = (source_hash?, copy_hash?);
-    if source_hash != copy_hash {
-        return Err(Error::new(
-            temp.destination(),
-            Operation::Verify,
-            Cause::HashMismatch {
-                algorithm: algorithm.name(),
-                source: source_hash,
-                copy: copy_hash,
-            },
-        ));
-    }
-    Ok(Some((algorithm, source_hash)))
+    compare_media_hashes(temp, algorithm, source_hash, copy_hash, observer)
 }
 
 /// [`media_hash`] with the source's hash computed elsewhere, once for all its
@@ -221,6 +202,18 @@ pub(crate) fn media_hash_against(
         observer.interrupted()
     });
     let source_hash = source_hash.wait();
+    compare_media_hashes(temp, algorithm, source_hash, copy_hash, observer)
+}
+
+/// The end of a media hash check: an interruption, a failed read on either side, or
+/// two hashes that differ fail it; equal hashes are the copy's hash.
+fn compare_media_hashes(
+    temp: &TempDest,
+    algorithm: Algorithm,
+    source_hash: Result<String, Error>,
+    copy_hash: Result<String, Error>,
+    observer: &dyn Observer,
+) -> Result<Option<(Algorithm, String)>, Error> {
     if observer.interrupted() {
         return Err(Error::new(
             temp.destination(),
