@@ -269,18 +269,7 @@ fn interactive_is_refused_without_a_terminal_when_it_must_ask_and_asks_on_one() 
     ) {
         return;
     }
-    let on_terminal = |answer: &str| {
-        let command = format!(
-            "printf '{answer}\\n' | script -qec '{} --no-env-file -i new old' /dev/null",
-            env!("CARGO_BIN_EXE_zcopy")
-        );
-        let output = std::process::Command::new("sh")
-            .args(["-c", &command])
-            .current_dir(d)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
+    let on_terminal = |answer: &str| zcopy_answering(d, answer, "-i new old");
     let said = on_terminal("n");
     assert!(said.contains("overwrite 'old'?"), "{said}");
     assert_eq!(

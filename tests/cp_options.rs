@@ -1251,18 +1251,8 @@ fn interactive_asks_before_links_replace_files() {
     let d = dir.path();
     flat_tree(d);
     write(&d.join("taken"), "old\n");
-    let on_terminal = |answer: &str, args: &str| {
-        let command = format!(
-            "printf '{answer}\\n' | script -qec '{} --no-env-file -q -i {args}' /dev/null",
-            env!("CARGO_BIN_EXE_zcopy")
-        );
-        let output = std::process::Command::new("sh")
-            .args(["-c", &command])
-            .current_dir(d)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
+    let on_terminal =
+        |answer: &str, args: &str| common::zcopy_answering(d, answer, &format!("-q -i {args}"));
     let said = on_terminal("n", "-l src/a.txt taken");
     assert!(said.contains("overwrite 'taken'?"), "{said}");
     assert_eq!(std::fs::read_to_string(d.join("taken")).unwrap(), "old\n");

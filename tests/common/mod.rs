@@ -693,3 +693,18 @@ pub fn generations(folder: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// Runs `zcopy --no-env-file ARGS` in `cwd` on a pseudo-terminal (`script`) with
+/// `answer` typed at it, as someone answering -i's question; returns what it printed.
+pub fn zcopy_answering(cwd: &Path, answer: &str, args: &str) -> String {
+    let command = format!(
+        "printf '{answer}\\n' | script -qec '{} --no-env-file {args}' /dev/null",
+        env!("CARGO_BIN_EXE_zcopy")
+    );
+    let output = StdCommand::new("sh")
+        .args(["-c", &command])
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
