@@ -89,11 +89,12 @@ impl TempDest {
                 Cause::Invalid("destination has no file name".to_string()),
             )
         })?;
-        let directory = absolute_parent(destination);
         let permissions = new_file_permissions(source);
+        // The directory as given, not made absolute: the kernel walks each component
+        // of the path once per file.
         #[cfg(target_os = "linux")]
         if existing.is_none() {
-            if let Some(file) = create_unnamed(&directory, &permissions)
+            if let Some(file) = create_unnamed(shown_parent(destination), &permissions)
                 .op(shown_parent(destination), Operation::CreateTemp)?
             {
                 return Ok(TempDest {
@@ -127,7 +128,9 @@ impl TempDest {
             .prefix(&temp_prefix(name))
             .suffix(TEMP_SUFFIX)
             .rand_bytes(6)
-            .make_in(&directory, |path| create_new(path, &permissions))
+            .make_in(absolute_parent(destination), |path| {
+                create_new(path, &permissions)
+            })
             .op(shown_parent(destination), Operation::CreateTemp)?;
         let (file, path) = temp.into_parts();
         Ok(TempDest {

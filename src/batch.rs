@@ -1,6 +1,7 @@
 //! Runs a plan: directories first, then files and links on `-j` workers, results
 //! reported in plan order whatever order they finish in.
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -202,6 +203,21 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
             other => work.push((index, other)),
         }
     }
+    // Nothing can be in a directory this run made but what the run puts there.
+    let made: HashSet<&Path> = directories
+        .iter()
+        .filter(|(_, _, final_mode)| final_mode.is_some())
+        .map(|(_, destination, _)| destination.as_path())
+        .collect();
+    for (_, entry) in &mut work {
+        if let Entry::File(job) = entry {
+            job.directory_is_new = job
+                .destination
+                .parent()
+                .is_some_and(|parent| made.contains(parent));
+        }
+    }
+    drop(made);
     // Hard links last: --preserve=links links to a file copied earlier in the plan.
     let (links, work): (Vec<_>, Vec<_>) = work
         .into_iter()
@@ -367,6 +383,7 @@ fn copy_to_destinations(
         targets.push(engine::Target {
             destination: &job.destination,
             observer,
+            directory_is_new: job.directory_is_new,
         });
         placed.push(position);
     }
@@ -474,28 +491,25 @@ fn copy(job: &Job, batch: &Batch, observer: &FileObserver<'_>) -> Done {
         .start_file(observer.slot, &job.source, job.size);
     let outcome = if batch.interactive && !confirm_overwrite(observer.progress, &job.destination) {
         Ok(Outcome::Skipped("not confirmed (-i)"))
-    } else if batch.options.hash.is_some() {
-        // The source's hash on a thread of its own, overlapping the copy.
+    } else {
         let target = engine::Target {
             destination: &job.destination,
             observer,
+            directory_is_new: job.directory_is_new,
         };
-        engine::copy_to_destinations(
-            &job.source,
-            job.metadata.as_ref(),
-            &[target],
-            &batch.options,
-        )
-        .pop()
-        .expect("one outcome per destination")
-    } else {
-        engine::copy_planned_file(
-            &job.source,
-            job.metadata.as_ref(),
-            &job.destination,
-            &batch.options,
-            observer,
-        )
+        if batch.options.hash.is_some() {
+            // The source's hash on a thread of its own, overlapping the copy.
+            engine::copy_to_destinations(
+                &job.source,
+                job.metadata.as_ref(),
+                &[target],
+                &batch.options,
+            )
+            .pop()
+            .expect("one outcome per destination")
+        } else {
+            engine::copy_planned_file(&job.source, job.metadata.as_ref(), &target, &batch.options)
+        }
     };
     observer.progress.finish_file(observer.slot, job.size);
     done(job, outcome, batch)

@@ -26,6 +26,9 @@ pub struct Job {
     /// The stat the plan made of it, which the copy takes as its look before opening
     /// the file (the open then checks it is still that file) instead of a stat of its own.
     pub metadata: Option<std::fs::Metadata>,
+    /// Set by the batch when it made the destination's directory itself; see
+    /// [`crate::engine::Target::directory_is_new`].
+    pub directory_is_new: bool,
 }
 
 /// One step of a batch, in the order they run.
@@ -555,6 +558,7 @@ impl Planner {
             destination: destination.to_path_buf(),
             size: metadata.as_ref().map_or(0, std::fs::Metadata::len),
             metadata,
+            directory_is_new: false,
         }));
     }
 

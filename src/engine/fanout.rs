@@ -27,17 +27,10 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::chunked::{buffer_size, read_at, write_all_at};
+use super::file::Target;
 use super::{Cause, CopyOptions, Error, Observer, Operation, Outcome};
 use super::{RungError, RungResult};
 use crate::hash::{self, Algorithm};
-
-/// One destination of a file copied to several.
-pub struct Target<'a> {
-    /// Where the copy goes.
-    pub destination: &'a Path,
-    /// Its progress and notes; it is asked about interruptions.
-    pub observer: &'a (dyn Observer + Sync),
-}
 
 /// What the destinations of one source share, handed to each destination's per-file
 /// procedure.
@@ -75,14 +68,7 @@ pub fn copy_to_destinations(
             return targets
                 .iter()
                 .map(|target| {
-                    super::file::copy_shared(
-                        source,
-                        None,
-                        target.destination,
-                        options,
-                        target.observer,
-                        Shared::default(),
-                    )
+                    super::file::copy_shared(source, None, target, options, Shared::default())
                 })
                 .collect()
         }
@@ -94,9 +80,8 @@ pub fn copy_to_destinations(
         let mut outcomes = vec![super::file::copy_shared(
             source,
             Some(&looked_at),
-            targets[0].destination,
+            &targets[0],
             options,
-            targets[0].observer,
             Shared::default(),
         )];
         outcomes.extend(targets[1..].iter().map(|target| {
@@ -138,14 +123,7 @@ pub fn copy_to_destinations(
             source_checksum: source_checksum.as_ref(),
             fanout: fanout.as_ref().map(|fanout| (fanout, index)),
         };
-        let outcome = super::file::copy_shared(
-            source,
-            Some(&looked_at),
-            target.destination,
-            options,
-            target.observer,
-            shared,
-        );
+        let outcome = super::file::copy_shared(source, Some(&looked_at), target, options, shared);
         // A destination that never reached the chunk copy (skipped, failed before it,
         // or copied by another rung) no longer holds the others back.
         if let Some(fanout) = &fanout {

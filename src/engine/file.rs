@@ -25,14 +25,34 @@ pub(crate) struct Source<'a> {
     pub size_is_exact: bool,
 }
 
+/// Where one copy of a file goes.
+pub struct Target<'a> {
+    /// Where the copy goes.
+    pub destination: &'a Path,
+    /// Its progress and notes; it is asked about interruptions.
+    pub observer: &'a (dyn Observer + Sync),
+    /// The destination's directory was made by this run (so it was empty, and private
+    /// to its owner): nothing is looked for at the destination before the copy. A file
+    /// that appears there meanwhile is still not overwritten in place: the link that
+    /// installs the copy fails with EEXIST and the copy replaces it atomically, as for
+    /// any file that appears after the look. Saves a stat of a missing name per file,
+    /// which on XFS and btrfs searches the directory's blocks.
+    pub directory_is_new: bool,
+}
+
 /// Copies one regular file from `source` to `destination`, atomically.
 pub fn copy_file(
     source: &Path,
     destination: &Path,
     options: &CopyOptions,
-    observer: &dyn Observer,
+    observer: &(dyn Observer + Sync),
 ) -> Result<Outcome, Error> {
-    copy_planned_file(source, None, destination, options, observer)
+    let target = Target {
+        destination,
+        observer,
+        directory_is_new: false,
+    };
+    copy_planned_file(source, None, &target, options)
 }
 
 /// [`copy_file`] for a source already stat'ed (by the plan's walk): `looked_at` stands
@@ -41,18 +61,10 @@ pub fn copy_file(
 pub fn copy_planned_file(
     source: &Path,
     looked_at: Option<&Metadata>,
-    destination: &Path,
+    target: &Target<'_>,
     options: &CopyOptions,
-    observer: &dyn Observer,
 ) -> Result<Outcome, Error> {
-    copy_shared(
-        source,
-        looked_at,
-        destination,
-        options,
-        observer,
-        Shared::default(),
-    )
+    copy_shared(source, looked_at, target, options, Shared::default())
 }
 
 /// [`copy_planned_file`] for one destination of several ([`super::fanout`]): the
@@ -60,12 +72,12 @@ pub fn copy_planned_file(
 pub(crate) fn copy_shared(
     source: &Path,
     looked_at: Option<&Metadata>,
-    destination: &Path,
+    target: &Target<'_>,
     options: &CopyOptions,
-    observer: &dyn Observer,
     shared: Shared<'_>,
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
+    let (destination, observer) = (target.destination, target.observer);
     // Everything that can refuse or skip the file is decided from stats, before the
     // source is opened: a -n or -u run over a tree that is already copied opens nothing.
     // --copy-contents reads FIFOs and devices like files (a FIFO blocks until written,
@@ -82,7 +94,9 @@ pub(crate) fn copy_shared(
     };
     // -b and --remove-destination replace a destination symlink itself, as cp (which
     // renames or unlinks it) does; otherwise its target gets the new content.
-    let (destination, existing) = if options.remove_destination || options.backup.is_some() {
+    let (destination, existing) = if target.directory_is_new {
+        (destination.to_path_buf(), None)
+    } else if options.remove_destination || options.backup.is_some() {
         (destination.to_path_buf(), destination_entry(destination)?)
     } else {
         match inspect_destination(destination)? {

@@ -35,8 +35,8 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::time::Duration;
 
-pub use fanout::{copy_to_destinations, Target};
-pub use file::{copy_file, copy_planned_file};
+pub use fanout::copy_to_destinations;
+pub use file::{copy_file, copy_planned_file, Target};
 pub(crate) use ladder::{classify, RungError, RungResult};
 
 use crate::config::{Config, Reflink, VerifyMode};
