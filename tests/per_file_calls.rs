@@ -1,0 +1,94 @@
+//! What zcopy asks the kernel for each file of a tree, traced with strace: the lean
+//! path skips only the looks that cannot find anything.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command as StdCommand;
+
+use common::*;
+
+/// The calls of a run of zcopy with `args` in `cwd` that name a path, traced with
+/// strace (one log for every thread, `-f`).
+fn traced_calls(cwd: &Path, args: &[&str]) -> Vec<String> {
+    let log = cwd.join("calls.log");
+    let output = StdCommand::new("strace")
+        .args(["-f", "-qq", "-e", "trace=%file", "-o"])
+        .arg(&log)
+        .arg(env!("CARGO_BIN_EXE_zcopy"))
+        .args(["--no-env-file", "-q"])
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let calls = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    calls.lines().map(str::to_string).collect()
+}
+
+/// A tree of `files` small files in two directories.
+fn small_tree(root: &Path, files: u64) {
+    for index in 0..files {
+        let directory = root.join(format!("d{}", index % 2));
+        std::fs::create_dir_all(&directory).unwrap();
+        write_pattern(&directory.join(format!("f{index}")), 1000 + index, index);
+    }
+}
+
+#[test]
+fn files_in_directories_the_run_made_are_not_looked_for_first() {
+    if !require_tool("files_in_directories_the_run_made_are_not_looked_for_first", "strace") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    small_tree(&dir.path().join("src"), 20);
+    let calls = traced_calls(dir.path(), &["-r", "src", "new"]);
+    for index in 0..20 {
+        let destination = format!("new/d{}/f{index}", index % 2);
+        assert_same_content(
+            &dir.path().join(format!("src/d{}/f{index}", index % 2)),
+            &dir.path().join(&destination),
+        );
+        let quoted = format!("\"{destination}\"");
+        let about: Vec<&String> = calls.iter().filter(|call| call.contains(&quoted)).collect();
+        // The link that names the copy is the one call that names the destination.
+        assert!(
+            about.len() == 1 && about[0].contains("linkat("),
+            "{destination}: {about:#?}"
+        );
+    }
+}
+
+#[test]
+fn files_in_existing_directories_are_looked_at_before_they_are_replaced() {
+    if !require_tool(
+        "files_in_existing_directories_are_looked_at_before_they_are_replaced",
+        "strace",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    small_tree(&dir.path().join("src"), 6);
+    std::fs::create_dir_all(dir.path().join("old/d0")).unwrap();
+    std::fs::write(dir.path().join("old/d0/f0"), "kept").unwrap();
+    // old/d1 is new in this run, old/d0 is not: -n keeps the file that was there.
+    let calls = traced_calls(dir.path(), &["-r", "-n", "-T", "src", "old"]);
+    assert_eq!(std::fs::read(dir.path().join("old/d0/f0")).unwrap(), b"kept");
+    for index in 1..6 {
+        let destination = format!("old/d{}/f{index}", index % 2);
+        assert_same_content(
+            &dir.path().join(format!("src/d{}/f{index}", index % 2)),
+            &dir.path().join(&destination),
+        );
+        let quoted = format!("\"{destination}\"");
+        let looked = calls
+            .iter()
+            .any(|call| call.contains(&quoted) && !call.contains("linkat("));
+        assert_eq!(looked, index % 2 == 0, "{destination}");
+    }
+}
