@@ -24,7 +24,7 @@ macro_rules! environment_help {
   ZERO_COPY_CHUNK_SIZE_MB  buffer of the chunk copy, in MB (1-512, default 64)
   ZERO_COPY_REFLINK        auto, always or never (default auto)
   ZERO_COPY_FSYNC          fsync each file and its directory (default false)
-  ZERO_COPY_JOBS           files copied at once (1-256, default twice the CPUs, 2-16)
+  ZERO_COPY_JOBS           files copied at once (1-256, default one per CPU, 2-16)
   ZERO_COPY_HASH           media hash read back from each copy: xxh64, xxh3, xxh128, md5,
                            sha1, c4 or none (default none)
   NO_COLOR                 any value: no colour unless --color=always"
@@ -343,7 +343,7 @@ pub struct Cli {
     )]
     pub reflink: Option<Reflink>,
 
-    /// Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: twice the CPUs, 2-16]
+    /// Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: one per CPU, 2-16]
     #[arg(short = 'j', long, value_name = "N", value_parser = config::setting_number("ZERO_COPY_JOBS"), help_heading = "Copy")]
     pub jobs: Option<u64>,
 
