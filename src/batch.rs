@@ -388,12 +388,8 @@ fn copy_to_destinations(
         placed.push(position);
     }
     let first = jobs[0];
-    let outcomes = engine::copy_to_destinations(
-        &first.source,
-        first.metadata.as_ref(),
-        &targets,
-        &batch.options,
-    );
+    let outcomes =
+        engine::copy_to_destinations(&first.source, known(first), &targets, &batch.options);
     for (position, outcome) in placed.into_iter().zip(outcomes) {
         dones[position] = Some(done(jobs[position], outcome, batch));
     }
@@ -405,6 +401,14 @@ fn copy_to_destinations(
         .into_iter()
         .map(|done| done.expect("every destination has an outcome"))
         .collect()
+}
+
+/// What the plan knows of a job's source, for the engine.
+fn known(job: &Job) -> engine::Known<'_> {
+    match &job.metadata {
+        Some(metadata) => engine::Known::Stat(metadata),
+        None => engine::Known::RegularEntry,
+    }
 }
 
 /// The destination root (of several) that `destination` is in: the deepest that holds it.
@@ -499,16 +503,11 @@ fn copy(job: &Job, batch: &Batch, observer: &FileObserver<'_>) -> Done {
         };
         if batch.options.hash.is_some() {
             // The source's hash on a thread of its own, overlapping the copy.
-            engine::copy_to_destinations(
-                &job.source,
-                job.metadata.as_ref(),
-                &[target],
-                &batch.options,
-            )
-            .pop()
-            .expect("one outcome per destination")
+            engine::copy_to_destinations(&job.source, known(job), &[target], &batch.options)
+                .pop()
+                .expect("one outcome per destination")
         } else {
-            engine::copy_planned_file(&job.source, job.metadata.as_ref(), &target, &batch.options)
+            engine::copy_planned_file(&job.source, known(job), &target, &batch.options)
         }
     };
     observer.progress.finish_file(observer.slot, job.size);

@@ -848,6 +848,7 @@ impl Cli {
             symlinks,
             target_directory: self.target_directory.first().cloned(),
             no_target_directory: self.no_target_directory,
+            stat_every_file: self.show_progress(),
         }
     }
 
@@ -963,5 +964,15 @@ impl Cli {
     /// `Some(true)`/`Some(false)` when progress bars were forced on or off.
     pub fn progress(&self) -> Option<bool> {
         pair(self.progress, self.no_progress)
+    }
+
+    /// Whether progress bars are drawn: `--progress`/`--no-progress`, else for the
+    /// summary output on a terminal, unless `-q`.
+    pub fn show_progress(&self) -> bool {
+        self.progress().unwrap_or_else(|| {
+            self.format() == Format::Summary
+                && !self.quiet
+                && std::io::IsTerminal::is_terminal(&std::io::stderr())
+        })
     }
 }

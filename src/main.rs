@@ -120,9 +120,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
 
     interrupt::install()?;
     let format = cli.format();
-    let show_progress = cli.progress().unwrap_or_else(|| {
-        format == Format::Summary && !cli.quiet && std::io::stderr().is_terminal()
-    });
+    let show_progress = cli.show_progress();
     let mut batch = cli.batch(&config, show_progress, backup, painter);
     if cli.target_directory.len() > 1 {
         batch.destinations = cli.target_directory.clone();

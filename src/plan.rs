@@ -25,6 +25,8 @@ pub struct Job {
     pub size: u64,
     /// The stat the plan made of it, which the copy takes as its look before opening
     /// the file (the open then checks it is still that file) instead of a stat of its own.
+    /// `None` for a file a walk found to be regular by its directory entry alone (see
+    /// [`PlanOptions::stat_every_file`]).
     pub metadata: Option<std::fs::Metadata>,
     /// Set by the batch when it made the destination's directory itself; see
     /// [`crate::engine::Target::directory_is_new`].
@@ -144,6 +146,11 @@ pub struct PlanOptions {
     pub target_directory: Option<PathBuf>,
     /// The destination is never a directory to copy into (`-T`).
     pub no_target_directory: bool,
+    /// Stat every file of a tree while planning, for the progress bars' totals.
+    /// Without it, a file the walk's directory entry says is regular is stat'ed by its
+    /// copy, on a worker: half of the walk's time (which nothing else overlaps) was
+    /// that stat.
+    pub stat_every_file: bool,
 }
 
 /// Plans `SRC DST`, `SRC... DIR` or `-t DIR SRC...`.
@@ -308,6 +315,8 @@ struct Planner {
     link_mode: LinkMode,
     preserve_links: bool,
     copy_contents: bool,
+    /// A regular file found by a walk is planned without a stat of its own.
+    walked_type_is_enough: bool,
     entries: Vec<Entry>,
     destinations: HashSet<PathBuf>,
     directories: HashSet<PathBuf>,
@@ -324,6 +333,12 @@ impl Planner {
             link_mode: options.link_mode,
             preserve_links: options.preserve_links,
             copy_contents: options.copy_contents,
+            // Hard links (-l) and --preserve=links need the inode, -L the stat of what
+            // a link names.
+            walked_type_is_enough: !options.stat_every_file
+                && options.link_mode == LinkMode::Copy
+                && !options.preserve_links
+                && options.symlinks != Symlinks::FollowAll,
             entries: Vec::new(),
             destinations: HashSet::new(),
             directories: HashSet::new(),
@@ -610,6 +625,8 @@ impl Planner {
                         error: Error::os(item.path(), Operation::ReadDir, err),
                     }),
                 }
+            } else if kind.is_file() && self.walked_type_is_enough {
+                self.add_file(item.path(), &target, None);
             } else {
                 match item.metadata() {
                     Ok(metadata) => {

@@ -42,7 +42,10 @@ fn small_tree(root: &Path, files: u64) {
 
 #[test]
 fn files_in_directories_the_run_made_are_not_looked_for_first() {
-    if !require_tool("files_in_directories_the_run_made_are_not_looked_for_first", "strace") {
+    if !require_tool(
+        "files_in_directories_the_run_made_are_not_looked_for_first",
+        "strace",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -78,7 +81,10 @@ fn files_in_existing_directories_are_looked_at_before_they_are_replaced() {
     std::fs::write(dir.path().join("old/d0/f0"), "kept").unwrap();
     // old/d1 is new in this run, old/d0 is not: -n keeps the file that was there.
     let calls = traced_calls(dir.path(), &["-r", "-n", "-T", "src", "old"]);
-    assert_eq!(std::fs::read(dir.path().join("old/d0/f0")).unwrap(), b"kept");
+    assert_eq!(
+        std::fs::read(dir.path().join("old/d0/f0")).unwrap(),
+        b"kept"
+    );
     for index in 1..6 {
         let destination = format!("old/d{}/f{index}", index % 2);
         assert_same_content(

@@ -27,7 +27,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::chunked::{buffer_size, read_at, write_all_at};
-use super::file::Target;
+use super::file::{Known, Target};
 use super::{Cause, CopyOptions, Error, Observer, Operation, Outcome};
 use super::{RungError, RungResult};
 use crate::hash::{self, Algorithm};
@@ -50,25 +50,33 @@ const OVERLAP_HASH_MIN: u64 = 1 << 20;
 
 /// Copies `source` to every target, the targets side by side (each on a thread of its
 /// own when there are several), and returns each target's outcome in their order.
-/// `looked_at` is the plan's stat of the source, as for
-/// [`copy_planned_file`](super::copy_planned_file).
+/// `known` is what the plan knows of the source, as for
+/// [`copy_planned_file`](super::copy_planned_file); without its stat, the source is
+/// stat'ed once here for all the targets.
 pub fn copy_to_destinations(
     source: &Path,
-    looked_at: Option<&Metadata>,
+    known: Known<'_>,
     targets: &[Target<'_>],
     options: &CopyOptions,
 ) -> Vec<Result<Outcome, Error>> {
-    let looked_at = match looked_at
-        .cloned()
-        .or_else(|| std::fs::metadata(source).ok())
-    {
+    let looked_at = match known {
+        Known::Stat(metadata) => Some(metadata.clone()),
+        Known::Nothing | Known::RegularEntry => std::fs::metadata(source).ok(),
+    };
+    let looked_at = match looked_at {
         Some(metadata) => metadata,
         // Each destination's own stat fails and says why.
         None => {
             return targets
                 .iter()
                 .map(|target| {
-                    super::file::copy_shared(source, None, target, options, Shared::default())
+                    super::file::copy_shared(
+                        source,
+                        Known::Nothing,
+                        target,
+                        options,
+                        Shared::default(),
+                    )
                 })
                 .collect()
         }
@@ -79,7 +87,7 @@ pub fn copy_to_destinations(
         // for a writer forever.
         let mut outcomes = vec![super::file::copy_shared(
             source,
-            Some(&looked_at),
+            Known::Stat(&looked_at),
             &targets[0],
             options,
             Shared::default(),
@@ -123,7 +131,8 @@ pub fn copy_to_destinations(
             source_checksum: source_checksum.as_ref(),
             fanout: fanout.as_ref().map(|fanout| (fanout, index)),
         };
-        let outcome = super::file::copy_shared(source, Some(&looked_at), target, options, shared);
+        let outcome =
+            super::file::copy_shared(source, Known::Stat(&looked_at), target, options, shared);
         // A destination that never reached the chunk copy (skipped, failed before it,
         // or copied by another rung) no longer holds the others back.
         if let Some(fanout) = &fanout {

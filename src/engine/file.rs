@@ -52,122 +52,66 @@ pub fn copy_file(
         observer,
         directory_is_new: false,
     };
-    copy_planned_file(source, None, &target, options)
+    copy_planned_file(source, Known::Nothing, &target, options)
 }
 
-/// [`copy_file`] for a source already stat'ed (by the plan's walk): `looked_at` stands
-/// in for the stat before the open, which then checks that the path still names that
-/// file. Saves one stat per file of a tree.
+/// What the plan knows about a source before it is copied.
+#[derive(Clone, Copy)]
+pub enum Known<'a> {
+    /// Nothing: the copy stats the source before opening it.
+    Nothing,
+    /// The plan's stat of it (its walk's): the copy takes it as its look before the
+    /// open, which then checks that the path still names that file. Saves a stat.
+    Stat(&'a Metadata),
+    /// The directory entry a walk found says regular file; nobody stat'ed it. Into a
+    /// directory the run made, with nothing there to skip or to compare with, the copy
+    /// opens it without looking first (not following a link) and refuses whatever
+    /// else the open finds; elsewhere it stats it first as for `Nothing`.
+    RegularEntry,
+}
+
+/// [`copy_file`] for a source the plan already knows something about.
 pub fn copy_planned_file(
     source: &Path,
-    looked_at: Option<&Metadata>,
+    known: Known<'_>,
     target: &Target<'_>,
     options: &CopyOptions,
 ) -> Result<Outcome, Error> {
-    copy_shared(source, looked_at, target, options, Shared::default())
+    copy_shared(source, known, target, options, Shared::default())
 }
 
 /// [`copy_planned_file`] for one destination of several ([`super::fanout`]): the
 /// source's media hash and the chunk copy's reads come from `shared` when it has them.
 pub(crate) fn copy_shared(
     source: &Path,
-    looked_at: Option<&Metadata>,
+    known: Known<'_>,
     target: &Target<'_>,
     options: &CopyOptions,
     shared: Shared<'_>,
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
-    let (destination, observer) = (target.destination, target.observer);
-    // Everything that can refuse or skip the file is decided from stats, before the
-    // source is opened: a -n or -u run over a tree that is already copied opens nothing.
-    // --copy-contents reads FIFOs and devices like files (a FIFO blocks until written,
-    // as with cp); everything else must be a regular file.
-    let looked_at = match looked_at {
-        Some(metadata) => metadata.clone(),
-        None => stat_source(source)?,
+    let observer = target.observer;
+    let looked = match known {
+        Known::RegularEntry if target.directory_is_new => Looked::Copy {
+            src: open_entry(source)?,
+            destination: target.destination.to_path_buf(),
+            existing: None,
+            replaced_as_new: false,
+        },
+        Known::Stat(metadata) => look_before_copy(source, Some(metadata), target, options)?,
+        Known::Nothing | Known::RegularEntry => look_before_copy(source, None, target, options)?,
     };
-    let stream = options.copy_contents && is_stream(&looked_at);
-    let source_metadata = if stream {
-        looked_at
-    } else {
-        regular(source, looked_at)?
+    let (src, destination, existing, replaced_as_new) = match looked {
+        Looked::Done(outcome) => return Ok(outcome),
+        Looked::Copy {
+            src,
+            destination,
+            existing,
+            replaced_as_new,
+        } => (src, destination, existing, replaced_as_new),
     };
-    // -b and --remove-destination replace a destination symlink itself, as cp (which
-    // renames or unlinks it) does; otherwise its target gets the new content.
-    let (destination, existing) = if target.directory_is_new {
-        (destination.to_path_buf(), None)
-    } else if options.remove_destination || options.backup.is_some() {
-        (destination.to_path_buf(), destination_entry(destination)?)
-    } else {
-        match inspect_destination(destination)? {
-            Destination::Path(path, existing) => (path, existing),
-            Destination::DanglingLink if options.no_clobber => {
-                return Ok(Outcome::Skipped("destination exists (--no-clobber)"));
-            }
-            // -f: cp removes the link and creates the file in its place.
-            Destination::DanglingLink if options.force => {
-                (destination.to_path_buf(), destination_entry(destination)?)
-            }
-            Destination::DanglingLink => {
-                // cp refuses too: the file would be created wherever the link points,
-                // possibly outside the destination tree, under a name nobody chose.
-                return Err(Error::new(
-                    destination,
-                    Operation::StatDestination,
-                    Cause::Invalid("not writing through a dangling symlink".to_string()),
-                ));
-            }
-        }
-    };
-    let mut replaced_as_new = false;
-    if let Some(existing) = &existing {
-        if same_file(&source_metadata, existing) {
-            return Err(Error::new(
-                &destination,
-                Operation::StatDestination,
-                Cause::SameFile,
-            ));
-        }
-        if existing.is_dir() {
-            return Err(Error::new(
-                &destination,
-                Operation::StatDestination,
-                Cause::Invalid("is a directory".to_string()),
-            ));
-        }
-        if options.no_clobber {
-            return Ok(Outcome::Skipped("destination exists (--no-clobber)"));
-        }
-        if options.update && !older(existing, &source_metadata) {
-            return Ok(Outcome::Skipped(
-                "destination is not older than the source (--update)",
-            ));
-        }
-        // FIFOs and devices are written into, not replaced, unless the user asked for
-        // the destination to be removed or kept aside first (as cp does then).
-        #[cfg(unix)]
-        if !options.remove_destination && options.backup.is_none() {
-            if let Some(kind) = Special::of(existing) {
-                return write_into_special(source, &source_metadata, &destination, kind, observer);
-            }
-        }
-        // cp opens an existing destination for writing and fails when it may not
-        // (unless -f, which unlinks it and tries again: the copy is a new file then);
-        // the rename would not notice.
-        if !options.remove_destination && !existing.is_symlink() {
-            if let Err(error) = may_write(&destination) {
-                if !options.force {
-                    return Err(error);
-                }
-                replaced_as_new = true;
-            }
-        }
-    }
-    let src = if stream {
-        open_stream(source)?
-    } else {
-        open_source(source, &source_metadata)?
-    };
+    // A FIFO or device read for --copy-contents.
+    let stream = is_stream(&src.metadata);
     if options.attributes_only {
         return attributes_only(&src, &destination, existing.as_ref(), options, started);
     }
@@ -252,6 +196,135 @@ pub(crate) fn copy_shared(
         hash,
         replaced: existing.is_some(),
     }))
+}
+
+/// What the looks before a copy decided.
+// One lives for a moment per file, on the stack; boxing the large variant would cost
+// an allocation per file instead.
+#[allow(clippy::large_enum_variant)]
+enum Looked<'a> {
+    /// Nothing more to do (skipped, or written into a FIFO or device).
+    Done(Outcome),
+    /// Copy the opened source to `destination` (a destination symlink resolved),
+    /// replacing `existing` if there is one.
+    Copy {
+        src: Source<'a>,
+        destination: PathBuf,
+        existing: Option<Metadata>,
+        /// The existing file is replaced by a new one (-f where it may not be written).
+        replaced_as_new: bool,
+    },
+}
+
+/// Decides from stats whether and where `source` is copied, before opening it.
+fn look_before_copy<'a>(
+    source: &'a Path,
+    looked_at: Option<&Metadata>,
+    target: &Target<'_>,
+    options: &CopyOptions,
+) -> Result<Looked<'a>, Error> {
+    let (destination, observer) = (target.destination, target.observer);
+    // Everything that can refuse or skip the file is decided from stats, before the
+    // source is opened: a -n or -u run over a tree that is already copied opens nothing.
+    // --copy-contents reads FIFOs and devices like files (a FIFO blocks until written,
+    // as with cp); everything else must be a regular file.
+    let looked_at = match looked_at {
+        Some(metadata) => metadata.clone(),
+        None => stat_source(source)?,
+    };
+    let stream = options.copy_contents && is_stream(&looked_at);
+    let source_metadata = if stream {
+        looked_at
+    } else {
+        regular(source, looked_at)?
+    };
+    // -b and --remove-destination replace a destination symlink itself, as cp (which
+    // renames or unlinks it) does; otherwise its target gets the new content.
+    let (destination, existing) = if target.directory_is_new {
+        (destination.to_path_buf(), None)
+    } else if options.remove_destination || options.backup.is_some() {
+        (destination.to_path_buf(), destination_entry(destination)?)
+    } else {
+        match inspect_destination(destination)? {
+            Destination::Path(path, existing) => (path, existing),
+            Destination::DanglingLink if options.no_clobber => {
+                return Ok(Looked::Done(Outcome::Skipped(
+                    "destination exists (--no-clobber)",
+                )));
+            }
+            // -f: cp removes the link and creates the file in its place.
+            Destination::DanglingLink if options.force => {
+                (destination.to_path_buf(), destination_entry(destination)?)
+            }
+            Destination::DanglingLink => {
+                // cp refuses too: the file would be created wherever the link points,
+                // possibly outside the destination tree, under a name nobody chose.
+                return Err(Error::new(
+                    destination,
+                    Operation::StatDestination,
+                    Cause::Invalid("not writing through a dangling symlink".to_string()),
+                ));
+            }
+        }
+    };
+    let mut replaced_as_new = false;
+    if let Some(existing) = &existing {
+        if same_file(&source_metadata, existing) {
+            return Err(Error::new(
+                &destination,
+                Operation::StatDestination,
+                Cause::SameFile,
+            ));
+        }
+        if existing.is_dir() {
+            return Err(Error::new(
+                &destination,
+                Operation::StatDestination,
+                Cause::Invalid("is a directory".to_string()),
+            ));
+        }
+        if options.no_clobber {
+            return Ok(Looked::Done(Outcome::Skipped(
+                "destination exists (--no-clobber)",
+            )));
+        }
+        if options.update && !older(existing, &source_metadata) {
+            return Ok(Looked::Done(Outcome::Skipped(
+                "destination is not older than the source (--update)",
+            )));
+        }
+        // FIFOs and devices are written into, not replaced, unless the user asked for
+        // the destination to be removed or kept aside first (as cp does then).
+        #[cfg(unix)]
+        if !options.remove_destination && options.backup.is_none() {
+            if let Some(kind) = Special::of(existing) {
+                return write_into_special(source, &source_metadata, &destination, kind, observer)
+                    .map(Looked::Done);
+            }
+        }
+        // cp opens an existing destination for writing and fails when it may not
+        // (unless -f, which unlinks it and tries again: the copy is a new file then);
+        // the rename would not notice.
+        if !options.remove_destination && !existing.is_symlink() {
+            if let Err(error) = may_write(&destination) {
+                if !options.force {
+                    return Err(error);
+                }
+                replaced_as_new = true;
+            }
+        }
+    }
+    let src = if stream {
+        open_stream(source)?
+    } else {
+        open_source(source, &source_metadata)?
+    };
+    Ok(Looked::Copy {
+        src,
+        destination,
+        existing,
+        replaced_as_new,
+    })
 }
 
 /// `--attributes-only`: an existing destination keeps its content and gets the
@@ -376,6 +449,36 @@ fn regular(path: &Path, metadata: Metadata) -> Result<Metadata, Error> {
         )),
         None => Ok(metadata),
     }
+}
+
+/// Opens a source found as a regular file by a walk, without a stat first: O_NOFOLLOW
+/// (a link put there since is not followed: ELOOP) and O_NONBLOCK (a FIFO put there
+/// does not block the open); whatever is not a regular file is refused after the open,
+/// before anything is read.
+fn open_entry(path: &Path) -> Result<Source<'_>, Error> {
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW);
+    }
+    let file = open.open(path).op(path, Operation::OpenSource)?;
+    let metadata = file.metadata().op(path, Operation::StatSource)?;
+    if let Some(kind) = not_regular(&metadata) {
+        return Err(Error::new(
+            path,
+            Operation::OpenSource,
+            Cause::NotRegularFile(kind),
+        ));
+    }
+    let size_is_exact = size_is_exact(&file, &metadata);
+    Ok(Source {
+        path,
+        file,
+        metadata,
+        size_is_exact,
+    })
 }
 
 /// Opens the source `stat_source` looked at, making sure it is still that file.

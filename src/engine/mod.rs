@@ -36,7 +36,7 @@ use std::io;
 use std::time::Duration;
 
 pub use fanout::copy_to_destinations;
-pub use file::{copy_file, copy_planned_file, Target};
+pub use file::{copy_file, copy_planned_file, Known, Target};
 pub(crate) use ladder::{classify, RungError, RungResult};
 
 use crate::config::{Config, Reflink, VerifyMode};
