@@ -771,6 +771,32 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
     let dir = work.path();
     let mut tables = Vec::new();
 
+    // Peak RSS on the kernel path and on the chunk path, first: a child's ru_maxrss
+    // starts from its parent's high-water mark, which every later table raises (after
+    // the trees of four filesystems it was 32 MiB, reported as the copy's own).
+    log(&format!(
+        "writing a {} file for peak RSS",
+        human_bytes(options.rss_bytes)
+    ));
+    let big = dir.join("rss.src");
+    make_file(&big, options.rss_bytes)?;
+    let mut peak_rss_mib = Vec::new();
+    for (label, method) in [
+        ("copy_file_range", "copy-file-range"),
+        ("chunked", "chunked"),
+    ] {
+        let contender = zcopy_contender(label, &[&format!("--method={method}")]);
+        let destination = dir.join("rss.dst");
+        stop_if_interrupted()?;
+        let run = contender.run(&big, &destination)?;
+        remove(&destination);
+        peak_rss_mib.push((
+            format!("{label}, {} file", human_bytes(options.rss_bytes)),
+            run.max_rss_kib as f64 / 1024.0,
+        ));
+    }
+    std::fs::remove_file(&big)?;
+
     // Large files: each mechanism forced, zcopy's default, and the usual tools.
     let mut large: Vec<Contender> = vec![
         zcopy_contender("zcopy (default)", &[]),
@@ -835,31 +861,7 @@ pub fn run(options: &BenchOptions, log: &dyn Fn(&str)) -> std::io::Result<BenchR
     // Several destinations: the largest file to one directory, then to two at once.
     tables.push(destinations_table(dir, options, log)?);
 
-    // Peak RSS on the kernel path and on the chunk path.
-    log(&format!(
-        "writing a {} file for peak RSS",
-        human_bytes(options.rss_bytes)
-    ));
-    let big = dir.join("rss.src");
-    make_file(&big, options.rss_bytes)?;
-    let mut peak_rss_mib = Vec::new();
-    for (label, method) in [
-        ("copy_file_range", "copy-file-range"),
-        ("chunked", "chunked"),
-    ] {
-        let contender = zcopy_contender(label, &[&format!("--method={method}")]);
-        let destination = dir.join("rss.dst");
-        stop_if_interrupted()?;
-        let run = contender.run(&big, &destination)?;
-        remove(&destination);
-        peak_rss_mib.push((
-            format!("{label}, {} file", human_bytes(options.rss_bytes)),
-            run.max_rss_kib as f64 / 1024.0,
-        ));
-    }
-
-    // Last: its buffer would raise the peak RSS of every process forked after it (a
-    // child's ru_maxrss starts from its parent's high-water mark).
+    // Last: its buffer would raise the high-water mark of every process forked after it.
     log("hashing in memory");
     let hashing = hashing(options.hash_buffer_bytes);
 
