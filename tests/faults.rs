@@ -547,3 +547,45 @@ fn a_refused_direct_link_falls_back_to_the_link_through_proc() {
         assert_no_debris(&d.join("out"));
     }
 }
+
+#[test]
+fn a_walked_file_swapped_before_its_copy_is_refused_not_followed() {
+    let Some(shim) = fault_shim("walked_file_swapped") else {
+        return;
+    };
+    // The walk plans a regular file by its directory entry alone, and into a directory
+    // the run made the copy opens it without a stat first: what is there by then must
+    // be refused at the open (a FIFO without blocking, a symlink without following it),
+    // and the other files copied.
+    for kind in ["fifo", "symlink"] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("src")).unwrap();
+        for (index, name) in ["a", "b", "c"].into_iter().enumerate() {
+            write_pattern(&d.join("src").join(name), 4096, index as u64);
+        }
+        let faults = [
+            ("ZCOPY_FAULT_SWAP_PATH", "src/b".to_string()),
+            ("ZCOPY_FAULT_SWAP_TO", kind.to_string()),
+        ];
+        let (code, json, stderr) = run(d, shim, &faults, &["-r", "-j", "1", "src", "out"]);
+        assert_eq!(code, 1, "{kind}: {stderr}");
+        assert!(
+            d.join("src/b.swapped").is_file(),
+            "{kind}: the shim swapped"
+        );
+        let errors = json["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{kind}: {json}");
+        assert_eq!(errors[0]["source"], "src/b", "{kind}: {json}");
+        assert_eq!(errors[0]["operation"], "open_source", "{kind}: {json}");
+        assert!(stderr.contains("src/b"), "{kind}: {stderr}");
+        for name in ["a", "c"] {
+            assert_same_content(&d.join("src").join(name), &d.join("out").join(name));
+        }
+        assert!(
+            std::fs::symlink_metadata(d.join("out/b")).is_err(),
+            "{kind}: nothing made for the swapped file"
+        );
+        assert_no_debris(&d.join("out"));
+    }
+}

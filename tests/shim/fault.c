@@ -25,6 +25,10 @@
 //   ZCOPY_FAULT_REFUSE_EMPTY_PATH=ERRNO linkat(..., AT_EMPTY_PATH) fails with ERRNO, as
 //                                         for a caller without CAP_DAC_READ_SEARCH on
 //                                         kernels before 6.10 (ENOENT)
+//   ZCOPY_FAULT_SWAP_PATH=PATH          just before the first open(2) of PATH, PATH
+//   ZCOPY_FAULT_SWAP_TO=fifo|symlink      becomes a FIFO, or a symlink to the file it
+//                                         was (moved to PATH.swapped): what a walk saw
+//                                         is no longer there when the copy opens it
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -249,6 +253,36 @@ int fdatasync(int fd) {
     log_sync("fdatasync", fd);
     if (source_change_due("fsync")) change_source();
     return real(fd);
+}
+
+static int swapped;
+
+// Replaces ZCOPY_FAULT_SWAP_PATH once, when `path` (about to be opened) names it.
+static void swap_before_open(const char *path) {
+    const char *target = getenv("ZCOPY_FAULT_SWAP_PATH");
+    const char *to = getenv("ZCOPY_FAULT_SWAP_TO");
+    if (swapped || !target || !to || strcmp(path, target) != 0) return;
+    swapped = 1;
+    char moved[4096];
+    snprintf(moved, sizeof moved, "%s.swapped", target);
+    if (rename(target, moved) != 0) return;
+    if (strcmp(to, "fifo") == 0) mkfifo(target, 0644);
+    else if (strcmp(to, "symlink") == 0) {
+        // Relative to the link's own directory: the name beside it.
+        const char *slash = strrchr(moved, '/');
+        symlink(slash ? slash + 1 : moved, target);
+    }
+}
+
+int open64(const char *path, int flags, ...) {
+    static int (*real)(const char *, int, ...);
+    if (!real) real = dlsym(RTLD_NEXT, "open64");
+    va_list args;
+    va_start(args, flags);
+    mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(args, mode_t) : 0;
+    va_end(args);
+    swap_before_open(path);
+    return real(path, flags, mode);
 }
 
 int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
