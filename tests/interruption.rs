@@ -21,6 +21,16 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// zcopy with the fault shim and `args`, its output discarded: a run to kill.
+fn spawn_quietly(d: &Path, shim: &Path, faults: &[(&str, String)], args: &[&str]) -> Child {
+    zcopy_with_faults_std(d, shim, faults)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn wait_child(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
@@ -218,14 +228,13 @@ fn sigkill_at_random_moments_never_leaves_a_partial_destination() {
     let old = std::fs::read(d.join("old")).unwrap();
     std::fs::create_dir(d.join("out")).unwrap();
     let faults = [("ZCOPY_FAULT_DELAY_US", "3000".to_string())];
-    let spawn = || -> Child {
-        let mut command = zcopy_with_faults_std(d, shim, &faults);
-        command
-            .args(["--no-zero-copy", "--chunk-size-mb=1", "new", "out/dest"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+    let spawn = || {
+        spawn_quietly(
+            d,
+            shim,
+            &faults,
+            &["--no-zero-copy", "--chunk-size-mb=1", "new", "out/dest"],
+        )
     };
 
     // How long one uncut copy takes here, to spread the kills over it.
@@ -308,14 +317,21 @@ fn sigkill_never_leaves_a_partial_new_file_on_any_filesystem() {
         for index in 0..12 {
             write_pattern(&d.join(format!("src/small{index:02}")), 64 * 1024, index);
         }
-        let spawn = || -> Child {
-            zcopy_with_faults_std(d, shim, &faults)
-                .args(["-r", "-j", "2", "--no-zero-copy", "--chunk-size-mb=1"])
-                .args(["src", "out"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
+        let spawn = || {
+            spawn_quietly(
+                d,
+                shim,
+                &faults,
+                &[
+                    "-r",
+                    "-j",
+                    "2",
+                    "--no-zero-copy",
+                    "--chunk-size-mb=1",
+                    "src",
+                    "out",
+                ],
+            )
         };
         let started = Instant::now();
         let mut child = spawn();

@@ -40,6 +40,21 @@ fn small_tree(root: &Path, files: u64) {
     }
 }
 
+/// Checks that file `index` of [`small_tree`] was copied from `src` to under `root`,
+/// and returns the traced calls that name its destination.
+fn calls_naming_copy<'a>(
+    cwd: &Path,
+    calls: &'a [String],
+    root: &str,
+    index: u64,
+) -> Vec<&'a String> {
+    let relative = format!("d{}/f{index}", index % 2);
+    let destination = format!("{root}/{relative}");
+    assert_same_content(&cwd.join("src").join(&relative), &cwd.join(&destination));
+    let quoted = format!("\"{destination}\"");
+    calls.iter().filter(|call| call.contains(&quoted)).collect()
+}
+
 #[test]
 fn files_in_directories_the_run_made_are_not_looked_for_first() {
     if !require_tool(
@@ -52,17 +67,11 @@ fn files_in_directories_the_run_made_are_not_looked_for_first() {
     small_tree(&dir.path().join("src"), 20);
     let calls = traced_calls(dir.path(), &["-r", "src", "new"]);
     for index in 0..20 {
-        let destination = format!("new/d{}/f{index}", index % 2);
-        assert_same_content(
-            &dir.path().join(format!("src/d{}/f{index}", index % 2)),
-            &dir.path().join(&destination),
-        );
-        let quoted = format!("\"{destination}\"");
-        let about: Vec<&String> = calls.iter().filter(|call| call.contains(&quoted)).collect();
+        let about = calls_naming_copy(dir.path(), &calls, "new", index);
         // The link that names the copy is the one call that names the destination.
         assert!(
             about.len() == 1 && about[0].contains("linkat("),
-            "{destination}: {about:#?}"
+            "file {index}: {about:#?}"
         );
     }
 }
@@ -86,15 +95,9 @@ fn files_in_existing_directories_are_looked_at_before_they_are_replaced() {
         b"kept"
     );
     for index in 1..6 {
-        let destination = format!("old/d{}/f{index}", index % 2);
-        assert_same_content(
-            &dir.path().join(format!("src/d{}/f{index}", index % 2)),
-            &dir.path().join(&destination),
-        );
-        let quoted = format!("\"{destination}\"");
-        let looked = calls
+        let looked = calls_naming_copy(dir.path(), &calls, "old", index)
             .iter()
-            .any(|call| call.contains(&quoted) && !call.contains("linkat("));
-        assert_eq!(looked, index % 2 == 0, "{destination}");
+            .any(|call| !call.contains("linkat("));
+        assert_eq!(looked, index % 2 == 0, "file {index}");
     }
 }

@@ -93,7 +93,7 @@ pub(crate) fn copy_shared(
     let observer = target.observer;
     let looked = match known {
         Known::RegularEntry if target.directory_is_new => Looked::Copy {
-            src: open_entry(source)?,
+            src: open_source(source, None)?,
             destination: target.destination.to_path_buf(),
             existing: None,
             replaced_as_new: false,
@@ -317,7 +317,7 @@ fn look_before_copy<'a>(
     let src = if stream {
         open_stream(source)?
     } else {
-        open_source(source, &source_metadata)?
+        open_source(source, Some(&source_metadata))?
     };
     Ok(Looked::Copy {
         src,
@@ -451,44 +451,23 @@ fn regular(path: &Path, metadata: Metadata) -> Result<Metadata, Error> {
     }
 }
 
-/// Opens a source found as a regular file by a walk, without a stat first: O_NOFOLLOW
-/// (a link put there since is not followed: ELOOP) and O_NONBLOCK (a FIFO put there
-/// does not block the open); whatever is not a regular file is refused after the open,
-/// before anything is read.
-fn open_entry(path: &Path) -> Result<Source<'_>, Error> {
+/// Opens the source `stat_source` looked at, making sure it is still that file; or,
+/// with no look (`None`: a walk found a regular file there, see
+/// [`Known::RegularEntry`]), not following a link put there since (ELOOP). O_NONBLOCK:
+/// a FIFO put there does not block the open. Whatever is not a regular file is refused
+/// after the open, before anything is read.
+fn open_source<'a>(path: &'a Path, looked_at: Option<&Metadata>) -> Result<Source<'a>, Error> {
     let mut open = std::fs::OpenOptions::new();
     open.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        open.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW);
-    }
-    let file = open.open(path).op(path, Operation::OpenSource)?;
-    let metadata = file.metadata().op(path, Operation::StatSource)?;
-    if let Some(kind) = not_regular(&metadata) {
-        return Err(Error::new(
-            path,
-            Operation::OpenSource,
-            Cause::NotRegularFile(kind),
-        ));
-    }
-    let size_is_exact = size_is_exact(&file, &metadata);
-    Ok(Source {
-        path,
-        file,
-        metadata,
-        size_is_exact,
-    })
-}
-
-/// Opens the source `stat_source` looked at, making sure it is still that file.
-fn open_source<'a>(path: &'a Path, looked_at: &Metadata) -> Result<Source<'a>, Error> {
-    let mut open = std::fs::OpenOptions::new();
-    open.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        open.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+        let no_follow = if looked_at.is_none() {
+            libc::O_NOFOLLOW
+        } else {
+            0
+        };
+        open.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | no_follow);
     }
     let file = open.open(path).op(path, Operation::OpenSource)?;
     // The path may have been swapped (for a FIFO, or for the destination itself)
@@ -501,7 +480,7 @@ fn open_source<'a>(path: &'a Path, looked_at: &Metadata) -> Result<Source<'a>, E
             Cause::NotRegularFile(kind),
         ));
     }
-    if !same_file(&metadata, looked_at) {
+    if looked_at.is_some_and(|looked_at| !same_file(&metadata, looked_at)) {
         return Err(Error::new(
             path,
             Operation::OpenSource,
@@ -697,7 +676,7 @@ fn write_into_special(
             Cause::Invalid("cannot write into a socket".to_string()),
         ));
     }
-    let src = open_source(source, source_metadata)?;
+    let src = open_source(source, Some(source_metadata))?;
     // O_NONBLOCK: opening a FIFO that has no reader would wait forever; this way it
     // fails at once with ENXIO. No O_TRUNC (meaningless here) and no O_CREAT: if the
     // node went away meanwhile, nothing is created in its place.
