@@ -6,10 +6,11 @@
 //! Problems that make the whole command meaningless (no destination, several sources
 //! into something that is not a directory) are a [`UsageError`]: exit 2, nothing copied.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
+use std::ops::Bound;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Cause, Error, Operation};
@@ -318,6 +319,12 @@ struct Planner {
     /// A regular file found by a walk is planned without a stat of its own.
     walked_type_is_enough: bool,
     entries: Vec<Entry>,
+    /// Where each source named on the command line (or listed) goes.
+    roots: BTreeSet<PathBuf>,
+    /// Set once two roots are the same or nested: only then can two sources meet at
+    /// one destination, and only then is each destination claimed.
+    claiming: bool,
+    /// The destinations claimed.
     destinations: HashSet<PathBuf>,
     directories: HashSet<PathBuf>,
     /// The first destination planned for each multiply-linked source file (device,
@@ -340,6 +347,8 @@ impl Planner {
                 && !options.preserve_links
                 && options.symlinks != Symlinks::FollowAll,
             entries: Vec::new(),
+            roots: BTreeSet::new(),
+            claiming: false,
             destinations: HashSet::new(),
             directories: HashSet::new(),
             linked: HashMap::new(),
@@ -395,6 +404,7 @@ impl Planner {
 
     /// Adds `source` (a file, or with `-r` a whole tree) to be copied to `destination`.
     fn add(&mut self, source: &Path, destination: &Path) {
+        self.add_root(destination);
         // Sources named on the command line are followed if they are symlinks (the user
         // pointed at what the link names), unless -P says links are copied as links.
         if self.symlinks == Symlinks::FollowNone {
@@ -444,10 +454,42 @@ impl Planner {
         self.add_tree(source, destination);
     }
 
+    /// Notes where a named source goes. Inside one source's tree each destination is
+    /// a different path below its root, so two sources can meet only where their roots
+    /// are the same or nested. Until two are, no destination is claimed: hashing every
+    /// path of the walk was 40% of its own time on a tree of 30,000 files. When two
+    /// are, every destination planned so far is claimed, then each new one.
+    fn add_root(&mut self, root: &Path) {
+        if self.claiming {
+            return;
+        }
+        // Paths order by component, so whatever lies below `root` sorts right after it.
+        let nested = root.ancestors().any(|above| self.roots.contains(above))
+            || self
+                .roots
+                .range::<Path, _>((Bound::Excluded(root), Bound::Unbounded))
+                .next()
+                .is_some_and(|next| next.starts_with(root));
+        if !nested {
+            self.roots.insert(root.to_path_buf());
+            return;
+        }
+        self.claiming = true;
+        self.roots.clear();
+        let planned = self.entries.iter().filter_map(|entry| match entry {
+            Entry::File(Job { destination, .. })
+            | Entry::Symlink { destination, .. }
+            | Entry::Link { destination, .. }
+            | Entry::Special { destination, .. } => Some(destination.clone()),
+            Entry::Dir { .. } | Entry::Failed { .. } => None,
+        });
+        self.destinations.extend(planned);
+    }
+
     /// Takes `destination` for `source`; a second source for it fails (cp: "will not
     /// overwrite just-created"), whatever kind either is, so no copy silently wins.
     fn claim(&mut self, source: &Path, destination: &Path) -> bool {
-        if self.destinations.insert(destination.to_path_buf()) {
+        if !self.claiming || self.destinations.insert(destination.to_path_buf()) {
             return true;
         }
         self.fail(
@@ -861,5 +903,60 @@ mod tests {
         assert!(inside(&tree, &tree));
         assert!(inside(&tree.join("new/deeper"), &tree));
         assert!(!inside(&dir.path().join("other"), &tree));
+    }
+
+    /// The destinations refused as "also the destination of another source".
+    fn refused(plan: &[Entry]) -> Vec<PathBuf> {
+        plan.iter()
+            .filter_map(|entry| match entry {
+                Entry::Failed {
+                    destination: Some(destination),
+                    error,
+                    ..
+                } if error.to_string().contains("also the destination") => {
+                    Some(destination.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sources_meet_only_where_their_destinations_are_the_same_or_nested() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |path: &str| dir.path().join(path);
+        for file in ["x/a/f", "x/a/g", "y/a/f", "y/b/f", "z/a/g"] {
+            std::fs::create_dir_all(at(file).parent().unwrap()).unwrap();
+            std::fs::write(at(file), file).unwrap();
+        }
+        std::fs::create_dir(at("dst")).unwrap();
+        let recursive = PlanOptions {
+            recursive: true,
+            ..PlanOptions::default()
+        };
+        let plan = |sources: &[&str], options: &PlanOptions| {
+            let mut paths: Vec<PathBuf> = sources.iter().map(|source| at(source)).collect();
+            paths.push(at("dst"));
+            from_arguments(&paths, options).unwrap()
+        };
+        // Different names under DIR: nothing can meet.
+        assert!(refused(&plan(&["x/a", "y/b"], &recursive)).is_empty());
+        // Two trees onto dst/a: the second's f and the third's g are refused, also the
+        // first tree's files, planned before the roots were found to meet, were claimed.
+        assert_eq!(
+            refused(&plan(&["x/a", "y/b", "y/a", "z/a"], &recursive)),
+            [at("dst/a/f"), at("dst/a/g")]
+        );
+        // --parents: a file below a tree named too.
+        let parents = PlanOptions {
+            parents: true,
+            ..recursive
+        };
+        let relative = |path: &str| dir.path().strip_prefix("/").unwrap().join(path);
+        assert_eq!(
+            refused(&plan(&["x/a", "x/a/f"], &parents)),
+            [at("dst").join(relative("x/a/f"))]
+        );
+        assert!(refused(&plan(&["x/a/f", "y/a/f"], &parents)).is_empty());
     }
 }
