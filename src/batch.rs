@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -18,6 +17,9 @@ use crate::progress::Progress;
 use crate::report::{self, Endpoints, ErrorRecord, FileRecord, Kind, Report, SkipRecord};
 use crate::stats::Stats;
 use crate::{interrupt, output, preserve};
+
+mod lanes;
+use lanes::Lanes;
 
 /// How a batch runs: the per-file options, the progress bars, `-v`, and the output.
 pub struct Batch {
@@ -281,9 +283,13 @@ fn run_workers(
     progress: &Progress,
     reporter: &Mutex<Reporter<'_>>,
 ) {
-    let next = AtomicUsize::new(0);
+    let lanes = Lanes::new(
+        groups
+            .iter()
+            .map(|group| directory_of(&work[group.start].1)),
+    );
     let work_loop =
-        |worker: usize| worker_loop(worker, work, groups, &next, batch, progress, reporter);
+        |worker: usize| worker_loop(worker, work, groups, &lanes, batch, progress, reporter);
     match workers.min(groups.len()) {
         0 => {}
         1 => work_loop(0),
@@ -295,13 +301,24 @@ fn run_workers(
     }
 }
 
-/// What worker number `worker` does: takes the next group of `work` until none is
+/// The directory an entry of the work goes into: what its lane is made of.
+fn directory_of(entry: &Entry) -> Option<&Path> {
+    match entry {
+        Entry::File(Job { destination, .. })
+        | Entry::Symlink { destination, .. }
+        | Entry::Link { destination, .. }
+        | Entry::Special { destination, .. } => destination.parent(),
+        Entry::Dir { .. } | Entry::Failed { .. } => None,
+    }
+}
+
+/// What worker number `worker` does: takes its next group of `work` until none is
 /// left or a stop is requested, and reports each result.
 fn worker_loop(
     worker: usize,
     work: &[(usize, Entry)],
     groups: &[Range<usize>],
-    next: &AtomicUsize,
+    lanes: &Lanes,
     batch: &Batch,
     progress: &Progress,
     reporter: &Mutex<Reporter<'_>>,
@@ -314,8 +331,9 @@ fn worker_loop(
             verbose: batch.verbose,
         })
         .collect();
+    let mut lane = lanes::Worker::default();
     while !interrupt::requested() {
-        let Some(group) = groups.get(next.fetch_add(1, Ordering::Relaxed)) else {
+        let Some(group) = lanes.next(&mut lane).map(|group| &groups[group]) else {
             break;
         };
         let group = &work[group.clone()];
