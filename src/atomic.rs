@@ -321,17 +321,15 @@ fn create_unnamed(
     directory: &Path,
     permissions: &std::fs::Permissions,
 ) -> std::io::Result<Option<File>> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     static PROC_FD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     if !*PROC_FD.get_or_init(|| Path::new("/proc/self/fd").is_dir()) {
         return Ok(None);
     }
-    let opened = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_TMPFILE)
-        .mode(permissions.mode())
-        .open(directory);
+    let flags = libc::O_RDWR | libc::O_TMPFILE;
+    let opened = crate::at::directory(directory, |directory, name| {
+        crate::at::open(directory, name, flags, permissions.mode())
+    });
     match opened {
         Ok(file) => Ok(Some(file)),
         Err(err)
@@ -359,52 +357,52 @@ fn create_unnamed(
 #[cfg(target_os = "linux")]
 fn link_unnamed(file: &File, destination: &Path) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
-    use std::os::unix::ffi::OsStrExt;
     use std::sync::atomic::{AtomicBool, Ordering};
     static EMPTY_PATH_REFUSED: AtomicBool = AtomicBool::new(false);
-    let to = std::ffi::CString::new(destination.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    if !EMPTY_PATH_REFUSED.load(Ordering::Relaxed) {
-        // SAFETY: a valid descriptor; both paths are NUL-terminated and outlive the call.
+    crate::at::file(destination, |directory, name| {
+        if !EMPTY_PATH_REFUSED.load(Ordering::Relaxed) {
+            // SAFETY: a valid descriptor; both paths are NUL-terminated and outlive the
+            // call.
+            let linked = unsafe {
+                libc::linkat(
+                    file.as_raw_fd(),
+                    c"".as_ptr(),
+                    directory,
+                    name.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                )
+            };
+            if linked == 0 {
+                return Ok(());
+            }
+            let err = std::io::Error::last_os_error();
+            match err.raw_os_error() {
+                // ENOENT: no CAP_DAC_READ_SEARCH (or a destination directory that went
+                // away, which the link through /proc reports again). EPERM, EINVAL: a
+                // seccomp filter or a kernel that refuses the flag here.
+                Some(libc::ENOENT | libc::EPERM | libc::EINVAL) => {
+                    EMPTY_PATH_REFUSED.store(true, Ordering::Relaxed);
+                }
+                _ => return Err(err),
+            }
+        }
+        let from =
+            std::ffi::CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL");
+        // SAFETY: both paths are NUL-terminated and live across the call.
         let linked = unsafe {
             libc::linkat(
-                file.as_raw_fd(),
-                c"".as_ptr(),
                 libc::AT_FDCWD,
-                to.as_ptr(),
-                libc::AT_EMPTY_PATH,
+                from.as_ptr(),
+                directory,
+                name.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
             )
         };
-        if linked == 0 {
-            return Ok(());
+        if linked == -1 {
+            return Err(std::io::Error::last_os_error());
         }
-        let err = std::io::Error::last_os_error();
-        match err.raw_os_error() {
-            // ENOENT: no CAP_DAC_READ_SEARCH (or a destination directory that went
-            // away, which the link through /proc reports again). EPERM, EINVAL: a
-            // seccomp filter or a kernel that refuses the flag here.
-            Some(libc::ENOENT | libc::EPERM | libc::EINVAL) => {
-                EMPTY_PATH_REFUSED.store(true, Ordering::Relaxed);
-            }
-            _ => return Err(err),
-        }
-    }
-    let from =
-        std::ffi::CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL");
-    // SAFETY: both paths are NUL-terminated and live across the call.
-    let linked = unsafe {
-        libc::linkat(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            libc::AT_SYMLINK_FOLLOW,
-        )
-    };
-    if linked == -1 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Links an unnamed file under a fresh temporary name beside `destination`.

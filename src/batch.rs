@@ -353,6 +353,9 @@ fn worker_loop(
             reporter.add(*index, done);
         }
     }
+    // The directories it kept open (the last worker runs on the calling thread).
+    #[cfg(unix)]
+    crate::at::forget();
 }
 
 /// The work split into what one worker does at a time: one entry, or with several

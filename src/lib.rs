@@ -57,6 +57,8 @@ macro_rules! mechanisms {
     };
 }
 
+#[cfg(unix)]
+pub mod at;
 pub mod atomic;
 pub mod backup;
 pub mod batch;

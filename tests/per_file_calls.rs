@@ -9,11 +9,12 @@ use std::process::Command as StdCommand;
 use common::*;
 
 /// The calls of a run of zcopy with `args` in `cwd` that name a path, traced with
-/// strace (one log for every thread, `-f`).
+/// strace (one log for every thread, `-f`; each descriptor shown with its path, `-y`,
+/// since zcopy names a file by its directory's descriptor and its last component).
 fn traced_calls(cwd: &Path, args: &[&str]) -> Vec<String> {
     let log = cwd.join("calls.log");
     let output = StdCommand::new("strace")
-        .args(["-f", "-qq", "-e", "trace=%file", "-o"])
+        .args(["-f", "-qq", "-y", "-e", "trace=%file", "-o"])
         .arg(&log)
         .arg(env!("CARGO_BIN_EXE_zcopy"))
         .args(["--no-env-file", "-q"])
@@ -51,8 +52,13 @@ fn calls_naming_copy<'a>(
     let relative = format!("d{}/f{index}", index % 2);
     let destination = format!("{root}/{relative}");
     assert_same_content(&cwd.join("src").join(&relative), &cwd.join(&destination));
-    let quoted = format!("\"{destination}\"");
-    calls.iter().filter(|call| call.contains(&quoted)).collect()
+    // By its path, or by its directory's descriptor (`7</tmp/x/new/d1>, "f3"`).
+    let by_path = format!("\"{destination}\"");
+    let by_directory = format!("/{root}/d{}>, \"f{index}\"", index % 2);
+    calls
+        .iter()
+        .filter(|call| call.contains(&by_path) || call.contains(&by_directory))
+        .collect()
 }
 
 #[test]
@@ -73,6 +79,14 @@ fn files_in_directories_the_run_made_are_not_looked_for_first() {
             about.len() == 1 && about[0].contains("linkat("),
             "file {index}: {about:#?}"
         );
+        // Each file is named by its directory's descriptor and last component: no call
+        // walks the whole path of its source or destination again.
+        let relative = format!("d{}/f{index}\"", index % 2);
+        let by_whole_path: Vec<&String> = calls
+            .iter()
+            .filter(|call| call.contains(&relative))
+            .collect();
+        assert!(by_whole_path.is_empty(), "file {index}: {by_whole_path:#?}");
     }
 }
 

@@ -457,19 +457,21 @@ fn regular(path: &Path, metadata: Metadata) -> Result<Metadata, Error> {
 /// a FIFO put there does not block the open. Whatever is not a regular file is refused
 /// after the open, before anything is read.
 fn open_source<'a>(path: &'a Path, looked_at: Option<&Metadata>) -> Result<Source<'a>, Error> {
-    let mut open = std::fs::OpenOptions::new();
-    open.read(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
+    let file = {
         let no_follow = if looked_at.is_none() {
             libc::O_NOFOLLOW
         } else {
             0
         };
-        open.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | no_follow);
-    }
-    let file = open.open(path).op(path, Operation::OpenSource)?;
+        let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | no_follow;
+        crate::at::file(path, |directory, name| {
+            crate::at::open(directory, name, flags, 0)
+        })
+        .op(path, Operation::OpenSource)?
+    };
+    #[cfg(not(unix))]
+    let file = std::fs::File::open(path).op(path, Operation::OpenSource)?;
     // The path may have been swapped (for a FIFO, or for the destination itself)
     // between the stat and the open.
     let metadata = file.metadata().op(path, Operation::StatSource)?;

@@ -6,7 +6,6 @@ use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::SystemTime;
 
 use super::file::Source;
 use super::Observer;
@@ -357,30 +356,37 @@ pub(crate) fn source_unchanged(source: &Source<'_>) -> Result<(), Error> {
         ))
     };
     #[cfg(unix)]
-    let now = {
+    {
         use std::os::unix::fs::MetadataExt;
-        let by_path = std::fs::metadata(source.path).op(source.path, Operation::CheckSource)?;
-        if by_path.dev() != source.metadata.dev() || by_path.ino() != source.metadata.ino() {
+        let before = &source.metadata;
+        let now = crate::at::file(source.path, crate::at::stat)
+            .op(source.path, Operation::CheckSource)?;
+        if (now.st_dev as u64, now.st_ino as u64) != (before.dev(), before.ino()) {
             return changed("its path now names another file");
         }
-        by_path
-    };
+        if now.st_size as u64 != before.len() {
+            return changed("its size changed");
+        }
+        if (now.st_mtime as i64, now.st_mtime_nsec as i64) != (before.mtime(), before.mtime_nsec())
+        {
+            return changed("it was modified");
+        }
+        Ok(())
+    }
     #[cfg(not(unix))]
-    let now = source
-        .file
-        .metadata()
-        .op(source.path, Operation::CheckSource)?;
-    if now.len() != source.metadata.len() {
-        return changed("its size changed");
+    {
+        let now = source
+            .file
+            .metadata()
+            .op(source.path, Operation::CheckSource)?;
+        if now.len() != source.metadata.len() {
+            return changed("its size changed");
+        }
+        if now.modified().ok() != source.metadata.modified().ok() {
+            return changed("it was modified");
+        }
+        Ok(())
     }
-    if modified(&now) != modified(&source.metadata) {
-        return changed("it was modified");
-    }
-    Ok(())
-}
-
-fn modified(metadata: &std::fs::Metadata) -> Option<SystemTime> {
-    metadata.modified().ok()
 }
 
 #[cfg(test)]

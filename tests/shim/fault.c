@@ -257,11 +257,34 @@ int fdatasync(int fd) {
 
 static int swapped;
 
-// Replaces ZCOPY_FAULT_SWAP_PATH once, when `path` (about to be opened) names it.
-static void swap_before_open(const char *path) {
+// `name`, relative to `dirfd` (or the current directory), as an absolute path.
+static void absolute(int dirfd, const char *name, char *out, size_t size) {
+    char base[4096] = "";
+    if (name[0] == '/') {
+        snprintf(out, size, "%s", name);
+        return;
+    }
+    if (dirfd == AT_FDCWD) {
+        if (!getcwd(base, sizeof base)) base[0] = 0;
+    } else {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+        ssize_t length = readlink(link, base, sizeof base - 1);
+        base[length < 0 ? 0 : length] = 0;
+    }
+    snprintf(out, size, "%s/%s", base, name);
+}
+
+// Replaces ZCOPY_FAULT_SWAP_PATH once, when `path` (about to be opened, relative to
+// `dirfd`) names it: zcopy opens a source by its directory's descriptor and name.
+static void swap_before_open(int dirfd, const char *path) {
     const char *target = getenv("ZCOPY_FAULT_SWAP_PATH");
     const char *to = getenv("ZCOPY_FAULT_SWAP_TO");
-    if (swapped || !target || !to || strcmp(path, target) != 0) return;
+    if (swapped || !target || !to) return;
+    char opened[8192], wanted[8192];
+    absolute(dirfd, path, opened, sizeof opened);
+    absolute(AT_FDCWD, target, wanted, sizeof wanted);
+    if (strcmp(opened, wanted) != 0) return;
     swapped = 1;
     char moved[4096];
     snprintf(moved, sizeof moved, "%s.swapped", target);
@@ -274,16 +297,32 @@ static void swap_before_open(const char *path) {
     }
 }
 
-int open64(const char *path, int flags, ...) {
-    static int (*real)(const char *, int, ...);
-    if (!real) real = dlsym(RTLD_NEXT, "open64");
-    va_list args;
-    va_start(args, flags);
-    mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(args, mode_t) : 0;
-    va_end(args);
-    swap_before_open(path);
-    return real(path, flags, mode);
-}
+// The open functions zcopy may reach, each swapping first (see above).
+#define OPEN_WRAPPER(name)                                                  \
+    int name(const char *path, int flags, ...) {                            \
+        static int (*real)(const char *, int, ...);                         \
+        if (!real) real = dlsym(RTLD_NEXT, #name);                          \
+        va_list args;                                                       \
+        va_start(args, flags);                                              \
+        mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(args, mode_t) : 0; \
+        va_end(args);                                                       \
+        swap_before_open(AT_FDCWD, path);                                   \
+        return real(path, flags, mode);                                     \
+    }
+#define OPENAT_WRAPPER(name)                                                \
+    int name(int dirfd, const char *path, int flags, ...) {                 \
+        static int (*real)(int, const char *, int, ...);                    \
+        if (!real) real = dlsym(RTLD_NEXT, #name);                          \
+        va_list args;                                                       \
+        va_start(args, flags);                                              \
+        mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(args, mode_t) : 0; \
+        va_end(args);                                                       \
+        swap_before_open(dirfd, path);                                      \
+        return real(dirfd, path, flags, mode);                              \
+    }
+OPEN_WRAPPER(open64)
+OPENAT_WRAPPER(openat)
+OPENAT_WRAPPER(openat64)
 
 int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
     static int (*real)(int, const char *, int, const char *, int);
