@@ -223,7 +223,7 @@ fn look_before_copy<'a>(
     target: &Target<'_>,
     options: &CopyOptions,
 ) -> Result<Looked<'a>, Error> {
-    let (destination, observer) = (target.destination, target.observer);
+    let destination = target.destination;
     // Everything that can refuse or skip the file is decided from stats, before the
     // source is opened: a -n or -u run over a tree that is already copied opens nothing.
     // --copy-contents reads FIFOs and devices like files (a FIFO blocks until written,
@@ -298,8 +298,14 @@ fn look_before_copy<'a>(
         #[cfg(unix)]
         if !options.remove_destination && options.backup.is_none() {
             if let Some(kind) = Special::of(existing) {
-                return write_into_special(source, &source_metadata, &destination, kind, observer)
-                    .map(Looked::Done);
+                return write_into_special(
+                    source,
+                    &source_metadata,
+                    &destination,
+                    kind,
+                    target.observer,
+                )
+                .map(Looked::Done);
             }
         }
         // cp opens an existing destination for writing and fails when it may not
