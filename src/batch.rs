@@ -283,10 +283,11 @@ fn run_workers(
     progress: &Progress,
     reporter: &Mutex<Reporter<'_>>,
 ) {
+    // A lane is a run of groups whose first entry goes into one directory.
     let lanes = Lanes::new(
         groups
             .iter()
-            .map(|group| directory_of(&work[group.start].1)),
+            .map(|group| work[group.start].1.made_path().and_then(Path::parent)),
     );
     let work_loop =
         |worker: usize| worker_loop(worker, work, groups, &lanes, batch, progress, reporter);
@@ -298,17 +299,6 @@ fn run_workers(
                 scope.spawn(move || work_loop(worker));
             }
         }),
-    }
-}
-
-/// The directory an entry of the work goes into: what its lane is made of.
-fn directory_of(entry: &Entry) -> Option<&Path> {
-    match entry {
-        Entry::File(Job { destination, .. })
-        | Entry::Symlink { destination, .. }
-        | Entry::Link { destination, .. }
-        | Entry::Special { destination, .. } => destination.parent(),
-        Entry::Dir { .. } | Entry::Failed { .. } => None,
     }
 }
 

@@ -88,6 +88,19 @@ pub enum Entry {
     },
 }
 
+impl Entry {
+    /// The file, link or node this entry makes; `None` for a directory or a failure.
+    pub fn made_path(&self) -> Option<&Path> {
+        match self {
+            Entry::File(Job { destination, .. })
+            | Entry::Symlink { destination, .. }
+            | Entry::Link { destination, .. }
+            | Entry::Special { destination, .. } => Some(destination),
+            Entry::Dir { .. } | Entry::Failed { .. } => None,
+        }
+    }
+}
+
 /// A command line that cannot be carried out at all.
 #[derive(Debug)]
 pub struct UsageError(pub String);
@@ -476,14 +489,8 @@ impl Planner {
         }
         self.claiming = true;
         self.roots.clear();
-        let planned = self.entries.iter().filter_map(|entry| match entry {
-            Entry::File(Job { destination, .. })
-            | Entry::Symlink { destination, .. }
-            | Entry::Link { destination, .. }
-            | Entry::Special { destination, .. } => Some(destination.clone()),
-            Entry::Dir { .. } | Entry::Failed { .. } => None,
-        });
-        self.destinations.extend(planned);
+        let planned = self.entries.iter().filter_map(Entry::made_path);
+        self.destinations.extend(planned.map(Path::to_path_buf));
     }
 
     /// Takes `destination` for `source`; a second source for it fails (cp: "will not
