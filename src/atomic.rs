@@ -34,6 +34,10 @@ enum Staging {
     Unnamed,
     /// A named temporary file, removed on drop unless persisted.
     Named(TempPath),
+    /// The file under its own name, in a tree that stays hidden until the run ends
+    /// (see `batch::staged`): nobody sees it before it is complete, so it needs no
+    /// temporary name. Removed on drop unless installed.
+    Hidden(TempPath),
 }
 
 /// A temporary file beside a destination, removed unless installed.
@@ -76,11 +80,14 @@ fn existing_acl(_destination: &Path) -> Result<Option<Vec<u8>>, Error> {
 
 impl TempDest {
     /// Creates the temporary file for `destination`, with the source's permission bits
-    /// (less the umask, as for any new file).
+    /// (less the umask, as for any new file). `hidden`: the destination's directory is
+    /// in a tree that stays hidden until the run ends, and the file is created under
+    /// its own name.
     pub fn create(
         destination: &Path,
         source: &Metadata,
         existing: Option<&Metadata>,
+        hidden: bool,
     ) -> Result<Self, Error> {
         let name = destination.file_name().ok_or_else(|| {
             Error::new(
@@ -90,6 +97,21 @@ impl TempDest {
             )
         })?;
         let permissions = new_file_permissions(source);
+        if hidden && existing.is_none() {
+            let file = create_hidden(destination, &permissions)
+                .op(destination, Operation::OpenDestination)?;
+            // Absolute already, so that tempfile does not ask for the current directory.
+            let path = TempPath::try_from_path(absolute_parent(destination).join(name))
+                .op(destination, Operation::OpenDestination)?;
+            return Ok(TempDest {
+                file: Some(file),
+                staging: Staging::Hidden(path),
+                destination: destination.to_path_buf(),
+                keep_permissions: None,
+                keep_acl: None,
+                synced: false,
+            });
+        }
         // The directory as given, not made absolute: the kernel walks each component
         // of the path once per file.
         #[cfg(target_os = "linux")]
@@ -155,7 +177,7 @@ impl TempDest {
         match &self.staging {
             #[cfg(target_os = "linux")]
             Staging::Unnamed => None,
-            Staging::Named(path) => Some(path),
+            Staging::Named(path) | Staging::Hidden(path) => Some(path),
         }
     }
 
@@ -173,7 +195,7 @@ impl TempDest {
         &mut self,
         call: impl FnOnce(&Path) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
-        let Staging::Named(path) = &self.staging;
+        let (Staging::Named(path) | Staging::Hidden(path)) = &self.staging;
         self.file = None;
         let result = call(path);
         let reopened = std::fs::OpenOptions::new()
@@ -236,6 +258,12 @@ impl TempDest {
                 drop(file);
                 Some(path)
             }
+            Staging::Hidden(path) => {
+                drop(file);
+                // Only stops the removal on drop; the path stays as it is.
+                let _ = path.keep();
+                None
+            }
             #[cfg(target_os = "linux")]
             Staging::Unnamed => {
                 let file = file.expect("open until installed");
@@ -270,7 +298,7 @@ impl TempDest {
     }
 }
 
-fn temp_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
+pub(crate) fn temp_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
     let mut prefix = std::ffi::OsString::from(".");
     #[cfg(unix)]
     {
@@ -303,7 +331,7 @@ fn shown_parent(destination: &Path) -> &Path {
 
 /// The destination's directory as an absolute path. tempfile would otherwise ask for
 /// the current directory once per file; it cannot change during a run, so ask once.
-fn absolute_parent(destination: &Path) -> PathBuf {
+pub(crate) fn absolute_parent(destination: &Path) -> PathBuf {
     static CURRENT_DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     let parent = shown_parent(destination);
     match CURRENT_DIR.get_or_init(|| std::env::current_dir().ok()) {
@@ -417,6 +445,21 @@ fn link_unnamed_to_temp(file: &File, destination: &Path) -> std::io::Result<Temp
             link_unnamed(file, path)
         })
         .map(tempfile::NamedTempFile::into_temp_path)
+}
+
+/// Creates `destination` in a hidden tree: by its directory's descriptor where one can
+/// be opened (see `at`), as `create_new` otherwise.
+fn create_hidden(destination: &Path, permissions: &std::fs::Permissions) -> std::io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+        crate::at::file(destination, |directory, name| {
+            crate::at::open(directory, name, flags, permissions.mode())
+        })
+    }
+    #[cfg(not(unix))]
+    create_new(destination, permissions)
 }
 
 /// Opens a new file for reading and writing, failing if the name exists. On Unix it

@@ -19,7 +19,9 @@ use crate::stats::Stats;
 use crate::{interrupt, output, preserve};
 
 mod lanes;
+mod staged;
 use lanes::Lanes;
+use staged::Staged;
 
 /// How a batch runs: the per-file options, the progress bars, `-v`, and the output.
 pub struct Batch {
@@ -164,13 +166,24 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     // next to nothing. Failures found while planning need no work either.
     let mut directories = Vec::new();
     let mut work = Vec::new();
+    let mut staged = Staged::default();
+    let stage = stages(batch, bytes_total);
     for (index, entry) in entries.into_iter().enumerate() {
         match entry {
             Entry::Dir {
                 source,
                 destination,
             } => {
-                let done = match create_dir(&source, &destination, batch.options.default_mode) {
+                let default_mode = batch.options.default_mode;
+                let created = if stage && staged.wants(&destination) {
+                    staged
+                        .create(&source, &destination)
+                        .map(|()| Some(final_directory_mode(&source, default_mode)))
+                } else {
+                    create_dir(&source, &staged.path(&destination), default_mode)
+                        .map_err(|error| staged.shown(error))
+                };
+                let done = match created {
                     Ok(final_mode) => {
                         directories.push((source.clone(), destination.clone(), final_mode));
                         if final_mode.is_some() {
@@ -217,6 +230,7 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                 .destination
                 .parent()
                 .is_some_and(|parent| made.contains(parent));
+            job.in_hidden_tree = job.directory_is_new && staged.contains(&job.destination);
         }
     }
     drop(made);
@@ -228,13 +242,22 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     let reporter = Mutex::new(reporter);
     for work in [work, links] {
         let groups = groups(&work, batch);
-        run_workers(&work, &groups, workers, batch, &progress, &reporter);
+        run_workers(
+            &work, &groups, workers, batch, &staged, &progress, &reporter,
+        );
     }
     let reporter = reporter
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
 
     let mut report = reporter.finish();
+    // Every file of a hidden tree is complete or removed, also after an interruption.
+    for (source, error) in staged.install() {
+        progress.println(&batch.painter.error(&error.to_string()));
+        report
+            .errors
+            .push(ErrorRecord::new(&source, Some(&error.path), &error));
+    }
     // Directory attributes last: copying into a directory changes its times. Deepest
     // first, so a parent is done after its children. New directories were made
     // private; they get their mode now, also after an interruption.
@@ -280,6 +303,7 @@ fn run_workers(
     groups: &[Range<usize>],
     workers: usize,
     batch: &Batch,
+    staged: &Staged,
     progress: &Progress,
     reporter: &Mutex<Reporter<'_>>,
 ) {
@@ -289,8 +313,11 @@ fn run_workers(
             .iter()
             .map(|group| work[group.start].1.made_path().and_then(Path::parent)),
     );
-    let work_loop =
-        |worker: usize| worker_loop(worker, work, groups, &lanes, batch, progress, reporter);
+    let work_loop = |worker: usize| {
+        worker_loop(
+            worker, work, groups, &lanes, batch, staged, progress, reporter,
+        )
+    };
     match workers.min(groups.len()) {
         0 => {}
         1 => work_loop(0),
@@ -310,6 +337,7 @@ fn worker_loop(
     groups: &[Range<usize>],
     lanes: &Lanes,
     batch: &Batch,
+    staged: &Staged,
     progress: &Progress,
     reporter: &Mutex<Reporter<'_>>,
 ) {
@@ -328,14 +356,14 @@ fn worker_loop(
         };
         let group = &work[group.clone()];
         if let [(index, entry)] = group {
-            let done = carry_out(entry, batch, &observers[0]);
+            let done = carry_out(entry, batch, staged, &observers[0]);
             reporter
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .add(*index, done);
             continue;
         }
-        let dones = copy_to_destinations(group, batch, &observers);
+        let dones = copy_to_destinations(group, batch, staged, &observers);
         let mut reporter = reporter
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -380,6 +408,7 @@ fn groups(work: &[(usize, Entry)], batch: &Batch) -> Vec<Range<usize>> {
 fn copy_to_destinations(
     group: &[(usize, Entry)],
     batch: &Batch,
+    staged: &Staged,
     observers: &[FileObserver<'_>],
 ) -> Vec<Done> {
     let jobs: Vec<&Job> = group
@@ -390,6 +419,10 @@ fn copy_to_destinations(
         })
         .collect();
     let mut dones: Vec<Option<Done>> = jobs.iter().map(|_| None).collect();
+    let made_at: Vec<_> = jobs
+        .iter()
+        .map(|job| staged.path(&job.destination))
+        .collect();
     let mut targets = Vec::new();
     let mut placed = Vec::new();
     for (position, job) in jobs.iter().enumerate() {
@@ -411,9 +444,10 @@ fn copy_to_destinations(
             continue;
         }
         targets.push(engine::Target {
-            destination: &job.destination,
+            destination: &made_at[position],
             observer,
             directory_is_new: job.directory_is_new,
+            in_hidden_tree: job.in_hidden_tree,
         });
         placed.push(position);
     }
@@ -421,7 +455,7 @@ fn copy_to_destinations(
     let outcomes =
         engine::copy_to_destinations(&first.source, known(first), &targets, &batch.options);
     for (position, outcome) in placed.into_iter().zip(outcomes) {
-        dones[position] = Some(done(jobs[position], outcome, batch));
+        dones[position] = Some(done(jobs[position], outcome, batch, staged));
     }
     for (position, job) in jobs.iter().enumerate() {
         let observer = &observers[position];
@@ -452,9 +486,10 @@ pub fn destination_root<'a>(batch: &'a Batch, destination: &Path) -> Option<&'a 
 }
 
 /// Does one entry (a file or a link; directories are made before).
-fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done {
+fn carry_out(entry: &Entry, batch: &Batch, staged: &Staged, observer: &FileObserver<'_>) -> Done {
+    let hard_link_to;
     let (source, destination, what) = match entry {
-        Entry::File(job) => return copy(job, batch, observer),
+        Entry::File(job) => return copy(job, batch, staged, observer),
         Entry::Symlink {
             source,
             destination,
@@ -473,7 +508,10 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
             source,
             destination,
             existing,
-        } => (source, destination, What::HardLink(existing)),
+        } => {
+            hard_link_to = staged.path(existing);
+            (source, destination, What::HardLink(&hard_link_to))
+        }
         Entry::Special {
             source,
             destination,
@@ -493,7 +531,7 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
     // Links the user asked for (-l, -s) refuse to replace a file, as in cp; links and
     // nodes of a copied tree replace what is there.
     let explicit = batch.explicit_links && !batch.interactive && !matches!(what, What::Special(_));
-    match make::make(what, destination, &batch.options, explicit) {
+    match make::make(what, &staged.path(destination), &batch.options, explicit) {
         Ok(Made::Done { backup, replaced }) => Done::Made(FileRecord {
             paths: Endpoints::new(source, Some(destination)),
             kind: what.kind(),
@@ -513,23 +551,25 @@ fn carry_out(entry: &Entry, batch: &Batch, observer: &FileObserver<'_>) -> Done 
         Err(error) => Done::Failed {
             source: source.clone(),
             destination: Some(destination.clone()),
-            error,
+            error: staged.shown(error),
         },
     }
 }
 
 /// Copies one file of the plan (asking first with `-i`).
-fn copy(job: &Job, batch: &Batch, observer: &FileObserver<'_>) -> Done {
+fn copy(job: &Job, batch: &Batch, staged: &Staged, observer: &FileObserver<'_>) -> Done {
     observer
         .progress
         .start_file(observer.slot, &job.source, job.size);
     let outcome = if batch.interactive && !confirm_overwrite(observer.progress, &job.destination) {
         Ok(Outcome::Skipped("not confirmed (-i)"))
     } else {
+        let made_at = staged.path(&job.destination);
         let target = engine::Target {
-            destination: &job.destination,
+            destination: &made_at,
             observer,
             directory_is_new: job.directory_is_new,
+            in_hidden_tree: job.in_hidden_tree,
         };
         if batch.options.hash.is_some() {
             // The source's hash on a thread of its own, overlapping the copy.
@@ -541,11 +581,11 @@ fn copy(job: &Job, batch: &Batch, observer: &FileObserver<'_>) -> Done {
         }
     };
     observer.progress.finish_file(observer.slot, job.size);
-    done(job, outcome, batch)
+    done(job, outcome, batch, staged)
 }
 
 /// What a file's outcome becomes in the report.
-fn done(job: &Job, outcome: Result<Outcome, Error>, batch: &Batch) -> Done {
+fn done(job: &Job, outcome: Result<Outcome, Error>, batch: &Batch, staged: &Staged) -> Done {
     match outcome {
         Ok(Outcome::Copied(copied)) => Done::Made(file_record(job, &copied, batch)),
         Ok(Outcome::Skipped(reason)) => Done::Skipped {
@@ -556,9 +596,21 @@ fn done(job: &Job, outcome: Result<Outcome, Error>, batch: &Batch) -> Done {
         Err(error) => Done::Failed {
             source: job.source.clone(),
             destination: Some(job.destination.clone()),
-            error,
+            error: staged.shown(error),
         },
     }
+}
+
+/// Whether new trees are built hidden (see [`staged`]): a run of at most
+/// [`staged::LIMIT`] bytes whose files are not announced one by one (`--json-lines`)
+/// nor promised durable one by one (`--fsync`), and not asked about (`-i`). Unix only:
+/// Windows refuses to rename a directory while anything in it is open.
+fn stages(batch: &Batch, bytes_total: u64) -> bool {
+    cfg!(unix)
+        && bytes_total <= staged::LIMIT
+        && batch.format != report::Format::JsonLines
+        && !batch.options.fsync
+        && !batch.interactive
 }
 
 /// Puts results back in plan order: each is reported once every earlier entry has

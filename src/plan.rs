@@ -32,6 +32,9 @@ pub struct Job {
     /// Set by the batch when it made the destination's directory itself; see
     /// [`crate::engine::Target::directory_is_new`].
     pub directory_is_new: bool,
+    /// Set by the batch when that directory is in a tree it builds hidden; see
+    /// [`crate::engine::Target::in_hidden_tree`].
+    pub in_hidden_tree: bool,
 }
 
 /// One step of a batch, in the order they run.
@@ -623,6 +626,7 @@ impl Planner {
             size: metadata.as_ref().map_or(0, std::fs::Metadata::len),
             metadata,
             directory_is_new: false,
+            in_hidden_tree: false,
         }));
     }
 

@@ -38,6 +38,11 @@ pub struct Target<'a> {
     /// any file that appears after the look. Saves a stat of a missing name per file,
     /// which on XFS and btrfs searches the directory's blocks.
     pub directory_is_new: bool,
+    /// The destination's directory is in a tree this run made under a hidden name and
+    /// renames into place when it ends (see `batch::staged`); implies
+    /// `directory_is_new`. The copy is written under its own name there: no one can see
+    /// it before it is complete, and a failed copy is removed.
+    pub in_hidden_tree: bool,
 }
 
 /// Copies one regular file from `source` to `destination`, atomically.
@@ -51,6 +56,7 @@ pub fn copy_file(
         destination,
         observer,
         directory_is_new: false,
+        in_hidden_tree: false,
     };
     copy_planned_file(source, Known::Nothing, &target, options)
 }
@@ -113,7 +119,15 @@ pub(crate) fn copy_shared(
     // A FIFO or device read for --copy-contents.
     let stream = is_stream(&src.metadata);
     if options.attributes_only {
-        return attributes_only(&src, &destination, existing.as_ref(), options, started);
+        let hidden = target.in_hidden_tree;
+        return attributes_only(
+            &src,
+            &destination,
+            existing.as_ref(),
+            hidden,
+            options,
+            started,
+        );
     }
     if let Some(existing) = existing.as_ref().filter(|meta| meta.is_file()) {
         if existing.len() >= options.min_size {
@@ -131,7 +145,12 @@ pub(crate) fn copy_shared(
             && !replaced_as_new
             && !existing.is_symlink()
     });
-    let mut temp = TempDest::create(&destination, &src.metadata, keep_mode_of)?;
+    let mut temp = TempDest::create(
+        &destination,
+        &src.metadata,
+        keep_mode_of,
+        target.in_hidden_tree,
+    )?;
     if options.default_mode && keep_mode_of.is_none() {
         set_default_mode(&temp)?;
     }
@@ -339,6 +358,7 @@ fn attributes_only(
     src: &Source<'_>,
     destination: &Path,
     existing: Option<&Metadata>,
+    in_hidden_tree: bool,
     options: &CopyOptions,
     started: Instant,
 ) -> Result<Outcome, Error> {
@@ -363,7 +383,7 @@ fn attributes_only(
         )?;
         return done(None);
     }
-    let temp = TempDest::create(destination, &src.metadata, None)?;
+    let temp = TempDest::create(destination, &src.metadata, None, in_hidden_tree)?;
     if options.preserve.any() {
         preserve::apply(
             (&src.file, &src.metadata),

@@ -1,0 +1,242 @@
+//! New trees built out of sight: a directory tree the run creates is made under a
+//! hidden name beside its own (`.NAME.XXXXXX.zcopy-tmp`), filled with files created
+//! under their own names, and renamed into place once, when the run ends.
+//!
+//! Each file's atomic install is otherwise a second step in the kernel, and the
+//! costliest one for a small file: the link that names an `O_TMPFILE` file takes it
+//! off the unlinked list and adds its name in a second transaction on XFS (17 us a
+//! file), and adds then deletes an orphan item on btrfs (40 us), measured with `perf`
+//! on 30,000 files of 1 KiB. A tree nobody can see until it is complete needs no
+//! per-file install at all, and keeps the safety contract: until the rename the final
+//! name is absent, afterwards every file in it is complete (a failed or interrupted
+//! copy is removed from the hidden tree first).
+//!
+//! Only runs of at most [`LIMIT`] bytes are staged: the time a run stays invisible
+//! grows with its size, and a killed run leaves its work in the hidden tree (`zcopy
+//! --clean` removes it) rather than in place, where `-n` or `-u` would let a rerun
+//! skip it. Nor with `--json-lines`, whose records announce each file as it is made;
+//! nor with `--fsync`, which promises each file durable once reported.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Cause, Error, Operation};
+
+/// The most data a staged run copies: a second or two of small files on a disk.
+pub const LIMIT: u64 = 1 << 30;
+
+/// The trees this run is building under hidden names.
+#[derive(Debug, Default)]
+pub struct Staged {
+    trees: Vec<Tree>,
+}
+
+/// One tree: the directory as the plan names it, and where it is being built.
+#[derive(Debug)]
+struct Tree {
+    source: PathBuf,
+    shown: PathBuf,
+    hidden: PathBuf,
+}
+
+impl Staged {
+    /// True if `destination` is a directory to build hidden: it does not exist, and it
+    /// is not already inside a tree built hidden.
+    pub fn wants(&self, destination: &Path) -> bool {
+        !self.contains(destination)
+            && std::fs::symlink_metadata(destination)
+                .is_err_and(|err| err.kind() == std::io::ErrorKind::NotFound)
+    }
+
+    /// Creates the directory `destination` (the copy of `source`) under a hidden name
+    /// beside it, private to its owner as every directory the run makes.
+    pub fn create(&mut self, source: &Path, destination: &Path) -> Result<(), Error> {
+        let name = destination.file_name().ok_or_else(|| {
+            Error::new(
+                destination,
+                Operation::CreateDir,
+                Cause::Invalid("destination has no file name".to_string()),
+            )
+        })?;
+        let made = tempfile::Builder::new()
+            .prefix(&crate::atomic::temp_prefix(name))
+            .suffix(crate::atomic::TEMP_SUFFIX)
+            .rand_bytes(6)
+            .make_in(absolute_parent(destination), |path| {
+                create_private_dir(path)
+            })
+            .map_err(|err| Error::os(destination, Operation::CreateDir, err))?;
+        // A directory: nothing for tempfile to remove when `made` goes.
+        let hidden = made
+            .into_temp_path()
+            .keep()
+            .map_err(|err| Error::os(destination, Operation::CreateDir, err.error))?;
+        self.trees.push(Tree {
+            source: source.to_path_buf(),
+            shown: destination.to_path_buf(),
+            hidden,
+        });
+        Ok(())
+    }
+
+    /// True if `path` is in a tree built hidden (or is one).
+    pub fn contains(&self, path: &Path) -> bool {
+        self.trees.iter().any(|tree| path.starts_with(&tree.shown))
+    }
+
+    /// Where the plan's `path` is made: its place in the hidden tree, if it is in one.
+    pub fn path<'a>(&self, path: &'a Path) -> Cow<'a, Path> {
+        for tree in &self.trees {
+            if let Ok(rest) = path.strip_prefix(&tree.shown) {
+                return Cow::Owned(tree.hidden.join(rest));
+            }
+        }
+        Cow::Borrowed(path)
+    }
+
+    /// `error` naming the plan's path instead of its place in a hidden tree, which
+    /// means nothing to the user and is gone after the run.
+    pub fn shown(&self, mut error: Error) -> Error {
+        for tree in &self.trees {
+            if let Ok(rest) = error.path.strip_prefix(&tree.hidden) {
+                error.path = tree.shown.join(rest);
+                break;
+            }
+        }
+        error
+    }
+
+    /// Renames each tree into place, and returns each that could not be with its
+    /// source: then its copy stays complete under the hidden name, which the error
+    /// gives. A name that appeared meanwhile is never replaced.
+    pub fn install(self) -> Vec<(PathBuf, Error)> {
+        let mut failed = Vec::new();
+        for tree in self.trees {
+            if let Err(err) = rename_no_replace(&tree.hidden, &tree.shown) {
+                let message = format!("{err}; the copy is complete in {}", tree.hidden.display());
+                let error = Error::new(&tree.shown, Operation::Rename, Cause::Invalid(message));
+                failed.push((tree.source, error));
+            }
+        }
+        failed
+    }
+}
+
+/// The directory `destination` is in, absolute (the hidden name is given in messages,
+/// and a worker may name it from another thread) and without `.` components.
+fn absolute_parent(destination: &Path) -> PathBuf {
+    let parent = match destination.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf())
+}
+
+#[cfg(unix)]
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(path)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir(path)
+}
+
+/// rename(2) that fails with EEXIST rather than replace what is at `to`. Plain rename
+/// where the filesystem does not know RENAME_NOREPLACE (EINVAL): it still refuses to
+/// replace a directory that is not empty.
+#[cfg(target_os = "linux")]
+fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = |path: &Path| {
+        std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
+    let (from_c, to_c) = (c_path(from)?, c_path(to)?);
+    // SAFETY: both paths are NUL-terminated and outlive the call.
+    let renamed = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from_c.as_ptr(),
+            libc::AT_FDCWD,
+            to_c.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if renamed == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EINVAL) {
+        return std::fs::rename(from, to);
+    }
+    Err(err)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::rename(from, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_in_a_hidden_tree_are_made_there_and_shown_as_planned() {
+        let dir = tempfile::tempdir().unwrap();
+        let shown = dir.path().join("card");
+        let mut staged = Staged::default();
+        assert!(staged.wants(&shown));
+        staged.create(Path::new("src"), &shown).unwrap();
+        assert!(!staged.wants(&shown), "a tree is staged once");
+        assert!(
+            !shown.exists(),
+            "nothing under the final name before install"
+        );
+
+        let file = shown.join("A001/clip.mov");
+        let hidden = staged.path(&file).into_owned();
+        assert_ne!(hidden, file);
+        assert!(hidden.starts_with(dir.path()));
+        let hidden_root = hidden.parent().unwrap().parent().unwrap();
+        let name = hidden_root.file_name().unwrap();
+        assert!(crate::atomic::is_temp_name(name), "{name:?}");
+        let outside = dir.path().join("cardigan/x");
+        assert_eq!(
+            staged.path(&outside),
+            outside,
+            "a longer name is not inside"
+        );
+
+        let error = Error::new(&hidden, Operation::Write, Cause::Invalid("full".into()));
+        assert_eq!(staged.shown(error).path, file);
+
+        std::fs::create_dir(hidden.parent().unwrap()).unwrap();
+        std::fs::write(&hidden, b"x").unwrap();
+        assert!(staged.install().is_empty());
+        assert_eq!(std::fs::read(&file).unwrap(), b"x");
+        assert!(!hidden_root.exists());
+    }
+
+    #[test]
+    fn a_name_that_appears_meanwhile_is_kept_and_the_copy_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let shown = dir.path().join("card");
+        let mut staged = Staged::default();
+        staged.create(Path::new("src"), &shown).unwrap();
+        let hidden_file = staged.path(&shown.join("f")).into_owned();
+        std::fs::write(&hidden_file, b"copy").unwrap();
+        std::fs::create_dir(&shown).unwrap();
+        std::fs::write(shown.join("theirs"), b"theirs").unwrap();
+
+        let failed = staged.install();
+        assert_eq!(failed.len(), 1);
+        let message = failed[0].1.to_string();
+        assert!(message.contains("the copy is complete in"), "{message}");
+        assert_eq!(std::fs::read(shown.join("theirs")).unwrap(), b"theirs");
+        assert!(!shown.join("f").exists());
+        assert_eq!(std::fs::read(&hidden_file).unwrap(), b"copy");
+    }
+}
