@@ -313,11 +313,12 @@ fn run_workers(
             .iter()
             .map(|group| work[group.start].1.made_path().and_then(Path::parent)),
     );
-    let work_loop = |worker: usize| {
-        worker_loop(
-            worker, work, groups, &lanes, batch, staged, progress, reporter,
-        )
+    let pieces = Pieces {
+        work,
+        groups,
+        lanes,
     };
+    let work_loop = |worker: usize| worker_loop(worker, &pieces, batch, staged, progress, reporter);
     match workers.min(groups.len()) {
         0 => {}
         1 => work_loop(0),
@@ -329,13 +330,18 @@ fn run_workers(
     }
 }
 
-/// What worker number `worker` does: takes its next group of `work` until none is
+/// The work the workers share: the entries, cut into groups, in lanes.
+struct Pieces<'a> {
+    work: &'a [(usize, Entry)],
+    groups: &'a [Range<usize>],
+    lanes: Lanes,
+}
+
+/// What worker number `worker` does: takes its next group of the work until none is
 /// left or a stop is requested, and reports each result.
 fn worker_loop(
     worker: usize,
-    work: &[(usize, Entry)],
-    groups: &[Range<usize>],
-    lanes: &Lanes,
+    pieces: &Pieces<'_>,
     batch: &Batch,
     staged: &Staged,
     progress: &Progress,
@@ -351,10 +357,10 @@ fn worker_loop(
         .collect();
     let mut lane = lanes::Worker::default();
     while !interrupt::requested() {
-        let Some(group) = lanes.next(&mut lane).map(|group| &groups[group]) else {
+        let Some(group) = pieces.lanes.next(&mut lane) else {
             break;
         };
-        let group = &work[group.clone()];
+        let group = &pieces.work[pieces.groups[group].clone()];
         if let [(index, entry)] = group {
             let done = carry_out(entry, batch, staged, &observers[0]);
             reporter
