@@ -586,23 +586,34 @@ pub fn temp_symlink_path(destination: &Path) -> PathBuf {
 }
 
 /// Removes the temporary files that a killed or crashed zcopy left in `directory`
-/// (and, with `recursive`, below it). Only files and symlinks whose names match
-/// [`is_temp_name`] are touched, never directories. Returns what was removed, and
-/// the paths that could not be read or removed.
+/// (and, with `recursive`, below it), and the trees it was building hidden (see
+/// `batch::staged`). Only files, symlinks and directories whose names match
+/// [`is_temp_name`] are touched. Returns what was removed, and the paths that could
+/// not be read or removed.
 ///
 /// Do not run it on a directory that a running zcopy is copying into: its temporary
 /// file would be removed under it (that copy then fails; no data is lost).
 pub fn clean(directory: &Path, recursive: bool) -> (Vec<PathBuf>, Vec<Error>) {
     let mut removed = Vec::new();
     let mut errors = Vec::new();
-    let walk = walkdir::WalkDir::new(directory)
+    let mut walk = walkdir::WalkDir::new(directory)
         .follow_links(false)
         .max_depth(if recursive { usize::MAX } else { 1 })
-        .sort_by_file_name();
-    for item in walk {
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(item) = walk.next() {
         match item {
-            Ok(item) if !item.file_type().is_dir() && is_temp_name(item.file_name()) => {
-                match std::fs::remove_file(item.path()) {
+            Ok(item) if item.depth() > 0 && is_temp_name(item.file_name()) => {
+                let is_dir = item.file_type().is_dir();
+                if is_dir {
+                    walk.skip_current_dir();
+                }
+                let gone = if is_dir {
+                    std::fs::remove_dir_all(item.path())
+                } else {
+                    std::fs::remove_file(item.path())
+                };
+                match gone {
                     Ok(()) => removed.push(item.path().to_path_buf()),
                     Err(err) => errors.push(Error::os(item.path(), Operation::Remove, err)),
                 }

@@ -49,6 +49,9 @@ pub struct Batch {
     /// with one): each file's copies to them run side by side, and every record names
     /// its destination root.
     pub destinations: Vec<PathBuf>,
+    /// The most bytes a run may copy for its new trees to be built hidden and appear
+    /// whole at the end (`ZERO_COPY_WHOLE_TREE_MB`; see [`staged`]); 0: never.
+    pub whole_tree_bytes: u64,
 }
 
 impl Batch {
@@ -66,6 +69,7 @@ impl Batch {
             jobs: 1,
             explicit_links: false,
             destinations: Vec::new(),
+            whole_tree_bytes: config.whole_tree_mb.saturating_mul(crate::config::MB),
         }
     }
 }
@@ -608,12 +612,14 @@ fn done(job: &Job, outcome: Result<Outcome, Error>, batch: &Batch, staged: &Stag
 }
 
 /// Whether new trees are built hidden (see [`staged`]): a run of at most
-/// [`staged::LIMIT`] bytes whose files are not announced one by one (`--json-lines`)
-/// nor promised durable one by one (`--fsync`), and not asked about (`-i`). Unix only:
-/// Windows refuses to rename a directory while anything in it is open.
+/// [`Batch::whole_tree_bytes`] whose files are not announced one by one
+/// (`--json-lines`) nor promised durable one by one (`--fsync`), and not asked about
+/// (`-i`). Unix only: Windows refuses to rename a directory while anything in it is
+/// open.
 fn stages(batch: &Batch, bytes_total: u64) -> bool {
     cfg!(unix)
-        && bytes_total <= staged::LIMIT
+        && batch.whole_tree_bytes > 0
+        && bytes_total <= batch.whole_tree_bytes
         && batch.format != report::Format::JsonLines
         && !batch.options.fsync
         && !batch.interactive

@@ -27,6 +27,8 @@ macro_rules! environment_help {
   ZERO_COPY_JOBS           files copied at once (1-256, default one per CPU, 2-16)
   ZERO_COPY_HASH           media hash read back from each copy: xxh64, xxh3, xxh128, md5,
                            sha1, c4 or none (default none)
+  ZERO_COPY_WHOLE_TREE_MB  largest run, in MB, whose new directories are built hidden and
+                           appear whole at the end (0-1048576, 0 never, default 1024)
   NO_COLOR                 any value: no colour unless --color=always"
     };
 }
@@ -390,9 +392,17 @@ pub struct Cli {
     #[arg(long, overrides_with = "fsync", help_heading = "Safety")]
     no_fsync: bool,
 
-    /// Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) that a killed zcopy left in
-    /// the PATH directories (with -r, also below them), print them, and exit. Not while
-    /// a zcopy is copying into those directories.
+    /// A run copying at most this many MB builds each directory it creates under a
+    /// hidden name (.NAME.XXXXXX.zcopy-tmp) and renames it into place at the end, so the
+    /// tree appears whole, and its files need no install each (much faster for small
+    /// files); 0: each file appears as it is done (0-1048576) [env:
+    /// ZERO_COPY_WHOLE_TREE_MB] [default: 1024]
+    #[arg(long, value_name = "MB", value_parser = config::setting_number("ZERO_COPY_WHOLE_TREE_MB"), help_heading = "Safety")]
+    pub whole_tree_mb: Option<u64>,
+
+    /// Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) and hidden trees that a
+    /// killed zcopy left in the PATH directories (with -r, also below them), print them,
+    /// and exit. Not while a zcopy is copying into those directories.
     #[arg(long, conflicts_with = "files_from", help_heading = "Safety")]
     pub clean: bool,
 
@@ -795,6 +805,7 @@ impl Cli {
             reflink: self.reflink,
             fsync: pair(self.fsync, self.no_fsync),
             jobs: self.jobs,
+            whole_tree_mb: self.whole_tree_mb,
             hash: match (self.hash, self.mhl) {
                 (Some(HashChoice(Some(algorithm))), _) => Some(Some(algorithm)),
                 // --mhl needs a hash: xxh64, unless the configuration names another.

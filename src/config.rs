@@ -204,6 +204,15 @@ const SETTINGS: &[Setting] = &[
         kind: Kind::Hash,
         default: Value::Hash(None),
     },
+    Setting {
+        env: "ZERO_COPY_WHOLE_TREE_MB",
+        flag: "--whole-tree-mb",
+        kind: Kind::Int {
+            min: 0,
+            max: 1_048_576,
+        },
+        default: Value::Int(1024),
+    },
 ];
 
 /// The names of every `ZERO_COPY_*` variable zcopy reads.
@@ -232,6 +241,8 @@ pub struct Overrides {
     pub jobs: Option<u64>,
     /// `--hash ALG` (`Some(None)` for `--hash none`).
     pub hash: Option<Option<Algorithm>>,
+    /// `--whole-tree-mb`.
+    pub whole_tree_mb: Option<u64>,
 }
 
 impl Overrides {
@@ -246,6 +257,7 @@ impl Overrides {
             "ZERO_COPY_FSYNC" => self.fsync.map(Value::Bool),
             "ZERO_COPY_JOBS" => self.jobs.map(Value::Int),
             "ZERO_COPY_HASH" => self.hash.map(Value::Hash),
+            "ZERO_COPY_WHOLE_TREE_MB" => self.whole_tree_mb.map(Value::Int),
             _ => None,
         }
     }
@@ -285,6 +297,9 @@ pub struct Config {
     /// `ZERO_COPY_HASH`: the media hash computed from the source and from the copy read
     /// back from the device; `None` computes none.
     pub hash: Option<Algorithm>,
+    /// `ZERO_COPY_WHOLE_TREE_MB`: the largest run, in MB, whose new directory trees are
+    /// built hidden and appear whole when it ends (see `batch::staged`); 0: never.
+    pub whole_tree_mb: u64,
     /// Where each variable's value came from, by variable name.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -301,6 +316,7 @@ impl Default for Config {
             fsync: false,
             jobs: 0,
             hash: None,
+            whole_tree_mb: 0,
             origins: BTreeMap::new(),
         };
         for setting in SETTINGS {
@@ -342,6 +358,7 @@ impl Config {
             ("ZERO_COPY_FSYNC", Value::Bool(v)) => self.fsync = v,
             ("ZERO_COPY_JOBS", Value::Int(v)) => self.jobs = v,
             ("ZERO_COPY_HASH", Value::Hash(v)) => self.hash = v,
+            ("ZERO_COPY_WHOLE_TREE_MB", Value::Int(v)) => self.whole_tree_mb = v,
             _ => unreachable!("setting {env} given a value of the wrong kind"),
         }
         self.origins.insert(env, origin);
@@ -437,6 +454,7 @@ impl Config {
             "ZERO_COPY_FSYNC" => Value::Bool(self.fsync),
             "ZERO_COPY_JOBS" => Value::Int(self.jobs),
             "ZERO_COPY_HASH" => Value::Hash(self.hash),
+            "ZERO_COPY_WHOLE_TREE_MB" => Value::Int(self.whole_tree_mb),
             _ => unreachable!("unknown setting {env}"),
         }
     }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -292,10 +292,10 @@ fn sigkill_at_random_moments_never_leaves_a_partial_destination() {
     );
 }
 
-/// New destinations are unnamed (O_TMPFILE) until linked in whole, with
-/// linkat(AT_EMPTY_PATH) or through /proc: after a SIGKILL at any moment, on every
-/// filesystem kind, each name in the destination tree is a complete copy, and no
-/// temporary name exists at all.
+/// New destinations installed one by one (`--whole-tree-mb=0`) are unnamed (O_TMPFILE)
+/// until linked in whole, with linkat(AT_EMPTY_PATH) or through /proc: after a SIGKILL
+/// at any moment, on every filesystem kind, each name in the destination tree is a
+/// complete copy, and no temporary name exists at all.
 #[test]
 fn sigkill_never_leaves_a_partial_new_file_on_any_filesystem() {
     let Some(shim) = fault_shim("sigkill_new_files") else {
@@ -328,6 +328,7 @@ fn sigkill_never_leaves_a_partial_new_file_on_any_filesystem() {
                     "2",
                     "--no-zero-copy",
                     "--chunk-size-mb=1",
+                    "--whole-tree-mb=0",
                     "src",
                     "out",
                 ],
@@ -378,4 +379,174 @@ fn sigkill_never_leaves_a_partial_new_file_on_any_filesystem() {
         cut_short > 0,
         "no kill landed before the copy ended: the test proves nothing"
     );
+}
+
+/// Every file below `root`, by its path relative to it.
+fn files_below(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut directories = vec![root.to_path_buf()];
+    while let Some(directory) = directories.pop() {
+        for entry in std::fs::read_dir(&directory).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                directories.push(path);
+            } else {
+                files.push(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The hidden trees a run left in `dir` (`.out.XXXXXX.zcopy-tmp`).
+fn hidden_trees(dir: &Path) -> Vec<String> {
+    temp_files(dir)
+        .into_iter()
+        .filter(|name| dir.join(name).is_dir())
+        .collect()
+}
+
+/// A small run builds a new tree hidden and renames it into place whole: after a
+/// SIGKILL at any moment, `out` is absent or holds every file of the source complete.
+/// What a kill leaves is one hidden directory, which `zcopy --clean` removes.
+#[test]
+fn sigkill_leaves_a_new_tree_absent_or_whole() {
+    let Some(shim) = fault_shim("sigkill_whole_tree") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("src/a")).unwrap();
+    std::fs::create_dir_all(d.join("src/b/c")).unwrap();
+    write_pattern(&d.join("src/big"), 4 * MIB, 7);
+    for index in 0..12u64 {
+        let sub = ["a", "b/c"][index as usize % 2];
+        write_pattern(&d.join(format!("src/{sub}/f{index}")), 64 * 1024, index);
+    }
+    let expected = files_below(&d.join("src"));
+    let faults = [("ZCOPY_FAULT_DELAY_US", "2000".to_string())];
+    let args = [
+        "-r",
+        "-j",
+        "2",
+        "--no-zero-copy",
+        "--chunk-size-mb=1",
+        "src",
+        "out",
+    ];
+    let started = Instant::now();
+    let mut child = spawn_quietly(d, shim, &faults, &args);
+    assert!(wait_child(&mut child, Duration::from_secs(60)).success());
+    let full = started.elapsed();
+    assert!(
+        hidden_trees(d).is_empty(),
+        "a finished run leaves nothing hidden"
+    );
+
+    let mut seed = 0xD1B5_4A32_D192_ED03u64;
+    let (mut absent, mut whole, mut left_hidden) = (0, 0, 0);
+    for _ in 0..12 {
+        let _ = std::fs::remove_dir_all(d.join("out"));
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = full.mul_f64((seed % 1000) as f64 / 1000.0 * 1.1);
+        let mut child = spawn_quietly(d, shim, &faults, &args);
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        if d.join("out").exists() {
+            whole += 1;
+            assert_eq!(files_below(&d.join("out")), expected, "kill at {delay:?}");
+            for file in &expected {
+                assert_same_content(&d.join("src").join(file), &d.join("out").join(file));
+            }
+        } else {
+            absent += 1;
+        }
+        let hidden = hidden_trees(d);
+        assert!(hidden.len() <= 1, "{hidden:?}");
+        left_hidden += hidden.len();
+        let output = zcopy(d).args(["--clean", "."]).output().unwrap();
+        assert!(output.status.success());
+        let printed = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(printed.lines().count(), hidden.len(), "{printed}");
+        assert!(hidden_trees(d).is_empty());
+        assert!(
+            d.join("src/big").exists(),
+            "--clean removes only what zcopy made"
+        );
+    }
+    eprintln!(
+        "12 kills: {absent} left no tree ({left_hidden} hidden ones), {whole} the whole tree"
+    );
+    assert!(
+        absent > 0,
+        "no kill landed before the rename: the test proves nothing"
+    );
+}
+
+/// Ctrl-C in a run building a new tree hidden: the file in flight is removed, and the
+/// files already copied are put in place (as when each file is installed on its own),
+/// complete; nothing hidden is left.
+#[test]
+fn ctrl_c_puts_a_new_tree_in_place_with_only_its_complete_files() {
+    let Some(shim) = fault_shim("interrupted_whole_tree") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("src")).unwrap();
+    for (index, name) in ["one", "two", "three"].iter().enumerate() {
+        write_pattern(&d.join("src").join(name), 6 * MIB, index as u64);
+    }
+    let faults = [("ZCOPY_FAULT_DELAY_US", "80000".to_string())];
+    let mut child = zcopy_with_faults_std(d, shim, &faults)
+        .args([
+            "--json",
+            "-r",
+            "-j1",
+            "--no-zero-copy",
+            "--chunk-size-mb=1",
+            "src",
+            "out",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the hidden tree", Duration::from_secs(30), || {
+        hidden_trees(d).len() == 1
+    });
+    let hidden = d.join(&hidden_trees(d)[0]);
+    wait_for("the second copy to start", Duration::from_secs(30), || {
+        list(&hidden).len() >= 2
+    });
+    assert!(!d.join("out").exists(), "nothing in place before the end");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let status = wait_child(&mut child, Duration::from_secs(30));
+    let output = child.wait_with_output().unwrap();
+    let json = parse_json(&output);
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(json["interrupted"], true);
+    let copied: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["destination"].as_str().unwrap())
+        .collect();
+    assert_eq!(copied.len(), 1, "{json}");
+    let errors = json["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{json}");
+    let error = errors[0]["error"].as_str().unwrap();
+    let in_flight = errors[0]["destination"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!("{in_flight}: ")) && error.ends_with(": interrupted"),
+        "the error names the planned path: {error}"
+    );
+    let name = copied[0].strip_prefix("out/").unwrap();
+    assert_same_content(&d.join("src").join(name), &d.join(copied[0]));
+    assert_eq!(list(&d.join("out")), [name]);
+    assert!(hidden_trees(d).is_empty());
 }

@@ -32,6 +32,13 @@ fn traced_calls(cwd: &Path, args: &[&str]) -> Vec<String> {
     calls.lines().map(str::to_string).collect()
 }
 
+/// True for a rename call's line (`[pid N] ` may come first).
+fn is_rename(call: &str) -> bool {
+    let call = call.rsplit("] ").next().unwrap_or(call);
+    let call = call.trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ');
+    call.starts_with("rename")
+}
+
 /// A tree of `files` small files in two directories.
 fn small_tree(root: &Path, files: u64) {
     for index in 0..files {
@@ -71,7 +78,8 @@ fn files_in_directories_the_run_made_are_not_looked_for_first() {
     }
     let dir = tempfile::tempdir().unwrap();
     small_tree(&dir.path().join("src"), 20);
-    let calls = traced_calls(dir.path(), &["-r", "src", "new"]);
+    // Each file installed on its own; a tree built hidden is the next test's.
+    let calls = traced_calls(dir.path(), &["-r", "--whole-tree-mb=0", "src", "new"]);
     for index in 0..20 {
         let about = calls_naming_copy(dir.path(), &calls, "new", index);
         // The link that names the copy is the one call that names the destination.
@@ -91,6 +99,61 @@ fn files_in_directories_the_run_made_are_not_looked_for_first() {
 }
 
 #[test]
+fn a_new_tree_built_hidden_creates_each_file_once_and_links_none() {
+    if !require_tool(
+        "a_new_tree_built_hidden_creates_each_file_once_and_links_none",
+        "strace",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    small_tree(&dir.path().join("src"), 20);
+    let calls = traced_calls(dir.path(), &["-r", "src", "new"]);
+    // The one directory made under a hidden name, and renamed to `new` at the end.
+    let made: Vec<&String> = calls
+        .iter()
+        .filter(|call| call.contains("mkdir") && call.contains("/.new."))
+        .collect();
+    assert_eq!(made.len(), 3, "the tree and its two directories: {made:#?}");
+    let hidden = made[0]
+        .split('"')
+        .nth(1)
+        .expect("a quoted path")
+        .to_string();
+    assert!(hidden.ends_with(".zcopy-tmp"), "{hidden}");
+    let renamed: Vec<&String> = calls.iter().filter(|call| is_rename(call)).collect();
+    assert_eq!(renamed.len(), 1, "{renamed:#?}");
+    assert!(
+        renamed[0].contains(&format!("\"{hidden}\"")) && renamed[0].contains("\"new\""),
+        "{}",
+        renamed[0]
+    );
+    assert!(
+        !calls
+            .iter()
+            .any(|call| call.contains("linkat(") || call.contains("O_TMPFILE")),
+        "no file is linked in"
+    );
+    for index in 0..20 {
+        let relative = format!("d{}/f{index}", index % 2);
+        assert_same_content(
+            &dir.path().join("src").join(&relative),
+            &dir.path().join("new").join(&relative),
+        );
+        // Named by its directory's descriptor in the hidden tree, once: its create.
+        let by_directory = format!("{hidden}/d{}>, \"f{index}\"", index % 2);
+        let about: Vec<&String> = calls
+            .iter()
+            .filter(|call| call.contains(&by_directory))
+            .collect();
+        assert!(
+            about.len() == 1 && about[0].contains("O_CREAT|O_EXCL"),
+            "file {index}: {about:#?}"
+        );
+    }
+}
+
+#[test]
 fn files_in_existing_directories_are_looked_at_before_they_are_replaced() {
     if !require_tool(
         "files_in_existing_directories_are_looked_at_before_they_are_replaced",
@@ -103,7 +166,10 @@ fn files_in_existing_directories_are_looked_at_before_they_are_replaced() {
     std::fs::create_dir_all(dir.path().join("old/d0")).unwrap();
     std::fs::write(dir.path().join("old/d0/f0"), "kept").unwrap();
     // old/d1 is new in this run, old/d0 is not: -n keeps the file that was there.
-    let calls = traced_calls(dir.path(), &["-r", "-n", "-T", "src", "old"]);
+    let calls = traced_calls(
+        dir.path(),
+        &["-r", "-n", "-T", "--whole-tree-mb=0", "src", "old"],
+    );
     assert_eq!(
         std::fs::read(dir.path().join("old/d0/f0")).unwrap(),
         b"kept"

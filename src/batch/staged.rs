@@ -11,19 +11,17 @@
 //! name is absent, afterwards every file in it is complete (a failed or interrupted
 //! copy is removed from the hidden tree first).
 //!
-//! Only runs of at most [`LIMIT`] bytes are staged: the time a run stays invisible
-//! grows with its size, and a killed run leaves its work in the hidden tree (`zcopy
-//! --clean` removes it) rather than in place, where `-n` or `-u` would let a rerun
-//! skip it. Nor with `--json-lines`, whose records announce each file as it is made;
-//! nor with `--fsync`, which promises each file durable once reported.
+//! Only runs of at most `ZERO_COPY_WHOLE_TREE_MB` (1 GiB by default, a few seconds of
+//! small files on a disk) are staged: the time a run stays invisible grows with its
+//! size, and a killed run leaves its work in the hidden tree (`zcopy --clean` removes
+//! it) rather than in place, where `-n` or `-u` would let a rerun skip it. Nor with
+//! `--json-lines`, whose records announce each file as it is made; nor with `--fsync`,
+//! which promises each file durable once reported.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Cause, Error, Operation};
-
-/// The most data a staged run copies: a second or two of small files on a disk.
-pub const LIMIT: u64 = 1 << 30;
 
 /// The trees this run is building under hidden names.
 #[derive(Debug, Default)]
