@@ -47,7 +47,7 @@ _zcopy() {
 
     case "${cmd}" in
         zcopy)
-            opts="-R -r -0 -n -i -u -t -T -L -P -H -d -f -b -S -l -s -p -a -j -q -v -h -V --recursive --files-from --null --no-clobber --interactive --update --resume --target-directory --no-target-directory --dereference --no-dereference --force --remove-destination --backup --suffix --link --symbolic-link --parents --copy-contents --sparse --attributes-only --preserve --no-preserve --archive --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --jobs --method --verify --hash --mhl --no-verify --fsync --no-fsync --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version doctor bench verify help"
+            opts="-R -r -0 -n -i -u -t -T -L -P -H -d -f -b -S -l -s -p -a -j -q -v -h -V --recursive --files-from --null --no-clobber --interactive --update --resume --target-directory --no-target-directory --dereference --no-dereference --force --remove-destination --backup --suffix --link --symbolic-link --parents --copy-contents --sparse --attributes-only --preserve --no-preserve --archive --zero-copy --no-zero-copy --min-size-mb --chunk-size-mb --reflink --jobs --method --verify --hash --mhl --no-verify --fsync --no-fsync --whole-tree-mb --clean --env-file --no-env-file --json --json-lines --quiet --color --print-config --progress --no-progress --verbose --help --version doctor bench verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -139,6 +139,10 @@ _zcopy() {
                     return 0
                     ;;
                 --hash)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --whole-tree-mb)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

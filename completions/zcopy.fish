@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_zcopy_global_optspecs
-    string join \n r/recursive files-from= 0/null n/no-clobber i/interactive u/update resume t/target-directory= T/no-target-directory L/dereference P/no-dereference H d f/force remove-destination b/backup= S/suffix= l/link s/symbolic-link parents copy-contents sparse= attributes-only p preserve= no-preserve= a/archive zero-copy no-zero-copy min-size-mb= chunk-size-mb= reflink= j/jobs= method= verify= hash= mhl no-verify fsync no-fsync clean env-file= no-env-file json json-lines q/quiet color= print-config progress no-progress v/verbose h/help V/version
+    string join \n r/recursive files-from= 0/null n/no-clobber i/interactive u/update resume t/target-directory= T/no-target-directory L/dereference P/no-dereference H d f/force remove-destination b/backup= S/suffix= l/link s/symbolic-link parents copy-contents sparse= attributes-only p preserve= no-preserve= a/archive zero-copy no-zero-copy min-size-mb= chunk-size-mb= reflink= j/jobs= method= verify= hash= mhl no-verify fsync no-fsync whole-tree-mb= clean env-file= no-env-file json json-lines q/quiet color= print-config progress no-progress v/verbose h/help V/version
 end
 
 function __fish_zcopy_needs_command
@@ -46,6 +46,7 @@ chunked\t'Buffered reads and writes'"
 complete -c zcopy -n "__fish_zcopy_needs_command" -l verify -d 'Check each copy before it replaces the destination: MODE size (the default) or checksum (BLAKE3 of both files) [env: ZERO_COPY_VERIFY_COPY, ZERO_COPY_VERIFY_MODE]' -r -f -a "size\t'The copy has the source\'s size: catches a short copy (a full disk, a source that shrank) for the cost of one fstat'
 checksum\t'The copy\'s BLAKE3 hash equals the source\'s (reads both files once more)'"
 complete -c zcopy -n "__fish_zcopy_needs_command" -l hash -d 'Hash each source and its copy read back from the device (not the page cache), and install the copy only when the two match: ALG is xxh64, xxh3, xxh128, md5, sha1, c4 or none [env: ZERO_COPY_HASH] [default: none]' -r
+complete -c zcopy -n "__fish_zcopy_needs_command" -l whole-tree-mb -d 'A run copying at most this many MB builds each directory it creates under a hidden name (.NAME.XXXXXX.zcopy-tmp) and renames it into place at the end, so the tree appears whole, and its files need no install each (much faster for small files); 0: each file appears as it is done. Not with --mhl or --resume, whose clips go in place one by one (0-1048576) [env: ZERO_COPY_WHOLE_TREE_MB] [default: 1024]' -r
 complete -c zcopy -n "__fish_zcopy_needs_command" -l env-file -d 'Read ZERO_COPY_* settings from this file instead of ./.env; give it more than once to layer files (a later file wins)' -r -F
 complete -c zcopy -n "__fish_zcopy_needs_command" -l color -d 'Colour error and warning prefixes: auto (when stderr is a terminal and NO_COLOR is not set), always or never' -r -f -a "auto\t'When stderr is a terminal and NO_COLOR is not set'
 always\t'Always'
@@ -76,7 +77,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -l mhl -d 'Record each copied 
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-verify -d 'Install copies without checking them first'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l fsync -d 'fsync each file and its directory before reporting it copied [env: ZERO_COPY_FSYNC]'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-fsync -d 'Do not fsync (the default)'
-complete -c zcopy -n "__fish_zcopy_needs_command" -l clean -d 'Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) that a killed zcopy left in the PATH directories (with -r, also below them), print them, and exit. Not while a zcopy is copying into those directories'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l clean -d 'Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) and hidden trees that a killed zcopy left in the PATH directories (with -r, also below them), print them, and exit. Not while a zcopy is copying into those directories'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-env-file -d 'Do not read any .env file'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l json -d 'Print one JSON document on stdout instead of the summary'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l json-lines -d 'Print one JSON object per line on stdout: one per file as it completes ("type": "file", "error" or "skipped"), then one with the totals ("summary")'

@@ -395,8 +395,9 @@ pub struct Cli {
     /// A run copying at most this many MB builds each directory it creates under a
     /// hidden name (.NAME.XXXXXX.zcopy-tmp) and renames it into place at the end, so the
     /// tree appears whole, and its files need no install each (much faster for small
-    /// files); 0: each file appears as it is done (0-1048576) [env:
-    /// ZERO_COPY_WHOLE_TREE_MB] [default: 1024]
+    /// files); 0: each file appears as it is done. Not with --mhl or --resume, whose
+    /// clips go in place one by one (0-1048576) [env: ZERO_COPY_WHOLE_TREE_MB] [default:
+    /// 1024]
     #[arg(long, value_name = "MB", value_parser = config::setting_number("ZERO_COPY_WHOLE_TREE_MB"), help_heading = "Safety")]
     pub whole_tree_mb: Option<u64>,
 
@@ -950,6 +951,11 @@ impl Cli {
         batch.explicit_links = self.link || self.symbolic_link;
         batch.format = self.format();
         batch.painter = painter;
+        // An offload is resumed clip by clip (--resume), so each clip goes in place as
+        // soon as it is copied and verified.
+        if self.mhl || self.resume {
+            batch.whole_tree_bytes = 0;
+        }
         batch
     }
 
