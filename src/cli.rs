@@ -742,7 +742,8 @@ impl Cli {
 
     /// The plan of the copy the command line asks for: the PATHs (or `--files-from`)
     /// to the destination, or to each of several `-t` in turn.
-    pub fn plan(&self) -> Result<Vec<Entry>, UsageError> {
+    /// `whole_tree_bytes`: see [`Cli::whole_tree_bytes`].
+    pub fn plan(&self, whole_tree_bytes: u64) -> Result<Vec<Entry>, UsageError> {
         let usage = |text: &str| Err(UsageError(text.to_string()));
         let plan_one = |destination: Option<&Path>| match &self.files_from {
             Some(list) => {
@@ -764,11 +765,11 @@ impl Cli {
                 plan::from_list(
                     &plan::read_list(list, self.null)?,
                     destination,
-                    &self.plan_options(),
+                    &self.plan_options(whole_tree_bytes),
                 )
             }
             None => {
-                let mut options = self.plan_options();
+                let mut options = self.plan_options(whole_tree_bytes);
                 if let Some(destination) = destination {
                     options.target_directory = Some(destination.to_path_buf());
                 }
@@ -833,7 +834,8 @@ impl Cli {
     }
 
     /// What the plan needs from the flags.
-    pub fn plan_options(&self) -> PlanOptions {
+    /// The plan's options; `whole_tree_bytes` as [`Cli::whole_tree_bytes`].
+    pub fn plan_options(&self, whole_tree_bytes: u64) -> PlanOptions {
         // As cp: the last of -H, -L, -P, -d, -a decides; without one, -r copies links
         // as links and a plain copy follows them.
         // (-l with -r follows links: hard links go to what they name, as in cp.)
@@ -861,6 +863,7 @@ impl Cli {
             target_directory: self.target_directory.first().cloned(),
             no_target_directory: self.no_target_directory,
             stat_every_file: self.show_progress(),
+            size_files_up_to: whole_tree_bytes,
         }
     }
 
@@ -951,12 +954,19 @@ impl Cli {
         batch.explicit_links = self.link || self.symbolic_link;
         batch.format = self.format();
         batch.painter = painter;
-        // An offload is resumed clip by clip (--resume), so each clip goes in place as
-        // soon as it is copied and verified.
-        if self.mhl || self.resume {
-            batch.whole_tree_bytes = 0;
-        }
+        batch.whole_tree_bytes = self.whole_tree_bytes(config);
         batch
+    }
+
+    /// The most bytes a run may copy for its new trees to be built hidden
+    /// (`ZERO_COPY_WHOLE_TREE_MB`); 0 for an offload, which is resumed clip by clip
+    /// (--resume), so each clip goes in place as soon as it is copied and verified.
+    pub fn whole_tree_bytes(&self, config: &crate::config::Config) -> u64 {
+        if self.mhl || self.resume {
+            0
+        } else {
+            config.whole_tree_mb.saturating_mul(crate::config::MB)
+        }
     }
 
     pub fn backup(&self) -> Result<Option<crate::backup::Backup>, String> {

@@ -94,7 +94,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         print_config(&config, cli.json);
         return Ok(0);
     }
-    let entries = cli.plan()?;
+    let entries = cli.plan(cli.whole_tree_bytes(&config))?;
     // -i needs a terminal only when there is something to ask about.
     if cli.interactive && !std::io::stdin().is_terminal() {
         if let Some(existing) = zcopy::batch::first_existing_destination(&entries) {

@@ -168,6 +168,12 @@ pub struct PlanOptions {
     /// copy, on a worker: half of the walk's time (which nothing else overlaps) was
     /// that stat.
     pub stat_every_file: bool,
+    /// Learn the size of each file a walk finds regular, by a stat relative to its
+    /// directory, while the files planned so far come to at most this many bytes
+    /// (0: never). Enough for the batch to know whether the run stays within
+    /// `ZERO_COPY_WHOLE_TREE_MB` (see `batch::staged`) without planning every file of a
+    /// large run with a stat.
+    pub size_files_up_to: u64,
 }
 
 /// Plans `SRC DST`, `SRC... DIR` or `-t DIR SRC...`.
@@ -334,6 +340,10 @@ struct Planner {
     copy_contents: bool,
     /// A regular file found by a walk is planned without a stat of its own.
     walked_type_is_enough: bool,
+    /// See [`PlanOptions::size_files_up_to`].
+    size_files_up_to: u64,
+    /// The bytes of the files planned so far, while they are counted.
+    sized: u64,
     entries: Vec<Entry>,
     /// Where each source named on the command line (or listed) goes.
     roots: BTreeSet<PathBuf>,
@@ -362,6 +372,8 @@ impl Planner {
                 && options.link_mode == LinkMode::Copy
                 && !options.preserve_links
                 && options.symlinks != Symlinks::FollowAll,
+            size_files_up_to: options.size_files_up_to,
+            sized: 0,
             entries: Vec::new(),
             roots: BTreeSet::new(),
             claiming: false,
@@ -613,17 +625,39 @@ impl Planner {
             }
             return;
         }
-        self.add_file(source, destination, Some(metadata.clone()));
+        self.sized = self.sized.saturating_add(metadata.len());
+        self.add_file(source, destination, Some(metadata.clone()), metadata.len());
     }
 
-    fn add_file(&mut self, source: &Path, destination: &Path, metadata: Option<std::fs::Metadata>) {
+    /// The size of a regular file a walk found, while sizes are counted; 0 (unknown
+    /// until its copy stats it) beyond that.
+    fn walked_size(&mut self, path: &Path) -> u64 {
+        if self.size_files_up_to == 0 || self.sized > self.size_files_up_to {
+            return 0;
+        }
+        #[cfg(unix)]
+        let size = crate::at::file(path, crate::at::stat)
+            .map_or(0, |stat| u64::try_from(stat.st_size).unwrap_or(0));
+        #[cfg(not(unix))]
+        let size = std::fs::symlink_metadata(path).map_or(0, |metadata| metadata.len());
+        self.sized = self.sized.saturating_add(size);
+        size
+    }
+
+    fn add_file(
+        &mut self,
+        source: &Path,
+        destination: &Path,
+        metadata: Option<std::fs::Metadata>,
+        size: u64,
+    ) {
         if !self.claim(source, destination) {
             return;
         }
         self.entries.push(Entry::File(Job {
             source: source.to_path_buf(),
             destination: destination.to_path_buf(),
-            size: metadata.as_ref().map_or(0, std::fs::Metadata::len),
+            size,
             metadata,
             directory_is_new: false,
             in_hidden_tree: false,
@@ -679,7 +713,8 @@ impl Planner {
                     }),
                 }
             } else if kind.is_file() && self.walked_type_is_enough {
-                self.add_file(item.path(), &target, None);
+                let size = self.walked_size(item.path());
+                self.add_file(item.path(), &target, None, size);
             } else {
                 match item.metadata() {
                     Ok(metadata) => {
@@ -969,5 +1004,43 @@ mod tests {
             [at("dst").join(relative("x/a/f"))]
         );
         assert!(refused(&plan(&["x/a/f", "y/a/f"], &parents)).is_empty());
+    }
+
+    #[test]
+    fn a_walk_sizes_its_files_only_until_the_whole_tree_limit_is_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a", "b", "c", "d"] {
+            std::fs::create_dir_all(dir.path().join("src")).unwrap();
+            std::fs::write(dir.path().join("src").join(name), [0u8; 10]).unwrap();
+        }
+        let sizes = |size_files_up_to: u64| -> Vec<u64> {
+            let options = PlanOptions {
+                recursive: true,
+                size_files_up_to,
+                ..PlanOptions::default()
+            };
+            let paths = [dir.path().join("src"), dir.path().join("dst")];
+            from_arguments(&paths, &options)
+                .unwrap()
+                .iter()
+                .filter_map(|entry| match entry {
+                    Entry::File(job) => {
+                        assert!(job.metadata.is_none(), "a size, not a stat to carry");
+                        Some(job.size)
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            sizes(0),
+            [0, 0, 0, 0],
+            "no stat when nothing is built hidden"
+        );
+        assert_eq!(sizes(1000), [10, 10, 10, 10]);
+        // Past the limit the rest are not looked at: what is known already exceeds it.
+        let counted = sizes(15);
+        assert_eq!(counted, [10, 10, 0, 0]);
+        assert!(counted.iter().sum::<u64>() > 15);
     }
 }

@@ -154,6 +154,39 @@ fn a_new_tree_built_hidden_creates_each_file_once_and_links_none() {
 }
 
 #[test]
+fn a_run_larger_than_the_whole_tree_limit_installs_file_by_file() {
+    if !require_tool(
+        "a_run_larger_than_the_whole_tree_limit_installs_file_by_file",
+        "strace",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    small_tree(&dir.path().join("src"), 20);
+    // 2 MiB against a limit of 1, found by the walk whether or not bars are drawn
+    // (without them the walk stats no file for the bars' totals).
+    write_pattern(&dir.path().join("src/d0/big"), 2 * MIB, 99);
+    for args in [
+        ["-r", "--whole-tree-mb=1", "--no-progress"],
+        ["-r", "--whole-tree-mb=1", "--progress"],
+    ] {
+        let calls = traced_calls(dir.path(), &[&args[..], &["src", "new"]].concat());
+        assert!(
+            !calls.iter().any(|call| call.contains("/.new.")),
+            "{args:?}: nothing hidden"
+        );
+        for index in 0..20 {
+            let about = calls_naming_copy(dir.path(), &calls, "new", index);
+            assert!(
+                about.len() == 1 && about[0].contains("linkat("),
+                "{args:?}, file {index}: {about:#?}"
+            );
+        }
+        std::fs::remove_dir_all(dir.path().join("new")).unwrap();
+    }
+}
+
+#[test]
 fn files_in_existing_directories_are_looked_at_before_they_are_replaced() {
     if !require_tool(
         "files_in_existing_directories_are_looked_at_before_they_are_replaced",
