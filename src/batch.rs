@@ -270,7 +270,7 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
         if batch.options.preserve.mode && !report.interrupted && source.is_dir() {
             continue;
         }
-        if let Err(error) = set_mode(destination, *mode) {
+        if let Err(error) = set_mode(&staged.path(destination), *mode) {
             progress.println(&batch.painter.error(&error.to_string()));
             report
                 .errors
@@ -280,8 +280,9 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     if batch.options.preserve.any() && !report.interrupted {
         for (source, destination, _) in directories.iter().rev() {
             if source.is_dir() {
+                let made_at = staged.path(destination);
                 if let Err(error) =
-                    preserve::apply_to_directory(source, destination, batch.options.preserve)
+                    preserve::apply_to_directory(source, &made_at, batch.options.preserve)
                 {
                     progress.println(&batch.painter.error(&error.to_string()));
                     report

@@ -177,8 +177,10 @@ fn ctrl_c_with_several_workers_leaves_only_complete_files() {
             .any(|n| !n.ends_with(".zcopy-tmp"))
     });
     let out = std::fs::canonicalize(d.join("out")).unwrap();
+    // All three workers in flight: one of them may finish between this look and the
+    // signal (seen once in a whole-suite run), and at least two are still cut short.
     wait_for("copies in flight", Duration::from_secs(30), || {
-        files_open_in(child.id(), &out) >= 2
+        files_open_in(child.id(), &out) >= 3
     });
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let status = wait_child(&mut child, Duration::from_secs(30));

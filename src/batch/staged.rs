@@ -106,16 +106,20 @@ impl Staged {
 
     /// Renames each tree into place, and returns each that could not be with its
     /// source: then its copy stays complete under the hidden name, which the error
-    /// gives. A name that appeared meanwhile is never replaced.
-    pub fn install(self) -> Vec<(PathBuf, Error)> {
+    /// gives. A name that appeared meanwhile is never replaced. The trees left are
+    /// those: [`Staged::path`] still names their directories' hidden places, so that
+    /// their modes and times go to the copy, not to whatever took the name.
+    pub fn install(&mut self) -> Vec<(PathBuf, Error)> {
         let mut failed = Vec::new();
-        for tree in self.trees {
-            if let Err(err) = rename_no_replace(&tree.hidden, &tree.shown) {
-                let message = format!("{err}; the copy is complete in {}", tree.hidden.display());
-                let error = Error::new(&tree.shown, Operation::Rename, Cause::Invalid(message));
-                failed.push((tree.source, error));
-            }
-        }
+        self.trees.retain(|tree| {
+            let Err(err) = rename_no_replace(&tree.hidden, &tree.shown) else {
+                return false;
+            };
+            let message = format!("{err}; the copy is complete in {}", tree.hidden.display());
+            let error = Error::new(&tree.shown, Operation::Rename, Cause::Invalid(message));
+            failed.push((tree.source.clone(), error));
+            true
+        });
         failed
     }
 }
@@ -214,6 +218,7 @@ mod tests {
         std::fs::create_dir(hidden.parent().unwrap()).unwrap();
         std::fs::write(&hidden, b"x").unwrap();
         assert!(staged.install().is_empty());
+        assert_eq!(staged.path(&file), file, "installed: the plan's path again");
         assert_eq!(std::fs::read(&file).unwrap(), b"x");
         assert!(!hidden_root.exists());
     }
@@ -231,6 +236,8 @@ mod tests {
 
         let failed = staged.install();
         assert_eq!(failed.len(), 1);
+        // Still mapped, so the directory's mode goes to the copy, not to theirs.
+        assert_eq!(staged.path(&shown), hidden_file.parent().unwrap());
         let message = failed[0].1.to_string();
         assert!(message.contains("the copy is complete in"), "{message}");
         assert_eq!(std::fs::read(shown.join("theirs")).unwrap(), b"theirs");
