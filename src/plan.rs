@@ -168,11 +168,11 @@ pub struct PlanOptions {
     /// copy, on a worker: half of the walk's time (which nothing else overlaps) was
     /// that stat.
     pub stat_every_file: bool,
-    /// Stat each file a walk finds, for its size, while the files planned so far come
-    /// to at most this many bytes (0: never): enough for the batch to know whether the
-    /// run stays within `ZERO_COPY_WHOLE_TREE_MB` (see `batch::staged`) without a stat
-    /// of every file of a large run. The copy takes that stat as its look before
-    /// opening the file, so a file copied over an existing one costs no extra call.
+    /// Learn the size of each file a walk finds regular, by a stat relative to its
+    /// directory, while the files planned so far come to at most this many bytes
+    /// (0: never). Enough for the batch to know whether the run stays within
+    /// `ZERO_COPY_WHOLE_TREE_MB` (see `batch::staged`) without planning every file of a
+    /// large run with a stat.
     pub size_files_up_to: u64,
 }
 
@@ -629,10 +629,19 @@ impl Planner {
         self.add_file(source, destination, Some(metadata.clone()), metadata.len());
     }
 
-    /// True while the walk learns its files' sizes (see
-    /// [`PlanOptions::size_files_up_to`]).
-    fn counting_sizes(&self) -> bool {
-        self.size_files_up_to > 0 && self.sized <= self.size_files_up_to
+    /// The size of a regular file a walk found, while sizes are counted; 0 (unknown
+    /// until its copy stats it) beyond that.
+    fn walked_size(&mut self, path: &Path) -> u64 {
+        if self.size_files_up_to == 0 || self.sized > self.size_files_up_to {
+            return 0;
+        }
+        #[cfg(unix)]
+        let size = crate::at::file(path, crate::at::stat)
+            .map_or(0, |stat| u64::try_from(stat.st_size).unwrap_or(0));
+        #[cfg(not(unix))]
+        let size = std::fs::symlink_metadata(path).map_or(0, |metadata| metadata.len());
+        self.sized = self.sized.saturating_add(size);
+        size
     }
 
     fn add_file(
@@ -703,8 +712,9 @@ impl Planner {
                         error: Error::os(item.path(), Operation::ReadDir, err),
                     }),
                 }
-            } else if kind.is_file() && self.walked_type_is_enough && !self.counting_sizes() {
-                self.add_file(item.path(), &target, None, 0);
+            } else if kind.is_file() && self.walked_type_is_enough {
+                let size = self.walked_size(item.path());
+                self.add_file(item.path(), &target, None, size);
             } else {
                 match item.metadata() {
                     Ok(metadata) => {
@@ -1015,7 +1025,7 @@ mod tests {
                 .iter()
                 .filter_map(|entry| match entry {
                     Entry::File(job) => {
-                        assert_eq!(job.metadata.is_some(), job.size > 0, "sized by a stat");
+                        assert!(job.metadata.is_none(), "a size, not a stat to carry");
                         Some(job.size)
                     }
                     _ => None,
