@@ -741,8 +741,8 @@ impl Cli {
     }
 
     /// The plan of the copy the command line asks for: the PATHs (or `--files-from`)
-    /// to the destination, or to each of several `-t` in turn.
-    /// `whole_tree_bytes`: see [`Cli::whole_tree_bytes`].
+    /// to the destination, or to each of several `-t` in turn. `whole_tree_bytes`: see
+    /// [`Cli::whole_tree_bytes`].
     pub fn plan(&self, whole_tree_bytes: u64) -> Result<Vec<Entry>, UsageError> {
         let usage = |text: &str| Err(UsageError(text.to_string()));
         let plan_one = |destination: Option<&Path>| match &self.files_from {
@@ -833,8 +833,8 @@ impl Cli {
         }
     }
 
-    /// What the plan needs from the flags.
-    /// The plan's options; `whole_tree_bytes` as [`Cli::whole_tree_bytes`].
+    /// What the plan needs from the flags; `whole_tree_bytes` as
+    /// [`Cli::whole_tree_bytes`].
     pub fn plan_options(&self, whole_tree_bytes: u64) -> PlanOptions {
         // As cp: the last of -H, -L, -P, -d, -a decides; without one, -r copies links
         // as links and a plain copy follows them.
