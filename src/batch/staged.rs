@@ -15,8 +15,9 @@
 //! small files on a disk) are staged: the time a run stays invisible grows with its
 //! size, and a killed run leaves its work in the hidden tree (`zcopy --clean` removes
 //! it) rather than in place, where `-n` or `-u` would let a rerun skip it. Nor with
-//! `--json-lines`, whose records announce each file as it is made; nor with `--fsync`,
-//! which promises each file durable once reported.
+//! `--json-lines`, whose records announce each file as it is made; `--fsync`, which
+//! promises each file durable once reported; `-i`; or an offload (`--mhl`,
+//! `--resume`), which is resumed clip by clip.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
