@@ -58,6 +58,26 @@ fn files_open_in(pid: u32, dir: &Path) -> usize {
         .count()
 }
 
+/// Starts a copy with `spawn` and SIGKILLs it at a pseudo-random moment between 0 and
+/// `spread` times `full` (how long an uncut copy takes), the next of the xorshift
+/// sequence in `seed`; returns when the kill came, once the process is gone.
+fn kill_at_random_moment(
+    seed: &mut u64,
+    full: Duration,
+    spread: f64,
+    spawn: impl Fn() -> Child,
+) -> Duration {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    let delay = full.mul_f64((*seed % 1000) as f64 / 1000.0 * spread);
+    let mut child = spawn();
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    let _ = child.wait();
+    delay
+}
+
 fn temp_files(dir: &Path) -> Vec<String> {
     list(dir)
         .into_iter()
@@ -249,14 +269,7 @@ fn sigkill_at_random_moments_never_leaves_a_partial_destination() {
     let (mut saw_old, mut saw_new) = (0, 0);
     for _ in 0..50 {
         std::fs::write(d.join("out/dest"), &old).unwrap();
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let delay = full.mul_f64((seed % 1000) as f64 / 1000.0 * 1.2);
-        let mut child = spawn();
-        std::thread::sleep(delay);
-        let _ = child.kill();
-        let _ = child.wait();
+        let delay = kill_at_random_moment(&mut seed, full, 1.2, spawn);
         let now = std::fs::read(d.join("out/dest")).unwrap();
         if now == old {
             saw_old += 1;
@@ -343,14 +356,7 @@ fn sigkill_never_leaves_a_partial_new_file_on_any_filesystem() {
         for _ in 0..8 {
             // A kill before the directory was made leaves none.
             let _ = std::fs::remove_dir_all(d.join("out"));
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let delay = full.mul_f64((seed % 1000) as f64 / 1000.0);
-            let mut child = spawn();
-            std::thread::sleep(delay);
-            let _ = child.kill();
-            let _ = child.wait();
+            let delay = kill_at_random_moment(&mut seed, full, 1.0, spawn);
             let Ok(copied) = std::fs::read_dir(d.join("out")) else {
                 cut_short += 1;
                 continue;
@@ -450,14 +456,8 @@ fn sigkill_leaves_a_new_tree_absent_or_whole() {
     let (mut absent, mut whole, mut left_hidden) = (0, 0, 0);
     for _ in 0..12 {
         let _ = std::fs::remove_dir_all(d.join("out"));
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let delay = full.mul_f64((seed % 1000) as f64 / 1000.0 * 1.1);
-        let mut child = spawn_quietly(d, shim, &faults, &args);
-        std::thread::sleep(delay);
-        let _ = child.kill();
-        let _ = child.wait();
+        let spawn = || spawn_quietly(d, shim, &faults, &args);
+        let delay = kill_at_random_moment(&mut seed, full, 1.1, spawn);
         if d.join("out").exists() {
             whole += 1;
             assert_eq!(files_below(&d.join("out")), expected, "kill at {delay:?}");
