@@ -15,6 +15,8 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Cause, Error, Operation};
 
+mod sizes;
+
 /// One file to copy.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -169,10 +171,10 @@ pub struct PlanOptions {
     /// that stat.
     pub stat_every_file: bool,
     /// Learn the size of each file a walk finds regular, by a stat relative to its
-    /// directory, while the files planned so far come to at most this many bytes
-    /// (0: never). Enough for the batch to know whether the run stays within
-    /// `ZERO_COPY_WHOLE_TREE_MB` (see `batch::staged`) without planning every file of a
-    /// large run with a stat.
+    /// directory on a thread beside the walk, while the files planned so far come to
+    /// at most this many bytes (0: never). Enough for the batch to know whether the
+    /// run stays within `ZERO_COPY_WHOLE_TREE_MB` (see `batch::staged`) without
+    /// planning every file of a large run with a stat.
     pub size_files_up_to: u64,
 }
 
@@ -266,7 +268,7 @@ pub fn from_arguments(paths: &[PathBuf], options: &PlanOptions) -> Result<Vec<En
             planner.add(source, destination);
         }
     }
-    Ok(planner.entries)
+    Ok(planner.finish())
 }
 
 /// Plans `--files-from LIST DIR`: each listed path is copied to the same relative path
@@ -298,7 +300,7 @@ pub fn from_list(
             ),
         }
     }
-    Ok(planner.entries)
+    Ok(planner.finish())
 }
 
 /// Reads a `--files-from` list: one path per line, or NUL-separated with `-0`. `-` is
@@ -340,10 +342,8 @@ struct Planner {
     copy_contents: bool,
     /// A regular file found by a walk is planned without a stat of its own.
     walked_type_is_enough: bool,
-    /// See [`PlanOptions::size_files_up_to`].
-    size_files_up_to: u64,
-    /// The bytes of the files planned so far, while they are counted.
-    sized: u64,
+    /// The sizes of walked files, up to [`PlanOptions::size_files_up_to`].
+    sizes: sizes::Sizes,
     entries: Vec<Entry>,
     /// Where each source named on the command line (or listed) goes.
     roots: BTreeSet<PathBuf>,
@@ -372,8 +372,7 @@ impl Planner {
                 && options.link_mode == LinkMode::Copy
                 && !options.preserve_links
                 && options.symlinks != Symlinks::FollowAll,
-            size_files_up_to: options.size_files_up_to,
-            sized: 0,
+            sizes: sizes::Sizes::new(options.size_files_up_to),
             entries: Vec::new(),
             roots: BTreeSet::new(),
             claiming: false,
@@ -625,23 +624,18 @@ impl Planner {
             }
             return;
         }
-        self.sized = self.sized.saturating_add(metadata.len());
+        self.sizes.count(metadata.len());
         self.add_file(source, destination, Some(metadata.clone()), metadata.len());
     }
 
-    /// The size of a regular file a walk found, while sizes are counted; 0 (unknown
-    /// until its copy stats it) beyond that.
-    fn walked_size(&mut self, path: &Path) -> u64 {
-        if self.size_files_up_to == 0 || self.sized > self.size_files_up_to {
-            return 0;
+    /// The entries planned, with the sizes learnt of walked files.
+    fn finish(mut self) -> Vec<Entry> {
+        for (entry, size) in self.sizes.finish() {
+            if let Some(Entry::File(job)) = self.entries.get_mut(entry) {
+                job.size = size;
+            }
         }
-        #[cfg(unix)]
-        let size = crate::at::file(path, crate::at::stat)
-            .map_or(0, |stat| u64::try_from(stat.st_size).unwrap_or(0));
-        #[cfg(not(unix))]
-        let size = std::fs::symlink_metadata(path).map_or(0, |metadata| metadata.len());
-        self.sized = self.sized.saturating_add(size);
-        size
+        self.entries
     }
 
     fn add_file(
@@ -713,8 +707,11 @@ impl Planner {
                     }),
                 }
             } else if kind.is_file() && self.walked_type_is_enough {
-                let size = self.walked_size(item.path());
-                self.add_file(item.path(), &target, None, size);
+                let entry = self.entries.len();
+                self.add_file(item.path(), &target, None, 0);
+                if self.entries.len() > entry {
+                    self.sizes.ask(entry, item.path());
+                }
             } else {
                 match item.metadata() {
                     Ok(metadata) => {
