@@ -169,7 +169,9 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     // Directories first: every file below them needs them, and creating them costs
     // next to nothing. Failures found while planning need no work either.
     let mut directories = Vec::new();
-    let mut work = Vec::new();
+    // Hard links last: --preserve=links links to a file copied earlier in the plan.
+    let mut work = Vec::with_capacity(entries.len());
+    let mut links = Vec::new();
     let mut staged = Staged::default();
     let stage = stages(batch, bytes_total);
     for (index, entry) in entries.into_iter().enumerate() {
@@ -219,6 +221,7 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                     error,
                 },
             ),
+            link @ Entry::Link { .. } => links.push((index, link)),
             other => work.push((index, other)),
         }
     }
@@ -238,10 +241,6 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
         }
     }
     drop(made);
-    // Hard links last: --preserve=links links to a file copied earlier in the plan.
-    let (links, work): (Vec<_>, Vec<_>) = work
-        .into_iter()
-        .partition(|(_, entry)| matches!(entry, Entry::Link { .. }));
 
     let reporter = Mutex::new(reporter);
     for work in [work, links] {
@@ -512,7 +511,7 @@ fn carry_out(entry: &Entry, batch: &Batch, staged: &Staged, observer: &FileObser
             What::Symlink {
                 target,
                 source,
-                looked_at: looked_at.as_ref(),
+                looked_at: looked_at.as_deref(),
             },
         ),
         Entry::Link {
