@@ -1,11 +1,11 @@
 //! The sizes of the files a walk finds, learnt on a thread of their own.
 //!
 //! The batch needs them to know whether a run stays within `ZERO_COPY_WHOLE_TREE_MB`
-//! before it makes its first directory (see `batch::staged`), and nothing can be
-//! copied before the plan is complete. A stat of each file in the walk's thread was half of
-//! the planning time of a tree of small files (perf, 30,000 files of 1 KiB on XFS and
-//! tmpfs), all of it before any work starts. Here the stats run beside the walk, on
-//! the second core, and are matched to the plan's entries when the walk is done.
+//! before it makes its first directory (see `batch::staged`), and nothing is copied
+//! before the plan is complete. Stat'ing each file in the walk's thread was half of
+//! the planning time of a tree of small files (perf, 30,000 files of 1 KiB on XFS
+//! and tmpfs), all of it before any work starts. Here the stats run beside the walk,
+//! on another core, and are matched to the plan's entries when the walk is done.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +29,8 @@ pub struct Sizes {
     pending: Batch,
     sender: Option<Sender<Batch>>,
     thread: Option<JoinHandle<Vec<(usize, u64)>>>,
+    /// Sizes learnt on the walk's own thread, when no other could be started.
+    sized_here: Vec<(usize, u64)>,
 }
 
 impl Sizes {
@@ -40,6 +42,7 @@ impl Sizes {
             pending: Vec::new(),
             sender: None,
             thread: None,
+            sized_here: Vec::new(),
         }
     }
 
@@ -68,11 +71,13 @@ impl Sizes {
     pub fn finish(mut self) -> Vec<(usize, u64)> {
         self.send();
         self.sender = None;
+        let mut sizes = std::mem::take(&mut self.sized_here);
         match self.thread.take().map(JoinHandle::join) {
-            None => Vec::new(),
-            Some(Ok(sizes)) => sizes,
+            None => {}
+            Some(Ok(sized)) => sizes.extend(sized),
             Some(Err(panic)) => std::panic::resume_unwind(panic),
         }
+        sizes
     }
 
     fn send(&mut self) {
@@ -80,27 +85,52 @@ impl Sizes {
             return;
         }
         let batch = std::mem::take(&mut self.pending);
-        let sender = self.sender.get_or_insert_with(|| {
-            let (sender, receiver) = mpsc::channel::<Batch>();
-            let (counted, limit) = (Arc::clone(&self.counted), self.limit);
-            self.thread = Some(std::thread::spawn(move || {
+        if self.sender.is_none() && !self.start() {
+            // No thread to be had (RLIMIT_NPROC, say): the walk's thread sizes them.
+            size_batch(batch, &self.counted, self.limit, &mut self.sized_here);
+            return;
+        }
+        if let Some(sender) = &self.sender {
+            // The thread ends only when the sender is dropped, so it is there to receive.
+            let _ = sender.send(batch);
+        }
+    }
+
+    /// Starts the thread that sizes the batches sent to it; false if none could be.
+    fn start(&mut self) -> bool {
+        let (sender, receiver) = mpsc::channel::<Batch>();
+        let (counted, limit) = (Arc::clone(&self.counted), self.limit);
+        let started = std::thread::Builder::new()
+            .name("zcopy-sizes".to_string())
+            .spawn(move || {
                 let mut sizes = Vec::new();
-                for (entry, path) in receiver.into_iter().flatten() {
-                    if counted.load(Ordering::Relaxed) > limit {
-                        continue;
-                    }
-                    let size = size_of(&path);
-                    counted.fetch_add(size, Ordering::Relaxed);
-                    sizes.push((entry, size));
+                for batch in receiver {
+                    size_batch(batch, &counted, limit, &mut sizes);
                 }
                 #[cfg(unix)]
                 crate::at::forget();
                 sizes
-            }));
-            sender
-        });
-        // The thread ends only when the sender is dropped, so it is there to receive.
-        let _ = sender.send(batch);
+            });
+        match started {
+            Ok(thread) => {
+                self.sender = Some(sender);
+                self.thread = Some(thread);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Sizes the files of `batch` into `sizes` while `counted` is within `limit`.
+fn size_batch(batch: Batch, counted: &AtomicU64, limit: u64, sizes: &mut Vec<(usize, u64)>) {
+    for (entry, path) in batch {
+        if counted.load(Ordering::Relaxed) > limit {
+            return;
+        }
+        let size = size_of(&path);
+        counted.fetch_add(size, Ordering::Relaxed);
+        sizes.push((entry, size));
     }
 }
 
