@@ -33,18 +33,55 @@ thread_local! {
 /// Calls `call(dir, name)` so that it names the file `path`: `dir` an open descriptor
 /// of its directory and `name` its last component, or `AT_FDCWD` and the whole path.
 pub fn file<R>(path: &Path, call: impl FnOnce(RawFd, &CStr) -> io::Result<R>) -> io::Result<R> {
-    let (Some(name), Some(directory)) = (path.file_name(), path.parent()) else {
+    let Some((directory, name)) = split(path) else {
         return call(libc::AT_FDCWD, &c_string(path.as_os_str())?);
     };
-    let directory = if directory.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        directory
-    };
     with_directory(directory, |opened| match opened {
-        Some(directory) => call(directory, &c_string(name)?),
+        Some(directory) => with_c_name(name, |name| call(directory, name)),
         None => call(libc::AT_FDCWD, &c_string(path.as_os_str())?),
     })
+}
+
+/// `path`'s directory and last component, or `None` if it has no last component to
+/// name (`/`, `..`). Cut at the last `/` when that is unambiguous: parsing components
+/// from the back, twice, was a tenth of a copy's own CPU time for a tree of small
+/// files. The directory may be spelt differently from [`Path::parent`]'s (`a//b` gives
+/// `a/`), which names the same directory.
+fn split(path: &Path) -> Option<(&Path, &OsStr)> {
+    let bytes = path.as_os_str().as_bytes();
+    let (directory, name) = match bytes.iter().rposition(|&byte| byte == b'/') {
+        Some(0) => (&b"/"[..], &bytes[1..]),
+        Some(slash) => (&bytes[..slash], &bytes[slash + 1..]),
+        None => (&b"."[..], bytes),
+    };
+    if name.is_empty() || name == b"." || name == b".." {
+        let (name, directory) = (path.file_name()?, path.parent()?);
+        let directory = if directory.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            directory
+        };
+        return Some((directory, name));
+    }
+    Some((
+        Path::new(OsStr::from_bytes(directory)),
+        OsStr::from_bytes(name),
+    ))
+}
+
+/// Calls `call` with `name` NUL-terminated, on the stack when it fits a file name's
+/// usual limit (255 bytes), saving an allocation a call.
+fn with_c_name<R>(name: &OsStr, call: impl FnOnce(&CStr) -> io::Result<R>) -> io::Result<R> {
+    let bytes = name.as_bytes();
+    let mut buffer = [0u8; 256];
+    if bytes.len() >= buffer.len() {
+        return call(&c_string(name)?);
+    }
+    buffer[..bytes.len()].copy_from_slice(bytes);
+    match CStr::from_bytes_with_nul(&buffer[..=bytes.len()]) {
+        Ok(name) => call(name),
+        Err(_) => call(&c_string(name)?),
+    }
 }
 
 /// Calls `call(dir, name)` so that it names the directory `directory` itself: its open
@@ -194,5 +231,32 @@ mod tests {
             assert_eq!(open[0].0, dir.path().join("1"));
         });
         forget();
+    }
+
+    #[test]
+    fn a_path_is_cut_into_the_directory_and_the_name_path_methods_give() {
+        let cut = |path: &str| {
+            split(Path::new(path)).map(|(directory, name)| {
+                (
+                    directory.to_str().unwrap().to_string(),
+                    name.to_str().unwrap().to_string(),
+                )
+            })
+        };
+        let pair = |directory: &str, name: &str| Some((directory.to_string(), name.to_string()));
+        assert_eq!(cut("a/b/c.mov"), pair("a/b", "c.mov"));
+        assert_eq!(cut("c.mov"), pair(".", "c.mov"));
+        assert_eq!(cut("/c.mov"), pair("/", "c.mov"));
+        assert_eq!(cut("./c.mov"), pair(".", "c.mov"));
+        assert_eq!(cut("a//c.mov"), pair("a/", "c.mov"));
+        // The cases only components can answer, as Path::file_name and Path::parent.
+        assert_eq!(cut("a/b/"), pair("a", "b"));
+        assert_eq!(cut("a/b/."), pair("a", "b"));
+        assert_eq!(cut("/"), None);
+        assert_eq!(cut(".."), None);
+        assert_eq!(cut("a/.."), None);
+        // A name with a NUL cannot be named: the call's own InvalidInput.
+        let err = file(Path::new("a/b\0c"), stat).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }
 }

@@ -100,9 +100,14 @@ impl TempDest {
         if hidden && existing.is_none() {
             let file = create_hidden(destination, &permissions)
                 .op(destination, Operation::OpenDestination)?;
-            // Absolute already, so that tempfile does not ask for the current directory.
-            let path = TempPath::try_from_path(absolute_parent(destination).join(name))
-                .op(destination, Operation::OpenDestination)?;
+            // Absolute, so that tempfile does not ask for the current directory. A
+            // hidden tree's paths are (see `batch::staged`).
+            let path = if destination.is_absolute() {
+                destination.to_path_buf()
+            } else {
+                absolute_parent(destination).join(name)
+            };
+            let path = TempPath::try_from_path(path).op(destination, Operation::OpenDestination)?;
             return Ok(TempDest {
                 file: Some(file),
                 staging: Staging::Hidden(path),
