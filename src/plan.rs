@@ -629,7 +629,12 @@ impl Planner {
         }
         self.sizes.count(metadata.len());
         let looked_at = Box::new(metadata.clone());
-        self.add_file(source, destination, Some(looked_at), metadata.len());
+        self.add_file(
+            source.to_path_buf(),
+            destination.to_path_buf(),
+            Some(looked_at),
+            metadata.len(),
+        );
     }
 
     /// The entries planned, with the sizes learnt of walked files.
@@ -642,24 +647,26 @@ impl Planner {
         self.entries
     }
 
+    /// Plans a file copy; false if its destination was claimed already.
     fn add_file(
         &mut self,
-        source: &Path,
-        destination: &Path,
+        source: PathBuf,
+        destination: PathBuf,
         metadata: Option<Box<std::fs::Metadata>>,
         size: u64,
-    ) {
-        if !self.claim(source, destination) {
-            return;
+    ) -> bool {
+        if !self.claim(&source, &destination) {
+            return false;
         }
         self.entries.push(Entry::File(Job {
-            source: source.to_path_buf(),
-            destination: destination.to_path_buf(),
+            source,
+            destination,
             size,
             metadata,
             directory_is_new: false,
             in_hidden_tree: false,
         }));
+        true
     }
 
     fn add_tree(&mut self, root: &Path, destination: &Path) {
@@ -712,9 +719,10 @@ impl Planner {
                 }
             } else if kind.is_file() && self.walked_type_is_enough {
                 let entry = self.entries.len();
-                self.add_file(item.path(), &target, None, 0);
-                if self.entries.len() > entry {
-                    self.sizes.ask(entry, item.path());
+                if self.add_file(item.into_path(), target, None, 0) {
+                    if let Some(Entry::File(job)) = self.entries.last() {
+                        self.sizes.ask(entry, &job.source);
+                    }
                 }
             } else {
                 match item.metadata() {

@@ -37,36 +37,48 @@ pub struct Sizes {
 /// Batches waiting to be sized, and whether more may come.
 #[derive(Default)]
 struct Queue {
-    state: Mutex<(VecDeque<Batch>, bool)>,
+    state: Mutex<Waiting>,
     ready: Condvar,
 }
 
+#[derive(Default)]
+struct Waiting {
+    batches: VecDeque<Batch>,
+    closed: bool,
+}
+
 impl Queue {
-    fn push(&self, batch: Option<Batch>) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        match batch {
-            Some(batch) => state.0.push_back(batch),
-            None => state.1 = true,
-        }
+    fn push(&self, batch: Batch) {
+        self.lock().batches.push_back(batch);
         self.ready.notify_one();
+    }
+
+    /// No more batches will come.
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
     }
 
     /// The next batch; `None` once none is left. With `wait`, waits for one while
     /// more may come.
     fn take(&self, wait: bool) -> Option<Batch> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut waiting = self.lock();
         loop {
-            if let Some(batch) = state.0.pop_front() {
+            if let Some(batch) = waiting.batches.pop_front() {
                 return Some(batch);
             }
-            if state.1 || !wait {
+            if waiting.closed || !wait {
                 return None;
             }
-            state = self
+            waiting = self
                 .ready
-                .wait(state)
+                .wait(waiting)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -103,7 +115,7 @@ impl Sizes {
             if !self.started {
                 self.start();
             }
-            self.queue.push(Some(std::mem::take(&mut self.pending)));
+            self.queue.push(std::mem::take(&mut self.pending));
         }
     }
 
@@ -112,9 +124,9 @@ impl Sizes {
     /// them, if no thread could be started: RLIMIT_NPROC, say).
     pub fn finish(mut self) -> Vec<(usize, u64)> {
         if !self.pending.is_empty() {
-            self.queue.push(Some(std::mem::take(&mut self.pending)));
+            self.queue.push(std::mem::take(&mut self.pending));
         }
-        self.queue.push(None);
+        self.queue.close();
         let mut sizes = Vec::new();
         while let Some(batch) = self.queue.take(false) {
             size_batch(batch, &self.counted, self.limit, &mut sizes);
