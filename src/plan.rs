@@ -31,8 +31,8 @@ pub struct Job {
     /// `None` for a file a walk found to be regular by its directory entry alone (see
     /// [`PlanOptions::stat_every_file`]). Boxed, as the stat in [`Entry::Symlink`]: a
     /// stat is three quarters of an entry's size otherwise, and the batch moves tens
-    /// of thousands of entries around (memcpy and fresh pages cost 5% of the run of
-    /// a tree of small files).
+    /// of thousands of entries around (memcpy and fresh pages were half of its setup
+    /// for a tree of small files).
     pub metadata: Option<Box<std::fs::Metadata>>,
     /// Set by the batch when it made the destination's directory itself; see
     /// [`crate::engine::Target::directory_is_new`].
