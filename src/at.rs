@@ -255,8 +255,14 @@ mod tests {
         assert_eq!(cut("/"), None);
         assert_eq!(cut(".."), None);
         assert_eq!(cut("a/.."), None);
-        // A name with a NUL cannot be named: the call's own InvalidInput.
+        // A name with a NUL cannot be named: the call's own InvalidInput, also when
+        // its directory opens and the name goes through the stack buffer.
         let err = file(Path::new("a/b\0c"), stat).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b"), "x").unwrap();
+        let err = file(&dir.path().join("b\0c"), stat).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        forget();
     }
 }

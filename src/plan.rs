@@ -1056,4 +1056,49 @@ mod tests {
         assert_eq!(counted, [10, 10, 0, 0]);
         assert!(counted.iter().sum::<u64>() > 15);
     }
+
+    #[test]
+    fn a_walk_of_more_files_than_one_batch_sizes_them_on_both_threads() {
+        // More than one batch (256) of files: the sizing thread takes some, the walk's
+        // thread the rest; every size must come back to its own entry.
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        for index in 0..700usize {
+            std::fs::write(src.join(format!("{index:04}")), vec![0u8; index % 7]).unwrap();
+        }
+        let sizes = |size_files_up_to: u64| -> Vec<(String, u64)> {
+            let options = PlanOptions {
+                recursive: true,
+                size_files_up_to,
+                ..PlanOptions::default()
+            };
+            let paths = [src.clone(), dir.path().join("dst")];
+            from_arguments(&paths, &options)
+                .unwrap()
+                .iter()
+                .filter_map(|entry| match entry {
+                    Entry::File(job) => Some((
+                        job.source
+                            .file_name()
+                            .unwrap()
+                            .to_str()
+                            .unwrap()
+                            .to_string(),
+                        job.size,
+                    )),
+                    _ => None,
+                })
+                .collect()
+        };
+        let all = sizes(u64::MAX);
+        assert_eq!(all.len(), 700);
+        for (name, size) in &all {
+            assert_eq!(*size, name.parse::<u64>().unwrap() % 7, "{name}");
+        }
+        // A limit passed early: what is known exceeds it, and files are left unsized.
+        let some = sizes(100);
+        assert!(some.iter().map(|(_, size)| size).sum::<u64>() > 100);
+        assert!(some.iter().filter(|(_, size)| *size == 0).count() > 400);
+    }
 }

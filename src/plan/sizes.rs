@@ -131,6 +131,9 @@ impl Sizes {
         while let Some(batch) = self.queue.take(false) {
             size_batch(batch, &self.counted, self.limit, &mut sizes);
         }
+        // The source directories it kept open while sizing, as the thread does.
+        #[cfg(unix)]
+        crate::at::forget();
         match self.thread.take().map(JoinHandle::join) {
             None => {}
             Some(Ok(sized)) => sizes.extend(sized),
