@@ -94,12 +94,14 @@ impl Progress {
 
     /// Worker `slot` starts a file.
     pub fn start_file(&self, slot: usize, path: &Path, size: u64) {
-        self.in_flight[slot].store(0, Ordering::Relaxed);
         if !self.visible {
             // Hidden bars still lock, format the path and update their estimates: with
-            // -q over small files that was a tenth of zcopy's user time.
+            // -q over small files that was a tenth of zcopy's user time. Nor are the
+            // counters kept, which only the bars read: two workers adding to one
+            // counter per file pass its cache line back and forth.
             return;
         }
+        self.in_flight[slot].store(0, Ordering::Relaxed);
         let bar = &self.files[slot];
         bar.set_length(size);
         bar.reset();
@@ -115,22 +117,22 @@ impl Progress {
 
     /// Bytes of worker `slot`'s file copied so far.
     pub fn set_copied(&self, slot: usize, copied: u64) {
-        self.in_flight[slot].store(copied, Ordering::Relaxed);
         if !self.visible {
             return;
         }
+        self.in_flight[slot].store(copied, Ordering::Relaxed);
         self.files[slot].set_position(copied);
         self.update_batch();
     }
 
     /// Worker `slot`'s file is done (copied, skipped or failed).
     pub fn finish_file(&self, slot: usize, size: u64) {
-        self.in_flight[slot].store(0, Ordering::Relaxed);
-        self.finished_bytes.fetch_add(size, Ordering::Relaxed);
-        let done = self.finished_files.fetch_add(1, Ordering::Relaxed) + 1;
         if !self.visible {
             return;
         }
+        self.in_flight[slot].store(0, Ordering::Relaxed);
+        self.finished_bytes.fetch_add(size, Ordering::Relaxed);
+        let done = self.finished_files.fetch_add(1, Ordering::Relaxed) + 1;
         self.batch
             .set_message(format!("{done}/{} files", self.total_files));
         self.update_batch();

@@ -115,11 +115,13 @@ pub struct Endpoints {
 impl Endpoints {
     /// The JSON form of `source` -> `destination`.
     pub fn new(source: &Path, destination: Option<&Path>) -> Self {
+        let (source, source_base64) = path_forms(source);
+        let (destination, destination_base64) = destination.map(path_forms).unzip();
         Endpoints {
-            source: path_text(source),
-            source_base64: path_base64(source),
-            destination: destination.map(path_text),
-            destination_base64: destination.and_then(path_base64),
+            source,
+            source_base64,
+            destination,
+            destination_base64: destination_base64.flatten(),
             destination_root: None,
         }
     }
@@ -446,18 +448,31 @@ pub fn path_text(path: &Path) -> String {
 
 /// A path's exact bytes in base64, only when [`path_text`] cannot show them.
 pub fn path_base64(path: &Path) -> Option<String> {
-    use base64::Engine;
     if path.to_str().is_some() {
         return None;
     }
+    Some(base64_of(path))
+}
+
+/// [`path_text`] and [`path_base64`] together, checking the UTF-8 once: a record is
+/// made for every file of a run.
+fn path_forms(path: &Path) -> (String, Option<String>) {
+    match path.to_str() {
+        Some(text) => (text.to_owned(), None),
+        None => (path_text(path), Some(base64_of(path))),
+    }
+}
+
+fn base64_of(path: &Path) -> String {
+    use base64::Engine;
     #[cfg(unix)]
     let bytes = {
         use std::os::unix::ffi::OsStrExt;
-        path.as_os_str().as_bytes().to_vec()
+        path.as_os_str().as_bytes()
     };
     #[cfg(not(unix))]
-    let bytes = path.as_os_str().as_encoded_bytes().to_vec();
-    Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+    let bytes = path.as_os_str().as_encoded_bytes();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]

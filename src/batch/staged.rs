@@ -80,13 +80,15 @@ impl Staged {
 
     /// True if `path` is in a tree built hidden (or is one).
     pub fn contains(&self, path: &Path) -> bool {
-        self.trees.iter().any(|tree| path.starts_with(&tree.shown))
+        self.trees
+            .iter()
+            .any(|tree| below(path, &tree.shown).is_some())
     }
 
     /// Where the plan's `path` is made: its place in the hidden tree, if it is in one.
     pub fn path<'a>(&self, path: &'a Path) -> Cow<'a, Path> {
         for tree in &self.trees {
-            if let Ok(rest) = path.strip_prefix(&tree.shown) {
+            if let Some(rest) = below(path, &tree.shown) {
                 return Cow::Owned(tree.hidden.join(rest));
             }
         }
@@ -123,6 +125,26 @@ impl Staged {
         });
         failed
     }
+}
+
+/// What is left of `path` below `root`, if it is there. The plan spells every path of
+/// a tree as its root's spelling and more, so the bytes are compared first; comparing
+/// components (`strip_prefix`), which also sees that `a//b` is below `a/b`, parses
+/// both paths, for each file of the run.
+fn below<'a>(path: &'a Path, root: &Path) -> Option<&'a Path> {
+    #[cfg(unix)]
+    {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let root = root.as_os_str().as_bytes();
+        if let Some(rest) = path.as_os_str().as_bytes().strip_prefix(root) {
+            if rest.is_empty() || rest.starts_with(b"/") || root.ends_with(b"/") {
+                let slashes = rest.iter().take_while(|&&byte| byte == b'/').count();
+                return Some(Path::new(OsStr::from_bytes(&rest[slashes..])));
+            }
+        }
+    }
+    path.strip_prefix(root).ok()
 }
 
 /// The directory `destination` is in, absolute (the hidden name is given in messages,
@@ -222,6 +244,38 @@ mod tests {
         assert_eq!(staged.path(&file), file, "installed: the plan's path again");
         assert_eq!(std::fs::read(&file).unwrap(), b"x");
         assert!(!hidden_root.exists());
+    }
+
+    #[test]
+    fn below_agrees_with_strip_prefix_however_the_paths_are_spelt() {
+        let cases = [
+            ("out", "out"),
+            ("out/a", "out"),
+            ("out/a/b.mov", "out"),
+            ("out//a", "out"),
+            ("out/a", "out/"),
+            ("out/./a", "out"),
+            ("outer/a", "out"),
+            ("out", "out/a"),
+            ("./out/a", "out"),
+            ("out/a", "./out"),
+            ("/abs/out/a", "/abs/out"),
+            ("/abs/out/a", "/abs/o"),
+        ];
+        for (path, root) in cases {
+            let (path, root) = (Path::new(path), Path::new(root));
+            // The same place: `out/./a` leaves `./a` where strip_prefix says `a`.
+            fn place(rest: &Path) -> Vec<std::path::Component<'_>> {
+                rest.components()
+                    .filter(|component| *component != std::path::Component::CurDir)
+                    .collect()
+            }
+            assert_eq!(
+                below(path, root).map(place),
+                path.strip_prefix(root).ok().map(place),
+                "{path:?} below {root:?}"
+            );
+        }
     }
 
     #[test]
