@@ -89,7 +89,7 @@ impl Staged {
     pub fn path<'a>(&self, path: &'a Path) -> Cow<'a, Path> {
         for tree in &self.trees {
             if let Some(rest) = below(path, &tree.shown) {
-                return Cow::Owned(tree.hidden.join(rest));
+                return Cow::Owned(crate::plan::joined(&tree.hidden, rest));
             }
         }
         Cow::Borrowed(path)
