@@ -576,10 +576,24 @@ fn sync_directory(_destination: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// True for names zcopy gives its temporary files: `.NAME.XXXXXX.zcopy-tmp`.
+/// True for names zcopy gives its temporary files: `.NAME.XXXXXX.zcopy-tmp`, where
+/// `XXXXXX` is six random letters and digits, or the process id for a symlink's. Any
+/// other name is the user's, which `--clean` must not remove (`.notes.zcopy-tmp`).
 pub fn is_temp_name(name: &std::ffi::OsStr) -> bool {
     let name = name.to_string_lossy();
-    name.starts_with('.') && name.ends_with(TEMP_SUFFIX) && name.len() > 1 + TEMP_SUFFIX.len()
+    let Some(middle) = name
+        .strip_prefix('.')
+        .and_then(|rest| rest.strip_suffix(TEMP_SUFFIX))
+    else {
+        return false;
+    };
+    let Some((original, random)) = middle.rsplit_once('.') else {
+        return false;
+    };
+    let random_part = random.len() == 6 && random.bytes().all(|byte| byte.is_ascii_alphanumeric());
+    let process_id =
+        (1..=10).contains(&random.len()) && random.bytes().all(|byte| byte.is_ascii_digit());
+    !original.is_empty() && (random_part || process_id)
 }
 
 /// The temporary name used while a symlink of a copied tree is recreated.
@@ -634,4 +648,39 @@ pub fn clean(directory: &Path, recursive: bool) -> (Vec<PathBuf>, Vec<Error>) {
         }
     }
     (removed, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn temp_names_are_the_ones_zcopy_makes_and_no_others() {
+        let dir = tempfile::tempdir().unwrap();
+        // Made the way the copy makes its temporary files.
+        let made = tempfile::Builder::new()
+            .prefix(&temp_prefix(OsStr::new("clip.mov")))
+            .suffix(TEMP_SUFFIX)
+            .rand_bytes(6)
+            .tempfile_in(dir.path())
+            .unwrap();
+        let symlink = temp_symlink_path(&dir.path().join("link"));
+        for path in [made.path(), symlink.as_path()] {
+            let name = path.file_name().unwrap();
+            assert!(is_temp_name(name), "{name:?} is zcopy's");
+        }
+        for user in [
+            ".notes.zcopy-tmp",
+            "..zcopy-tmp",
+            ".zcopy-tmp",
+            "clip.mov.a1B2c3.zcopy-tmp",
+            ".clip.mov.a1B2c.zcopy-tmp",
+            ".clip.mov.a1-2c3.zcopy-tmp",
+            "..a1B2c3.zcopy-tmp",
+            ".clip.mov.a1B2c3.zcopy-tmp.bak",
+        ] {
+            assert!(!is_temp_name(OsStr::new(user)), "{user:?} is the user's");
+        }
+    }
 }
