@@ -180,18 +180,27 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                 source,
                 destination,
             } => {
-                let default_mode = batch.options.default_mode;
+                // What the source is now, before anything is copied into its copy: its
+                // name may name something else by the end.
+                let looked_at = std::fs::metadata(&source).ok();
+                let final_mode =
+                    final_directory_mode(looked_at.as_ref(), batch.options.default_mode);
                 let created = if stage && staged.wants(&destination) {
                     staged
                         .create(&source, &destination)
-                        .map(|()| Some(final_directory_mode(&source, default_mode)))
+                        .map(|()| Some(final_mode))
                 } else {
-                    create_dir(&source, &staged.path(&destination), default_mode)
+                    create_dir(&staged.path(&destination), final_mode)
                         .map_err(|error| staged.shown(error))
                 };
                 let done = match created {
                     Ok(final_mode) => {
-                        directories.push((source.clone(), destination.clone(), final_mode));
+                        directories.push(MadeDirectory {
+                            source: source.clone(),
+                            destination: destination.clone(),
+                            final_mode,
+                            identity: looked_at.as_ref().map(crate::plan::inode),
+                        });
                         if final_mode.is_some() {
                             Done::Directory {
                                 source,
@@ -228,8 +237,8 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     // Nothing can be in a directory this run made but what the run puts there.
     let made: HashSet<&Path> = directories
         .iter()
-        .filter(|(_, _, final_mode)| final_mode.is_some())
-        .map(|(_, destination, _)| destination.as_path())
+        .filter(|made| made.final_mode.is_some())
+        .map(|made| made.destination.as_path())
         .collect();
     for (_, entry) in &mut work {
         if let Entry::File(job) = entry {
@@ -264,31 +273,38 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     // Directory attributes last: copying into a directory changes its times. Deepest
     // first, so a parent is done after its children. New directories were made
     // private; they get their mode now, also after an interruption.
-    for (source, destination, final_mode) in directories.iter().rev() {
-        let Some(mode) = final_mode else { continue };
-        if batch.options.preserve.mode && !report.interrupted && source.is_dir() {
-            continue;
-        }
-        if let Err(error) = set_mode(&staged.path(destination), *mode) {
-            progress.println(&batch.painter.error(&error.to_string()));
-            report
-                .errors
-                .push(ErrorRecord::new(source, Some(destination), &error));
-        }
-    }
-    if batch.options.preserve.any() && !report.interrupted {
-        for (source, destination, _) in directories.iter().rev() {
-            if source.is_dir() {
-                let made_at = staged.path(destination);
-                if let Err(error) =
-                    preserve::apply_to_directory(source, &made_at, batch.options.preserve)
-                {
+    // With -p the source's attributes, where its name still names it; otherwise, and
+    // where it no longer does, the mode the directory was to get when it was made.
+    let preserve = batch.options.preserve;
+    for made in directories.iter().rev() {
+        let made_at = staged.path(&made.destination);
+        let mut preserved = false;
+        if preserve.any() && !report.interrupted && made.source.is_dir() {
+            match preserve::apply_to_directory(&made.source, made.identity, &made_at, preserve) {
+                Ok(()) => preserved = true,
+                Err(error) => {
                     progress.println(&batch.painter.error(&error.to_string()));
-                    report
-                        .errors
-                        .push(ErrorRecord::new(source, Some(destination), &error));
+                    report.errors.push(ErrorRecord::new(
+                        &made.source,
+                        Some(&made.destination),
+                        &error,
+                    ));
                 }
             }
+        }
+        let Some(mode) = made.final_mode else {
+            continue;
+        };
+        if preserved && preserve.mode {
+            continue;
+        }
+        if let Err(error) = set_mode(&made_at, mode) {
+            progress.println(&batch.painter.error(&error.to_string()));
+            report.errors.push(ErrorRecord::new(
+                &made.source,
+                Some(&made.destination),
+                &error,
+            ));
         }
     }
     progress.finish();
@@ -839,7 +855,7 @@ fn file_record(job: &Job, copied: &engine::Copied, batch: &Batch) -> FileRecord 
 /// nothing copied into a private tree is ever visible mid-copy, as cp does; returns
 /// the mode it gets once the copy is done: the source directory's less the umask
 /// (without the setuid, setgid and sticky bits, as cp).
-fn create_dir(source: &Path, destination: &Path, default_mode: bool) -> Result<Option<u32>, Error> {
+fn create_dir(destination: &Path, final_mode: u32) -> Result<Option<u32>, Error> {
     #[cfg(unix)]
     let builder = {
         use std::os::unix::fs::DirBuilderExt;
@@ -850,7 +866,7 @@ fn create_dir(source: &Path, destination: &Path, default_mode: bool) -> Result<O
     #[cfg(not(unix))]
     let builder = std::fs::DirBuilder::new();
     match builder.create(destination) {
-        Ok(()) => Ok(Some(final_directory_mode(source, default_mode))),
+        Ok(()) => Ok(Some(final_mode)),
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && destination.is_dir() => {
             Ok(None)
         }
@@ -862,18 +878,28 @@ fn create_dir(source: &Path, destination: &Path, default_mode: bool) -> Result<O
 /// parent made for `--files-from` (whose source is a file), or any with
 /// `--no-preserve=mode`, gets 0777 less the umask.
 #[cfg(unix)]
-fn final_directory_mode(source: &Path, default_mode: bool) -> u32 {
+fn final_directory_mode(source: Option<&std::fs::Metadata>, default_mode: bool) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    let bits = match std::fs::metadata(source) {
-        Ok(meta) if meta.is_dir() && !default_mode => meta.permissions().mode() & 0o777,
+    let bits = match source {
+        Some(meta) if meta.is_dir() && !default_mode => meta.permissions().mode() & 0o777,
         _ => 0o777,
     };
     bits & !crate::atomic::umask()
 }
 
 #[cfg(not(unix))]
-fn final_directory_mode(_source: &Path, _default_mode: bool) -> u32 {
+fn final_directory_mode(_source: Option<&std::fs::Metadata>, _default_mode: bool) -> u32 {
     0o777
+}
+
+/// A directory the run made or found, and what it is to get at the end.
+struct MadeDirectory {
+    source: PathBuf,
+    destination: PathBuf,
+    /// The mode a directory this run made gets (`None`: it existed).
+    final_mode: Option<u32>,
+    /// The source's (device, inode) when the copy was made.
+    identity: Option<(u64, u64)>,
 }
 
 #[cfg(unix)]

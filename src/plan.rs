@@ -785,14 +785,16 @@ fn symbolic_target(source: &Path, destination: &Path) -> Result<PathBuf, Error> 
     Ok(source.to_path_buf())
 }
 
+/// A file's (device, inode): what it is, whatever names it.
 #[cfg(unix)]
-fn inode(metadata: &std::fs::Metadata) -> (u64, u64) {
+pub(crate) fn inode(metadata: &std::fs::Metadata) -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
     (metadata.dev(), metadata.ino())
 }
 
+/// Off Unix no identity is known: every file compares equal.
 #[cfg(not(unix))]
-fn inode(_metadata: &std::fs::Metadata) -> (u64, u64) {
+pub(crate) fn inode(_metadata: &std::fs::Metadata) -> (u64, u64) {
     (0, 0)
 }
 

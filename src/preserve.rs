@@ -6,7 +6,7 @@ use std::fs::{File, Metadata, Permissions};
 use std::io;
 use std::path::Path;
 
-use crate::error::{Context, Error, Operation};
+use crate::error::{Cause, Context, Error, Operation};
 
 /// Which attributes to carry over.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -300,13 +300,24 @@ pub(crate) fn apply_to_symlink(
 }
 
 /// The same for a directory of a copied tree, by path (after its contents are in).
+/// `identity` is the (device, inode) the source had when its copy was made: the name
+/// may name something else by now (a symlink to `/tmp` put in its place), whose mode,
+/// owner and times must not go to the copy.
 pub fn apply_to_directory(
     source: &Path,
+    identity: Option<(u64, u64)>,
     destination: &Path,
     preserve: Preserve,
 ) -> Result<(), Error> {
     let source_file = File::open(source).op(source, Operation::StatSource)?;
     let metadata = source_file.metadata().op(source, Operation::StatSource)?;
+    if identity.is_some_and(|identity| identity != crate::plan::inode(&metadata)) {
+        return Err(Error::new(
+            source,
+            Operation::StatSource,
+            Cause::SourceChanged("its path names another directory now"),
+        ));
+    }
     let target = File::open(destination).op(destination, Operation::SetMetadata)?;
     apply((&source_file, &metadata), &target, destination, preserve)
 }

@@ -550,6 +550,71 @@ fn a_refused_direct_link_falls_back_to_the_link_through_proc() {
     }
 }
 
+/// With -a a copied directory gets its source's attributes once its files are in. If
+/// by then the source's name is a symlink to another directory (here world-writable,
+/// as /tmp), that directory's mode, owner and times must not go to the copy: cp takes
+/// them from the stat it made before copying into it. zcopy reports the change and
+/// gives the copy the mode it was made for.
+#[test]
+fn a_source_directory_swapped_during_the_copy_gives_its_copy_no_attributes_of_another() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(shim) = fault_shim("directory_swapped") else {
+        return;
+    };
+    for staged in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("src/private")).unwrap();
+        write_pattern(&d.join("src/private/clip"), 4096, 1);
+        std::fs::set_permissions(d.join("src/private"), PermissionsExt::from_mode(0o700)).unwrap();
+        std::fs::create_dir(d.join("open")).unwrap();
+        std::fs::set_permissions(d.join("open"), PermissionsExt::from_mode(0o1777)).unwrap();
+        let faults = [
+            ("ZCOPY_FAULT_SWAP_PATH", "src/private".to_string()),
+            (
+                "ZCOPY_FAULT_SWAP_TO",
+                format!("symlink-to:{}", d.join("open").display()),
+            ),
+            (
+                "ZCOPY_FAULT_SWAP_WHEN_OPENING",
+                "src/private/clip".to_string(),
+            ),
+        ];
+        let whole_tree = if staged { "1024" } else { "0" };
+        let (code, json, stderr) = run(
+            d,
+            shim,
+            &faults,
+            &["-a", "--whole-tree-mb", whole_tree, "src", "out"],
+        );
+        assert!(
+            d.join("src/private.swapped").is_dir(),
+            "the shim swapped: {stderr}"
+        );
+        assert_eq!(code, 1, "staged {staged}: {stderr}");
+        let errors = json["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "staged {staged}: {json}");
+        assert_eq!(errors[0]["source"], "src/private", "{json}");
+        assert!(
+            stderr.contains("src/private") && stderr.contains("source changed"),
+            "{stderr}"
+        );
+        let mode = std::fs::metadata(d.join("out/private"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o7777,
+            0o700,
+            "staged {staged}: the copy keeps its own source's mode"
+        );
+        assert_same_content(
+            &d.join("src/private.swapped/clip"),
+            &d.join("out/private/clip"),
+        );
+    }
+}
+
 #[test]
 fn a_walked_file_swapped_before_its_copy_is_refused_not_followed() {
     let Some(shim) = fault_shim("walked_file_swapped") else {

@@ -29,6 +29,9 @@
 //   ZCOPY_FAULT_SWAP_TO=fifo|symlink      becomes a FIFO, or a symlink to the file it
 //                                         was (moved to PATH.swapped): what a walk saw
 //                                         is no longer there when the copy opens it
+//   ZCOPY_FAULT_SWAP_TO=symlink-to:TARGET ... or a symlink to TARGET (PATH moved aside)
+//   ZCOPY_FAULT_SWAP_WHEN_OPENING=PATH2 ... at the first open of PATH2 instead (a file
+//                                         in the directory PATH, say)
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -280,16 +283,18 @@ static void absolute(int dirfd, const char *name, char *out, size_t size) {
 static void swap_before_open(int dirfd, const char *path) {
     const char *target = getenv("ZCOPY_FAULT_SWAP_PATH");
     const char *to = getenv("ZCOPY_FAULT_SWAP_TO");
+    const char *trigger = getenv("ZCOPY_FAULT_SWAP_WHEN_OPENING");
     if (swapped || !target || !to) return;
     char opened[8192], wanted[8192];
     absolute(dirfd, path, opened, sizeof opened);
-    absolute(AT_FDCWD, target, wanted, sizeof wanted);
+    absolute(AT_FDCWD, trigger ? trigger : target, wanted, sizeof wanted);
     if (strcmp(opened, wanted) != 0) return;
     swapped = 1;
     char moved[4096];
     snprintf(moved, sizeof moved, "%s.swapped", target);
     if (rename(target, moved) != 0) return;
     if (strcmp(to, "fifo") == 0) mkfifo(target, 0644);
+    else if (strncmp(to, "symlink-to:", 11) == 0) symlink(to + 11, target);
     else if (strcmp(to, "symlink") == 0) {
         // Relative to the link's own directory: the name beside it.
         const char *slash = strrchr(moved, '/');
