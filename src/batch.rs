@@ -1,7 +1,7 @@
 //! Runs a plan: directories first, then files and links on `-j` workers, results
 //! reported in plan order whatever order they finish in.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -251,12 +251,29 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     }
     drop(made);
 
+    let mut first_copies = first_copies(&work, &links);
     let reporter = Mutex::new(reporter);
-    for work in [work, links] {
-        let groups = groups(&work, batch);
-        run_workers(
-            &work, &groups, workers, batch, &staged, &progress, &reporter,
-        );
+    let run_all = |work: &[Indexed]| {
+        let groups = groups(work, batch);
+        run_workers(work, &groups, workers, batch, &staged, &progress, &reporter);
+    };
+    run_all(&work);
+    drop(work);
+    // Then the links. One to a copy the run did not make is a copy again, and a later
+    // link to the same file links to that copy once it is made: a round each.
+    while !links.is_empty() && !interrupt::requested() {
+        let (copies, rest) = {
+            let reporter = reporter
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            copies_for_links_to_uncopied(links, &mut first_copies, |index| reporter.in_place(index))
+        };
+        if copies.is_empty() {
+            run_all(&rest);
+            break;
+        }
+        run_all(&copies);
+        links = rest;
     }
     let reporter = reporter
         .into_inner()
@@ -311,6 +328,100 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     report.interrupted |= interrupt::requested();
     report.stats = stats.snapshot(started.elapsed());
     report
+}
+
+/// The plan index of each file that a `--preserve=links` link names as its first
+/// copy, by that copy's destination.
+fn first_copies(work: &[Indexed], links: &[Indexed]) -> HashMap<PathBuf, usize> {
+    let named: HashSet<&Path> = links
+        .iter()
+        .filter_map(|(_, entry)| match entry {
+            Entry::Link { existing, .. } => Some(existing.as_path()),
+            _ => None,
+        })
+        .collect();
+    if named.is_empty() {
+        return HashMap::new();
+    }
+    work.iter()
+        .filter_map(|(index, entry)| match entry {
+            Entry::File(job) if named.contains(job.destination.as_path()) => {
+                Some((job.destination.clone(), *index))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A plan entry with its index in the plan.
+type Indexed = (usize, Entry);
+
+/// A link to an earlier file's copy stands for a copy of that file only if that copy
+/// is in place: one skipped by `-n` or failed leaves whatever was there, which the
+/// link would repeat under a new name. cp copies the file again then; so does this.
+/// (A destination `-u` kept as up to date is in place.)
+/// Splits `links` into the copies made instead (the first link to each such file) and
+/// the rest, whose later links to the same file now name the first one's copy.
+fn copies_for_links_to_uncopied(
+    links: Vec<Indexed>,
+    first_copies: &mut HashMap<PathBuf, usize>,
+    in_place: impl Fn(usize) -> bool,
+) -> (Vec<Indexed>, Vec<Indexed>) {
+    let mut copies = Vec::new();
+    let mut rest = Vec::new();
+    let mut copied_instead: HashMap<PathBuf, PathBuf> = HashMap::new();
+    for (index, entry) in links {
+        let Entry::Link {
+            source,
+            destination,
+            existing,
+        } = entry
+        else {
+            rest.push((index, entry));
+            continue;
+        };
+        let existing = match copied_instead.get(&existing) {
+            Some(copy) => copy.clone(),
+            None if first_copies
+                .get(&existing)
+                .is_none_or(|&first| in_place(first)) =>
+            {
+                existing
+            }
+            None => {
+                copied_instead.insert(existing, destination.clone());
+                first_copies.insert(destination.clone(), index);
+                copies.push((
+                    index,
+                    Entry::File(copy_instead_of_link(source, destination)),
+                ));
+                continue;
+            }
+        };
+        rest.push((
+            index,
+            Entry::Link {
+                source,
+                destination,
+                existing,
+            },
+        ));
+    }
+    (copies, rest)
+}
+
+/// The job copying `source` where a link to another copy of it was planned.
+fn copy_instead_of_link(source: PathBuf, destination: PathBuf) -> Job {
+    let size = std::fs::metadata(&source).map_or(0, |metadata| metadata.len());
+    Job {
+        source,
+        destination,
+        size,
+        metadata: None,
+        // Not known to be new: the copy looks at what is there first.
+        directory_is_new: false,
+        in_hidden_tree: false,
+    }
 }
 
 /// Runs `work` on `workers` threads. Each worker reports what it finishes itself,
@@ -648,6 +759,9 @@ struct Reporter<'a> {
     progress: &'a Progress,
     stats: &'a Stats,
     pending: Vec<Option<Done>>,
+    /// By plan index, whether the entry's destination is the source's copy: made by
+    /// the run, or kept by `--update` as up to date.
+    in_place: Vec<bool>,
     next: usize,
     report: Report,
 }
@@ -659,6 +773,7 @@ impl<'a> Reporter<'a> {
             progress,
             stats,
             pending: (0..entries).map(|_| None).collect(),
+            in_place: vec![false; entries],
             next: 0,
             report: Report {
                 version: report::JSON_VERSION,
@@ -677,7 +792,17 @@ impl<'a> Reporter<'a> {
         }
     }
 
+    /// Whether entry `index`'s destination is its source's copy (see `in_place`).
+    fn in_place(&self, index: usize) -> bool {
+        self.in_place[index]
+    }
+
     fn add(&mut self, index: usize, done: Done) {
+        self.in_place[index] = match &done {
+            Done::Made(_) => true,
+            Done::Skipped { reason, .. } => *reason == engine::NOT_OLDER,
+            _ => false,
+        };
         self.pending[index] = Some(done);
         while let Some(done) = self.pending.get_mut(self.next).and_then(Option::take) {
             self.next += 1;

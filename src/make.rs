@@ -108,9 +108,7 @@ pub fn make(
             };
             if let Some(source) = source.and_then(|source| std::fs::symlink_metadata(source).ok()) {
                 if !older(existing, &source) {
-                    return Ok(Made::Skipped(
-                        "destination is not older than the source (--update)",
-                    ));
+                    return Ok(Made::Skipped(crate::engine::NOT_OLDER));
                 }
             }
         }

@@ -860,6 +860,49 @@ fn preserve_links_keeps_hard_links_as_hard_links() {
     }
 }
 
+/// A hard link is kept as a link only to a copy that is in place: where -n skips the
+/// first name (its destination holds other content), the next name gets the source's
+/// content, not a link to whatever the destination held; cp copies it again, and links
+/// the third name to that copy. A destination -u keeps as up to date is in place: cp
+/// links the other names to it.
+#[test]
+fn preserve_links_never_links_to_a_file_the_run_did_not_copy() {
+    let tree = |d: &Path| {
+        std::fs::create_dir_all(d.join("hl/a")).unwrap();
+        std::fs::create_dir_all(d.join("hl/c")).unwrap();
+        write(&d.join("hl/a/h1"), "new\n");
+        std::fs::hard_link(d.join("hl/a/h1"), d.join("hl/c/h2")).unwrap();
+        std::fs::hard_link(d.join("hl/a/h1"), d.join("hl/c/h3")).unwrap();
+        std::fs::create_dir_all(d.join("dest/hl/a")).unwrap();
+        write(&d.join("dest/hl/a/h1"), "old\n");
+        // Newer than the source, so that -u keeps it.
+        set_time(&d.join("dest/hl/a/h1"), INPUT_TIME + 100);
+    };
+    for args in [
+        &["-an", "hl", "dest"][..],
+        &["-au", "hl", "dest"],
+        &["-rn", "--preserve=links", "hl", "dest"],
+    ] {
+        for jobs in ["-j1", "-j8"] {
+            let outcomes = compare(
+                &tree,
+                Case {
+                    args,
+                    zcopy_args: &[jobs],
+                    times: true,
+                    ..Case::default()
+                },
+            );
+            if let Some((_, zcopy)) = outcomes {
+                let no_clobber = args[0].contains('n');
+                let linked = if no_clobber { "new\n" } else { "old\n" };
+                assert_eq!(zcopy.tree["dest/hl/c/h2"].body, linked, "{args:?}");
+                assert_eq!(zcopy.tree["dest/hl/a/h1"].body, "old\n", "{args:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn no_preserve_removes_attributes() {
     for unprivileged in [false, true] {

@@ -550,6 +550,46 @@ fn a_refused_direct_link_falls_back_to_the_link_through_proc() {
     }
 }
 
+/// With -a, the other names of a hard-linked file become links to its first name's
+/// copy. When that copy fails (ENOSPC) and the destination's old file stays, they must
+/// not become links to the old file, reported as made: they are copied (and fail too).
+#[test]
+fn links_to_a_failed_copy_are_not_made_to_the_old_file() {
+    let Some(shim) = fault_shim("links_to_failed_copy") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("hl/a")).unwrap();
+    std::fs::create_dir_all(d.join("hl/c")).unwrap();
+    write_pattern(&d.join("hl/a/h1"), 64 * 1024, 1);
+    std::fs::hard_link(d.join("hl/a/h1"), d.join("hl/c/h2")).unwrap();
+    std::fs::hard_link(d.join("hl/a/h1"), d.join("hl/c/h3")).unwrap();
+    std::fs::create_dir_all(d.join("dest/hl/a")).unwrap();
+    std::fs::write(d.join("dest/hl/a/h1"), b"old").unwrap();
+    let faults = [
+        ("ZCOPY_FAULT_AFTER_BYTES", "1000".to_string()),
+        ("ZCOPY_FAULT_LATE_ERRNO", ENOSPC.to_string()),
+    ];
+    let (code, json, stderr) = run(d, shim, &faults, &["-a", "hl", "dest"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(std::fs::read(d.join("dest/hl/a/h1")).unwrap(), b"old");
+    for name in ["h2", "h3"] {
+        assert!(
+            std::fs::symlink_metadata(d.join("dest/hl/c").join(name)).is_err(),
+            "{name} is no link to the old file: {json}"
+        );
+    }
+    let failed: Vec<&str> = json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| error["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["hl/a/h1", "hl/c/h2", "hl/c/h3"], "{json}");
+    assert!(json["files"].as_array().unwrap().is_empty(), "{json}");
+}
+
 /// With -a a copied directory gets its source's attributes once its files are in. If
 /// by then the source's name is a symlink to another directory (here world-writable,
 /// as /tmp), that directory's mode, owner and times must not go to the copy: cp takes

@@ -308,9 +308,7 @@ fn look_before_copy<'a>(
             )));
         }
         if options.update && !older(existing, &source_metadata) {
-            return Ok(Looked::Done(Outcome::Skipped(
-                "destination is not older than the source (--update)",
-            )));
+            return Ok(Looked::Done(Outcome::Skipped(super::NOT_OLDER)));
         }
         // FIFOs and devices are written into, not replaced, unless the user asked for
         // the destination to be removed or kept aside first (as cp does then).
