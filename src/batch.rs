@@ -1,6 +1,7 @@
 //! Runs a plan: directories first, then files and links on `-j` workers, results
 //! reported in plan order whatever order they finish in.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::ops::Range;
@@ -281,11 +282,24 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
 
     let mut report = reporter.finish();
     // Every file of a hidden tree is complete or removed, also after an interruption.
-    for (source, error) in staged.install() {
+    let not_installed = staged.install();
+    for (source, error) in &not_installed {
         progress.println(&batch.painter.error(&error.to_string()));
         report
             .errors
-            .push(ErrorRecord::new(&source, Some(&error.path), &error));
+            .push(ErrorRecord::new(source, Some(&error.path), error));
+    }
+    if !not_installed.is_empty() {
+        // The copies of a tree that could not be put in place are where they were
+        // made, which the error names: so do their records.
+        let records = report.files.iter_mut().map(|record| &mut record.paths);
+        for paths in records.chain(report.skipped.iter_mut().map(|record| &mut record.paths)) {
+            if let Some(planned) = paths.destination_path() {
+                if let Cow::Owned(made_at) = staged.path(&planned) {
+                    paths.set_destination(&made_at);
+                }
+            }
+        }
     }
     // Directory attributes last: copying into a directory changes its times. Deepest
     // first, so a parent is done after its children. New directories were made

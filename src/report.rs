@@ -125,6 +125,27 @@ impl Endpoints {
             destination_root: None,
         }
     }
+
+    /// The destination as a path again: exactly, from its base64 form when the text
+    /// could not show it.
+    pub fn destination_path(&self) -> Option<std::path::PathBuf> {
+        #[cfg(unix)]
+        if let Some(encoded) = &self.destination_base64 {
+            use base64::Engine;
+            use std::os::unix::ffi::OsStrExt;
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(encoded) {
+                return Some(std::ffi::OsStr::from_bytes(&bytes).into());
+            }
+        }
+        self.destination.as_deref().map(Into::into)
+    }
+
+    /// Names `destination` as the record's destination.
+    pub fn set_destination(&mut self, destination: &Path) {
+        let (text, base64) = path_forms(destination);
+        self.destination = Some(text);
+        self.destination_base64 = base64;
+    }
 }
 
 /// What a file record's destination became.

@@ -550,6 +550,52 @@ fn a_refused_direct_link_falls_back_to_the_link_through_proc() {
     }
 }
 
+/// A tree built hidden whose name is taken before the run ends stays where it was
+/// built, which the error says; the JSON records of its files name that place, where
+/// they are, not the planned paths, where nothing of theirs is.
+#[test]
+fn a_hidden_tree_left_in_place_is_where_its_records_say() {
+    let Some(shim) = fault_shim("hidden_tree_left") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("src/sub")).unwrap();
+    for name in ["a", "b", "sub/c"] {
+        write_pattern(&d.join("src").join(name), 4096, 7);
+    }
+    std::fs::create_dir(d.join("theirs")).unwrap();
+    let faults = [
+        ("ZCOPY_FAULT_SWAP_PATH", "out".to_string()),
+        (
+            "ZCOPY_FAULT_SWAP_TO",
+            format!("symlink-to:{}", d.join("theirs").display()),
+        ),
+        ("ZCOPY_FAULT_SWAP_WHEN_OPENING", "src/b".to_string()),
+    ];
+    let (code, json, stderr) = run(d, shim, &faults, &["-r", "-j", "1", "src", "out"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("the copy is complete in"), "{stderr}");
+    assert!(
+        std::fs::read_dir(d.join("theirs"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing goes into the name taken"
+    );
+    let files = json["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3, "{json}");
+    for file in files {
+        let destination = Path::new(file["destination"].as_str().unwrap());
+        let source = d.join(file["source"].as_str().unwrap());
+        assert!(
+            !destination.starts_with("out"),
+            "a record names where its copy is: {json}"
+        );
+        assert_same_content(&source, &d.join(destination));
+    }
+}
+
 /// With -a, the other names of a hard-linked file become links to its first name's
 /// copy. When that copy fails (ENOSPC) and the destination's old file stays, they must
 /// not become links to the old file, reported as made: they are copied (and fail too).

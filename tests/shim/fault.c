@@ -29,7 +29,8 @@
 //   ZCOPY_FAULT_SWAP_TO=fifo|symlink      becomes a FIFO, or a symlink to the file it
 //                                         was (moved to PATH.swapped): what a walk saw
 //                                         is no longer there when the copy opens it
-//   ZCOPY_FAULT_SWAP_TO=symlink-to:TARGET ... or a symlink to TARGET (PATH moved aside)
+//   ZCOPY_FAULT_SWAP_TO=symlink-to:TARGET ... or a symlink to TARGET (PATH moved aside,
+//                                         if there is one)
 //   ZCOPY_FAULT_SWAP_WHEN_OPENING=PATH2 ... at the first open of PATH2 instead (a file
 //                                         in the directory PATH, say)
 #define _GNU_SOURCE
@@ -292,7 +293,8 @@ static void swap_before_open(int dirfd, const char *path) {
     swapped = 1;
     char moved[4096];
     snprintf(moved, sizeof moved, "%s.swapped", target);
-    if (rename(target, moved) != 0) return;
+    // A PATH that does not exist yet is simply made (a name taken meanwhile).
+    if (rename(target, moved) != 0 && errno != ENOENT) return;
     if (strcmp(to, "fifo") == 0) mkfifo(target, 0644);
     else if (strncmp(to, "symlink-to:", 11) == 0) symlink(to + 11, target);
     else if (strcmp(to, "symlink") == 0) {
