@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::engine::{self, CopyOptions, Observer, Outcome};
-use crate::error::{Error, Operation};
+use crate::error::{Cause, Error, Operation};
 use crate::make::{self, Made, What};
 use crate::plan::{Entry, Job};
 use crate::progress::Progress;
@@ -175,7 +175,25 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     let mut links = Vec::new();
     let mut staged = Staged::default();
     let stage = stages(batch, bytes_total);
+    // A directory that could not be made holds nothing of the run: what the plan puts
+    // below it is not tried (nor does cp go on below it), so nothing is written through
+    // whatever is in its way, such as a symlink to a directory elsewhere.
+    let mut not_made: HashSet<PathBuf> = HashSet::new();
     for (index, entry) in entries.into_iter().enumerate() {
+        let destination = match &entry {
+            Entry::Dir { destination, .. } => Some(destination.as_path()),
+            other => other.made_path(),
+        };
+        let below_not_made = destination
+            .and_then(Path::parent)
+            .is_some_and(|parent| not_made.contains(parent));
+        if below_not_made {
+            if let Entry::Dir { destination, .. } = entry {
+                not_made.insert(destination);
+            }
+            reporter.add(index, Done::Nothing);
+            continue;
+        }
         match entry {
             Entry::Dir {
                 source,
@@ -211,11 +229,14 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                             Done::Nothing
                         }
                     }
-                    Err(error) => Done::Failed {
-                        source,
-                        destination: Some(destination),
-                        error,
-                    },
+                    Err(error) => {
+                        not_made.insert(destination.clone());
+                        Done::Failed {
+                            source,
+                            destination: Some(destination),
+                            error,
+                        }
+                    }
                 };
                 reporter.add(index, done);
             }
@@ -1006,8 +1027,23 @@ fn create_dir(destination: &Path, final_mode: u32) -> Result<Option<u32>, Error>
     let builder = std::fs::DirBuilder::new();
     match builder.create(destination) {
         Ok(()) => Ok(Some(final_mode)),
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && destination.is_dir() => {
-            Ok(None)
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Not followed: a symlink there, even to a directory, is not one the copy
+            // goes into (cp: "cannot overwrite non-directory with directory"), or a
+            // link planted in a destination tree would send files anywhere.
+            match std::fs::symlink_metadata(destination) {
+                Ok(existing) if existing.is_dir() => Ok(None),
+                Ok(existing) if existing.is_symlink() => Err(Error::new(
+                    destination,
+                    Operation::CreateDir,
+                    Cause::Invalid(
+                        "a symbolic link is in the way: a directory is not copied into \
+                         where it points"
+                            .to_string(),
+                    ),
+                )),
+                _ => Err(Error::os(destination, Operation::CreateDir, err)),
+            }
         }
         Err(err) => Err(Error::os(destination, Operation::CreateDir, err)),
     }

@@ -860,6 +860,50 @@ fn preserve_links_keeps_hard_links_as_hard_links() {
     }
 }
 
+/// A symlink to a directory where a copied directory goes is not gone into: cp refuses
+/// ("cannot overwrite non-directory"), and so does zcopy, for the whole tree below it.
+/// Followed, a link planted in a destination tree would send files, modes and owners
+/// into any directory.
+#[test]
+fn a_symlink_where_a_directory_goes_is_not_followed() {
+    let tree = |d: &Path| {
+        std::fs::create_dir_all(d.join("src/sub")).unwrap();
+        write(&d.join("src/f"), "new\n");
+        write(&d.join("src/sub/g"), "new\n");
+        std::fs::create_dir_all(d.join("dst/deeper/src")).unwrap();
+        std::fs::create_dir(d.join("victim")).unwrap();
+        write(&d.join("victim/f"), "precious\n");
+        chmod(&d.join("victim"), 0o700);
+        symlink("../victim", &d.join("dst/src"));
+        symlink("../../../victim", &d.join("dst/deeper/src/sub"));
+        symlink("victim", &d.join("lnk"));
+    };
+    for args in [
+        &["-r", "src", "dst"][..],
+        &["-a", "src", "dst"],
+        &["-rT", "src", "lnk"],
+        &["-r", "src", "dst/deeper"],
+        &["-rf", "src", "dst"],
+        &["-r", "--remove-destination", "src", "dst"],
+    ] {
+        for unprivileged in [false, true] {
+            let outcomes = compare(
+                &tree,
+                Case {
+                    args,
+                    unprivileged,
+                    ..Case::default()
+                },
+            );
+            if let Some((_, zcopy)) = outcomes {
+                assert_ne!(zcopy.code, 0, "{args:?}");
+                assert_eq!(zcopy.tree["victim/f"].body, "precious\n", "{args:?}");
+                assert_eq!(zcopy.tree["victim"].mode, "700", "{args:?}");
+            }
+        }
+    }
+}
+
 /// A hard link is kept as a link only to a copy that is in place: where -n skips the
 /// first name (its destination holds other content), the next name gets the source's
 /// content, not a link to whatever the destination held; cp copies it again, and links
