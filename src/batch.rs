@@ -202,25 +202,25 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                 // What the source is now, before anything is copied into its copy: its
                 // name may name something else by the end.
                 let looked_at = std::fs::metadata(&source).ok();
-                let final_mode =
-                    final_directory_mode(looked_at.as_ref(), batch.options.default_mode);
+                let mode = DirectoryMode::new(looked_at.as_ref(), &batch.options);
                 let created = if stage && staged.wants(&destination) {
                     staged
-                        .create(&source, &destination)
-                        .map(|()| Some(final_mode))
+                        .create(&source, &destination, mode.mkdir)
+                        .and_then(|hidden| mode.settle(&hidden).map(Some))
                 } else {
-                    create_dir(&staged.path(&destination), final_mode)
+                    create_dir(&staged.path(&destination), &mode)
                         .map_err(|error| staged.shown(error))
                 };
                 let done = match created {
-                    Ok(final_mode) => {
+                    Ok(made) => {
                         directories.push(MadeDirectory {
                             source: source.clone(),
                             destination: destination.clone(),
-                            final_mode,
+                            made: made.is_some(),
+                            end_mode: made.flatten(),
                             identity: looked_at.as_ref().map(crate::plan::inode),
                         });
-                        if final_mode.is_some() {
+                        if made.is_some() {
                             Done::Directory {
                                 source,
                                 destination,
@@ -259,7 +259,7 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     // Nothing can be in a directory this run made but what the run puts there.
     let made: HashSet<&Path> = directories
         .iter()
-        .filter(|made| made.final_mode.is_some())
+        .filter(|made| made.made)
         .map(|made| made.destination.as_path())
         .collect();
     for (_, entry) in &mut work {
@@ -344,7 +344,7 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                 }
             }
         }
-        let Some(mode) = made.final_mode else {
+        let Some(mode) = made.end_mode else {
             continue;
         };
         if preserved && preserve.mode {
@@ -1010,23 +1010,12 @@ fn file_record(job: &Job, copied: &engine::Copied, batch: &Batch) -> FileRecord 
     }
 }
 
-/// Creates a directory of a copied tree; an existing directory is fine (and keeps its
-/// mode, as with cp). A new one is created private (rwx for its owner only) so that
-/// nothing copied into a private tree is ever visible mid-copy, as cp does; returns
-/// the mode it gets once the copy is done: the source directory's less the umask
-/// (without the setuid, setgid and sticky bits, as cp).
-fn create_dir(destination: &Path, final_mode: u32) -> Result<Option<u32>, Error> {
-    #[cfg(unix)]
-    let builder = {
-        use std::os::unix::fs::DirBuilderExt;
-        let mut builder = std::fs::DirBuilder::new();
-        builder.mode(0o700);
-        builder
-    };
-    #[cfg(not(unix))]
-    let builder = std::fs::DirBuilder::new();
-    match builder.create(destination) {
-        Ok(()) => Ok(Some(final_mode)),
+/// Creates a directory of a copied tree (see [`DirectoryMode`]); an existing directory
+/// is fine and keeps its mode, as with cp. Returns `None` for an existing one, else
+/// the mode to give the new one at the end, if any.
+fn create_dir(destination: &Path, mode: &DirectoryMode) -> Result<Option<Option<u32>>, Error> {
+    match staged::create_dir_with_mode(destination, mode.mkdir) {
+        Ok(()) => mode.settle(destination).map(Some),
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
             // Not followed: a symlink there, even to a directory, is not one the copy
             // goes into (cp: "cannot overwrite non-directory with directory"), or a
@@ -1049,21 +1038,86 @@ fn create_dir(destination: &Path, final_mode: u32) -> Result<Option<u32>, Error>
     }
 }
 
-/// The mode cp gives a new directory: its source's permission bits less the umask; a
-/// parent made for `--files-from` (whose source is a file), or any with
-/// `--no-preserve=mode`, gets 0777 less the umask.
+/// The mode of a directory the run makes, given as cp gives it. mkdir gets the
+/// source's mode bits less those withheld while the directory fills: group and other
+/// write, or with -p (whose owner is set only at the end) everything for the group and
+/// others. The kernel then applies the umask, or the parent's default ACL instead, and
+/// the parent's setgid, as for any mkdir; at the end the withheld bits the umask allows
+/// are given back. (Made private and chmod'ed to the source's bits less the umask, a
+/// copy lost a parent's setgid and a sticky bit, and was readable by others where a
+/// default ACL said not.)
+struct DirectoryMode {
+    /// What mkdir is asked for.
+    mkdir: u32,
+    /// Withheld until the end.
+    withheld: u32,
+    /// --no-preserve=mode: read, write and search for all less the umask at the end,
+    /// whatever mkdir gave (its special bits stay, as with cp).
+    default: bool,
+}
+
+impl DirectoryMode {
+    fn new(source: Option<&std::fs::Metadata>, options: &engine::CopyOptions) -> Self {
+        let bits = match source {
+            Some(metadata) if metadata.is_dir() => mode_bits(metadata),
+            // A parent made for --files-from, whose source is a file.
+            _ => 0o777,
+        };
+        let withheld = bits
+            & if options.preserve.ownership {
+                0o077
+            } else {
+                0o022
+            };
+        DirectoryMode {
+            mkdir: bits & !withheld,
+            withheld,
+            default: options.default_mode,
+        }
+    }
+
+    /// Looks at what mkdir made of `made` and says what it gets at the end, if
+    /// anything. A directory its owner cannot search and write is opened up for the
+    /// copy meanwhile (cp does too), and closed again at the end.
+    #[cfg(unix)]
+    fn settle(&self, made: &Path) -> Result<Option<u32>, Error> {
+        use std::os::unix::fs::PermissionsExt;
+        let umask = crate::atomic::umask();
+        let given = std::fs::symlink_metadata(made)
+            .map_err(|err| Error::os(made, Operation::SetMetadata, err))?
+            .permissions()
+            .mode()
+            & 0o7777;
+        let owner_locked_out = given & 0o700 != 0o700;
+        if owner_locked_out {
+            set_mode(made, given | 0o700)?;
+        }
+        if self.default {
+            return Ok(Some(given & 0o7000 | 0o777 & !umask));
+        }
+        let given_back = self.withheld & !umask;
+        let end = if owner_locked_out || given_back & !given != 0 {
+            Some(given | given_back)
+        } else {
+            None
+        };
+        Ok(end)
+    }
+
+    #[cfg(not(unix))]
+    fn settle(&self, _made: &Path) -> Result<Option<u32>, Error> {
+        Ok(None)
+    }
+}
+
 #[cfg(unix)]
-fn final_directory_mode(source: Option<&std::fs::Metadata>, default_mode: bool) -> u32 {
+fn mode_bits(metadata: &std::fs::Metadata) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    let bits = match source {
-        Some(meta) if meta.is_dir() && !default_mode => meta.permissions().mode() & 0o777,
-        _ => 0o777,
-    };
-    bits & !crate::atomic::umask()
+    metadata.permissions().mode() & 0o7777
 }
 
 #[cfg(not(unix))]
-fn final_directory_mode(_source: Option<&std::fs::Metadata>, _default_mode: bool) -> u32 {
+fn mode_bits(_metadata: &std::fs::Metadata) -> u32 {
     0o777
 }
 
@@ -1071,8 +1125,10 @@ fn final_directory_mode(_source: Option<&std::fs::Metadata>, _default_mode: bool
 struct MadeDirectory {
     source: PathBuf,
     destination: PathBuf,
-    /// The mode a directory this run made gets (`None`: it existed).
-    final_mode: Option<u32>,
+    /// Made by this run (not there before).
+    made: bool,
+    /// The mode it gets at the end, if any (see [`DirectoryMode`]).
+    end_mode: Option<u32>,
     /// The source's (device, inode) when the copy was made.
     identity: Option<(u64, u64)>,
 }

@@ -141,6 +141,11 @@ pub(crate) fn apply(
             // root's would otherwise become a setuid program of the copier's.
             permissions = without_special_bits(permissions);
         }
+        #[cfg(unix)]
+        if metadata.is_dir() {
+            permissions =
+                with_inherited_setgid(permissions, target).op(path, Operation::SetMetadata)?;
+        }
         set_mode_and_acls(source_file, target, metadata.is_dir(), permissions)
             .op(path, Operation::SetMetadata)?;
     }
@@ -331,6 +336,20 @@ fn full_permissions(metadata: &Metadata) -> Permissions {
 #[cfg(not(unix))]
 fn full_permissions(metadata: &Metadata) -> Permissions {
     metadata.permissions()
+}
+
+/// A directory made in a setgid directory inherits its setgid bit, so that what is
+/// created in it keeps the group; cp -p keeps it when the source has no special bits
+/// of its own (it writes the mode as an ACL, which leaves setgid alone).
+#[cfg(unix)]
+fn with_inherited_setgid(permissions: Permissions, target: &File) -> io::Result<Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = permissions.mode();
+    if mode & 0o7000 != 0 {
+        return Ok(permissions);
+    }
+    let inherited = target.metadata()?.permissions().mode() & libc::S_ISGID;
+    Ok(Permissions::from_mode(mode | inherited))
 }
 
 #[cfg(unix)]

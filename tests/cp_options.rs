@@ -55,6 +55,8 @@ struct Case<'a> {
     /// Entries left out of cp's result when cp fails: what cp leaves where zcopy, on
     /// purpose, leaves nothing (a partial file). zcopy's result must lack them.
     cp_leftovers: &'a [&'a str],
+    /// The umask both tools run with (the test's own when `None`).
+    umask: Option<u32>,
 }
 
 /// What one tool did.
@@ -178,6 +180,16 @@ fn run_tool(program: &Path, extra: &[&str], cwd: &Path, case: &Case<'_>) -> Outc
         }
     }
     command.env("LC_ALL", "C");
+    if let Some(mask) = case.umask {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: umask(2) is async-signal-safe and touches nothing of the parent's.
+        unsafe {
+            command.pre_exec(move || {
+                libc::umask(mask as libc::mode_t);
+                Ok(())
+            });
+        }
+    }
     for (key, value) in case.env {
         command.env(key, value);
     }
@@ -853,6 +865,54 @@ fn preserve_links_keeps_hard_links_as_hard_links() {
                     args,
                     zcopy_args: &[jobs],
                     times: true,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
+/// New directories get their modes as cp's mkdir gives them: a parent's default ACL
+/// (not the umask) decides, a setgid parent's bit is inherited, a sticky bit is kept,
+/// and what the umask allows of group and other write comes back at the end.
+#[test]
+fn new_directories_get_their_modes_as_cp_makes_them() {
+    let tree = |d: &Path| {
+        std::fs::create_dir_all(d.join("src/sub")).unwrap();
+        write(&d.join("src/sub/f"), "x\n");
+        std::fs::create_dir_all(d.join("sticky/pub")).unwrap();
+        chmod(&d.join("sticky/pub"), 0o1777);
+        std::fs::create_dir_all(d.join("open/sub")).unwrap();
+        chmod(&d.join("open/sub"), 0o777);
+        std::fs::create_dir(d.join("acl")).unwrap();
+        let status = StdCommand::new("setfacl")
+            .args(["-d", "-m", "g::---,o::---"])
+            .arg(d.join("acl"))
+            .status()
+            .expect("setfacl (package acl) is installed");
+        assert!(status.success());
+        std::fs::create_dir(d.join("grp")).unwrap();
+        std::os::unix::fs::chown(d.join("grp"), None, Some(NOBODY)).unwrap();
+        chmod(&d.join("grp"), 0o2775);
+    };
+    if !common::require_root("directory modes", "to give a directory away") {
+        return;
+    }
+    for umask in [0o022, 0o002, 0o000, 0o077] {
+        for args in [
+            &["-r", "src", "acl"][..],
+            &["-r", "src", "grp"],
+            &["-a", "src", "grp"],
+            &["-r", "sticky", "copy"],
+            &["-r", "open", "copy"],
+            &["-a", "sticky", "copy"],
+            &["-r", "--no-preserve=mode", "sticky", "copy"],
+        ] {
+            compare(
+                &tree,
+                Case {
+                    args,
+                    umask: Some(umask),
                     ..Case::default()
                 },
             );

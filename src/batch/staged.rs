@@ -48,8 +48,14 @@ impl Staged {
     }
 
     /// Creates the directory `destination` (the copy of `source`) under a hidden name
-    /// beside it, private to its owner as every directory the run makes.
-    pub fn create(&mut self, source: &Path, destination: &Path) -> Result<(), Error> {
+    /// beside it, with `mode` given to mkdir as for every directory the run makes;
+    /// returns where.
+    pub fn create(
+        &mut self,
+        source: &Path,
+        destination: &Path,
+        mode: u32,
+    ) -> Result<PathBuf, Error> {
         let name = destination.file_name().ok_or_else(|| {
             Error::new(
                 destination,
@@ -62,7 +68,7 @@ impl Staged {
             .suffix(crate::atomic::TEMP_SUFFIX)
             .rand_bytes(6)
             .make_in(absolute_parent(destination), |path| {
-                create_private_dir(path)
+                create_dir_with_mode(path, mode)
             })
             .map_err(|err| Error::os(destination, Operation::CreateDir, err))?;
         // A directory: nothing for tempfile to remove when `made` goes.
@@ -73,9 +79,9 @@ impl Staged {
         self.trees.push(Tree {
             source: source.to_path_buf(),
             shown: destination.to_path_buf(),
-            hidden,
+            hidden: hidden.clone(),
         });
-        Ok(())
+        Ok(hidden)
     }
 
     /// True if `path` is in a tree built hidden (or is one).
@@ -157,14 +163,16 @@ fn absolute_parent(destination: &Path) -> PathBuf {
     std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf())
 }
 
+/// mkdir(2) with `mode`, which the kernel reduces by the umask (or the parent's
+/// default ACL) as for any directory.
 #[cfg(unix)]
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
+pub(crate) fn create_dir_with_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().mode(0o700).create(path)
+    std::fs::DirBuilder::new().mode(mode).create(path)
 }
 
 #[cfg(not(unix))]
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
+pub(crate) fn create_dir_with_mode(path: &Path, _mode: u32) -> std::io::Result<()> {
     std::fs::create_dir(path)
 }
 
@@ -214,7 +222,7 @@ mod tests {
         let shown = dir.path().join("card");
         let mut staged = Staged::default();
         assert!(staged.wants(&shown));
-        staged.create(Path::new("src"), &shown).unwrap();
+        staged.create(Path::new("src"), &shown, 0o700).unwrap();
         assert!(!staged.wants(&shown), "a tree is staged once");
         assert!(
             !shown.exists(),
@@ -283,7 +291,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let shown = dir.path().join("card");
         let mut staged = Staged::default();
-        staged.create(Path::new("src"), &shown).unwrap();
+        staged.create(Path::new("src"), &shown, 0o700).unwrap();
         let hidden_file = staged.path(&shown.join("f")).into_owned();
         std::fs::write(&hidden_file, b"copy").unwrap();
         std::fs::create_dir(&shown).unwrap();
