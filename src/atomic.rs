@@ -78,6 +78,47 @@ fn existing_acl(_destination: &Path) -> Result<Option<Vec<u8>>, Error> {
     Ok(None)
 }
 
+/// Gives the copy that replaces `destination` the extended attributes the destination
+/// has (its ACLs aside, which go with its mode at the install): cp writes into the old
+/// file, which keeps them. Set before the copy, so that those `--preserve=xattr` takes
+/// from the source win. One that only a privileged user may set (the `trusted` and
+/// `security` namespaces, EPERM) is left to the new file's own.
+#[cfg(unix)]
+fn keep_xattrs(destination: &Path, copy: &File) -> Result<(), Error> {
+    use xattr::FileExt;
+    let names = match xattr::list(destination) {
+        Ok(names) => names,
+        Err(err) if matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOSYS)) => {
+            return Ok(())
+        }
+        Err(err) => return Err(Error::os(destination, Operation::StatDestination, err)),
+    };
+    for name in names {
+        if name
+            .to_str()
+            .is_some_and(|name| name.starts_with("system.posix_acl_"))
+        {
+            continue;
+        }
+        let value = match xattr::get(destination, &name) {
+            Ok(Some(value)) => value,
+            // Removed meanwhile.
+            Ok(None) => continue,
+            Err(err) => return Err(Error::os(destination, Operation::StatDestination, err)),
+        };
+        match copy.set_xattr(&name, &value) {
+            Err(err) if err.raw_os_error() == Some(libc::EPERM) => {}
+            other => other.op(destination, Operation::SetMetadata)?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn keep_xattrs(_destination: &Path, _copy: &File) -> Result<(), Error> {
+    Ok(())
+}
+
 impl TempDest {
     /// Creates the temporary file for `destination`, with the source's permission bits
     /// (less the umask, as for any new file). `hidden`: the destination's directory is
@@ -160,6 +201,9 @@ impl TempDest {
             })
             .op(shown_parent(destination), Operation::CreateTemp)?;
         let (file, path) = temp.into_parts();
+        if existing.is_some() {
+            keep_xattrs(destination, &file)?;
+        }
         Ok(TempDest {
             file: Some(file),
             staging: Staging::Named(path),

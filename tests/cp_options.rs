@@ -872,6 +872,38 @@ fn preserve_links_keeps_hard_links_as_hard_links() {
     }
 }
 
+/// A replaced destination keeps its extended attributes, as cp's in-place write does;
+/// with --preserve=xattr the source's win where both have one.
+#[test]
+fn a_replaced_destination_keeps_its_extended_attributes() {
+    for args in [&["src", "dest"][..], &["--preserve=xattr", "src", "dest"]] {
+        let mut results = Vec::new();
+        for tool in [Path::new("/bin/cp"), Path::new(env!("CARGO_BIN_EXE_zcopy"))] {
+            let dir = tempfile::tempdir().unwrap();
+            let d = dir.path();
+            write(&d.join("src"), "new\n");
+            write(&d.join("dest"), "old\n");
+            if xattr::set(d.join("dest"), "user.tag", b"old").is_err() {
+                eprintln!("skipped: no user xattrs on this filesystem");
+                return;
+            }
+            xattr::set(d.join("dest"), "user.kept", b"dest's").unwrap();
+            xattr::set(d.join("src"), "user.tag", b"source's").unwrap();
+            let status = StdCommand::new(tool)
+                .args(args)
+                .current_dir(d)
+                .status()
+                .unwrap();
+            assert!(status.success(), "{tool:?} {args:?}");
+            assert_eq!(std::fs::read(d.join("dest")).unwrap(), b"new\n");
+            let get = |name: &str| xattr::get(d.join("dest"), name).unwrap();
+            results.push((get("user.tag"), get("user.kept")));
+        }
+        assert_eq!(results[0], results[1], "cp, then zcopy, {args:?}");
+        assert_eq!(results[1].1.as_deref(), Some(&b"dest's"[..]), "{args:?}");
+    }
+}
+
 /// New directories get their modes as cp's mkdir gives them: a parent's default ACL
 /// (not the umask) decides, a setgid parent's bit is inherited, a sticky bit is kept,
 /// and what the umask allows of group and other write comes back at the end.
