@@ -1046,6 +1046,8 @@ fn create_dir(destination: &Path, mode: &DirectoryMode) -> Result<Option<Option<
 /// are given back. (Made private and chmod'ed to the source's bits less the umask, a
 /// copy lost a parent's setgid and a sticky bit, and was readable by others where a
 /// default ACL said not.)
+// Off Unix mkdir takes no mode and nothing is settled.
+#[cfg_attr(not(unix), allow(dead_code))]
 struct DirectoryMode {
     /// What mkdir is asked for.
     mkdir: u32,
