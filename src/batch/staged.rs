@@ -42,7 +42,8 @@ impl Staged {
     /// True if `destination` is a directory to build hidden: it does not exist, and it
     /// is not already inside a tree built hidden.
     pub fn wants(&self, destination: &Path) -> bool {
-        !self.contains(destination)
+        !ends_in_dots(destination)
+            && !self.contains(destination)
             && std::fs::symlink_metadata(destination)
                 .is_err_and(|err| err.kind() == std::io::ErrorKind::NotFound)
     }
@@ -131,6 +132,16 @@ impl Staged {
         });
         failed
     }
+}
+
+/// True for `new/.` or `new/..`: no directory can be made under such a name (mkdir
+/// says so, as cp does), and a tree built hidden for it could never be renamed there.
+fn ends_in_dots(path: &Path) -> bool {
+    let text = path.as_os_str().as_encoded_bytes();
+    let last = text
+        .rsplit(|&byte| std::path::is_separator(byte.into()))
+        .next();
+    matches!(last, Some(b"." | b".."))
 }
 
 /// What is left of `path` below `root`, if it is there. The plan spells every path of
@@ -252,6 +263,17 @@ mod tests {
         assert_eq!(staged.path(&file), file, "installed: the plan's path again");
         assert_eq!(std::fs::read(&file).unwrap(), b"x");
         assert!(!hidden_root.exists());
+    }
+
+    #[test]
+    fn a_name_ending_in_dots_is_not_built_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let staged = Staged::default();
+        for name in ["new/.", "new/..", "new/./.", "."] {
+            assert!(!staged.wants(&dir.path().join(name)), "{name}");
+        }
+        assert!(staged.wants(&dir.path().join("new")));
+        assert!(staged.wants(&dir.path().join("new/.hidden")));
     }
 
     #[test]
