@@ -394,8 +394,9 @@ pub struct Cli {
 
     /// A run copying at most this many MB builds each directory it creates under a
     /// hidden name (.NAME.XXXXXX.zcopy-tmp) and renames it into place at the end, so the
-    /// tree appears whole, and its files need no install each (much faster for small
-    /// files); 0: each file appears as it is done. Not with --mhl or --resume, whose
+    /// tree appears whole (after Ctrl-C, with the files finished by then), and its files
+    /// need no install each (much faster for small files); 0: each file appears as it is
+    /// done. Not with --mhl or --resume, whose
     /// clips go in place one by one (0-1048576) [env: ZERO_COPY_WHOLE_TREE_MB] [default:
     /// 1024]
     #[arg(long, value_name = "MB", value_parser = config::setting_number("ZERO_COPY_WHOLE_TREE_MB"), help_heading = "Safety")]
