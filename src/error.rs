@@ -248,6 +248,11 @@ impl Error {
         matches!(self.cause, Cause::Interrupted)
     }
 
+    /// True when the OS said the name is taken (EEXIST).
+    pub fn is_already_exists(&self) -> bool {
+        matches!(&self.cause, Cause::Os(err) if err.kind() == io::ErrorKind::AlreadyExists)
+    }
+
     /// True when this is a failed verification (counted in `verification_failures`).
     pub fn is_verification_failure(&self) -> bool {
         matches!(

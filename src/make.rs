@@ -97,7 +97,7 @@ pub fn make(
             ));
         }
         if options.no_clobber {
-            return Ok(Made::Skipped("destination exists (--no-clobber)"));
+            return Ok(Made::Skipped(crate::engine::EXISTS));
         }
         if options.update {
             // -u: as for files, only over an older destination (the entries' own
@@ -128,7 +128,7 @@ pub fn make(
                 })
             }
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-                Ok(Made::Skipped("destination exists (--no-clobber)"))
+                Ok(Made::Skipped(crate::engine::EXISTS))
             }
             Err(err) => Err(Error::os(destination, what.operation(), err)),
         };

@@ -550,6 +550,40 @@ fn a_refused_direct_link_falls_back_to_the_link_through_proc() {
     }
 }
 
+/// -n into a directory the run made: a file that appears there before its copy is
+/// put in place is kept, and the copy reported skipped, as when it was there first.
+#[test]
+fn no_clobber_keeps_a_file_that_appears_during_the_copy() {
+    let Some(shim) = fault_shim("appears_during_copy") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("src")).unwrap();
+    for name in ["a", "b"] {
+        write_pattern(&d.join("src").join(name), 4096, 3);
+    }
+    let faults = [
+        ("ZCOPY_FAULT_SWAP_PATH", "out/b".to_string()),
+        ("ZCOPY_FAULT_SWAP_TO", "symlink-to:theirs".to_string()),
+        ("ZCOPY_FAULT_SWAP_WHEN_OPENING", "src/b".to_string()),
+    ];
+    // Each file put in place as it is done (a tree built hidden has no out/b to take).
+    let args = ["-rn", "-j", "1", "--whole-tree-mb", "0", "src", "out"];
+    let (code, json, stderr) = run(d, shim, &faults, &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::read_link(d.join("out/b")).unwrap(),
+        Path::new("theirs"),
+        "the file that appeared is kept"
+    );
+    let skipped = json["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{json}");
+    assert_eq!(skipped[0]["source"], "src/b", "{json}");
+    assert_same_content(&d.join("src/a"), &d.join("out/a"));
+    assert_no_debris(&d.join("out"));
+}
+
 /// A tree built hidden whose name is taken before the run ends stays where it was
 /// built, which the error says; the JSON records of its files name that place, where
 /// they are, not the planned paths, where nothing of theirs is.

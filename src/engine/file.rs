@@ -201,7 +201,15 @@ pub(crate) fn copy_shared(
         (Some(backup), Some(_)) => Some(backup.make(&destination)?),
         _ => None,
     };
-    temp.install(options.no_clobber && backup.is_none(), options.fsync)?;
+    let no_clobber = options.no_clobber && backup.is_none();
+    match temp.install(no_clobber, options.fsync) {
+        // The destination appeared since it was looked at (or, in a directory the run
+        // made, was never looked for): -n keeps it, as it would have from the start.
+        Err(error) if no_clobber && error.is_already_exists() => {
+            return Ok(Outcome::Skipped(super::EXISTS));
+        }
+        installed => installed?,
+    }
     Ok(Outcome::Copied(Copied {
         bytes: if src.size_is_exact {
             src.metadata.len()
@@ -267,9 +275,7 @@ fn look_before_copy<'a>(
         match inspect_destination(destination)? {
             Destination::Path(path, existing) => (path, existing),
             Destination::DanglingLink if options.no_clobber => {
-                return Ok(Looked::Done(Outcome::Skipped(
-                    "destination exists (--no-clobber)",
-                )));
+                return Ok(Looked::Done(Outcome::Skipped(super::EXISTS)));
             }
             // -f: cp removes the link and creates the file in its place.
             Destination::DanglingLink if options.force => {
@@ -303,9 +309,7 @@ fn look_before_copy<'a>(
             ));
         }
         if options.no_clobber {
-            return Ok(Looked::Done(Outcome::Skipped(
-                "destination exists (--no-clobber)",
-            )));
+            return Ok(Looked::Done(Outcome::Skipped(super::EXISTS)));
         }
         if options.update && !older(existing, &source_metadata) {
             return Ok(Looked::Done(Outcome::Skipped(super::NOT_OLDER)));

@@ -263,6 +263,9 @@ pub struct Copied {
     pub replaced: bool,
 }
 
+/// Why `--no-clobber` leaves a file alone.
+pub const EXISTS: &str = "destination exists (--no-clobber)";
+
 /// Why `--update` leaves a file alone. Its destination counts as the source's copy: a
 /// later hard link to the same file (`--preserve=links`) links to it, as cp's does.
 pub const NOT_OLDER: &str = "destination is not older than the source (--update)";
