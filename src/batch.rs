@@ -184,9 +184,11 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
             Entry::Dir { destination, .. } => Some(destination.as_path()),
             other => other.made_path(),
         };
-        let below_not_made = destination
-            .and_then(Path::parent)
-            .is_some_and(|parent| not_made.contains(parent));
+        // (Hashing every path only once some directory failed.)
+        let below_not_made = !not_made.is_empty()
+            && destination
+                .and_then(Path::parent)
+                .is_some_and(|parent| not_made.contains(parent));
         if below_not_made {
             if let Entry::Dir { destination, .. } = entry {
                 not_made.insert(destination);
