@@ -325,8 +325,8 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
         }
     }
     // Directory attributes last: copying into a directory changes its times. Deepest
-    // first, so a parent is done after its children. New directories were made
-    // private; they get their mode now, also after an interruption.
+    // first, so a parent is done after its children. New directories get back what
+    // was withheld from their modes while they filled, also after an interruption.
     // With -p the source's attributes, where its name still names it; otherwise, and
     // where it no longer does, the mode the directory was to get when it was made.
     let preserve = batch.options.preserve;

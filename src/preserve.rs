@@ -348,6 +348,7 @@ fn with_inherited_setgid(permissions: Permissions, target: &File) -> io::Result<
     if mode & 0o7000 != 0 {
         return Ok(permissions);
     }
+    // S_ISGID (a u16 in macOS's libc).
     let inherited = target.metadata()?.permissions().mode() & 0o2000;
     Ok(Permissions::from_mode(mode | inherited))
 }
