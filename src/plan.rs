@@ -849,8 +849,9 @@ fn relative_form(source: &Path) -> Option<PathBuf> {
     (!relative.as_os_str().is_empty()).then_some(relative)
 }
 
-/// True when `destination` is `directory` or somewhere beneath it, through any symlinks.
-/// The destination may not exist yet: its nearest existing ancestor is resolved.
+/// True when `destination` is `directory` or somewhere beneath it, through any symlinks
+/// or bind mounts. The destination may not exist yet: its nearest existing ancestor is
+/// resolved.
 fn inside(destination: &Path, directory: &Path) -> bool {
     let Ok(directory) = std::fs::canonicalize(directory) else {
         return false;
@@ -860,11 +861,19 @@ fn inside(destination: &Path, directory: &Path) -> bool {
     let mut rest = Vec::new();
     loop {
         if let Ok(real) = std::fs::canonicalize(existing) {
+            // A bind mount shows the directory under a second path, which no comparison
+            // of paths sees: what each ancestor is tells.
+            let identity = std::fs::metadata(&directory).map(|metadata| inode(&metadata));
+            let bound_inside = identity.is_ok_and(|identity| {
+                real.ancestors().any(|ancestor| {
+                    std::fs::metadata(ancestor).is_ok_and(|metadata| inode(&metadata) == identity)
+                })
+            });
             let resolved = rest
                 .iter()
                 .rev()
                 .fold(real, |path: PathBuf, part| path.join(part));
-            return resolved.starts_with(&directory);
+            return bound_inside || resolved.starts_with(&directory);
         }
         match (existing.parent(), existing.file_name()) {
             (Some(parent), Some(name)) => {

@@ -35,6 +35,29 @@ fn the_same_file_through_a_bind_mount_is_refused() {
     assert_eq!(list(&d.join("a")), ["movie.mkv"]);
 }
 
+/// A tree copied into itself through a bind mount of it (another path, the same
+/// directory) is refused before anything is copied, as cp refuses it.
+#[test]
+fn a_tree_into_itself_through_a_bind_mount_is_refused() {
+    if mounts("tree_into_itself_bind_mount").is_none() {
+        return;
+    }
+    let dir = fixture_dir();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("b/d")).unwrap();
+    std::fs::create_dir(d.join("b/e")).unwrap();
+    write_pattern(&d.join("b/d/clip"), 4096, 1);
+    let _bound = mount_for_test(&["--bind", d.join("b/d").to_str().unwrap()], &d.join("b/e"));
+    let (code, json, stderr) = zcopy_json(
+        d,
+        &[OsStr::new("-r"), OsStr::new("b/d"), OsStr::new("b/e/sub")],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let error = json["errors"][0]["error"].as_str().unwrap();
+    assert!(error.contains("into itself"), "{json}");
+    assert_eq!(list(&d.join("b/d")), ["clip"], "nothing copied");
+}
+
 #[test]
 fn a_read_only_destination_is_an_error_that_names_it() {
     if mounts("read_only_destination").is_none() {
