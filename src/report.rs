@@ -467,25 +467,13 @@ pub fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// A path's exact bytes in base64, only when [`path_text`] cannot show them.
-pub fn path_base64(path: &Path) -> Option<String> {
-    if path.to_str().is_some() {
-        return None;
-    }
-    Some(base64_of(path))
-}
-
-/// [`path_text`] and [`path_base64`] together, checking the UTF-8 once: a record is
-/// made for every file of a run.
+/// A path's [`path_text`], and its exact bytes in base64 when that text cannot show
+/// them; the UTF-8 is checked once, as a record is made for every file of a run.
 fn path_forms(path: &Path) -> (String, Option<String>) {
-    match path.to_str() {
-        Some(text) => (text.to_owned(), None),
-        None => (path_text(path), Some(base64_of(path))),
-    }
-}
-
-fn base64_of(path: &Path) -> String {
     use base64::Engine;
+    if let Some(text) = path.to_str() {
+        return (text.to_owned(), None);
+    }
     #[cfg(unix)]
     let bytes = {
         use std::os::unix::ffi::OsStrExt;
@@ -493,7 +481,8 @@ fn base64_of(path: &Path) -> String {
     };
     #[cfg(not(unix))]
     let bytes = path.as_os_str().as_encoded_bytes();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    (path_text(path), Some(encoded))
 }
 
 #[cfg(test)]
