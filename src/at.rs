@@ -13,14 +13,24 @@
 //! A directory that cannot be opened is not an error here: the call is then made with
 //! the whole path, so that what fails, and its errno, are the call's own. Off Linux
 //! every call takes the whole path.
+//!
+//! A directory opened by its path is whatever the path names when it is opened, and a
+//! directory of the tree swapped for a symlink while the run goes on would send the
+//! reads and writes below it anywhere: files from a private directory copied out, new
+//! files made in `/etc`. So the batch makes [`know`]n the (device, inode) of each
+//! directory it walked or made, and a directory opened here that is another one is
+//! refused; nothing is read or made through it. Nor is a known directory that cannot
+//! be opened named by its whole path instead. (Linux only: elsewhere the whole path.)
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 /// Directories kept open per thread: a source's and up to a few destinations' (one
 /// per `-t`), and the next lane's.
@@ -28,6 +38,66 @@ const KEPT: usize = 6;
 
 thread_local! {
     static OPEN: RefCell<Vec<(PathBuf, OwnedFd)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The (device, inode) of the run's directories by their paths, as spelt in the plan.
+static KNOWN: RwLock<Option<HashMap<PathBuf, (u64, u64)>>> = RwLock::new(None);
+
+/// Makes known that `directory` is the directory `identity` (device, inode): a
+/// directory opened by that path later must be that one.
+pub fn know(directory: &Path, identity: (u64, u64)) {
+    KNOWN
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(directory.to_path_buf(), identity);
+}
+
+/// Forgets every directory made known by [`know`].
+pub fn forget_known() {
+    *KNOWN
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+}
+
+fn known(directory: &Path) -> Option<(u64, u64)> {
+    KNOWN
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .as_ref()?
+        .get(directory)
+        .copied()
+}
+
+/// The error for a directory whose path names another one than the run knows.
+fn replaced(directory: &Path) -> io::Error {
+    io::Error::other(format!(
+        "{} was replaced during the run (it is not the directory zcopy found or made \
+         there); nothing is read or made through it",
+        directory.display()
+    ))
+}
+
+/// Opens `directory` (not following a symlink at its last component) for changing
+/// its attributes, if it is the directory `identity` (device, inode).
+pub fn open_same_directory(directory: &Path, identity: (u64, u64)) -> io::Result<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(directory);
+    let opened = match opened {
+        // ELOOP: a symlink is at the last component (ENOTDIR: something else is).
+        Err(err) if matches!(err.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
+            return Err(replaced(directory));
+        }
+        other => other?,
+    };
+    let metadata = opened.metadata()?;
+    if (metadata.dev(), metadata.ino()) != identity {
+        return Err(replaced(directory));
+    }
+    Ok(opened)
 }
 
 /// Calls `call(dir, name)` so that it names the file `path`: `dir` an open descriptor
@@ -131,8 +201,12 @@ pub fn stat(directory: RawFd, name: &CStr) -> io::Result<libc::stat> {
 }
 
 /// Runs `call` with this thread's open descriptor of `directory`, opening it if none
-/// is kept; `None` if it cannot be opened.
-fn with_directory<R>(directory: &Path, call: impl FnOnce(Option<RawFd>) -> R) -> R {
+/// is kept; `None` if it cannot be opened. A directory opened that is not the one
+/// [`know`]n by its path is an error.
+fn with_directory<R>(
+    directory: &Path,
+    call: impl FnOnce(Option<RawFd>) -> io::Result<R>,
+) -> io::Result<R> {
     OPEN.with_borrow_mut(|open| {
         // Compared as bytes, as given: cheaper than by components, and a path spelt
         // differently only costs one more descriptor.
@@ -143,9 +217,25 @@ fn with_directory<R>(directory: &Path, call: impl FnOnce(Option<RawFd>) -> R) ->
         if let Some(fd) = kept {
             return call(Some(fd));
         }
-        let Some(fd) = open_directory(directory) else {
-            return call(None);
+        let fd = match open_directory(directory) {
+            Ok(fd) => fd,
+            // A directory of the run that cannot be opened now is not named by its
+            // whole path either: the path could lead through whatever replaced it by
+            // the time of the call. (Short of descriptors, it can only be.)
+            Err(err)
+                if cfg!(target_os = "linux")
+                    && known(directory).is_some()
+                    && !matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) =>
+            {
+                return Err(err);
+            }
+            Err(_) => return call(None),
         };
+        if let Some(identity) = known(directory) {
+            if identity_of(&fd)? != identity {
+                return Err(replaced(directory));
+            }
+        }
         if open.len() == KEPT {
             open.remove(0);
         }
@@ -156,8 +246,8 @@ fn with_directory<R>(directory: &Path, call: impl FnOnce(Option<RawFd>) -> R) ->
 }
 
 #[cfg(target_os = "linux")]
-fn open_directory(directory: &Path) -> Option<OwnedFd> {
-    let path = c_string(directory.as_os_str()).ok()?;
+fn open_directory(directory: &Path) -> io::Result<OwnedFd> {
+    let path = c_string(directory.as_os_str())?;
     // SAFETY: `path` is NUL-terminated and outlives the call.
     let fd = unsafe {
         libc::open(
@@ -165,13 +255,26 @@ fn open_directory(directory: &Path) -> Option<OwnedFd> {
             libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
         )
     };
+    if fd == -1 {
+        return Err(io::Error::last_os_error());
+    }
     // SAFETY: a descriptor just opened, owned by nothing else.
-    (fd != -1).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Off Linux every call takes the whole path (no `O_PATH`), unchecked.
 #[cfg(not(target_os = "linux"))]
-fn open_directory(_directory: &Path) -> Option<OwnedFd> {
-    None
+fn open_directory(_directory: &Path) -> io::Result<OwnedFd> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// The (device, inode) of an open descriptor (`O_PATH` ones too).
+fn identity_of(fd: &OwnedFd) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: `fd` stays open for the call, and ManuallyDrop leaves it to its owner.
+    let file = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(fd.as_raw_fd()) });
+    let metadata = file.metadata()?;
+    Ok((metadata.dev(), metadata.ino()))
 }
 
 fn c_string(path: &OsStr) -> io::Result<CString> {
@@ -214,6 +317,43 @@ mod tests {
         );
         // No last component: the whole path.
         assert!(size(Path::new("/")).is_ok());
+    }
+
+    #[test]
+    fn a_known_directory_replaced_by_another_is_refused_not_followed() {
+        use std::os::unix::fs::MetadataExt;
+        forget();
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let made = std::fs::metadata(&sub).unwrap();
+        know(&sub, (made.dev(), made.ino()));
+        std::fs::write(sub.join("a"), "abc").unwrap();
+        assert_eq!(size(&sub.join("a")).unwrap(), 3);
+        forget();
+        // Replaced by a symlink to another directory holding a file of that name.
+        std::fs::rename(&sub, dir.path().join("moved")).unwrap();
+        std::fs::create_dir(dir.path().join("other")).unwrap();
+        std::fs::write(dir.path().join("other/a"), "secret").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("other"), &sub).unwrap();
+        let err = size(&sub.join("a")).unwrap_err();
+        assert!(
+            err.to_string().contains("was replaced during the run"),
+            "{err}"
+        );
+        assert!(open_same_directory(&sub, (made.dev(), made.ino())).is_err());
+        // Gone: the open's own error, not the whole path's call.
+        std::fs::remove_file(&sub).unwrap();
+        assert_eq!(
+            size(&sub.join("a")).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        // The directory itself, wherever it is named from, is fine.
+        std::fs::rename(dir.path().join("moved"), &sub).unwrap();
+        assert_eq!(size(&sub.join("a")).unwrap(), 3);
+        assert!(open_same_directory(&sub, (made.dev(), made.ino())).is_ok());
+        forget();
+        KNOWN.write().unwrap().as_mut().unwrap().remove(&sub);
     }
 
     #[test]

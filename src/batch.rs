@@ -208,21 +208,35 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                 let created = if stage && staged.wants(&destination) {
                     staged
                         .create(&source, &destination, mode.mkdir)
-                        .and_then(|hidden| mode.settle(&hidden).map(Some))
+                        .and_then(|hidden| mode.settle(&hidden))
                 } else {
                     create_dir(&staged.path(&destination), &mode)
                         .map_err(|error| staged.shown(error))
                 };
                 let done = match created {
-                    Ok(made) => {
+                    Ok(settled) => {
+                        let identity = looked_at
+                            .as_ref()
+                            .filter(|metadata| metadata.is_dir())
+                            .map(crate::plan::inode);
+                        // What is read and made below these two from now on must be
+                        // read from and made in them (see `at`).
+                        #[cfg(unix)]
+                        {
+                            if let Some(identity) = identity {
+                                crate::at::know(&source, identity);
+                            }
+                            crate::at::know(&staged.path(&destination), settled.identity);
+                        }
                         directories.push(MadeDirectory {
                             source: source.clone(),
                             destination: destination.clone(),
-                            made: made.is_some(),
-                            end_mode: made.flatten(),
-                            identity: looked_at.as_ref().map(crate::plan::inode),
+                            made: settled.made,
+                            end_mode: settled.end_mode,
+                            identity,
+                            copy_identity: settled.identity,
                         });
-                        if made.is_some() {
+                        if settled.made {
                             Done::Directory {
                                 source,
                                 destination,
@@ -302,6 +316,8 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     let reporter = reporter
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    #[cfg(unix)]
+    crate::at::forget_known();
 
     let mut report = reporter.finish();
     // Every file of a hidden tree is complete or removed, also after an interruption.
@@ -330,20 +346,39 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     // With -p the source's attributes, where its name still names it; otherwise, and
     // where it no longer does, the mode the directory was to get when it was made.
     let preserve = batch.options.preserve;
+    let interrupted = report.interrupted;
+    let mut failed = |made: &MadeDirectory, error: Error| {
+        progress.println(&batch.painter.error(&error.to_string()));
+        report.errors.push(ErrorRecord::new(
+            &made.source,
+            Some(&made.destination),
+            &error,
+        ));
+    };
     for made in directories.iter().rev() {
         let made_at = staged.path(&made.destination);
+        let wanted = preserve.any() && !interrupted && made.source.is_dir();
+        if !wanted && made.end_mode.is_none() {
+            continue;
+        }
+        // Its name may name something else by now, which gets nothing.
+        let copy = match open_copy_directory(&made_at, made.copy_identity) {
+            Ok(copy) => copy,
+            Err(error) => {
+                failed(made, error);
+                continue;
+            }
+        };
         let mut preserved = false;
-        if preserve.any() && !report.interrupted && made.source.is_dir() {
-            match preserve::apply_to_directory(&made.source, made.identity, &made_at, preserve) {
+        if wanted {
+            let applied = preserve::apply_to_directory(
+                (&made.source, made.identity),
+                (&made_at, &copy),
+                preserve,
+            );
+            match applied {
                 Ok(()) => preserved = true,
-                Err(error) => {
-                    progress.println(&batch.painter.error(&error.to_string()));
-                    report.errors.push(ErrorRecord::new(
-                        &made.source,
-                        Some(&made.destination),
-                        &error,
-                    ));
-                }
+                Err(error) => failed(made, error),
             }
         }
         let Some(mode) = made.end_mode else {
@@ -352,13 +387,10 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
         if preserved && preserve.mode {
             continue;
         }
-        if let Err(error) = set_mode(&made_at, mode) {
-            progress.println(&batch.painter.error(&error.to_string()));
-            report.errors.push(ErrorRecord::new(
-                &made.source,
-                Some(&made.destination),
-                &error,
-            ));
+        if let Err(error) = set_mode(&copy, mode)
+            .map_err(|err| Error::os(made_at.as_ref(), Operation::SetMetadata, err))
+        {
+            failed(made, error);
         }
     }
     progress.finish();
@@ -1012,18 +1044,31 @@ fn file_record(job: &Job, copied: &engine::Copied, batch: &Batch) -> FileRecord 
     }
 }
 
+/// A directory of the plan at the destination, made or found.
+struct Settled {
+    /// Made by this run (not there before).
+    made: bool,
+    /// The mode to give it at the end, if any.
+    end_mode: Option<u32>,
+    /// Its (device, inode).
+    identity: (u64, u64),
+}
+
 /// Creates a directory of a copied tree (see [`DirectoryMode`]); an existing directory
-/// is fine and keeps its mode, as with cp. Returns `None` for an existing one, else
-/// the mode to give the new one at the end, if any.
-fn create_dir(destination: &Path, mode: &DirectoryMode) -> Result<Option<Option<u32>>, Error> {
+/// is fine and keeps its mode, as with cp.
+fn create_dir(destination: &Path, mode: &DirectoryMode) -> Result<Settled, Error> {
     match staged::create_dir_with_mode(destination, mode.mkdir) {
-        Ok(()) => mode.settle(destination).map(Some),
+        Ok(()) => mode.settle(destination),
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
             // Not followed: a symlink there, even to a directory, is not one the copy
             // goes into (cp: "cannot overwrite non-directory with directory"), or a
             // link planted in a destination tree would send files anywhere.
             match std::fs::symlink_metadata(destination) {
-                Ok(existing) if existing.is_dir() => Ok(None),
+                Ok(existing) if existing.is_dir() => Ok(Settled {
+                    made: false,
+                    end_mode: None,
+                    identity: crate::plan::inode(&existing),
+                }),
                 Ok(existing) if existing.is_symlink() => Err(Error::new(
                     destination,
                     Operation::CreateDir,
@@ -1084,33 +1129,42 @@ impl DirectoryMode {
     /// anything. A directory its owner cannot search and write is opened up for the
     /// copy meanwhile (cp does too), and closed again at the end.
     #[cfg(unix)]
-    fn settle(&self, made: &Path) -> Result<Option<u32>, Error> {
+    fn settle(&self, made: &Path) -> Result<Settled, Error> {
         use std::os::unix::fs::PermissionsExt;
         let umask = crate::atomic::umask();
-        let given = std::fs::symlink_metadata(made)
-            .map_err(|err| Error::os(made, Operation::SetMetadata, err))?
-            .permissions()
-            .mode()
-            & 0o7777;
+        let metadata = std::fs::symlink_metadata(made)
+            .map_err(|err| Error::os(made, Operation::SetMetadata, err))?;
+        let identity = crate::plan::inode(&metadata);
+        let given = metadata.permissions().mode() & 0o7777;
         let owner_locked_out = given & 0o700 != 0o700;
         if owner_locked_out {
-            set_mode(made, given | 0o700)?;
-        }
-        if self.default {
-            return Ok(Some(given & 0o7000 | 0o777 & !umask));
+            open_copy_directory(made, identity).and_then(|copy| {
+                set_mode(&copy, given | 0o700)
+                    .map_err(|err| Error::os(made, Operation::SetMetadata, err))
+            })?;
         }
         let given_back = self.withheld & !umask;
-        let end = if owner_locked_out || given_back & !given != 0 {
+        let end_mode = if self.default {
+            Some(given & 0o7000 | 0o777 & !umask)
+        } else if owner_locked_out || given_back & !given != 0 {
             Some(given | given_back)
         } else {
             None
         };
-        Ok(end)
+        Ok(Settled {
+            made: true,
+            end_mode,
+            identity,
+        })
     }
 
     #[cfg(not(unix))]
-    fn settle(&self, _made: &Path) -> Result<Option<u32>, Error> {
-        Ok(None)
+    fn settle(&self, _made: &Path) -> Result<Settled, Error> {
+        Ok(Settled {
+            made: true,
+            end_mode: None,
+            identity: (0, 0),
+        })
     }
 }
 
@@ -1135,16 +1189,31 @@ struct MadeDirectory {
     end_mode: Option<u32>,
     /// The source's (device, inode) when the copy was made.
     identity: Option<(u64, u64)>,
+    /// The copy's (device, inode).
+    copy_identity: (u64, u64),
 }
 
+/// Opens the directory copy at `made_at` to change its attributes, if it is still the
+/// directory `identity` (device, inode) the run made or found: its name may name
+/// something else by now, such as a symlink to a directory nothing must go to.
 #[cfg(unix)]
-fn set_mode(destination: &Path, mode: u32) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(destination, std::fs::Permissions::from_mode(mode))
-        .map_err(|err| Error::os(destination, Operation::SetMetadata, err))
+fn open_copy_directory(made_at: &Path, identity: (u64, u64)) -> Result<std::fs::File, Error> {
+    crate::at::open_same_directory(made_at, identity)
+        .map_err(|err| Error::os(made_at, Operation::SetMetadata, err))
 }
 
 #[cfg(not(unix))]
-fn set_mode(_destination: &Path, _mode: u32) -> Result<(), Error> {
+fn open_copy_directory(made_at: &Path, _identity: (u64, u64)) -> Result<std::fs::File, Error> {
+    std::fs::File::open(made_at).map_err(|err| Error::os(made_at, Operation::SetMetadata, err))
+}
+
+#[cfg(unix)]
+fn set_mode(directory: &std::fs::File, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    directory.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_directory: &std::fs::File, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }

@@ -307,11 +307,11 @@ pub(crate) fn apply_to_symlink(
 /// The same for a directory of a copied tree, by path (after its contents are in).
 /// `identity` is the (device, inode) the source had when its copy was made: the name
 /// may name something else by now (a symlink to `/tmp` put in its place), whose mode,
-/// owner and times must not go to the copy.
+/// owner and times must not go to the copy. `target` is the copy, opened at
+/// `destination`.
 pub fn apply_to_directory(
-    source: &Path,
-    identity: Option<(u64, u64)>,
-    destination: &Path,
+    (source, identity): (&Path, Option<(u64, u64)>),
+    (destination, target): (&Path, &File),
     preserve: Preserve,
 ) -> Result<(), Error> {
     let source_file = File::open(source).op(source, Operation::StatSource)?;
@@ -323,8 +323,7 @@ pub fn apply_to_directory(
             Cause::SourceChanged("its path names another directory now"),
         ));
     }
-    let target = File::open(destination).op(destination, Operation::SetMetadata)?;
-    apply((&source_file, &metadata), &target, destination, preserve)
+    apply((&source_file, &metadata), target, destination, preserve)
 }
 
 #[cfg(unix)]

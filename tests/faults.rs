@@ -747,6 +747,114 @@ fn a_source_directory_swapped_during_the_copy_gives_its_copy_no_attributes_of_an
     }
 }
 
+/// A directory the run made, swapped mid-run for a symlink to another directory
+/// (here a private one holding a directory of the same name as the tree's): the
+/// files still to copy must not be made in the other directory, nor its mode changed
+/// to the copy's. The directories are opened by path, so each is checked to be the
+/// one the run made; cp, path-based, writes through the link.
+#[test]
+fn a_destination_directory_swapped_for_a_symlink_gets_nothing_written_through_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(shim) = fault_shim("destination_directory_swapped") else {
+        return;
+    };
+    for args in [&["-r"][..], &["-a"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("src/sub")).unwrap();
+        for name in ["a", "b", "sub/c"] {
+            write_pattern(&d.join("src").join(name), 4096, 5);
+        }
+        std::fs::set_permissions(d.join("src"), PermissionsExt::from_mode(0o777)).unwrap();
+        std::fs::create_dir_all(d.join("victim/sub")).unwrap();
+        std::fs::set_permissions(d.join("victim"), PermissionsExt::from_mode(0o700)).unwrap();
+        let faults = [
+            ("ZCOPY_FAULT_SWAP_PATH", "out".to_string()),
+            (
+                "ZCOPY_FAULT_SWAP_TO",
+                format!("symlink-to:{}", d.join("victim").display()),
+            ),
+            ("ZCOPY_FAULT_SWAP_WHEN_OPENING", "src/b".to_string()),
+        ];
+        // Each file put in place as it is done: a tree built hidden has no `out` yet.
+        // One worker: the files in plan order, the swap between the first and the rest.
+        let mut all = vec!["-j", "1", "--whole-tree-mb", "0"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["src", "out"]);
+        let (code, json, stderr) = run(d, shim, &faults, &all);
+        assert!(d.join("out.swapped").is_dir(), "the shim swapped: {stderr}");
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("out/sub was replaced during the run"),
+            "{args:?}: {stderr}"
+        );
+        let mut made: Vec<_> = walkdir::WalkDir::new(d.join("victim"))
+            .into_iter()
+            .map(|entry| entry.unwrap().path().strip_prefix(d).unwrap().to_path_buf())
+            .collect();
+        made.sort();
+        assert_eq!(
+            made,
+            [Path::new("victim"), Path::new("victim/sub")],
+            "{args:?}: nothing made in the other directory: {json}"
+        );
+        let mode = std::fs::metadata(d.join("victim"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o700, "{args:?}: its mode is its own");
+        assert_same_content(&d.join("src/a"), &d.join("out.swapped/a"));
+    }
+}
+
+/// A directory of the source swapped mid-run for a symlink to a private directory
+/// holding files of the same names: nothing of the private directory is copied (cp,
+/// path-based, copies it), and the copy of the directory is reported as failed.
+#[test]
+fn a_source_directory_swapped_for_a_symlink_is_not_read_through() {
+    let Some(shim) = fault_shim("source_directory_swapped") else {
+        return;
+    };
+    for args in [&["-r"][..], &["-a"], &["-r", "--whole-tree-mb", "0"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("src/sub")).unwrap();
+        for name in ["a", "b", "sub/c"] {
+            write_pattern(&d.join("src").join(name), 4096, 6);
+        }
+        std::fs::create_dir(d.join("private")).unwrap();
+        std::fs::write(d.join("private/c"), "secret").unwrap();
+        let faults = [
+            ("ZCOPY_FAULT_SWAP_PATH", "src/sub".to_string()),
+            (
+                "ZCOPY_FAULT_SWAP_TO",
+                format!("symlink-to:{}", d.join("private").display()),
+            ),
+            ("ZCOPY_FAULT_SWAP_WHEN_OPENING", "src/b".to_string()),
+        ];
+        let mut all = vec!["-j", "1"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["src", "out"]);
+        let (code, json, stderr) = run(d, shim, &faults, &all);
+        assert!(
+            d.join("src/sub.swapped").is_dir(),
+            "the shim swapped: {stderr}"
+        );
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("src/sub/c: open source: src/sub was replaced during the run"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !d.join("out/sub/c").exists(),
+            "{args:?}: nothing read through the link: {json}"
+        );
+        for name in ["a", "b"] {
+            assert_same_content(&d.join("src").join(name), &d.join("out").join(name));
+        }
+    }
+}
+
 #[test]
 fn a_walked_file_swapped_before_its_copy_is_refused_not_followed() {
     let Some(shim) = fault_shim("walked_file_swapped") else {
