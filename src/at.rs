@@ -200,6 +200,33 @@ pub fn stat(directory: RawFd, name: &CStr) -> io::Result<libc::stat> {
     Ok(unsafe { stat.assume_init() })
 }
 
+/// `fstatat(2)` of a symlink itself, as `std::fs::symlink_metadata` does.
+pub fn lstat(directory: RawFd, name: &CStr) -> io::Result<libc::stat> {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `name` is NUL-terminated; `stat` is written in full on success.
+    let result = unsafe {
+        libc::fstatat(
+            directory,
+            name.as_ptr(),
+            stat.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if result == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstatat succeeded.
+    Ok(unsafe { stat.assume_init() })
+}
+
+/// The (device, inode) a stat names.
+// (`as`: the fields' types are narrower than u64 on some Unixes, as in std's
+// MetadataExt, which widens them the same way.)
+#[allow(clippy::unnecessary_cast)]
+pub fn identity(stat: &libc::stat) -> (u64, u64) {
+    (stat.st_dev as u64, stat.st_ino as u64)
+}
+
 /// Runs `call` with this thread's open descriptor of `directory`, opening it if none
 /// is kept; `None` if it cannot be opened. A directory opened that is not the one
 /// [`know`]n by its path is an error.

@@ -1130,12 +1130,13 @@ impl DirectoryMode {
     /// copy meanwhile (cp does too), and closed again at the end.
     #[cfg(unix)]
     fn settle(&self, made: &Path) -> Result<Settled, Error> {
-        use std::os::unix::fs::PermissionsExt;
         let umask = crate::atomic::umask();
-        let metadata = std::fs::symlink_metadata(made)
+        let stat = crate::at::file(made, crate::at::lstat)
             .map_err(|err| Error::os(made, Operation::SetMetadata, err))?;
-        let identity = crate::plan::inode(&metadata);
-        let given = metadata.permissions().mode() & 0o7777;
+        let identity = crate::at::identity(&stat);
+        // (mode_t is a u16 on macOS.)
+        #[allow(clippy::useless_conversion)]
+        let given = u32::from(stat.st_mode) & 0o7777;
         let owner_locked_out = given & 0o700 != 0o700;
         if owner_locked_out {
             open_copy_directory(made, identity).and_then(|copy| {

@@ -807,6 +807,44 @@ fn a_destination_directory_swapped_for_a_symlink_gets_nothing_written_through_it
     }
 }
 
+/// The same swap while the directories are made: a directory made below the swapped
+/// one goes into what the run made (moved aside), not into the other directory, and
+/// nothing below it is made there either.
+#[test]
+fn a_destination_directory_swapped_while_directories_are_made_gets_nothing() {
+    let Some(shim) = fault_shim("destination_swapped_at_mkdir") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("src/sub/deeper")).unwrap();
+    for name in ["a", "sub/deeper/f"] {
+        write_pattern(&d.join("src").join(name), 4096, 8);
+    }
+    std::fs::create_dir_all(d.join("victim/sub")).unwrap();
+    let faults = [
+        ("ZCOPY_FAULT_SWAP_PATH", "out".to_string()),
+        (
+            "ZCOPY_FAULT_SWAP_TO",
+            format!("symlink-to:{}", d.join("victim").display()),
+        ),
+        (
+            "ZCOPY_FAULT_SWAP_WHEN_OPENING",
+            "out/sub/deeper".to_string(),
+        ),
+    ];
+    let args = ["-r", "-j", "1", "--whole-tree-mb", "0", "src", "out"];
+    let (code, json, stderr) = run(d, shim, &faults, &args);
+    assert!(d.join("out.swapped").is_dir(), "the shim swapped: {stderr}");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        !d.join("victim/sub/deeper").exists(),
+        "nothing made in the other directory: {json}"
+    );
+    assert!(d.join("out.swapped/sub/deeper").is_dir(), "{stderr}");
+    assert_same_content(&d.join("src/a"), &d.join("out.swapped/a"));
+}
+
 /// A directory of the source swapped mid-run for a symlink to a private directory
 /// holding files of the same names: nothing of the private directory is copied (cp,
 /// path-based, copies it), and the copy of the directory is reported as failed.

@@ -175,11 +175,27 @@ fn absolute_parent(destination: &Path) -> PathBuf {
 }
 
 /// mkdir(2) with `mode`, which the kernel reduces by the umask (or the parent's
-/// default ACL) as for any directory.
+/// default ACL) as for any directory. Made in its parent as [`crate::at`] opens it, so
+/// not in whatever replaced a parent the run made; a path whose last component is
+/// not a plain name (`new/.`, `new/`) goes to mkdir whole, which refuses or takes it
+/// as cp's mkdir does.
 #[cfg(unix)]
 pub(crate) fn create_dir_with_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().mode(mode).create(path)
+    let plain_name = path
+        .file_name()
+        .is_some_and(|name| path.as_os_str().as_bytes().ends_with(name.as_bytes()));
+    if !plain_name {
+        return std::fs::DirBuilder::new().mode(mode).create(path);
+    }
+    crate::at::file(path, |directory, name| {
+        // SAFETY: `name` is NUL-terminated and outlives the call.
+        if unsafe { libc::mkdirat(directory, name.as_ptr(), mode as libc::mode_t) } == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    })
 }
 
 #[cfg(not(unix))]

@@ -32,7 +32,7 @@
 //   ZCOPY_FAULT_SWAP_TO=symlink-to:TARGET ... or a symlink to TARGET (PATH moved aside,
 //                                         if there is one)
 //   ZCOPY_FAULT_SWAP_WHEN_OPENING=PATH2 ... at the first open of PATH2 instead (a file
-//                                         in the directory PATH, say)
+//                                         in the directory PATH, say), or its mkdir
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -330,6 +330,21 @@ static void swap_before_open(int dirfd, const char *path) {
 OPEN_WRAPPER(open64)
 OPENAT_WRAPPER(openat)
 OPENAT_WRAPPER(openat64)
+
+// mkdir counts as an open of the new directory for the swap: what the run makes.
+int mkdir(const char *path, mode_t mode) {
+    static int (*real)(const char *, mode_t);
+    if (!real) real = dlsym(RTLD_NEXT, "mkdir");
+    swap_before_open(AT_FDCWD, path);
+    return real(path, mode);
+}
+
+int mkdirat(int dirfd, const char *path, mode_t mode) {
+    static int (*real)(int, const char *, mode_t);
+    if (!real) real = dlsym(RTLD_NEXT, "mkdirat");
+    swap_before_open(dirfd, path);
+    return real(dirfd, path, mode);
+}
 
 int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
     static int (*real)(int, const char *, int, const char *, int);
