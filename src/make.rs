@@ -151,7 +151,7 @@ pub fn make(
         },
         _ => None,
     };
-    if let Err(err) = std::fs::rename(&temporary, destination) {
+    if let Err(err) = rename_beside(&temporary, destination) {
         let _ = std::fs::remove_file(&temporary);
         return Err(Error::os(destination, Operation::Rename, err));
     }
@@ -255,13 +255,61 @@ impl What<'_> {
     }
 }
 
+/// Renames `temporary` to `destination`, its name in the same directory, as
+/// [`crate::at`] opens that directory: not in whatever replaced a directory of the run.
+#[cfg(unix)]
+fn rename_beside(temporary: &Path, destination: &Path) -> io::Result<()> {
+    let from = c_string(temporary.file_name().unwrap_or_default())?;
+    crate::at::file(destination, |directory, name| {
+        // SAFETY: both names are NUL-terminated and outlive the call.
+        let renamed = unsafe { libc::renameat(directory, from.as_ptr(), directory, name.as_ptr()) };
+        if renamed == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    })
+}
+
+#[cfg(not(unix))]
+fn rename_beside(temporary: &Path, destination: &Path) -> io::Result<()> {
+    std::fs::rename(temporary, destination)
+}
+
+#[cfg(unix)]
+fn c_string(text: &std::ffi::OsStr) -> io::Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(text.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// Makes the link or node at `path`, in its directory as [`crate::at`] opens it.
 #[cfg(unix)]
 fn create(what: What<'_>, path: &Path, options: &CopyOptions) -> io::Result<()> {
+    let made = |result: libc::c_int| {
+        if result == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    };
     match what {
-        What::Symlink { target, .. } => std::os::unix::fs::symlink(target, path),
+        What::Symlink { target, .. } => {
+            let target = c_string(target.as_os_str())?;
+            crate::at::file(path, |directory, name| {
+                // SAFETY: both strings are NUL-terminated and outlive the call.
+                made(unsafe { libc::symlinkat(target.as_ptr(), directory, name.as_ptr()) })
+            })
+        }
         // cp -l follows a symlink it links to (the source was already followed when
-        // it had to be: a link kept as a link is a Symlink entry).
-        What::HardLink(target) => std::fs::hard_link(target, path),
+        // it had to be: a link kept as a link is a Symlink entry). linkat without
+        // AT_SYMLINK_FOLLOW, as std::fs::hard_link on Linux.
+        What::HardLink(target) => {
+            let target = c_string(target.as_os_str())?;
+            crate::at::file(path, |directory, name| {
+                // SAFETY: both strings are NUL-terminated and outlive the call.
+                made(unsafe {
+                    libc::linkat(libc::AT_FDCWD, target.as_ptr(), directory, name.as_ptr(), 0)
+                })
+            })
+        }
         What::Special(source) => {
             let meta = std::fs::symlink_metadata(source)?;
             make_node(path, &meta)?;
@@ -285,25 +333,25 @@ fn create(_what: What<'_>, _path: &Path, _options: &CopyOptions) -> io::Result<(
 /// the umask (the kernel applies it).
 #[cfg(unix)]
 fn make_node(path: &Path, source: &Metadata) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::MetadataExt;
-    let name = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // S_IFMT is a u16 on macOS and a u32 on Linux.
     #[allow(clippy::useless_conversion)]
     let mode = source.mode() & (u32::from(libc::S_IFMT) | 0o777);
-    // SAFETY: `name` is NUL-terminated and lives across the call.
-    let made = unsafe {
-        libc::mknod(
-            name.as_ptr(),
-            mode as libc::mode_t,
-            source.rdev() as libc::dev_t,
-        )
-    };
-    if made == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    crate::at::file(path, |directory, name| {
+        // SAFETY: `name` is NUL-terminated and lives across the call.
+        let made = unsafe {
+            libc::mknodat(
+                directory,
+                name.as_ptr(),
+                mode as libc::mode_t,
+                source.rdev() as libc::dev_t,
+            )
+        };
+        if made == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    })
 }
 
 /// Carries mode, owner and times over to a recreated node, by path (opening a FIFO or

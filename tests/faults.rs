@@ -765,6 +765,8 @@ fn a_destination_directory_swapped_for_a_symlink_gets_nothing_written_through_it
         for name in ["a", "b", "sub/c"] {
             write_pattern(&d.join("src").join(name), 4096, 5);
         }
+        // Links are made last, through the same directories.
+        std::os::unix::fs::symlink("c", d.join("src/sub/l")).unwrap();
         std::fs::set_permissions(d.join("src"), PermissionsExt::from_mode(0o777)).unwrap();
         std::fs::create_dir_all(d.join("victim/sub")).unwrap();
         std::fs::set_permissions(d.join("victim"), PermissionsExt::from_mode(0o700)).unwrap();
