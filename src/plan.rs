@@ -229,7 +229,10 @@ pub fn from_arguments(paths: &[PathBuf], options: &PlanOptions) -> Result<Vec<En
                 destination.display()
             )));
         }
-        if ends_with_separator(destination) {
+        // `new/` names a directory to be made: fine for a tree (cp -r makes it), not
+        // for a file (cp: "Not a directory").
+        if ends_with_separator(destination) && !(options.recursive && is_tree(&sources[0], options))
+        {
             return Err(UsageError(format!(
                 "target directory '{}' does not exist",
                 destination.display()
@@ -817,6 +820,15 @@ fn is_special(metadata: &std::fs::Metadata) -> bool {
 
 fn is_directory(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|metadata| metadata.is_dir())
+}
+
+/// Whether `source` on the command line is copied as a directory.
+fn is_tree(source: &Path, options: &PlanOptions) -> bool {
+    if options.symlinks == Symlinks::FollowNone {
+        std::fs::symlink_metadata(source).is_ok_and(|metadata| metadata.is_dir())
+    } else {
+        is_directory(source)
+    }
 }
 
 fn ends_with_separator(path: &Path) -> bool {

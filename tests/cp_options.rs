@@ -505,6 +505,34 @@ fn recursive_copies_command_line_links_as_links_unless_h_or_l() {
     }
 }
 
+/// `new/` as the destination of a tree names the directory to make (cp -r makes it;
+/// zcopy said it did not exist); for a file, or a link copied as a link, it is an
+/// error in both.
+#[test]
+fn a_destination_with_a_trailing_slash_is_made_for_a_tree() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        symlink("src", &d.join("link-to-dir"));
+    };
+    compare_as_root_and_nobody(&tree, &[&["-r", "src", "new/"], &["-a", "src", "new/"]]);
+    for args in [
+        &["-r", "-H", "link-to-dir", "new/"][..],
+        &["-r", "-L", "link-to-dir", "new/"],
+        &["-r", "link-to-dir", "new/"],
+        &["-r", "src/a.txt", "new/"],
+        &["src/a.txt", "new/"],
+        &["-rT", "src", "new/"],
+    ] {
+        compare(
+            &tree,
+            Case {
+                args,
+                ..Case::default()
+            },
+        );
+    }
+}
+
 // Issue 8, bug 2: with -P, a link and a file onto one destination: one silently won.
 #[test]
 fn two_sources_onto_one_destination_refuse_the_second_also_for_links() {
