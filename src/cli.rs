@@ -741,6 +741,39 @@ impl Cli {
         cli
     }
 
+    /// The positions in `paths` of sources named again after an earlier one: the same
+    /// directory entry, however spelt (`a`, `./a`). cp copies such a source once and
+    /// warns; so does zcopy (the copy would otherwise fail as a second source of one
+    /// destination).
+    pub fn repeated_sources(&self) -> Vec<usize> {
+        if self.files_from.is_some() {
+            return Vec::new();
+        }
+        let sources = if self.target_directory.is_empty() {
+            self.paths.len().saturating_sub(1)
+        } else {
+            self.paths.len()
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut repeated = Vec::new();
+        for (position, path) in self.paths[..sources].iter().enumerate() {
+            let Some(name) = path.file_name() else {
+                continue;
+            };
+            let parent = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            let Some(directory) = directory_key(parent) else {
+                continue;
+            };
+            if !seen.insert((directory, name.to_os_string())) {
+                repeated.push(position);
+            }
+        }
+        repeated
+    }
+
     /// The plan of the copy the command line asks for: the PATHs (or `--files-from`)
     /// to the destination, or to each of several `-t` in turn. `whole_tree_bytes`: see
     /// [`Cli::whole_tree_bytes`].
@@ -774,7 +807,15 @@ impl Cli {
                 if let Some(destination) = destination {
                     options.target_directory = Some(destination.to_path_buf());
                 }
-                plan::from_arguments(&self.paths, &options)
+                let repeated = self.repeated_sources();
+                let paths: Vec<PathBuf> = self
+                    .paths
+                    .iter()
+                    .enumerate()
+                    .filter(|(position, _)| !repeated.contains(position))
+                    .map(|(_, path)| path.clone())
+                    .collect();
+                plan::from_arguments(&paths, &options)
             }
         };
         match self.target_directory.as_slice() {
@@ -1003,4 +1044,18 @@ impl Cli {
                 && std::io::IsTerminal::is_terminal(&std::io::stderr())
         })
     }
+}
+
+/// What tells one directory from another: its (device, inode), elsewhere than on Unix
+/// its canonical path.
+#[cfg(unix)]
+fn directory_key(directory: &Path) -> Option<(u64, u64, PathBuf)> {
+    let metadata = std::fs::metadata(directory).ok()?;
+    let (device, inode) = plan::inode(&metadata);
+    Some((device, inode, PathBuf::new()))
+}
+
+#[cfg(not(unix))]
+fn directory_key(directory: &Path) -> Option<(u64, u64, PathBuf)> {
+    Some((0, 0, std::fs::canonicalize(directory).ok()?))
 }

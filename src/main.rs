@@ -94,6 +94,14 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         print_config(&config, cli.json);
         return Ok(0);
     }
+    if !cli.quiet {
+        for position in cli.repeated_sources() {
+            let path = cli.paths[position].display();
+            output::stderr_line(
+                &painter.warning(&format!("source '{path}' specified more than once")),
+            );
+        }
+    }
     let entries = cli.plan(cli.whole_tree_bytes(&config))?;
     // -i needs a terminal only when there is something to ask about.
     if cli.interactive && !std::io::stdin().is_terminal() {

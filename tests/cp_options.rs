@@ -505,6 +505,45 @@ fn recursive_copies_command_line_links_as_links_unless_h_or_l() {
     }
 }
 
+/// A source named twice (however spelt) is copied once, with a warning, and the run
+/// succeeds, as with cp; before, the second was an error for every file (exit 1).
+#[test]
+fn a_source_named_twice_is_copied_once() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        std::fs::create_dir(d.join("dir")).unwrap();
+    };
+    for args in [
+        &["src/a.txt", "src/a.txt", "dir"][..],
+        &["src/a.txt", "./src/a.txt", "src/sub/b.txt", "dir/"],
+        &["-r", "src", "src/", "dir"],
+        &["-a", "src", "./src", "dir"],
+        &["-t", "dir", "src/sub/b.txt", "src/a.txt", "src//sub/b.txt"],
+    ] {
+        compare(
+            &tree,
+            Case {
+                args,
+                ..Case::default()
+            },
+        );
+    }
+    // The warning (the comparison runs zcopy with -q, which leaves it out).
+    let dir = tempfile::tempdir().unwrap();
+    tree(dir.path());
+    let output = StdCommand::new(env!("CARGO_BIN_EXE_zcopy"))
+        .args(["--no-env-file", "src/a.txt", "./src/a.txt", "dir"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: source './src/a.txt' specified more than once"),
+        "{stderr}"
+    );
+}
+
 /// `new/` as the destination of a tree names the directory to make (cp -r makes it;
 /// zcopy said it did not exist); for a file, or a link copied as a link, it is an
 /// error in both.
