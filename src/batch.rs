@@ -200,10 +200,31 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
             Entry::Dir {
                 source,
                 destination,
+                walked,
             } => {
                 // What the source is now, before anything is copied into its copy: its
                 // name may name something else by the end.
                 let looked_at = std::fs::metadata(&source).ok();
+                // And what the walk listed was this directory: swapped for a symlink
+                // since, what it names now is neither copied nor listed.
+                let now = looked_at.as_ref().map(crate::plan::inode);
+                if walked.is_some_and(|walked| now.is_some_and(|now| now != walked)) {
+                    let error = Error::new(
+                        &source,
+                        Operation::StatSource,
+                        Cause::SourceChanged("its path names another directory now"),
+                    );
+                    not_made.insert(destination.clone());
+                    reporter.add(
+                        index,
+                        Done::Failed {
+                            source,
+                            destination: Some(destination),
+                            error,
+                        },
+                    );
+                    continue;
+                }
                 let mode = DirectoryMode::new(looked_at.as_ref(), &batch.options);
                 let created = if stage && staged.wants(&destination) {
                     staged

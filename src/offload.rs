@@ -36,6 +36,7 @@ pub fn roots(entries: &[Entry]) -> Vec<Root> {
             Entry::Dir {
                 source,
                 destination,
+                ..
             } if !destination
                 .parent()
                 .is_some_and(|parent| destinations.contains(parent)) =>

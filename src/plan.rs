@@ -53,6 +53,9 @@ pub enum Entry {
         source: PathBuf,
         /// The directory to create.
         destination: PathBuf,
+        /// The source's (device, inode) when the walk came to it, before it listed it
+        /// (none for a parent made for `--parents` or `--files-from`).
+        walked: Option<(u64, u64)>,
     },
     /// Recreate a symbolic link found inside a copied tree (links are not followed
     /// inside trees, so a link loop cannot make the walk endless).
@@ -430,6 +433,7 @@ impl Planner {
                 self.entries.push(Entry::Dir {
                     source: source_of(&partial),
                     destination,
+                    walked: None,
                 });
             }
         }
@@ -705,9 +709,17 @@ impl Planner {
             let kind = item.file_type();
             // The root was followed if it is a link (walkdir's entry still says link).
             if kind.is_dir() || item.depth() == 0 {
+                // Looked at before the walk lists it (on its next step): whatever its
+                // name names when it is listed, and later copied from, must be this.
+                let walked = if item.depth() == 0 {
+                    std::fs::metadata(item.path())
+                } else {
+                    item.metadata().map_err(std::io::Error::from)
+                };
                 self.entries.push(Entry::Dir {
                     source: item.path().to_path_buf(),
                     destination: target,
+                    walked: walked.ok().map(|metadata| inode(&metadata)),
                 });
             } else if kind.is_symlink() && self.link_mode == LinkMode::Symbolic {
                 self.add_symlink(item.path(), &target, item.path().to_path_buf(), None);

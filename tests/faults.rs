@@ -847,6 +847,47 @@ fn a_destination_directory_swapped_while_directories_are_made_gets_nothing() {
     assert_same_content(&d.join("src/a"), &d.join("out.swapped/a"));
 }
 
+/// The same swap while the walk lists the tree: the walk looks at each directory
+/// before it lists it, so what it lists through the symlink is not copied; the
+/// directory is reported as changed and nothing below it is tried.
+#[test]
+fn a_source_directory_swapped_as_the_walk_lists_it_is_not_copied() {
+    let Some(shim) = fault_shim("source_swapped_at_listing") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("src/sub")).unwrap();
+    for name in ["a", "sub/c"] {
+        write_pattern(&d.join("src").join(name), 4096, 9);
+    }
+    std::fs::create_dir(d.join("private")).unwrap();
+    std::fs::write(d.join("private/c"), "secret").unwrap();
+    // At the walk's opendir of src/sub.
+    let faults = [
+        ("ZCOPY_FAULT_SWAP_PATH", "src/sub".to_string()),
+        (
+            "ZCOPY_FAULT_SWAP_TO",
+            format!("symlink-to:{}", d.join("private").display()),
+        ),
+    ];
+    let (code, json, stderr) = run(d, shim, &faults, &["-r", "src", "out"]);
+    assert!(
+        d.join("src/sub.swapped").is_dir(),
+        "the shim swapped: {stderr}"
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("src/sub: stat source: source changed"),
+        "{stderr}"
+    );
+    assert!(
+        !d.join("out/sub/c").exists(),
+        "nothing listed through the link is copied: {json}"
+    );
+    assert_same_content(&d.join("src/a"), &d.join("out/a"));
+}
+
 /// A directory of the source swapped mid-run for a symlink to a private directory
 /// holding files of the same names: nothing of the private directory is copied (cp,
 /// path-based, copies it), and the copy of the directory is reported as failed.

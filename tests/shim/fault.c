@@ -33,7 +33,9 @@
 //                                         if there is one)
 //   ZCOPY_FAULT_SWAP_WHEN_OPENING=PATH2 ... at the first open of PATH2 instead (a file
 //                                         in the directory PATH, say), or its mkdir
+//                                         or opendir
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -330,6 +332,14 @@ static void swap_before_open(int dirfd, const char *path) {
 OPEN_WRAPPER(open64)
 OPENAT_WRAPPER(openat)
 OPENAT_WRAPPER(openat64)
+
+// opendir too: glibc's own open inside it is not one a preload sees.
+DIR *opendir(const char *path) {
+    static DIR *(*real)(const char *);
+    if (!real) real = dlsym(RTLD_NEXT, "opendir");
+    swap_before_open(AT_FDCWD, path);
+    return real(path);
+}
 
 // mkdir counts as an open of the new directory for the swap: what the run makes.
 int mkdir(const char *path, mode_t mode) {
