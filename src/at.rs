@@ -234,42 +234,57 @@ fn with_directory<R>(
     directory: &Path,
     call: impl FnOnce(Option<RawFd>) -> io::Result<R>,
 ) -> io::Result<R> {
-    OPEN.with_borrow_mut(|open| {
+    // Taken out of the list for the call and put back last after it, so that the call
+    // may name another file through here (`linkat`'s two), and the directories in use
+    // are the last dropped.
+    let kept = OPEN.with_borrow_mut(|open| {
         // Compared as bytes, as given: cheaper than by components, and a path spelt
         // differently only costs one more descriptor.
-        let kept = open
+        let position = open
             .iter()
-            .find(|(path, _)| path.as_os_str() == directory.as_os_str())
-            .map(|(_, fd)| fd.as_raw_fd());
-        if let Some(fd) = kept {
-            return call(Some(fd));
-        }
-        let fd = match open_directory(directory) {
-            Ok(fd) => fd,
-            // A directory of the run that cannot be opened now is not named by its
-            // whole path either: the path could lead through whatever replaced it by
-            // the time of the call. (Short of descriptors, it can only be.)
-            Err(err)
-                if cfg!(target_os = "linux")
-                    && known(directory).is_some()
-                    && !matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) =>
-            {
-                return Err(err);
-            }
-            Err(_) => return call(None),
-        };
-        if let Some(identity) = known(directory) {
-            if identity_of(&fd)? != identity {
-                return Err(replaced(directory));
-            }
-        }
+            .position(|(path, _)| path.as_os_str() == directory.as_os_str())?;
+        Some(open.remove(position))
+    });
+    let (path, fd) = match kept {
+        Some(kept) => kept,
+        None => match open_checked(directory)? {
+            Some(fd) => (directory.to_path_buf(), fd),
+            None => return call(None),
+        },
+    };
+    let result = call(Some(fd.as_raw_fd()));
+    OPEN.with_borrow_mut(|open| {
         if open.len() == KEPT {
             open.remove(0);
         }
-        let raw = fd.as_raw_fd();
-        open.push((directory.to_path_buf(), fd));
-        call(Some(raw))
-    })
+        open.push((path, fd));
+    });
+    result
+}
+
+/// Opens `directory`, which must be the directory [`know`]n by its path if any;
+/// `None` where it cannot be opened and its whole path may name it instead.
+fn open_checked(directory: &Path) -> io::Result<Option<OwnedFd>> {
+    let fd = match open_directory(directory) {
+        Ok(fd) => fd,
+        // A directory of the run that cannot be opened now is not named by its whole
+        // path either: the path could lead through whatever replaced it by the time of
+        // the call. (Short of descriptors, it can only be.)
+        Err(err)
+            if cfg!(target_os = "linux")
+                && known(directory).is_some()
+                && !matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) =>
+        {
+            return Err(err);
+        }
+        Err(_) => return Ok(None),
+    };
+    if let Some(identity) = known(directory) {
+        if identity_of(&fd)? != identity {
+            return Err(replaced(directory));
+        }
+    }
+    Ok(Some(fd))
 }
 
 #[cfg(target_os = "linux")]
@@ -381,6 +396,40 @@ mod tests {
         assert!(open_same_directory(&sub, (made.dev(), made.ino())).is_ok());
         forget();
         KNOWN.write().unwrap().as_mut().unwrap().remove(&sub);
+    }
+
+    /// A call may name a second file through here (`linkat`'s target and link), in
+    /// the same directory or another, each checked.
+    #[test]
+    fn a_call_may_name_another_file_inside() {
+        forget();
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["one", "two"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        std::fs::write(dir.path().join("one/a"), "abc").unwrap();
+        let link = |from: &str, to: &str| {
+            file(&dir.path().join(from), |from_directory, from| {
+                file(&dir.path().join(to), |to_directory, to| {
+                    // SAFETY: both names are NUL-terminated and outlive the call.
+                    let linked = unsafe {
+                        libc::linkat(from_directory, from.as_ptr(), to_directory, to.as_ptr(), 0)
+                    };
+                    if linked == -1 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                })
+            })
+        };
+        link("one/a", "two/b").unwrap();
+        link("one/a", "one/c").unwrap();
+        link("two/b", "two/d").unwrap();
+        for name in ["two/b", "one/c", "two/d"] {
+            assert_eq!(size(&dir.path().join(name)).unwrap(), 3, "{name}");
+        }
+        OPEN.with_borrow(|open| assert!(open.len() <= KEPT));
+        forget();
     }
 
     #[test]

@@ -300,16 +300,22 @@ fn create(what: What<'_>, path: &Path, options: &CopyOptions) -> io::Result<()> 
         }
         // cp -l follows a symlink it links to (the source was already followed when
         // it had to be: a link kept as a link is a Symlink entry). linkat without
-        // AT_SYMLINK_FOLLOW, as std::fs::hard_link on Linux.
-        What::HardLink(target) => {
-            let target = c_string(target.as_os_str())?;
+        // AT_SYMLINK_FOLLOW, as std::fs::hard_link on Linux. The file linked to is
+        // named through its checked directory too: not a file of whatever replaced it.
+        What::HardLink(target) => crate::at::file(target, |target_directory, target| {
             crate::at::file(path, |directory, name| {
-                // SAFETY: both strings are NUL-terminated and outlive the call.
+                // SAFETY: both names are NUL-terminated and outlive the call.
                 made(unsafe {
-                    libc::linkat(libc::AT_FDCWD, target.as_ptr(), directory, name.as_ptr(), 0)
+                    libc::linkat(
+                        target_directory,
+                        target.as_ptr(),
+                        directory,
+                        name.as_ptr(),
+                        0,
+                    )
                 })
             })
-        }
+        }),
         What::Special(source) => {
             let meta = std::fs::symlink_metadata(source)?;
             make_node(path, &meta)?;
