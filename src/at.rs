@@ -60,6 +60,18 @@ pub fn forget_known() {
         .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
 }
 
+/// Forgets one directory made known (tests share the process, and the map).
+#[cfg(test)]
+pub(crate) fn forget_known_directory(directory: &Path) {
+    if let Some(known) = KNOWN
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .as_mut()
+    {
+        known.remove(directory);
+    }
+}
+
 fn known(directory: &Path) -> Option<(u64, u64)> {
     KNOWN
         .read()
@@ -395,7 +407,7 @@ mod tests {
         assert_eq!(size(&sub.join("a")).unwrap(), 3);
         assert!(open_same_directory(&sub, (made.dev(), made.ino())).is_ok());
         forget();
-        KNOWN.write().unwrap().as_mut().unwrap().remove(&sub);
+        forget_known_directory(&sub);
     }
 
     /// A call may name a second file through here (`linkat`'s target and link), in

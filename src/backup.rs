@@ -135,18 +135,53 @@ impl Backup {
         // Named after the backup: the destination's own temporary name may be in use
         // by the new link or node waiting to replace it.
         let temporary = crate::atomic::temp_symlink_path(&backup);
-        match std::fs::hard_link(destination, &temporary) {
-            Ok(()) => {
-                if let Err(err) = std::fs::rename(&temporary, &backup) {
-                    let _ = std::fs::remove_file(&temporary);
-                    return Err(Error::os(&backup, Operation::Backup, err));
-                }
-            }
-            // No hard links here (EPERM, EMLINK...): rename the old file away as cp.
-            Err(_) => std::fs::rename(destination, &backup)
-                .map_err(|err| Error::os(&backup, Operation::Backup, err))?,
-        }
+        keep_beside(destination, &temporary, &backup)
+            .map_err(|err| Error::os(&backup, Operation::Backup, err))?;
         Ok(backup)
+    }
+}
+
+/// Links the file at `destination` to `temporary` and renames that to `backup`, all
+/// three in one directory; where hard links are impossible (EPERM, EMLINK...) renames
+/// the file itself to `backup`, as cp. In the directory as [`crate::at`] opens it: not
+/// in whatever replaced a directory of the run.
+#[cfg(unix)]
+fn keep_beside(destination: &Path, temporary: &Path, backup: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let name_of = |path: &Path| {
+        std::ffi::CString::new(path.file_name().unwrap_or_default().as_bytes())
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+    };
+    let (temporary, backup) = (name_of(temporary)?, name_of(backup)?);
+    let failed = |result: libc::c_int| result == -1;
+    crate::at::file(destination, |directory, name| {
+        // SAFETY (every call below): the names are NUL-terminated and outlive the calls.
+        if !failed(unsafe {
+            libc::linkat(directory, name.as_ptr(), directory, temporary.as_ptr(), 0)
+        }) {
+            if failed(unsafe {
+                libc::renameat(directory, temporary.as_ptr(), directory, backup.as_ptr())
+            }) {
+                let err = std::io::Error::last_os_error();
+                unsafe { libc::unlinkat(directory, temporary.as_ptr(), 0) };
+                return Err(err);
+            }
+            return Ok(());
+        }
+        if failed(unsafe { libc::renameat(directory, name.as_ptr(), directory, backup.as_ptr()) }) {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    })
+}
+
+#[cfg(not(unix))]
+fn keep_beside(destination: &Path, temporary: &Path, backup: &Path) -> std::io::Result<()> {
+    match std::fs::hard_link(destination, temporary) {
+        Ok(()) => std::fs::rename(temporary, backup).inspect_err(|_| {
+            let _ = std::fs::remove_file(temporary);
+        }),
+        Err(_) => std::fs::rename(destination, backup),
     }
 }
 
@@ -185,6 +220,45 @@ mod tests {
         assert_eq!(Control::parse("si").unwrap(), Control::Simple);
         assert!(Control::parse("n").is_err(), "none, numbered, nil, never");
         assert!(Control::parse("bogus").is_err());
+    }
+
+    /// In a directory of the run replaced by a symlink, no backup is made: not of the
+    /// other directory's file, under a name beside it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn no_backup_is_made_through_a_replaced_directory() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ours = dir.path().join("ours");
+        std::fs::create_dir(&ours).unwrap();
+        std::fs::write(ours.join("clip"), "old").unwrap();
+        let backup = Backup {
+            control: Control::Simple,
+            suffix: "~".into(),
+        };
+        let made = std::fs::metadata(&ours).unwrap();
+        crate::at::know(&ours, (made.dev(), made.ino()));
+        crate::at::forget();
+        assert_eq!(backup.make(&ours.join("clip")).unwrap(), ours.join("clip~"));
+        assert_eq!(std::fs::read(ours.join("clip~")).unwrap(), b"old");
+        assert_eq!(std::fs::read(ours.join("clip")).unwrap(), b"old");
+        crate::at::forget();
+        std::fs::rename(&ours, dir.path().join("moved")).unwrap();
+        std::fs::create_dir(dir.path().join("theirs")).unwrap();
+        std::fs::write(dir.path().join("theirs/clip"), "theirs").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("theirs"), &ours).unwrap();
+        let err = backup.make(&ours.join("clip")).unwrap_err();
+        assert!(
+            err.to_string().contains("was replaced during the run"),
+            "{err}"
+        );
+        let theirs: Vec<_> = std::fs::read_dir(dir.path().join("theirs"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(theirs, ["clip"]);
+        crate::at::forget();
+        crate::at::forget_known_directory(&ours);
     }
 
     #[test]
