@@ -331,7 +331,21 @@ fn identity_of(fd: &OwnedFd) -> io::Result<(u64, u64)> {
     Ok((metadata.dev(), metadata.ino()))
 }
 
-fn c_string(path: &OsStr) -> io::Result<CString> {
+/// `Ok` for a call's result other than -1, else the call's errno.
+pub(crate) fn checked(result: libc::c_int) -> io::Result<()> {
+    if result == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `path`'s last component, NUL-terminated: a second name in the directory a call
+/// through [`file`] names (a temporary name, a backup's).
+pub(crate) fn c_name(path: &Path) -> io::Result<CString> {
+    c_string(path.file_name().unwrap_or_default())
+}
+
+pub(crate) fn c_string(path: &OsStr) -> io::Result<CString> {
     CString::new(path.as_bytes()).map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -424,13 +438,9 @@ mod tests {
             file(&dir.path().join(from), |from_directory, from| {
                 file(&dir.path().join(to), |to_directory, to| {
                     // SAFETY: both names are NUL-terminated and outlive the call.
-                    let linked = unsafe {
+                    checked(unsafe {
                         libc::linkat(from_directory, from.as_ptr(), to_directory, to.as_ptr(), 0)
-                    };
-                    if linked == -1 {
-                        return Err(io::Error::last_os_error());
-                    }
-                    Ok(())
+                    })
                 })
             })
         };

@@ -147,31 +147,24 @@ impl Backup {
 /// in whatever replaced a directory of the run.
 #[cfg(unix)]
 fn keep_beside(destination: &Path, temporary: &Path, backup: &Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let name_of = |path: &Path| {
-        std::ffi::CString::new(path.file_name().unwrap_or_default().as_bytes())
-            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
-    };
-    let (temporary, backup) = (name_of(temporary)?, name_of(backup)?);
-    let failed = |result: libc::c_int| result == -1;
+    use crate::at::checked;
+    let (temporary, backup) = (crate::at::c_name(temporary)?, crate::at::c_name(backup)?);
     crate::at::file(destination, |directory, name| {
         // SAFETY (every call below): the names are NUL-terminated and outlive the calls.
-        if !failed(unsafe {
+        let linked = checked(unsafe {
             libc::linkat(directory, name.as_ptr(), directory, temporary.as_ptr(), 0)
-        }) {
-            if failed(unsafe {
-                libc::renameat(directory, temporary.as_ptr(), directory, backup.as_ptr())
-            }) {
-                let err = std::io::Error::last_os_error();
-                unsafe { libc::unlinkat(directory, temporary.as_ptr(), 0) };
-                return Err(err);
-            }
-            return Ok(());
+        });
+        if linked.is_err() {
+            return checked(unsafe {
+                libc::renameat(directory, name.as_ptr(), directory, backup.as_ptr())
+            });
         }
-        if failed(unsafe { libc::renameat(directory, name.as_ptr(), directory, backup.as_ptr()) }) {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
+        checked(unsafe {
+            libc::renameat(directory, temporary.as_ptr(), directory, backup.as_ptr())
+        })
+        .inspect_err(|_| {
+            unsafe { libc::unlinkat(directory, temporary.as_ptr(), 0) };
+        })
     })
 }
 

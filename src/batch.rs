@@ -249,15 +249,14 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                             }
                             crate::at::know(&staged.path(&destination), settled.identity);
                         }
+                        let made = settled.made;
                         directories.push(MadeDirectory {
                             source: source.clone(),
                             destination: destination.clone(),
-                            made: settled.made,
-                            end_mode: settled.end_mode,
                             identity,
-                            copy_identity: settled.identity,
+                            copy: settled,
                         });
-                        if settled.made {
+                        if made {
                             Done::Directory {
                                 source,
                                 destination,
@@ -296,7 +295,7 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     // Nothing can be in a directory this run made but what the run puts there.
     let made: HashSet<&Path> = directories
         .iter()
-        .filter(|made| made.made)
+        .filter(|made| made.copy.made)
         .map(|made| made.destination.as_path())
         .collect();
     for (_, entry) in &mut work {
@@ -379,11 +378,11 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
     for made in directories.iter().rev() {
         let made_at = staged.path(&made.destination);
         let wanted = preserve.any() && !interrupted && made.source.is_dir();
-        if !wanted && made.end_mode.is_none() {
+        if !wanted && made.copy.end_mode.is_none() {
             continue;
         }
         // Its name may name something else by now, which gets nothing.
-        let copy = match open_copy_directory(&made_at, made.copy_identity) {
+        let copy = match open_copy_directory(&made_at, made.copy.identity) {
             Ok(copy) => copy,
             Err(error) => {
                 failed(made, error);
@@ -402,7 +401,7 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
                 Err(error) => failed(made, error),
             }
         }
-        let Some(mode) = made.end_mode else {
+        let Some(mode) = made.copy.end_mode else {
             continue;
         };
         if preserved && preserve.mode {
@@ -1205,14 +1204,10 @@ fn mode_bits(_metadata: &std::fs::Metadata) -> u32 {
 struct MadeDirectory {
     source: PathBuf,
     destination: PathBuf,
-    /// Made by this run (not there before).
-    made: bool,
-    /// The mode it gets at the end, if any (see [`DirectoryMode`]).
-    end_mode: Option<u32>,
     /// The source's (device, inode) when the copy was made.
     identity: Option<(u64, u64)>,
-    /// The copy's (device, inode).
-    copy_identity: (u64, u64),
+    /// The copy: made or found, its mode at the end, its (device, inode).
+    copy: Settled,
 }
 
 /// Opens the directory copy at `made_at` to change its attributes, if it is still the

@@ -779,6 +779,15 @@ impl Cli {
     /// [`Cli::whole_tree_bytes`].
     pub fn plan(&self, whole_tree_bytes: u64) -> Result<Vec<Entry>, UsageError> {
         let usage = |text: &str| Err(UsageError(text.to_string()));
+        // Each source once (see `repeated_sources`), for every destination.
+        let repeated = self.repeated_sources();
+        let paths: Vec<PathBuf> = self
+            .paths
+            .iter()
+            .enumerate()
+            .filter(|(position, _)| !repeated.contains(position))
+            .map(|(_, path)| path.clone())
+            .collect();
         let plan_one = |destination: Option<&Path>| match &self.files_from {
             Some(list) => {
                 // The destination: one -t (of several, the one being planned), or the
@@ -807,14 +816,6 @@ impl Cli {
                 if let Some(destination) = destination {
                     options.target_directory = Some(destination.to_path_buf());
                 }
-                let repeated = self.repeated_sources();
-                let paths: Vec<PathBuf> = self
-                    .paths
-                    .iter()
-                    .enumerate()
-                    .filter(|(position, _)| !repeated.contains(position))
-                    .map(|(_, path)| path.clone())
-                    .collect();
                 plan::from_arguments(&paths, &options)
             }
         };

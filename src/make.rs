@@ -259,14 +259,12 @@ impl What<'_> {
 /// [`crate::at`] opens that directory: not in whatever replaced a directory of the run.
 #[cfg(unix)]
 fn rename_beside(temporary: &Path, destination: &Path) -> io::Result<()> {
-    let from = c_string(temporary.file_name().unwrap_or_default())?;
+    let from = crate::at::c_name(temporary)?;
     crate::at::file(destination, |directory, name| {
         // SAFETY: both names are NUL-terminated and outlive the call.
-        let renamed = unsafe { libc::renameat(directory, from.as_ptr(), directory, name.as_ptr()) };
-        if renamed == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        crate::at::checked(unsafe {
+            libc::renameat(directory, from.as_ptr(), directory, name.as_ptr())
+        })
     })
 }
 
@@ -275,27 +273,16 @@ fn rename_beside(temporary: &Path, destination: &Path) -> io::Result<()> {
     std::fs::rename(temporary, destination)
 }
 
-#[cfg(unix)]
-fn c_string(text: &std::ffi::OsStr) -> io::Result<std::ffi::CString> {
-    use std::os::unix::ffi::OsStrExt;
-    std::ffi::CString::new(text.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-}
-
 /// Makes the link or node at `path`, in its directory as [`crate::at`] opens it.
 #[cfg(unix)]
 fn create(what: What<'_>, path: &Path, options: &CopyOptions) -> io::Result<()> {
-    let made = |result: libc::c_int| {
-        if result == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    };
+    use crate::at::checked;
     match what {
         What::Symlink { target, .. } => {
-            let target = c_string(target.as_os_str())?;
+            let target = crate::at::c_string(target.as_os_str())?;
             crate::at::file(path, |directory, name| {
                 // SAFETY: both strings are NUL-terminated and outlive the call.
-                made(unsafe { libc::symlinkat(target.as_ptr(), directory, name.as_ptr()) })
+                checked(unsafe { libc::symlinkat(target.as_ptr(), directory, name.as_ptr()) })
             })
         }
         // cp -l follows a symlink it links to (the source was already followed when
@@ -305,7 +292,7 @@ fn create(what: What<'_>, path: &Path, options: &CopyOptions) -> io::Result<()> 
         What::HardLink(target) => crate::at::file(target, |target_directory, target| {
             crate::at::file(path, |directory, name| {
                 // SAFETY: both names are NUL-terminated and outlive the call.
-                made(unsafe {
+                checked(unsafe {
                     libc::linkat(
                         target_directory,
                         target.as_ptr(),
@@ -345,18 +332,14 @@ fn make_node(path: &Path, source: &Metadata) -> io::Result<()> {
     let mode = source.mode() & (u32::from(libc::S_IFMT) | 0o777);
     crate::at::file(path, |directory, name| {
         // SAFETY: `name` is NUL-terminated and lives across the call.
-        let made = unsafe {
+        crate::at::checked(unsafe {
             libc::mknodat(
                 directory,
                 name.as_ptr(),
                 mode as libc::mode_t,
                 source.rdev() as libc::dev_t,
             )
-        };
-        if made == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        })
     })
 }
 

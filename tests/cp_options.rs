@@ -227,6 +227,19 @@ fn prepared(setup: &dyn Fn(&Path), unprivileged: bool) -> tempfile::TempDir {
     dir
 }
 
+/// Compares each argument list with the defaults, as root.
+fn compare_each(setup: &dyn Fn(&Path), arg_lists: &[&[&str]]) {
+    for &args in arg_lists {
+        compare(
+            setup,
+            Case {
+                args,
+                ..Case::default()
+            },
+        );
+    }
+}
+
 /// Compares each argument list with the defaults, as root and then as nobody.
 fn compare_as_root_and_nobody(setup: &dyn Fn(&Path), arg_lists: &[&[&str]]) {
     for unprivileged in [false, true] {
@@ -473,36 +486,31 @@ fn recursive_copies_command_line_links_as_links_unless_h_or_l() {
         symlink("src/a.txt", &d.join("link-to-file"));
         symlink("missing", &d.join("dangling"));
     };
-    for args in [
-        &["-r", "link-to-dir", "copy"][..],
-        &["-r", "link-to-file", "copy"],
-        &["-R", "link-to-dir", "copy"],
-        &["-r", "-H", "link-to-dir", "copy"],
-        &["-r", "-L", "link-to-dir", "copy"],
-        &["-r", "-L", "-H", "link-to-dir", "copy"],
-        &["-r", "-H", "-P", "link-to-dir", "copy"],
-        &["-r", "-H", "-L", "link-to-dir", "copy"],
-        &["-r", "dangling", "copy"],
-        &["-H", "link-to-file", "copy"],
-        &["link-to-file", "copy"],
-        &["-R", "src", "copy"],
-        &["-d", "link-to-file", "copy"],
-        &["-d", "dangling", "copy"],
-        &["-dL", "link-to-file", "copy"],
-        &["-Ld", "link-to-file", "copy"],
-        &["-L", "-a", "link-to-dir", "copy"],
-        &["-a", "-L", "link-to-dir", "copy"],
-        &["-a", "-H", "link-to-dir", "copy"],
-        &["-P", "-L", "-r", "link-to-dir", "copy"],
-    ] {
-        compare(
-            &tree,
-            Case {
-                args,
-                ..Case::default()
-            },
-        );
-    }
+    compare_each(
+        &tree,
+        &[
+            &["-r", "link-to-dir", "copy"][..],
+            &["-r", "link-to-file", "copy"],
+            &["-R", "link-to-dir", "copy"],
+            &["-r", "-H", "link-to-dir", "copy"],
+            &["-r", "-L", "link-to-dir", "copy"],
+            &["-r", "-L", "-H", "link-to-dir", "copy"],
+            &["-r", "-H", "-P", "link-to-dir", "copy"],
+            &["-r", "-H", "-L", "link-to-dir", "copy"],
+            &["-r", "dangling", "copy"],
+            &["-H", "link-to-file", "copy"],
+            &["link-to-file", "copy"],
+            &["-R", "src", "copy"],
+            &["-d", "link-to-file", "copy"],
+            &["-d", "dangling", "copy"],
+            &["-dL", "link-to-file", "copy"],
+            &["-Ld", "link-to-file", "copy"],
+            &["-L", "-a", "link-to-dir", "copy"],
+            &["-a", "-L", "link-to-dir", "copy"],
+            &["-a", "-H", "link-to-dir", "copy"],
+            &["-P", "-L", "-r", "link-to-dir", "copy"],
+        ],
+    );
 }
 
 /// A source named twice (however spelt) is copied once, with a warning, and the run
@@ -513,21 +521,16 @@ fn a_source_named_twice_is_copied_once() {
         flat_tree(d);
         std::fs::create_dir(d.join("dir")).unwrap();
     };
-    for args in [
-        &["src/a.txt", "src/a.txt", "dir"][..],
-        &["src/a.txt", "./src/a.txt", "src/sub/b.txt", "dir/"],
-        &["-r", "src", "src/", "dir"],
-        &["-a", "src", "./src", "dir"],
-        &["-t", "dir", "src/sub/b.txt", "src/a.txt", "src//sub/b.txt"],
-    ] {
-        compare(
-            &tree,
-            Case {
-                args,
-                ..Case::default()
-            },
-        );
-    }
+    compare_each(
+        &tree,
+        &[
+            &["src/a.txt", "src/a.txt", "dir"][..],
+            &["src/a.txt", "./src/a.txt", "src/sub/b.txt", "dir/"],
+            &["-r", "src", "src/", "dir"],
+            &["-a", "src", "./src", "dir"],
+            &["-t", "dir", "src/sub/b.txt", "src/a.txt", "src//sub/b.txt"],
+        ],
+    );
     // The warning (the comparison runs zcopy with -q, which leaves it out).
     let dir = tempfile::tempdir().unwrap();
     tree(dir.path());
@@ -554,22 +557,17 @@ fn a_destination_with_a_trailing_slash_is_made_for_a_tree() {
         symlink("src", &d.join("link-to-dir"));
     };
     compare_as_root_and_nobody(&tree, &[&["-r", "src", "new/"], &["-a", "src", "new/"]]);
-    for args in [
-        &["-r", "-H", "link-to-dir", "new/"][..],
-        &["-r", "-L", "link-to-dir", "new/"],
-        &["-r", "link-to-dir", "new/"],
-        &["-r", "src/a.txt", "new/"],
-        &["src/a.txt", "new/"],
-        &["-rT", "src", "new/"],
-    ] {
-        compare(
-            &tree,
-            Case {
-                args,
-                ..Case::default()
-            },
-        );
-    }
+    compare_each(
+        &tree,
+        &[
+            &["-r", "-H", "link-to-dir", "new/"][..],
+            &["-r", "-L", "link-to-dir", "new/"],
+            &["-r", "link-to-dir", "new/"],
+            &["-r", "src/a.txt", "new/"],
+            &["src/a.txt", "new/"],
+            &["-rT", "src", "new/"],
+        ],
+    );
 }
 
 // Issue 8, bug 2: with -P, a link and a file onto one destination: one silently won.
@@ -633,20 +631,15 @@ fn bare_reflink_means_always() {
 /// Long options may be shortened while unambiguous, as cp's getopt allows.
 #[test]
 fn unambiguous_long_option_abbreviations_are_accepted() {
-    for args in [
-        &["--recur", "src", "copy"][..],
-        &["--preserve=mode", "--no-clob", "src/a.txt", "copy"],
-        &["--no-target", "src/a.txt", "copy"],
-        &["--target", "src/sub", "src/a.txt"],
-    ] {
-        compare(
-            &flat_tree,
-            Case {
-                args,
-                ..Case::default()
-            },
-        );
-    }
+    compare_each(
+        &flat_tree,
+        &[
+            &["--recur", "src", "copy"][..],
+            &["--preserve=mode", "--no-clob", "src/a.txt", "copy"],
+            &["--no-target", "src/a.txt", "copy"],
+            &["--target", "src/sub", "src/a.txt"],
+        ],
+    );
 }
 
 /// zcopy's `-v` lines without the method in brackets, sorted (cp walks a directory in
@@ -1155,22 +1148,17 @@ fn parents_copies_sources_to_their_whole_path() {
         small_tree(d);
         std::fs::create_dir(d.join("dir")).unwrap();
     };
-    for args in [
-        &["--parents", "src/private/b.txt", "dir"][..],
-        &["--parents", "src/a.txt", "src/private/b.txt", "dir"],
-        &["--parent", "-p", "src/private/b.txt", "dir"],
-        &["--parents", "-r", "src/private", "dir"],
-        &["--parents", "src/a.txt", "src/a.txt"],
-        &["--parents", "src/a.txt", "missing"],
-    ] {
-        compare(
-            &tree,
-            Case {
-                args,
-                ..Case::default()
-            },
-        );
-    }
+    compare_each(
+        &tree,
+        &[
+            &["--parents", "src/private/b.txt", "dir"][..],
+            &["--parents", "src/a.txt", "src/private/b.txt", "dir"],
+            &["--parent", "-p", "src/private/b.txt", "dir"],
+            &["--parents", "-r", "src/private", "dir"],
+            &["--parents", "src/a.txt", "src/a.txt"],
+            &["--parents", "src/a.txt", "missing"],
+        ],
+    );
 }
 
 /// -r and -a recreate FIFOs and device nodes; as an unprivileged user a device node
@@ -1439,19 +1427,14 @@ fn copy_contents_reads_special_files() {
         flat_tree(d);
         nix_mknod_char(&d.join("src/null"), 0o644, 1, 3);
     };
-    for args in [
-        &["-r", "--copy-contents", "src", "copy"][..],
-        &["-a", "--copy-contents", "src", "copy"],
-        &["--copy-contents", "src/null", "copy"],
-    ] {
-        compare(
-            &tree,
-            Case {
-                args,
-                ..Case::default()
-            },
-        );
-    }
+    compare_each(
+        &tree,
+        &[
+            &["-r", "--copy-contents", "src", "copy"][..],
+            &["-a", "--copy-contents", "src", "copy"],
+            &["--copy-contents", "src/null", "copy"],
+        ],
+    );
     // A FIFO: read until its writer closes it.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();

@@ -31,6 +31,26 @@ fn run(dir: &Path, shim: &Path, faults: &[(&str, String)], args: &[&str]) -> (i3
     )
 }
 
+/// The shim's faults that replace `path` (moved to `PATH.swapped`) by a symlink to
+/// `target`, at the first open of `when_opening` (else of `path` itself).
+fn swap_for_symlink(
+    path: &str,
+    target: &Path,
+    when_opening: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut faults = vec![
+        ("ZCOPY_FAULT_SWAP_PATH", path.to_string()),
+        (
+            "ZCOPY_FAULT_SWAP_TO",
+            format!("symlink-to:{}", target.display()),
+        ),
+    ];
+    if let Some(when_opening) = when_opening {
+        faults.push(("ZCOPY_FAULT_SWAP_WHEN_OPENING", when_opening.to_string()));
+    }
+    faults
+}
+
 #[test]
 fn refused_kernel_paths_fall_to_the_next_rung() {
     let Some(shim) = fault_shim("refused_kernel_paths") else {
@@ -611,14 +631,7 @@ fn a_hidden_tree_left_in_place_is_where_its_records_say() {
         write_pattern(&d.join("src").join(name), 4096, 7);
     }
     std::fs::create_dir(d.join("theirs")).unwrap();
-    let faults = [
-        ("ZCOPY_FAULT_SWAP_PATH", "out".to_string()),
-        (
-            "ZCOPY_FAULT_SWAP_TO",
-            format!("symlink-to:{}", d.join("theirs").display()),
-        ),
-        ("ZCOPY_FAULT_SWAP_WHEN_OPENING", "src/b".to_string()),
-    ];
+    let faults = swap_for_symlink("out", &d.join("theirs"), Some("src/b"));
     let (code, json, stderr) = run(d, shim, &faults, &["-r", "-j", "1", "src", "out"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("the copy is complete in"), "{stderr}");
@@ -701,17 +714,7 @@ fn a_source_directory_swapped_during_the_copy_gives_its_copy_no_attributes_of_an
         std::fs::set_permissions(d.join("src/private"), PermissionsExt::from_mode(0o700)).unwrap();
         std::fs::create_dir(d.join("open")).unwrap();
         std::fs::set_permissions(d.join("open"), PermissionsExt::from_mode(0o1777)).unwrap();
-        let faults = [
-            ("ZCOPY_FAULT_SWAP_PATH", "src/private".to_string()),
-            (
-                "ZCOPY_FAULT_SWAP_TO",
-                format!("symlink-to:{}", d.join("open").display()),
-            ),
-            (
-                "ZCOPY_FAULT_SWAP_WHEN_OPENING",
-                "src/private/clip".to_string(),
-            ),
-        ];
+        let faults = swap_for_symlink("src/private", &d.join("open"), Some("src/private/clip"));
         let whole_tree = if staged { "1024" } else { "0" };
         let (code, json, stderr) = run(
             d,
@@ -770,14 +773,7 @@ fn a_destination_directory_swapped_for_a_symlink_gets_nothing_written_through_it
         std::fs::set_permissions(d.join("src"), PermissionsExt::from_mode(0o777)).unwrap();
         std::fs::create_dir_all(d.join("victim/sub")).unwrap();
         std::fs::set_permissions(d.join("victim"), PermissionsExt::from_mode(0o700)).unwrap();
-        let faults = [
-            ("ZCOPY_FAULT_SWAP_PATH", "out".to_string()),
-            (
-                "ZCOPY_FAULT_SWAP_TO",
-                format!("symlink-to:{}", d.join("victim").display()),
-            ),
-            ("ZCOPY_FAULT_SWAP_WHEN_OPENING", "src/b".to_string()),
-        ];
+        let faults = swap_for_symlink("out", &d.join("victim"), Some("src/b"));
         // Each file put in place as it is done: a tree built hidden has no `out` yet.
         // One worker: the files in plan order, the swap between the first and the rest.
         let mut all = vec!["-j", "1", "--whole-tree-mb", "0"];
@@ -824,17 +820,7 @@ fn a_destination_directory_swapped_while_directories_are_made_gets_nothing() {
         write_pattern(&d.join("src").join(name), 4096, 8);
     }
     std::fs::create_dir_all(d.join("victim/sub")).unwrap();
-    let faults = [
-        ("ZCOPY_FAULT_SWAP_PATH", "out".to_string()),
-        (
-            "ZCOPY_FAULT_SWAP_TO",
-            format!("symlink-to:{}", d.join("victim").display()),
-        ),
-        (
-            "ZCOPY_FAULT_SWAP_WHEN_OPENING",
-            "out/sub/deeper".to_string(),
-        ),
-    ];
+    let faults = swap_for_symlink("out", &d.join("victim"), Some("out/sub/deeper"));
     let args = ["-r", "-j", "1", "--whole-tree-mb", "0", "src", "out"];
     let (code, json, stderr) = run(d, shim, &faults, &args);
     assert!(d.join("out.swapped").is_dir(), "the shim swapped: {stderr}");
@@ -864,13 +850,7 @@ fn a_source_directory_swapped_as_the_walk_lists_it_is_not_copied() {
     std::fs::create_dir(d.join("private")).unwrap();
     std::fs::write(d.join("private/c"), "secret").unwrap();
     // At the walk's opendir of src/sub.
-    let faults = [
-        ("ZCOPY_FAULT_SWAP_PATH", "src/sub".to_string()),
-        (
-            "ZCOPY_FAULT_SWAP_TO",
-            format!("symlink-to:{}", d.join("private").display()),
-        ),
-    ];
+    let faults = swap_for_symlink("src/sub", &d.join("private"), None);
     let (code, json, stderr) = run(d, shim, &faults, &["-r", "src", "out"]);
     assert!(
         d.join("src/sub.swapped").is_dir(),
@@ -905,14 +885,7 @@ fn a_source_directory_swapped_for_a_symlink_is_not_read_through() {
         }
         std::fs::create_dir(d.join("private")).unwrap();
         std::fs::write(d.join("private/c"), "secret").unwrap();
-        let faults = [
-            ("ZCOPY_FAULT_SWAP_PATH", "src/sub".to_string()),
-            (
-                "ZCOPY_FAULT_SWAP_TO",
-                format!("symlink-to:{}", d.join("private").display()),
-            ),
-            ("ZCOPY_FAULT_SWAP_WHEN_OPENING", "src/b".to_string()),
-        ];
+        let faults = swap_for_symlink("src/sub", &d.join("private"), Some("src/b"));
         let mut all = vec!["-j", "1"];
         all.extend_from_slice(args);
         all.extend_from_slice(&["src", "out"]);

@@ -191,10 +191,7 @@ pub(crate) fn create_dir_with_mode(path: &Path, mode: u32) -> std::io::Result<()
     }
     crate::at::file(path, |directory, name| {
         // SAFETY: `name` is NUL-terminated and outlives the call.
-        if unsafe { libc::mkdirat(directory, name.as_ptr(), mode as libc::mode_t) } == -1 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
+        crate::at::checked(unsafe { libc::mkdirat(directory, name.as_ptr(), mode as libc::mode_t) })
     })
 }
 
