@@ -119,9 +119,9 @@ pub fn make(
     if options.no_clobber {
         // Made under its own name, which fails if anything appeared there since the
         // look above: -n never replaces, not even in a race.
-        return match create(what, destination, options) {
+        return match create(what, destination) {
             Ok(()) => {
-                preserve_symlink_of(what, destination, destination, options)?;
+                preserve_made(what, destination, destination, options)?;
                 Ok(Made::Done {
                     backup: None,
                     replaced: false,
@@ -135,9 +135,8 @@ pub fn make(
     }
     let temporary = crate::atomic::temp_symlink_path(destination);
     let _ = std::fs::remove_file(&temporary);
-    create(what, &temporary, options)
-        .map_err(|err| Error::os(destination, what.operation(), err))?;
-    if let Err(error) = preserve_symlink_of(what, &temporary, destination, options) {
+    create(what, &temporary).map_err(|err| Error::os(destination, what.operation(), err))?;
+    if let Err(error) = preserve_made(what, &temporary, destination, options) {
         let _ = std::fs::remove_file(&temporary);
         return Err(error);
     }
@@ -161,37 +160,45 @@ pub fn make(
     })
 }
 
-/// `-a`, `-P -p`: a link copied as a link keeps its own owner and times; a link made by
-/// `-s` is new and keeps nothing. `link` is the link made for `what` at `destination`.
+/// `-a`, `-P -p`: a link copied as a link keeps its own owner and times, a recreated
+/// node its owner, mode, xattrs and times; a link made by `-s` is new and keeps
+/// nothing. `made` is what was made for `what` at `destination`.
 #[cfg(unix)]
-fn preserve_symlink_of(
+fn preserve_made(
     what: What<'_>,
-    link: &Path,
+    made: &Path,
     destination: &Path,
     options: &CopyOptions,
 ) -> Result<(), Error> {
     use crate::error::Context;
-    let What::Symlink {
-        source, looked_at, ..
-    } = what
-    else {
-        return Ok(());
-    };
     if !options.preserve.any() {
         return Ok(());
     }
-    let metadata = match looked_at {
-        Some(metadata) => metadata.clone(),
-        None => std::fs::symlink_metadata(source).op(source, Operation::StatSource)?,
+    let (source, metadata) = match what {
+        What::Symlink {
+            source, looked_at, ..
+        } => match looked_at {
+            Some(metadata) => (source, metadata.clone()),
+            None => (
+                source,
+                std::fs::symlink_metadata(source).op(source, Operation::StatSource)?,
+            ),
+        },
+        What::Special(source) => (
+            source,
+            std::fs::symlink_metadata(source).op(source, Operation::StatSource)?,
+        ),
+        What::HardLink(_) => return Ok(()),
     };
-    if metadata.file_type().is_symlink() {
-        crate::preserve::apply_to_symlink(&metadata, link, destination, options.preserve)?;
+    // (A -s link's source is a file: it keeps nothing of it.)
+    if matches!(what, What::Symlink { .. }) && !metadata.file_type().is_symlink() {
+        return Ok(());
     }
-    Ok(())
+    crate::preserve::apply_to_entry((source, &metadata), made, destination, options.preserve)
 }
 
 #[cfg(not(unix))]
-fn preserve_symlink_of(_: What<'_>, _: &Path, _: &Path, _: &CopyOptions) -> Result<(), Error> {
+fn preserve_made(_: What<'_>, _: &Path, _: &Path, _: &CopyOptions) -> Result<(), Error> {
     Ok(())
 }
 
@@ -275,7 +282,7 @@ fn rename_beside(temporary: &Path, destination: &Path) -> io::Result<()> {
 
 /// Makes the link or node at `path`, in its directory as [`crate::at`] opens it.
 #[cfg(unix)]
-fn create(what: What<'_>, path: &Path, options: &CopyOptions) -> io::Result<()> {
+fn create(what: What<'_>, path: &Path) -> io::Result<()> {
     use crate::at::checked;
     match what {
         What::Symlink { target, .. } => {
@@ -303,19 +310,12 @@ fn create(what: What<'_>, path: &Path, options: &CopyOptions) -> io::Result<()> 
                 })
             })
         }),
-        What::Special(source) => {
-            let meta = std::fs::symlink_metadata(source)?;
-            make_node(path, &meta)?;
-            if options.preserve.any() {
-                preserve_node(source, &meta, path, options)?;
-            }
-            Ok(())
-        }
+        What::Special(source) => make_node(path, &std::fs::symlink_metadata(source)?),
     }
 }
 
 #[cfg(not(unix))]
-fn create(_what: What<'_>, _path: &Path, _options: &CopyOptions) -> io::Result<()> {
+fn create(_what: What<'_>, _path: &Path) -> io::Result<()> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         "links and special files are made on Unix only",
@@ -341,68 +341,6 @@ fn make_node(path: &Path, source: &Metadata) -> io::Result<()> {
             )
         })
     })
-}
-
-/// Carries mode, owner and times over to a recreated node, by path (opening a FIFO or
-/// a device could block or have effects).
-#[cfg(unix)]
-fn preserve_node(
-    source: &Path,
-    meta: &Metadata,
-    path: &Path,
-    options: &CopyOptions,
-) -> io::Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let preserve = options.preserve;
-    if preserve.ownership {
-        match std::os::unix::fs::lchown(path, Some(meta.uid()), Some(meta.gid())) {
-            Err(err) if err.raw_os_error() == Some(libc::EPERM) => {}
-            other => other?,
-        }
-    }
-    if preserve.mode {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-    }
-    if preserve.xattr {
-        if let Ok(names) = xattr::list(source) {
-            for name in names {
-                if let Ok(Some(value)) = xattr::get(source, &name) {
-                    let set = xattr::set(path, &name, &value);
-                    if !preserve.xattr_best_effort {
-                        set?;
-                    }
-                }
-            }
-        }
-    }
-    if preserve.timestamps {
-        let times = [
-            libc::timespec {
-                tv_sec: meta.atime() as libc::time_t,
-                tv_nsec: meta.atime_nsec() as _,
-            },
-            libc::timespec {
-                tv_sec: meta.mtime() as libc::time_t,
-                tv_nsec: meta.mtime_nsec() as _,
-            },
-        ];
-        use std::os::unix::ffi::OsStrExt;
-        let name = std::ffi::CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-        // SAFETY: `name` is NUL-terminated and `times` holds two timespecs.
-        let set = unsafe {
-            libc::utimensat(
-                libc::AT_FDCWD,
-                name.as_ptr(),
-                times.as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        if set == -1 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 #[cfg(unix)]

@@ -261,47 +261,128 @@ fn set_mode_and_acls(
     target.set_permissions(permissions)
 }
 
-/// The same for a symlink copied as a link (`-P`, `-a`, or inside a tree), by path and
-/// without following it: its owner and its own times (`utimensat` with
-/// `AT_SYMLINK_NOFOLLOW`, as cp). A link has no mode of its own and, on Linux, no user
-/// xattrs. `link` is the link to change, `shown` the destination named in errors.
+/// The same for a link or node the run just made (`made`; `shown` names the
+/// destination in errors), which is neither followed nor opened: opening a FIFO or a
+/// device could block or have effects. Every call names it through its directory as
+/// [`crate::at`] opens it, so that a directory of the run replaced meanwhile (a
+/// symlink to `/etc` put in its place) has nothing of it changed: `-n` makes the node
+/// under its final name, where a call by the whole path would give another file the
+/// source's owner and mode. A link has no mode of its own and, on Linux, no user
+/// xattrs; its times are its own (`AT_SYMLINK_NOFOLLOW`, as cp).
 #[cfg(unix)]
-pub(crate) fn apply_to_symlink(
-    metadata: &std::fs::Metadata,
-    link: &Path,
+pub(crate) fn apply_to_entry(
+    (source, metadata): (&Path, &Metadata),
+    made: &Path,
     shown: &Path,
     preserve: Preserve,
 ) -> Result<(), Error> {
+    use crate::at::checked;
     use std::os::unix::fs::MetadataExt;
-    if !preserve.ownership && !preserve.timestamps {
-        return Ok(());
-    }
+    let link = metadata.file_type().is_symlink();
+    let at = |call: &dyn Fn(std::os::fd::RawFd, &std::ffi::CStr) -> io::Result<()>| {
+        crate::at::file(made, |directory, name| call(directory, name))
+            .op(shown, Operation::SetMetadata)
+    };
+    let mut owner_kept = true;
     if preserve.ownership {
-        match std::os::unix::fs::lchown(link, Some(metadata.uid()), Some(metadata.gid())) {
-            Err(err)
-                if matches!(err.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) && !is_root() =>
+        let chown = |directory, name: &std::ffi::CStr, uid: libc::uid_t| {
+            // SAFETY: `name` is NUL-terminated and outlives the call.
+            checked(unsafe {
+                libc::fchownat(
+                    directory,
+                    name.as_ptr(),
+                    uid,
+                    metadata.gid() as libc::gid_t,
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            })
+        };
+        match at(&|directory, name| chown(directory, name, metadata.uid() as libc::uid_t)) {
+            Ok(()) => {}
+            // EPERM: not ours to give away; EINVAL: an id this namespace cannot map.
+            // The group alone then, as for files (-1 leaves the owner as it is).
+            Err(error)
+                if matches!(error.errno(), Some(libc::EPERM | libc::EINVAL)) && !is_root() =>
             {
-                let _ = std::os::unix::fs::lchown(link, None, Some(metadata.gid()));
+                owner_kept = false;
+                let _ = at(&|directory, name| chown(directory, name, libc::uid_t::MAX));
             }
-            other => other.op(shown, Operation::SetMetadata)?,
+            Err(error) => return Err(error),
+        }
+    }
+    if preserve.mode && !link {
+        let mut mode = metadata.mode() & 0o7777;
+        if !owner_kept {
+            // As for files: no setuid, setgid or sticky bit without the owner.
+            mode &= 0o777;
+        }
+        // glibc refuses a symlink here rather than following it (fchmodat2 where the
+        // kernel has it, else an O_PATH descriptor checked not to be a link).
+        at(&|directory, name| {
+            // SAFETY: `name` is NUL-terminated and outlives the call.
+            checked(unsafe {
+                libc::fchmodat(
+                    directory,
+                    name.as_ptr(),
+                    mode as libc::mode_t,
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            })
+        })?;
+    }
+    if preserve.xattr && !link {
+        if let Ok(names) = xattr::list(source) {
+            for attribute in names {
+                let Ok(Some(value)) = xattr::get(source, &attribute) else {
+                    continue;
+                };
+                let set = at(&|directory, name| {
+                    xattr::set(named_at(directory, name), &attribute, &value)
+                });
+                if !preserve.xattr_best_effort {
+                    set?;
+                }
+            }
         }
     }
     if preserve.timestamps {
-        use nix::sys::stat::{utimensat, UtimensatFlags};
-        use nix::sys::time::TimeSpec;
-        let atime = TimeSpec::new(metadata.atime(), metadata.atime_nsec());
-        let mtime = TimeSpec::new(metadata.mtime(), metadata.mtime_nsec());
-        utimensat(
-            nix::fcntl::AT_FDCWD,
-            link,
-            &atime,
-            &mtime,
-            UtimensatFlags::NoFollowSymlink,
-        )
-        .map_err(io::Error::from)
-        .op(shown, Operation::SetMetadata)?;
+        let times = [
+            libc::timespec {
+                tv_sec: metadata.atime() as libc::time_t,
+                tv_nsec: metadata.atime_nsec() as _,
+            },
+            libc::timespec {
+                tv_sec: metadata.mtime() as libc::time_t,
+                tv_nsec: metadata.mtime_nsec() as _,
+            },
+        ];
+        at(&|directory, name| {
+            // SAFETY: `name` is NUL-terminated and `times` holds two timespecs.
+            checked(unsafe {
+                libc::utimensat(
+                    directory,
+                    name.as_ptr(),
+                    times.as_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            })
+        })?;
     }
     Ok(())
+}
+
+/// A path naming `name` in the open directory `directory`, for the calls that take no
+/// directory descriptor (the xattr calls): on Linux through `/proc/self/fd`, which
+/// resolves to that very directory, not to whatever its path names now.
+#[cfg(unix)]
+fn named_at(directory: std::os::fd::RawFd, name: &std::ffi::CStr) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let name = Path::new(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    if cfg!(target_os = "linux") && directory != libc::AT_FDCWD {
+        Path::new(&format!("/proc/self/fd/{directory}")).join(name)
+    } else {
+        name.to_path_buf()
+    }
 }
 
 /// The same for a directory of a copied tree, by path (after its contents are in).

@@ -833,6 +833,56 @@ fn a_destination_directory_swapped_while_directories_are_made_gets_nothing() {
     assert_same_content(&d.join("src/a"), &d.join("out.swapped/a"));
 }
 
+/// `-a -n` makes a FIFO of the tree under its final name; its owner, mode and times
+/// are then given through the directory it was made in. With that directory swapped
+/// for a symlink to another one between the two, a file of the same name there kept
+/// what it had: given by the whole path, it became the source's owner's, mode 0666.
+#[test]
+fn a_directory_swapped_after_a_node_is_made_gives_the_other_file_nothing() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    if !require_root("node_attributes_after_swap", "gives the FIFO another owner") {
+        return;
+    }
+    let Some(shim) = fault_shim("node_attributes_after_swap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("src/sub")).unwrap();
+    nix::unistd::mkfifo(
+        &d.join("src/sub/pipe"),
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+    )
+    .unwrap();
+    std::fs::set_permissions(d.join("src/sub/pipe"), PermissionsExt::from_mode(0o666)).unwrap();
+    std::os::unix::fs::lchown(d.join("src/sub/pipe"), Some(65534), Some(65534)).unwrap();
+    std::fs::create_dir_all(d.join("victim/sub")).unwrap();
+    std::fs::write(d.join("victim/sub/pipe"), "private\n").unwrap();
+    std::fs::set_permissions(d.join("victim/sub/pipe"), PermissionsExt::from_mode(0o600)).unwrap();
+    let mut faults = swap_for_symlink("out", &d.join("victim"), None);
+    faults.push(("ZCOPY_FAULT_SWAP_AFTER_MAKING", "out/sub/pipe".to_string()));
+    let args = ["-a", "-n", "-j", "1", "--whole-tree-mb", "0", "src", "out"];
+    let (_, json, stderr) = run(d, shim, &faults, &args);
+    assert!(d.join("out.swapped").is_dir(), "the shim swapped: {stderr}");
+    let other = std::fs::metadata(d.join("victim/sub/pipe")).unwrap();
+    assert_eq!(
+        (other.uid(), other.mode() & 0o7777),
+        (0, 0o600),
+        "the other directory's file keeps its owner and mode: {json}"
+    );
+    assert_eq!(
+        std::fs::read(d.join("victim/sub/pipe")).unwrap(),
+        b"private\n"
+    );
+    let made = std::fs::symlink_metadata(d.join("out.swapped/sub/pipe")).unwrap();
+    assert!(made.file_type().is_fifo(), "{stderr}");
+    assert_eq!(
+        (made.uid(), made.mode() & 0o7777),
+        (65534, 0o666),
+        "the FIFO made gets them: {stderr}"
+    );
+}
+
 /// The same swap while the walk lists the tree: the walk looks at each directory
 /// before it lists it, so what it lists through the symlink is not copied; the
 /// directory is reported as changed and nothing below it is tried.

@@ -34,6 +34,8 @@
 //   ZCOPY_FAULT_SWAP_WHEN_OPENING=PATH2 ... at the first open of PATH2 instead (a file
 //                                         in the directory PATH, say), or its mkdir
 //                                         or opendir
+//   ZCOPY_FAULT_SWAP_AFTER_MAKING=PATH3 ... right after mknod(2) made PATH3 instead
+//                                         (between a node's making and its attributes)
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
@@ -281,12 +283,11 @@ static void absolute(int dirfd, const char *name, char *out, size_t size) {
     snprintf(out, size, "%s/%s", base, name);
 }
 
-// Replaces ZCOPY_FAULT_SWAP_PATH once, when `path` (about to be opened, relative to
-// `dirfd`) names it: zcopy opens a source by its directory's descriptor and name.
-static void swap_before_open(int dirfd, const char *path) {
+// Replaces ZCOPY_FAULT_SWAP_PATH once, when `path` (relative to `dirfd`) names
+// `trigger`, or with no trigger, that PATH itself.
+static void swap_at(int dirfd, const char *path, const char *trigger) {
     const char *target = getenv("ZCOPY_FAULT_SWAP_PATH");
     const char *to = getenv("ZCOPY_FAULT_SWAP_TO");
-    const char *trigger = getenv("ZCOPY_FAULT_SWAP_WHEN_OPENING");
     if (swapped || !target || !to) return;
     char opened[8192], wanted[8192];
     absolute(dirfd, path, opened, sizeof opened);
@@ -304,6 +305,13 @@ static void swap_before_open(int dirfd, const char *path) {
         const char *slash = strrchr(moved, '/');
         symlink(slash ? slash + 1 : moved, target);
     }
+}
+
+// The swap before `path` (relative to `dirfd`) is opened: zcopy opens a source by its
+// directory's descriptor and name.
+static void swap_before_open(int dirfd, const char *path) {
+    if (getenv("ZCOPY_FAULT_SWAP_AFTER_MAKING")) return;
+    swap_at(dirfd, path, getenv("ZCOPY_FAULT_SWAP_WHEN_OPENING"));
 }
 
 // The open functions zcopy may reach, each swapping first (see above).
@@ -354,6 +362,20 @@ int mkdirat(int dirfd, const char *path, mode_t mode) {
     if (!real) real = dlsym(RTLD_NEXT, "mkdirat");
     swap_before_open(dirfd, path);
     return real(dirfd, path, mode);
+}
+
+// A node made: the swap may come once it is there (ZCOPY_FAULT_SWAP_AFTER_MAKING).
+int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev) {
+    static int (*real)(int, const char *, mode_t, dev_t);
+    if (!real) real = dlsym(RTLD_NEXT, "mknodat");
+    int made = real(dirfd, path, mode, dev);
+    const char *after = getenv("ZCOPY_FAULT_SWAP_AFTER_MAKING");
+    if (made == 0 && after) {
+        int saved = errno;
+        swap_at(dirfd, path, after);
+        errno = saved;
+    }
+    return made;
 }
 
 int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
