@@ -48,14 +48,14 @@ pub struct TempDest {
     staging: Staging,
     destination: PathBuf,
     /// The existing destination's permissions, which the new content keeps (as cp does
-    /// when it overwrites).
+    /// when it overwrites), set at the install when a create could not give them.
     keep_permissions: Option<std::fs::Permissions>,
+    /// The existing destination's owner and group: its setuid and setgid bits are kept
+    /// only for a copy that has both (see [`TempDest::set_kept_permissions`]).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    replaced_owner: Option<(u32, u32)>,
     /// [`TempDest::sync`] flushed the file: `install` need not again.
     synced: bool,
-    /// And its POSIX access ACL, which goes with those bits: without it the group class
-    /// would get the ACL mask's permissions, wider than what the ACL granted.
-    #[cfg_attr(not(unix), allow(dead_code))]
-    keep_acl: Option<Vec<u8>>,
 }
 
 /// The access ACL as the kernel stores it (see `preserve`).
@@ -119,6 +119,99 @@ fn keep_xattrs(_destination: &Path, _copy: &File) -> Result<(), Error> {
     Ok(())
 }
 
+/// Gives the copy that replaces `existing` its group and access rights, before any of
+/// the new content is written to it: cp writes into the old file, which keeps its
+/// group and its POSIX ACL all along. The group is given where the user may (root, or
+/// a member of it). Where not, the copy's group is another one, which gets no more
+/// than everyone else had: the old group's bits, or its ACL entry, were granted to
+/// that group alone. Returns the permissions still to set at the install (the special
+/// bits, or bits the umask took).
+#[cfg(unix)]
+fn take_over_access(
+    copy: &File,
+    existing: &Metadata,
+    acl: Option<Vec<u8>>,
+) -> std::io::Result<Option<std::fs::Permissions>> {
+    use std::os::unix::fs::{fchown, MetadataExt, PermissionsExt};
+    let group_kept = match fchown(copy, None, Some(existing.gid())) {
+        Ok(()) => true,
+        // EPERM: not a member; EINVAL: a group this namespace cannot map.
+        Err(err) if matches!(err.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) => false,
+        Err(err) => return Err(err),
+    };
+    let mut mode = existing.mode() & 0o7777;
+    if !group_kept {
+        mode &= !0o2000;
+    }
+    if let Some(acl) = acl {
+        use xattr::FileExt;
+        // Setting an ACL rewrites the rwx bits to its own (the group bits are its
+        // mask, which stays: it bounds the named entries too), so the mode it leaves
+        // is the old one's.
+        let acl = if group_kept {
+            acl
+        } else {
+            acl_with_group_narrowed(acl)
+        };
+        copy.set_xattr(ACCESS_ACL, &acl)?;
+    } else if !group_kept {
+        let others = mode & 0o007;
+        mode = (mode & !0o070) | (mode & (others << 3));
+        copy.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))?;
+    }
+    let created = mode & 0o777 & !umask();
+    Ok((mode != created).then(|| std::fs::Permissions::from_mode(mode)))
+}
+
+#[cfg(not(unix))]
+fn take_over_access(
+    _copy: &File,
+    existing: &Metadata,
+    _acl: Option<Vec<u8>>,
+) -> std::io::Result<Option<std::fs::Permissions>> {
+    Ok(Some(existing.permissions()))
+}
+
+/// An access ACL (as the kernel stores it: a 4-byte version, then 8-byte entries of
+/// tag, permissions and id, little-endian) whose owning-group entry gets no more than
+/// the "other" entry: for a copy whose group is not the old file's.
+#[cfg(unix)]
+fn acl_with_group_narrowed(mut acl: Vec<u8>) -> Vec<u8> {
+    const GROUP_OBJ: u16 = 0x04;
+    const OTHER: u16 = 0x20;
+    let entries = || (4..acl.len().saturating_sub(7)).step_by(8);
+    let tag = |acl: &[u8], at: usize| u16::from_le_bytes([acl[at], acl[at + 1]]);
+    let Some(others) = entries()
+        .find(|&at| tag(&acl, at) == OTHER)
+        .map(|at| u16::from_le_bytes([acl[at + 2], acl[at + 3]]))
+    else {
+        return acl;
+    };
+    if let Some(at) = entries().find(|&at| tag(&acl, at) == GROUP_OBJ) {
+        let narrowed = u16::from_le_bytes([acl[at + 2], acl[at + 3]]) & others;
+        acl[at + 2..at + 4].copy_from_slice(&narrowed.to_le_bytes());
+    }
+    acl
+}
+
+/// A file's owner and group.
+#[cfg(unix)]
+fn owner_of(metadata: &Metadata) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    (metadata.uid(), metadata.gid())
+}
+
+#[cfg(not(unix))]
+fn owner_of(_metadata: &Metadata) -> (u32, u32) {
+    (0, 0)
+}
+
+#[cfg(unix)]
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 impl TempDest {
     /// Creates the temporary file for `destination`, with the source's permission bits
     /// (less the umask, as for any new file). `hidden`: the destination's directory is
@@ -154,7 +247,7 @@ impl TempDest {
                 staging: Staging::Hidden(path),
                 destination: destination.to_path_buf(),
                 keep_permissions: None,
-                keep_acl: None,
+                replaced_owner: None,
                 synced: false,
             });
         }
@@ -170,7 +263,7 @@ impl TempDest {
                     staging: Staging::Unnamed,
                     destination: destination.to_path_buf(),
                     keep_permissions: None,
-                    keep_acl: None,
+                    replaced_owner: None,
                     synced: false,
                 });
             }
@@ -178,13 +271,9 @@ impl TempDest {
         // A replaced destination keeps its permission bits: the temporary file is
         // created with them, and changed afterwards only if the umask took some away
         // (or they include setuid, setgid, sticky, which a create never sets).
-        let (permissions, keep_permissions) = match existing {
-            Some(existing) => {
-                let kept = existing.permissions();
-                let chmod_needed = !create_gives(&kept);
-                (new_file_permissions(existing), chmod_needed.then_some(kept))
-            }
-            None => (permissions, None),
+        let permissions = match existing {
+            Some(existing) => new_file_permissions(existing),
+            None => permissions,
         };
         let keep_acl = match existing {
             Some(_) => existing_acl(destination)?,
@@ -201,15 +290,20 @@ impl TempDest {
             })
             .op(shown_parent(destination), Operation::CreateTemp)?;
         let (file, path) = temp.into_parts();
-        if existing.is_some() {
+        let mut keep_permissions = None;
+        let mut replaced_owner = None;
+        if let Some(existing) = existing {
             keep_xattrs(destination, &file)?;
+            keep_permissions = take_over_access(&file, existing, keep_acl)
+                .op(destination, Operation::SetMetadata)?;
+            replaced_owner = Some(owner_of(existing));
         }
         Ok(TempDest {
             file: Some(file),
             staging: Staging::Named(path),
             destination: destination.to_path_buf(),
             keep_permissions,
-            keep_acl,
+            replaced_owner,
             synced: false,
         })
     }
@@ -262,11 +356,7 @@ impl TempDest {
     /// For a caller with work to do between the flush, which takes seconds for a large
     /// file, and the install.
     pub fn sync(&mut self) -> Result<(), Error> {
-        if let Some(permissions) = self.keep_permissions.take() {
-            self.file()
-                .set_permissions(permissions)
-                .op(&self.destination, Operation::SetMetadata)?;
-        }
+        self.set_kept_permissions()?;
         self.file()
             .sync_all()
             .op(&self.destination, Operation::Fsync)?;
@@ -274,28 +364,45 @@ impl TempDest {
         Ok(())
     }
 
+    /// Gives the copy the replaced destination's permissions that a create could not:
+    /// last, after `-p`'s owner, whose change would clear setuid and setgid. Those two
+    /// are kept only where cp's write into the old file keeps them: for root (a write
+    /// by anyone else clears them, as the kernel does) and a copy with the old file's
+    /// owner and group. A setuid program of another user's replaced by root would
+    /// otherwise be root's.
+    fn set_kept_permissions(&mut self) -> Result<(), Error> {
+        let Some(permissions) = self.keep_permissions.take() else {
+            return Ok(());
+        };
+        #[cfg(unix)]
+        let permissions = {
+            use std::os::unix::fs::PermissionsExt;
+            let mut mode = permissions.mode();
+            if mode & 0o6000 != 0 {
+                let copy = self
+                    .file()
+                    .metadata()
+                    .op(&self.destination, Operation::SetMetadata)?;
+                if !(is_root() && self.replaced_owner == Some(owner_of(&copy))) {
+                    mode &= !0o6000;
+                }
+            }
+            std::fs::Permissions::from_mode(mode)
+        };
+        self.file()
+            .set_permissions(permissions)
+            .op(&self.destination, Operation::SetMetadata)
+    }
+
     /// Puts the copy in place under the destination's name: links the unnamed file in,
     /// or renames the named one over the destination. With `no_clobber`, only if there
     /// is still no destination (a file that appeared meanwhile is kept). With `fsync`,
     /// the data is flushed before and the directory entry after.
     pub fn install(mut self, no_clobber: bool, fsync: bool) -> Result<(), Error> {
-        #[cfg(unix)]
-        if let Some(acl) = &self.keep_acl {
-            use xattr::FileExt;
-            // Before the mode: setting an ACL rewrites the rwx bits; the chmod after it
-            // leaves the ACL as it is (the old mode's group bits are its mask).
-            self.file()
-                .set_xattr(ACCESS_ACL, acl)
-                .op(&self.destination, Operation::SetMetadata)?;
-        }
         if fsync && !self.synced {
             self.sync()?;
         }
-        if let Some(permissions) = self.keep_permissions.take() {
-            self.file()
-                .set_permissions(permissions)
-                .op(&self.destination, Operation::SetMetadata)?;
-        }
+        self.set_kept_permissions()?;
         let TempDest {
             file,
             staging,
@@ -536,20 +643,6 @@ fn new_file_permissions(source: &Metadata) -> std::fs::Permissions {
 #[cfg(not(unix))]
 fn new_file_permissions(source: &Metadata) -> std::fs::Permissions {
     source.permissions()
-}
-
-/// True when a file created with `permissions` as its mode gets exactly them: no
-/// setuid/setgid/sticky bit, none the umask removes. Saves a chmod per replaced file.
-#[cfg(target_os = "linux")]
-fn create_gives(permissions: &std::fs::Permissions) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = permissions.mode() & 0o7777;
-    mode & (0o7000 | umask()) == 0
-}
-
-#[cfg(not(target_os = "linux"))]
-fn create_gives(_permissions: &std::fs::Permissions) -> bool {
-    false
 }
 
 /// The process's umask, read from /proc (umask(2) can only be read by changing it,

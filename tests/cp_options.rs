@@ -1626,3 +1626,63 @@ fn update_applies_to_links_of_a_tree() {
         );
     }
 }
+
+/// A replaced setuid or setgid file keeps those bits only where cp's write into it
+/// keeps them: for root, and with the old file's owner and group (after -p's). zcopy's
+/// copy belongs to its user: root replacing nobody's setuid program made it setuid
+/// root. A write by anyone else clears them, as the kernel does for cp.
+#[test]
+fn a_replaced_setuid_file_keeps_its_bits_only_with_its_owner() {
+    if !common::require_root("replaced_setuid", "gives files other owners") {
+        return;
+    }
+    let tree = |source_owner: u32, old_owner: u32| {
+        move |d: &Path| {
+            write(&d.join("new"), "new build\n");
+            write(&d.join("tool"), "old build\n");
+            std::os::unix::fs::chown(d.join("new"), Some(source_owner), Some(source_owner))
+                .unwrap();
+            std::os::unix::fs::chown(d.join("tool"), Some(old_owner), Some(old_owner)).unwrap();
+            std::fs::set_permissions(d.join("tool"), PermissionsExt::from_mode(0o6755)).unwrap();
+        }
+    };
+    // -p's owner: kept bits where the owner stays, cleared where it changes.
+    for (source_owner, old_owner) in [
+        (0, NOBODY),
+        (0, 0),
+        (NOBODY, NOBODY),
+        (NOBODY, 0),
+        (1, NOBODY),
+    ] {
+        compare(
+            &tree(source_owner, old_owner),
+            Case {
+                args: &["--preserve=ownership", "new", "tool"],
+                ..Case::default()
+            },
+        );
+    }
+    // Root's own program replaced by root, and nobody's own by nobody (cleared).
+    compare_each(&tree(0, 0), &[&["new", "tool"]]);
+    compare(
+        &tree(0, 0),
+        Case {
+            args: &["new", "tool"],
+            unprivileged: true,
+            ..Case::default()
+        },
+    );
+    // nobody's program replaced by root: the copy is root's, so not setuid.
+    let dir = tempfile::tempdir().unwrap();
+    tree(0, NOBODY)(dir.path());
+    common::zcopy(dir.path())
+        .args(["-q", "new", "tool"])
+        .assert()
+        .success();
+    let copy = std::fs::metadata(dir.path().join("tool")).unwrap();
+    assert_eq!(
+        (copy.mode() & 0o7777, copy.uid(), copy.gid()),
+        (0o755, 0, NOBODY),
+        "no setuid or setgid bit without the old owner; the old group kept"
+    );
+}

@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::Path;
+use std::process::Command as StdCommand;
 
 use common::*;
 
@@ -880,6 +881,102 @@ fn a_directory_swapped_after_a_node_is_made_gives_the_other_file_nothing() {
         (made.uid(), made.mode() & 0o7777),
         (65534, 0o666),
         "the FIFO made gets them: {stderr}"
+    );
+}
+
+/// A replaced destination's access rights hold from the first byte written to its
+/// copy, as cp's write into the old file keeps them all along. Its POSIX ACL was given
+/// at the install: while the copy was written, its group class had the ACL mask's
+/// rights (here rw for a group the ACL gave nothing). And where the user may not give
+/// the copy the old group (nobody is not in daemon), the copy's own group gets no more
+/// than everyone else had, before anything is written.
+#[test]
+fn a_replaced_destination_s_access_rights_hold_while_its_copy_is_written() {
+    use std::os::unix::fs::PermissionsExt;
+    if !require_root("rights_while_written", "gives files other owners")
+        || !require_tool("rights_while_written", "setfacl")
+    {
+        return;
+    }
+    let Some(shim) = fault_shim("rights_while_written") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::set_permissions(d, PermissionsExt::from_mode(0o777)).unwrap();
+    write_pattern(&d.join("new"), 64 * 1024, 3);
+    std::os::unix::fs::chown(d.join("new"), Some(65534), Some(65534)).unwrap();
+    let first_write = |old_setup: &str, as_nobody: bool| -> String {
+        let _ = std::fs::remove_file(d.join("old"));
+        std::fs::write(d.join("old"), "old\n").unwrap();
+        let status = StdCommand::new("sh")
+            .arg("-c")
+            .arg(format!("chown nobody:daemon old && {old_setup}"))
+            .current_dir(d)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{old_setup}");
+        let log = d.join("rights.log");
+        let _ = std::fs::remove_file(&log);
+        let faults = [
+            ("ZCOPY_FAULT_LOG", log.display().to_string()),
+            ("ZCOPY_FAULT_LOG_FIRST_WRITE", "1".to_string()),
+        ];
+        let zcopy = zcopy_with_faults_std(d, shim, &faults);
+        let mut command = if as_nobody {
+            let mut setpriv = StdCommand::new("setpriv");
+            setpriv
+                .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+                .arg(zcopy.get_program());
+            for (key, value) in zcopy.get_envs() {
+                match value {
+                    Some(value) => setpriv.env(key, value),
+                    None => setpriv.env_remove(key),
+                };
+            }
+            setpriv.current_dir(d);
+            setpriv
+        } else {
+            zcopy
+        };
+        let output = command
+            .args(["-q", "--method", "chunked", "new", "old"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::read_to_string(&log).unwrap_or_default()
+    };
+    // As root: the old group and the ACL (mode 0660 shows its mask).
+    let logged = first_write("chmod 600 old && setfacl -m u:daemon:rw,g::--- old", false);
+    assert!(
+        logged.contains("first-write mode=660 gid=1 acl=1"),
+        "the ACL and group are the copy's before its first byte: {logged}"
+    );
+    // As nobody, not a member of daemon: its own group, with the others' rights (none).
+    let logged = first_write("chmod 640 old", true);
+    assert!(
+        logged.contains("first-write mode=600 gid=65534 acl=0"),
+        "no rights for a group the old file did not name: {logged}"
+    );
+    // With an ACL: its entry for the owning group is narrowed, the named ones stay.
+    let logged = first_write("chmod 600 old && setfacl -m u:daemon:rw,g::r old", true);
+    assert!(
+        logged.contains("gid=65534 acl=1"),
+        "the ACL before the first byte: {logged}"
+    );
+    let acl = StdCommand::new("getfacl")
+        .args(["-c", "old"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let acl = String::from_utf8_lossy(&acl.stdout);
+    assert!(
+        acl.contains("group::---") && acl.contains("user:daemon:rw-"),
+        "{acl}"
     );
 }
 

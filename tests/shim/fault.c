@@ -22,6 +22,9 @@
 //                                         fsync/fdatasync of any file, instead
 //   ZCOPY_FAULT_LOG=PATH                appends "fsync TARGET" for every fsync/fdatasync
 //                                         (and "linkat-empty-path refused" below)
+//   ZCOPY_FAULT_LOG_FIRST_WRITE=1       ... and "first-write mode=OCTAL gid=N acl=0|1" for
+//                                         the file of the first write: what the
+//                                         copy's bytes are exposed to while written
 //   ZCOPY_FAULT_REFUSE_EMPTY_PATH=ERRNO linkat(..., AT_EMPTY_PATH) fails with ERRNO, as
 //                                         for a caller without CAP_DAC_READ_SEARCH on
 //                                         kernels before 6.10 (ENOENT)
@@ -49,6 +52,7 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static long env_long(const char *name, long fallback) {
@@ -180,8 +184,25 @@ static ssize_t faulty_read(int fd, void *buffer, size_t count, ssize_t (*io)(int
     return n;
 }
 
+// The access rights of the file of the first write (ZCOPY_FAULT_LOG_FIRST_WRITE).
+static void log_first_write(int fd) {
+    static int logged;
+    const char *log = getenv("ZCOPY_FAULT_LOG");
+    if (logged || !log || !env_long("ZCOPY_FAULT_LOG_FIRST_WRITE", 0)) return;
+    logged = 1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) return;
+    int acl = fgetxattr(fd, "system.posix_acl_access", NULL, 0) >= 0;
+    FILE *out = fopen(log, "a");
+    if (out) {
+        fprintf(out, "first-write mode=%o gid=%u acl=%d\n", st.st_mode & 07777, st.st_gid, acl);
+        fclose(out);
+    }
+}
+
 static ssize_t faulty_write(int fd, const void *buffer, size_t count, ssize_t (*io)(int, const void *, size_t, off_t), off_t offset) {
     if (!is_regular(fd)) return io(fd, buffer, count, offset);
+    log_first_write(fd);
     delay();
     if (late_fault()) return -1;
     ssize_t n;
