@@ -758,17 +758,27 @@ impl Cli {
         let mut seen = std::collections::HashSet::new();
         let mut repeated = Vec::new();
         for (position, path) in self.paths[..sources].iter().enumerate() {
-            let Some(name) = path.file_name() else {
-                continue;
+            let key = if self.parents {
+                // Copied to its path as spelt (less `./`): `real/f` and `alias/f` go to
+                // two places, even where `alias` is a link to `real`.
+                let Some(spelt) = plan::relative_form(path) else {
+                    continue;
+                };
+                (None, spelt.into_os_string())
+            } else {
+                let Some(name) = path.file_name() else {
+                    continue;
+                };
+                let parent = match path.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => parent,
+                    _ => Path::new("."),
+                };
+                let Some(directory) = directory_key(parent) else {
+                    continue;
+                };
+                (Some(directory), name.to_os_string())
             };
-            let parent = match path.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => parent,
-                _ => Path::new("."),
-            };
-            let Some(directory) = directory_key(parent) else {
-                continue;
-            };
-            if !seen.insert((directory, name.to_os_string())) {
+            if !seen.insert(key) {
                 repeated.push(position);
             }
         }

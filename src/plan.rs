@@ -861,7 +861,7 @@ fn base_name(source: &Path) -> Option<OsString> {
 }
 
 /// `source` made relative: root and `.` components dropped; `None` if it climbs with `..`.
-fn relative_form(source: &Path) -> Option<PathBuf> {
+pub(crate) fn relative_form(source: &Path) -> Option<PathBuf> {
     let mut relative = PathBuf::new();
     for component in source.components() {
         match component {

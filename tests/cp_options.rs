@@ -529,7 +529,18 @@ fn a_source_named_twice_is_copied_once() {
             &["-r", "src", "src/", "dir"],
             &["-a", "src", "./src", "dir"],
             &["-t", "dir", "src/sub/b.txt", "src/a.txt", "src//sub/b.txt"],
+            &["--parents", "src/a.txt", "./src/a.txt", "dir"],
         ],
+    );
+    // With --parents a second spelling through a link is another destination: both
+    // are copied (the second was dropped, with exit 0).
+    let with_alias = |d: &Path| {
+        tree(d);
+        symlink("src", &d.join("alias"));
+    };
+    compare_each(
+        &with_alias,
+        &[&["--parents", "src/a.txt", "alias/a.txt", "dir"][..]],
     );
     // The warning (the comparison runs zcopy with -q, which leaves it out).
     let dir = tempfile::tempdir().unwrap();
