@@ -77,7 +77,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -l mhl -d 'Record each copied 
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-verify -d 'Install copies without checking them first'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l fsync -d 'fsync each file and its directory before reporting it copied [env: ZERO_COPY_FSYNC]'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-fsync -d 'Do not fsync (the default)'
-complete -c zcopy -n "__fish_zcopy_needs_command" -l clean -d 'Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) and hidden trees that a killed zcopy left in the PATH directories (with -r, also below them), print them, and exit. Not while a zcopy is copying into those directories'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l clean -d 'Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) and hidden trees that a killed zcopy left in the PATH directories (with -r, also below them), print them, and exit. What a running zcopy holds (its hidden tree, the temporary file it writes) is left as it is, with a note on stderr'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l no-env-file -d 'Do not read any .env file'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l json -d 'Print one JSON document on stdout instead of the summary'
 complete -c zcopy -n "__fish_zcopy_needs_command" -l json-lines -d 'Print one JSON object per line on stdout: one per file as it completes ("type": "file", "error" or "skipped"), then one with the totals ("summary")'

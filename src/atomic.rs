@@ -290,6 +290,7 @@ impl TempDest {
             })
             .op(shown_parent(destination), Operation::CreateTemp)?;
         let (file, path) = temp.into_parts();
+        hold(&file);
         let mut keep_permissions = None;
         let mut replaced_owner = None;
         if let Some(existing) = existing {
@@ -741,17 +742,62 @@ pub fn temp_symlink_path(destination: &Path) -> PathBuf {
     destination.with_file_name(name)
 }
 
+/// Marks `file`, a temporary file or the directory of a tree built hidden, as this
+/// run's until it is closed: [`clean`] leaves what a running zcopy holds. A hidden
+/// tree's files are complete once they are in it, and a `--clean` beside the run
+/// removed some of them before the tree was put in place, which still said every file
+/// was copied. flock(2), which the kernel releases when the process dies, so that what
+/// a killed run left is removed. Best effort: a filesystem without locks holds nothing.
+#[cfg(unix)]
+pub(crate) fn hold(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid descriptor; flock has no other preconditions.
+    let _ = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+}
+
+#[cfg(not(unix))]
+pub(crate) fn hold(_file: &File) {}
+
+/// True when a running zcopy holds `path` (see [`hold`]). One that cannot be opened to
+/// ask (no read permission) is taken as not held.
+#[cfg(unix)]
+fn held(path: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    else {
+        return false;
+    };
+    // SAFETY: a valid descriptor; flock has no other preconditions.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    locked == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
+}
+
+#[cfg(not(unix))]
+fn held(_path: &Path) -> bool {
+    false
+}
+
+/// What [`clean`] did.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    /// The temporary files and hidden trees removed.
+    pub removed: Vec<PathBuf>,
+    /// Those a running zcopy holds, left as they are.
+    pub in_use: Vec<PathBuf>,
+    /// The paths that could not be read or removed.
+    pub errors: Vec<Error>,
+}
+
 /// Removes the temporary files that a killed or crashed zcopy left in `directory`
 /// (and, with `recursive`, below it), and the trees it was building hidden (see
 /// `batch::staged`). Only files, symlinks and directories whose names match
-/// [`is_temp_name`] are touched. Returns what was removed, and the paths that could
-/// not be read or removed.
-///
-/// Do not run it on a directory that a running zcopy is copying into: its temporary
-/// file would be removed under it (that copy then fails; no data is lost).
-pub fn clean(directory: &Path, recursive: bool) -> (Vec<PathBuf>, Vec<Error>) {
-    let mut removed = Vec::new();
-    let mut errors = Vec::new();
+/// [`is_temp_name`] are touched, and none that a running zcopy holds.
+pub fn clean(directory: &Path, recursive: bool) -> Cleaned {
+    let mut cleaned = Cleaned::default();
     let mut walk = walkdir::WalkDir::new(directory)
         .follow_links(false)
         .max_depth(if recursive { usize::MAX } else { 1 })
@@ -764,14 +810,20 @@ pub fn clean(directory: &Path, recursive: bool) -> (Vec<PathBuf>, Vec<Error>) {
                 if is_dir {
                     walk.skip_current_dir();
                 }
+                if !item.path_is_symlink() && held(item.path()) {
+                    cleaned.in_use.push(item.path().to_path_buf());
+                    continue;
+                }
                 let gone = if is_dir {
                     std::fs::remove_dir_all(item.path())
                 } else {
                     std::fs::remove_file(item.path())
                 };
                 match gone {
-                    Ok(()) => removed.push(item.path().to_path_buf()),
-                    Err(err) => errors.push(Error::os(item.path(), Operation::Remove, err)),
+                    Ok(()) => cleaned.removed.push(item.path().to_path_buf()),
+                    Err(err) => cleaned
+                        .errors
+                        .push(Error::os(item.path(), Operation::Remove, err)),
                 }
             }
             Ok(_) => {}
@@ -780,11 +832,13 @@ pub fn clean(directory: &Path, recursive: bool) -> (Vec<PathBuf>, Vec<Error>) {
                 let err = err
                     .into_io_error()
                     .unwrap_or_else(|| std::io::Error::other("walk failed"));
-                errors.push(Error::os(path, Operation::ReadDir, err));
+                cleaned
+                    .errors
+                    .push(Error::os(path, Operation::ReadDir, err));
             }
         }
     }
-    (removed, errors)
+    cleaned
 }
 
 #[cfg(test)]

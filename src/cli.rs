@@ -405,7 +405,8 @@ pub struct Cli {
 
     /// Remove the temporary files (.NAME.XXXXXX.zcopy-tmp) and hidden trees that a
     /// killed zcopy left in the PATH directories (with -r, also below them), print them,
-    /// and exit. Not while a zcopy is copying into those directories.
+    /// and exit. What a running zcopy holds (its hidden tree, the temporary file it
+    /// writes) is left as it is, with a note on stderr.
     #[arg(long, conflicts_with = "files_from", help_heading = "Safety")]
     pub clean: bool,
 

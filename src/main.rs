@@ -157,11 +157,17 @@ fn clean(cli: &Cli) -> anyhow::Result<u8> {
     }
     let mut failed = false;
     for directory in &cli.paths {
-        let (removed, errors) = zcopy::atomic::clean(directory, cli.recursive);
-        for path in removed {
+        let cleaned = zcopy::atomic::clean(directory, cli.recursive);
+        for path in cleaned.removed {
             output::stdout_line(&path.display().to_string());
         }
-        for error in errors {
+        for path in cleaned.in_use {
+            output::stderr_line(&format!(
+                "zcopy: {}: in use by a running zcopy; left as it is",
+                path.display()
+            ));
+        }
+        for error in cleaned.errors {
             output::stderr_line(&format!("zcopy: {error}"));
             failed = true;
         }

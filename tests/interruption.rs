@@ -552,3 +552,61 @@ fn ctrl_c_puts_a_new_tree_in_place_with_only_its_complete_files() {
     assert_eq!(list(&d.join("out")), [name]);
     assert!(hidden_trees(d).is_empty());
 }
+
+/// `zcopy --clean` beside a running copy leaves what that copy holds: the tree it builds
+/// hidden (whose finished files it removed, while the run still put the tree in place
+/// and said every file was copied) and the temporary file of a replaced destination.
+#[test]
+fn clean_leaves_what_a_running_copy_holds() {
+    let Some(shim) = fault_shim("clean_beside_a_run") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("src/a")).unwrap();
+    for index in 0..8u64 {
+        write_pattern(&d.join(format!("src/a/f{index}")), 64 * 1024, index);
+    }
+    write_pattern(&d.join("big"), 4 * MIB, 9);
+    std::fs::write(d.join("existing"), "old\n").unwrap();
+    let expected = files_below(&d.join("src"));
+    let faults = [("ZCOPY_FAULT_DELAY_US", "40000".to_string())];
+    let slow = ["-j", "1", "--no-zero-copy", "--chunk-size-mb=1"];
+    // Each run, and what shows it is under way.
+    type Run<'a> = (&'a [&'a str], fn(&Path) -> bool);
+    let runs: [Run; 2] = [
+        (&["-r", "src", "out"], |d| {
+            hidden_trees(d)
+                .iter()
+                .any(|tree| files_below(&d.join(tree)).len() >= 2)
+        }),
+        (&["big", "existing"], |d| !temp_files(d).is_empty()),
+    ];
+    for (args, started) in runs {
+        let mut all = slow.to_vec();
+        all.extend_from_slice(args);
+        let mut child = spawn_quietly(d, shim, &faults, &all);
+        wait_for("the run's temporary files", Duration::from_secs(60), || {
+            started(d)
+        });
+        let output = zcopy(d).args(["--clean", "-r", "."]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "",
+            "{args:?}: nothing removed"
+        );
+        assert!(
+            stderr.contains("in use by a running zcopy"),
+            "{args:?}: {stderr}"
+        );
+        assert!(wait_child(&mut child, Duration::from_secs(120)).success());
+    }
+    assert_eq!(files_below(&d.join("out")), expected);
+    for file in &expected {
+        assert_same_content(&d.join("src").join(file), &d.join("out").join(file));
+    }
+    assert_same_content(&d.join("big"), &d.join("existing"));
+    assert!(temp_files(d).is_empty(), "{:?}", temp_files(d));
+}

@@ -36,6 +36,9 @@ struct Tree {
     source: PathBuf,
     shown: PathBuf,
     hidden: PathBuf,
+    /// Its directory, open while the run builds it so that `zcopy --clean` leaves it
+    /// alone (see `atomic::hold`).
+    _held: Option<std::fs::File>,
 }
 
 impl Staged {
@@ -77,10 +80,15 @@ impl Staged {
             .into_temp_path()
             .keep()
             .map_err(|err| Error::os(destination, Operation::CreateDir, err.error))?;
+        let held = std::fs::File::open(&hidden).ok();
+        if let Some(directory) = &held {
+            crate::atomic::hold(directory);
+        }
         self.trees.push(Tree {
             source: source.to_path_buf(),
             shown: destination.to_path_buf(),
             hidden: hidden.clone(),
+            _held: held,
         });
         Ok(hidden)
     }
