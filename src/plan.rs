@@ -922,7 +922,9 @@ pub fn for_destinations(
     directories: &[PathBuf],
     plan_one: impl Fn(&Path) -> Result<Vec<Entry>, UsageError>,
 ) -> Result<Vec<Entry>, UsageError> {
-    let mut seen: Vec<(&Path, PathBuf)> = Vec::new();
+    // By its real path and by its (device, inode): a bind mount is the same directory
+    // under another path, and two copies there would be one.
+    let mut seen: Vec<(&Path, PathBuf, Option<(u64, u64)>)> = Vec::new();
     for directory in directories {
         let real = std::fs::canonicalize(directory).map_err(|err| {
             UsageError(format!(
@@ -930,14 +932,20 @@ pub fn for_destinations(
                 directory.display()
             ))
         })?;
-        if let Some((first, _)) = seen.iter().find(|(_, other)| *other == real) {
+        let identity = std::fs::metadata(&real)
+            .ok()
+            .map(|metadata| inode(&metadata));
+        let same = |(_, other, other_identity): &&(&Path, PathBuf, Option<(u64, u64)>)| {
+            *other == real || (identity.is_some() && *other_identity == identity)
+        };
+        if let Some((first, ..)) = seen.iter().find(same) {
             return Err(UsageError(format!(
                 "destination '{}' is given twice (-t '{}' names the same directory)",
                 directory.display(),
                 first.display()
             )));
         }
-        seen.push((directory, real));
+        seen.push((directory, real, identity));
     }
     let mut plans = directories
         .iter()

@@ -443,6 +443,24 @@ fn the_same_directory_twice_is_refused() {
         );
         assert!(list(&dir.path().join("out")).is_empty());
     }
+    // A bind mount of it: another path to the same directory, so one copy, not two.
+    if !require_root("same_directory_bind_mounted", "mounts") {
+        return;
+    }
+    std::fs::create_dir(dir.path().join("bound")).unwrap();
+    let out = dir.path().join("out").display().to_string();
+    let _bound = mount_for_test(&["--bind", &out], &dir.path().join("bound"));
+    let output = zcopy(dir.path())
+        .args(["-t", "out", "-t", "bound", "a.txt"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("destination 'bound' is given twice"),
+        "{stderr}"
+    );
+    assert!(list(&dir.path().join("out")).is_empty());
 }
 
 #[test]
