@@ -121,8 +121,8 @@ const RESUMED: &str = "already copied: same size and modification time (--resume
 /// The same, with the hashes compared.
 const RESUMED_HASHED: &str = "already copied: same size, modification time and hash (--resume)";
 
-/// `--resume`: leaves out of the plan each file whose destination is a regular file with
-/// the source's size and modification time (to the nanosecond the filesystem keeps;
+/// `--resume`: leaves out of the plan each file whose destination is a regular file
+/// (not a symlink, not the source's own inode) with the source's size and modification time (to the nanosecond the filesystem keeps;
 /// a coarser one, like FAT's, means a new copy) and, given an algorithm, the source's
 /// hash: both files are read, on `jobs` threads. Anything else is copied again.
 pub fn resume(
@@ -132,13 +132,18 @@ pub fn resume(
     interrupted: &(dyn Fn() -> bool + Sync),
 ) -> Resumed {
     let same_size_and_time = |job: &crate::plan::Job| {
+        // The destination by lstat: a symlink (to the source, say) is no copy, and
+        // neither is the source itself under another name (a hard link, a symlinked
+        // folder). Both go through the normal copy, which replaces the link or
+        // refuses the same file as cp does.
         let (Ok(source), Ok(destination)) = (
             std::fs::metadata(&job.source),
-            std::fs::metadata(&job.destination),
+            std::fs::symlink_metadata(&job.destination),
         ) else {
             return false;
         };
         destination.is_file()
+            && !same_inode(&source, &destination)
             && source.len() == destination.len()
             && matches!((source.modified(), destination.modified()), (Ok(a), Ok(b)) if a == b)
     };
@@ -209,6 +214,19 @@ pub fn resume(
         }
     }
     resumed
+}
+
+/// Whether two files are one (same device and inode).
+#[cfg(unix)]
+fn same_inode(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+/// Without inode numbers two files cannot be told apart as one: the copy path checks.
+#[cfg(not(unix))]
+fn same_inode(_a: &std::fs::Metadata, _b: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// One line per problem of a checked folder.

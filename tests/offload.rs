@@ -767,3 +767,42 @@ fn mhl_refuses_hash_none() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot work with --hash none"));
     assert!(!dir.path().join("copy").exists());
 }
+
+#[test]
+fn resume_never_counts_the_source_itself_as_already_copied() {
+    // A destination that is a symlink to the source, or a hard link of it, has the
+    // source's size, time and hash: --resume must not skip it (cp and zcopy without
+    // --resume refuse it: "same file"), and --mhl must not record it as a copy.
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("card/A001");
+    std::fs::create_dir_all(&card).unwrap();
+    std::fs::write(card.join("clip.mov"), b"REAL\n").unwrap();
+    for link in ["symlink", "hard link"] {
+        let out = dir.path().join(format!("out {link}"));
+        std::fs::create_dir_all(out.join("A001")).unwrap();
+        let destination = out.join("A001/clip.mov");
+        match link {
+            "symlink" => std::os::unix::fs::symlink(card.join("clip.mov"), &destination),
+            _ => std::fs::hard_link(card.join("clip.mov"), &destination),
+        }
+        .unwrap();
+        for extra in [&["--hash", "xxh64"][..], &["--mhl"][..]] {
+            let output = zcopy(dir.path())
+                .args(["-r", "-p", "--resume"])
+                .args(extra)
+                .arg(&card)
+                .arg(&out)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{link} {extra:?}: {stderr}");
+            assert!(stderr.contains("same file"), "{link} {extra:?}: {stderr}");
+            assert!(
+                !stderr.contains("1 file already copied"),
+                "{link} {extra:?}: {stderr}"
+            );
+            assert!(!out.join("A001/ascmhl").exists(), "{link} {extra:?}");
+            assert_eq!(std::fs::read(card.join("clip.mov")).unwrap(), b"REAL\n");
+        }
+    }
+}
