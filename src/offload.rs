@@ -255,7 +255,8 @@ pub fn describe_problems(result: &FolderResult) -> Vec<String> {
 /// After an `--mhl` copy: a new generation in each copied folder whose files all
 /// copied, with the hashes read back from the copies (no file is read again unless its
 /// hash is unknown; `known` adds hashes found otherwise, by destination). A folder
-/// with failed files gets no generation and an error.
+/// with failed files gets no generation and an error, and so does one where a file
+/// kept by `-n`, `-u` or `-i` differs from its source (each such file an error).
 pub fn finish(
     roots: &[Root],
     report: &mut Report,
@@ -277,6 +278,11 @@ pub fn finish(
         })
         .collect();
     known.extend(copied);
+    let kept = kept_sources(roots, report, algorithm, &known, jobs, interrupted);
+    if interrupted() {
+        report.interrupted = true;
+        return;
+    }
     for root in roots {
         let failed = report
             .errors
@@ -308,6 +314,7 @@ pub fn finish(
             known: &known,
             process: "transfer",
             carry_from: Some(&root.source),
+            kept: &kept,
             jobs,
             interrupted,
         };
@@ -320,7 +327,24 @@ pub fn finish(
                         &problem,
                     ));
                 }
-                report.mhl.push(recorded);
+                match recorded {
+                    Some(recorded) => report.mhl.push(recorded),
+                    None => {
+                        let error = Error::new(
+                            &root.destination,
+                            Operation::Mhl,
+                            Cause::Invalid(
+                                "no ASC MHL generation written: a file this run did not copy (-n, -u, -i) differs from its source"
+                                    .to_string(),
+                            ),
+                        );
+                        report.errors.push(ErrorRecord::new(
+                            &root.source,
+                            Some(&root.destination),
+                            &error,
+                        ));
+                    }
+                }
             }
             Err(error) => report.errors.push(ErrorRecord::new(
                 &root.source,
@@ -329,6 +353,76 @@ pub fn finish(
             )),
         }
     }
+}
+
+/// The files of the copied folders that the batch skipped (kept by `-n`, `-u`, `-i`)
+/// and whose hash is not known otherwise (`--resume` hashed both sides), each with its
+/// source's hash: a kept file goes into the generation only if it has that hash.
+fn kept_sources(
+    roots: &[Root],
+    report: &Report,
+    algorithm: Algorithm,
+    known: &HashMap<PathBuf, String>,
+    jobs: usize,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> HashMap<PathBuf, mhl::Kept> {
+    let mut kept = HashMap::new();
+    let mut to_hash: Vec<(PathBuf, Vec<Algorithm>)> = Vec::new();
+    let mut waiting: Vec<(PathBuf, &'static str)> = Vec::new();
+    for skipped in &report.skipped {
+        let Some(destination) = skipped.paths.destination_path() else {
+            continue;
+        };
+        if known.contains_key(&destination)
+            || !roots
+                .iter()
+                .any(|root| destination.starts_with(&root.destination))
+        {
+            continue;
+        }
+        let source = source_path(&skipped.paths);
+        // Only a regular file is read: a FIFO or device would block or never end.
+        if std::fs::metadata(&source).is_ok_and(|metadata| metadata.is_file()) {
+            to_hash.push((source, vec![algorithm]));
+            waiting.push((destination, skipped.reason));
+        } else {
+            kept.insert(
+                destination,
+                mhl::Kept {
+                    reason: skipped.reason,
+                    source_hash: Err("it is not a regular file".to_string()),
+                },
+            );
+        }
+    }
+    let hashes = mhl::hash_files(&to_hash, jobs, interrupted, &|_| {});
+    for ((destination, reason), hash) in waiting.into_iter().zip(hashes) {
+        let source_hash = hash
+            .map(|hashes| hashes[0].1.clone())
+            .map_err(|error| error.to_string());
+        kept.insert(
+            destination,
+            mhl::Kept {
+                reason,
+                source_hash,
+            },
+        );
+    }
+    kept
+}
+
+/// A record's source as a path again: exactly, from its base64 form when the text
+/// could not show it.
+fn source_path(paths: &Endpoints) -> PathBuf {
+    #[cfg(unix)]
+    if let Some(encoded) = &paths.source_base64 {
+        use base64::Engine;
+        use std::os::unix::ffi::OsStrExt;
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(encoded) {
+            return std::ffi::OsStr::from_bytes(&bytes).into();
+        }
+    }
+    PathBuf::from(&paths.source)
 }
 
 /// `zcopy verify`: checks each folder against its history, one folder after the other,

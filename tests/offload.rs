@@ -806,3 +806,92 @@ fn resume_never_counts_the_source_itself_as_already_copied() {
         }
     }
 }
+
+#[test]
+fn mhl_records_a_file_kept_by_no_clobber_or_update_only_if_it_equals_the_source() {
+    // -n and -u keep what is in the destination, as cp does; --mhl must not then
+    // claim the kept file as a transfer of the source unless it has the source's hash.
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("card/A001");
+    std::fs::create_dir_all(&card).unwrap();
+    std::fs::write(card.join("clip.mov"), b"REAL\n").unwrap();
+    std::fs::write(card.join("same.mov"), b"SAME\n").unwrap();
+    // Older than the destinations, so that -u keeps them too.
+    for name in ["clip.mov", "same.mov"] {
+        std::fs::File::options()
+            .write(true)
+            .open(card.join(name))
+            .unwrap()
+            .set_modified(
+                std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30),
+            )
+            .unwrap();
+    }
+    for option in ["-n", "-u"] {
+        for (tool_name, program) in [("cp", "/bin/cp"), ("zcopy", env!("CARGO_BIN_EXE_zcopy"))] {
+            let out = dir.path().join(format!("out {option} {tool_name}"));
+            std::fs::create_dir_all(out.join("A001")).unwrap();
+            std::fs::write(out.join("A001/clip.mov"), b"FAKE\n").unwrap();
+            std::fs::write(out.join("A001/same.mov"), b"SAME\n").unwrap();
+            let mut command = StdCommand::new(program);
+            if tool_name == "zcopy" {
+                command.args(["--no-env-file", "--mhl"]);
+            }
+            let output = command
+                .current_dir(dir.path())
+                .args(["-r", option])
+                .arg(&card)
+                .arg(&out)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            // What is kept is cp's business; the history is zcopy's.
+            assert_eq!(std::fs::read(out.join("A001/clip.mov")).unwrap(), b"FAKE\n");
+            if tool_name == "cp" {
+                assert!(output.status.success(), "cp {option}: {stderr}");
+                continue;
+            }
+            assert_eq!(output.status.code(), Some(1), "{option}: {stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "{}: ASC MHL: destination",
+                    out.join("A001/clip.mov").display()
+                )) && stderr.contains("differs from the source"),
+                "{option}: {stderr}"
+            );
+            assert!(
+                !stderr.contains("same.mov"),
+                "an equal kept file is no problem: {stderr}"
+            );
+            assert!(stderr.contains("no ASC MHL generation written"), "{stderr}");
+            assert!(!out.join("A001/ascmhl").exists(), "{option}");
+            let verify = zcopy(dir.path())
+                .arg("verify")
+                .arg(out.join("A001"))
+                .output()
+                .unwrap();
+            assert_eq!(verify.status.code(), Some(1), "{option}: {verify:?}");
+
+            // Once the kept file equals the source, the folder is recorded.
+            std::fs::write(out.join("A001/clip.mov"), b"REAL\n").unwrap();
+            let (code, json, stderr) = zcopy_json(
+                dir.path(),
+                &[
+                    os("-r"),
+                    os(option),
+                    os("--mhl"),
+                    card.as_os_str(),
+                    out.as_os_str(),
+                ],
+            );
+            assert_eq!(code, 0, "{option}: {stderr}");
+            assert_eq!(json["mhl"][0]["files"], 2, "{json:#}");
+            let verify = zcopy(dir.path())
+                .arg("verify")
+                .arg(out.join("A001"))
+                .output()
+                .unwrap();
+            assert!(verify.status.success(), "{option}: {verify:?}");
+        }
+    }
+}
