@@ -41,6 +41,11 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     if cli.mhl && cli.hash_none() {
         anyhow::bail!("--mhl records hashes: it cannot work with --hash none");
     }
+    if cli.mhl && cli.attributes_only {
+        anyhow::bail!(
+            "--mhl records the data copied: it cannot work with --attributes-only, which copies none"
+        );
+    }
     if cli.mhl && config.hash.is_none() {
         config.hash = Some(zcopy::hash::Algorithm::Xxh64);
     }

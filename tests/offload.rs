@@ -895,3 +895,23 @@ fn mhl_records_a_file_kept_by_no_clobber_or_update_only_if_it_equals_the_source(
         }
     }
 }
+
+#[test]
+fn mhl_refuses_attributes_only() {
+    // --attributes-only copies no data: a "transfer" generation would record empty
+    // files (or stale ones) as the originals.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("A001")).unwrap();
+    std::fs::write(dir.path().join("A001/clip.mov"), b"REAL\n").unwrap();
+    let output = zcopy(dir.path())
+        .args(["-r", "--mhl", "--attributes-only", "A001", "copy"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--mhl") && stderr.contains("--attributes-only"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("copy").exists());
+}
