@@ -915,3 +915,47 @@ fn mhl_refuses_attributes_only() {
     );
     assert!(!dir.path().join("copy").exists());
 }
+
+#[test]
+fn mhl_files_are_created_like_any_new_file_under_the_umask() {
+    // Other users must be able to read a history (zcopy verify, ascmhl diff): its files
+    // get 0666 less the umask, as `touch` (or `ascmhl create`) would make them.
+    use std::os::unix::fs::PermissionsExt;
+    for umask in [0o002, 0o022, 0o077] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("A001")).unwrap();
+        std::fs::write(dir.path().join("A001/clip.mov"), b"REAL\n").unwrap();
+        let script = format!(
+            "umask {umask:03o} && touch reference && \"$0\" --no-env-file -q -r --mhl A001 raid && \"$0\" --no-env-file -q -r --mhl raid shuttle"
+        );
+        let mut command = StdCommand::new("sh");
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ZERO_COPY_") {
+                command.env_remove(key);
+            }
+        }
+        let output = command
+            .current_dir(dir.path())
+            .args(["-c", &script, env!("CARGO_BIN_EXE_zcopy")])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+        let expected = mode(&dir.path().join("reference"));
+        assert_eq!(expected, 0o666 & !umask);
+        for folder in ["raid/ascmhl", "shuttle/ascmhl"] {
+            let files = list(&dir.path().join(folder));
+            // shuttle/ carries raid/'s generation and adds its own.
+            assert!(files.len() >= 2, "{files:?}");
+            for name in files {
+                let path = dir.path().join(folder).join(&name);
+                assert_eq!(
+                    mode(&path),
+                    expected,
+                    "{} under umask {umask:03o}",
+                    path.display()
+                );
+            }
+        }
+    }
+}

@@ -84,8 +84,16 @@ fn write_new_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), Error>
         ));
     }
     let folder = path.parent().unwrap_or(Path::new("."));
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".zcopy-mhl-")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".zcopy-mhl-");
+    // Created as any new file is (0666 less the umask, as `ascmhl create` does), not
+    // with tempfile's 0600, which persist keeps: others must be able to verify.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut temporary = builder
         .tempfile_in(folder)
         .op(folder, Operation::CreateTemp)?;
     temporary.write_all(bytes).op(path, Operation::Write)?;
