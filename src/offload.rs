@@ -55,14 +55,15 @@ pub fn roots(entries: &[Entry]) -> Vec<Root> {
 /// (a card offloaded before, a shuttle drive), and its `ascmhl/` folder is left out of
 /// the plan: the history is carried over when the new generation is written, so that an
 /// existing history at the destination is extended, never overwritten. Returns the
-/// plan, or the problems found (then nothing is copied).
+/// plan, or the problems found, each with the source folder it was found in (then
+/// nothing is copied).
 pub fn prepare(
     entries: Vec<Entry>,
     roots: &[Root],
     jobs: usize,
     interrupted: &(dyn Fn() -> bool + Sync),
     note: &dyn Fn(&str),
-) -> Result<Vec<Entry>, Vec<String>> {
+) -> Result<Vec<Entry>, Vec<(PathBuf, String)>> {
     let mut problems = Vec::new();
     // With several destinations each source folder is a root once per destination:
     // it is checked once.
@@ -78,8 +79,12 @@ pub fn prepare(
                 "source checked against its ASC MHL history: {}",
                 result.summary()
             )),
-            Ok(result) => problems.extend(describe_problems(&result)),
-            Err(error) => problems.push(error.to_string()),
+            Ok(result) => problems.extend(
+                describe_problems(&result)
+                    .into_iter()
+                    .map(|problem| (root.source.clone(), problem)),
+            ),
+            Err(error) => problems.push((root.source.clone(), error.to_string())),
         }
     }
     if !problems.is_empty() {
@@ -457,12 +462,22 @@ pub struct Offload {
     pub quiet: bool,
 }
 
+/// What [`run`] did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The batch ran: its report, generations included.
+    Ran(Report),
+    /// A source did not match its ASC MHL history: nothing was copied. The report has
+    /// the problems as errors, already printed on stderr (and in `--json-lines`); it is
+    /// for `--json` and the final `--json-lines` line only.
+    Refused(Report),
+}
+
 /// Runs a batch with `--mhl` and `--resume` around it: checks the sources against
-/// their histories (and copies nothing when one does not match: `None`, the problems
-/// printed), leaves out what is already copied, copies, records the generations, and
-/// prints what it did on stderr (and in `--json-lines`). Returns the report for the
-/// caller to print.
-pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> Option<Report> {
+/// their histories (and copies nothing when one does not match), leaves out what is
+/// already copied, copies, records the generations, and prints what it did on stderr
+/// (and in `--json-lines`). Returns the report for the caller to print.
+pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> Outcome {
     use crate::report::Format;
     let painter = &batch.painter;
     let jobs = batch.jobs.max(1);
@@ -483,13 +498,37 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
         match prepare(entries, &mhl_roots, jobs, interrupted, &note) {
             Ok(kept) => entries = kept,
             Err(problems) => {
-                for problem in problems {
+                let mut errors = Vec::new();
+                for (source, problem) in problems {
                     output::stderr_line(&painter.error(&problem));
+                    let record = ErrorRecord {
+                        paths: Endpoints::new(&source, None),
+                        operation: Operation::Verify,
+                        error: problem,
+                        errno: None,
+                    };
+                    if batch.format == Format::JsonLines {
+                        output::stdout_line(&crate::report::json_line("error", &record));
+                    }
+                    errors.push(record);
                 }
                 output::stderr_line(
                     &painter.error("a source does not match its ASC MHL history; nothing copied"),
                 );
-                return None;
+                return Outcome::Refused(Report {
+                    version: crate::report::JSON_VERSION,
+                    files: Vec::new(),
+                    errors,
+                    skipped: Vec::new(),
+                    mhl: Vec::new(),
+                    interrupted: false,
+                    destination_roots: batch
+                        .destinations
+                        .iter()
+                        .map(|root| crate::report::path_text(root))
+                        .collect(),
+                    stats: crate::stats::Stats::default().snapshot(Default::default()),
+                });
             }
         }
     }
@@ -568,7 +607,7 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
             }
         }
     }
-    Some(report)
+    Outcome::Ran(report)
 }
 
 /// What `zcopy verify` prints.

@@ -959,3 +959,53 @@ fn mhl_files_are_created_like_any_new_file_under_the_umask() {
         }
     }
 }
+
+#[test]
+fn a_source_refused_by_its_history_still_prints_one_json_document() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("card/A001")).unwrap();
+    std::fs::write(dir.path().join("card/A001/clip.mov"), b"REAL\n").unwrap();
+    for folder in ["out", "out2"] {
+        std::fs::create_dir(dir.path().join(folder)).unwrap();
+    }
+    let output = zcopy(dir.path())
+        .args(["-q", "-r", "--mhl", "card/A001", "out/"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    std::fs::write(dir.path().join("out/A001/clip.mov"), b"REAL\nmore\n").unwrap();
+
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[os("-r"), os("--mhl"), os("out/A001"), os("out2/")],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let errors = json["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|error| error["error"]
+            .as_str()
+            .unwrap()
+            .contains("out/A001/clip.mov: verify: xxh64 mismatch")),
+        "{json:#}"
+    );
+    assert_eq!(json["files"].as_array().unwrap().len(), 0, "{json:#}");
+    assert!(list(&dir.path().join("out2")).is_empty());
+
+    let output = zcopy(dir.path())
+        .args(["--json-lines", "-r", "--mhl", "out/A001", "out2/"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|line| line["type"] == "error"),
+        "{lines:#?}"
+    );
+    let last = lines.last().expect("a summary line");
+    assert_eq!(last["type"], "summary", "{lines:#?}");
+    assert!(last["errors"].as_u64().unwrap() >= 1, "{lines:#?}");
+}
