@@ -270,6 +270,7 @@ pub fn finish(
     jobs: usize,
     interrupted: &(dyn Fn() -> bool + Sync),
 ) {
+    report.mhl.get_or_insert_with(Vec::new);
     if report.interrupted {
         return;
     }
@@ -333,7 +334,7 @@ pub fn finish(
                     ));
                 }
                 match recorded {
-                    Some(recorded) => report.mhl.push(recorded),
+                    Some(recorded) => report.mhl.get_or_insert_with(Vec::new).push(recorded),
                     None => {
                         let error = Error::new(
                             &root.destination,
@@ -520,7 +521,7 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
                     files: Vec::new(),
                     errors,
                     skipped: Vec::new(),
-                    mhl: Vec::new(),
+                    mhl: Some(Vec::new()),
                     interrupted: false,
                     destination_roots: batch
                         .destinations
@@ -587,12 +588,12 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
             }
         }
         if batch.format == Format::JsonLines {
-            for recorded in &report.mhl {
+            for recorded in report.mhl.iter().flatten() {
                 output::stdout_line(&crate::report::json_line("mhl", recorded));
             }
         }
         if batch.format == Format::Summary && !offload.quiet {
-            for recorded in &report.mhl {
+            for recorded in report.mhl.iter().flatten() {
                 output::stderr_line(&format!(
                     "zcopy: {}: ASC MHL generation {}, {} files{}",
                     recorded.generation,

@@ -750,7 +750,8 @@ fn a_destination_that_fills_up_gets_no_generation() {
         .as_str()
         .unwrap()
         .contains("no ASC MHL generation written"));
-    assert!(json.get("mhl").is_none(), "{json:#}");
+    // With --mhl the key is there, empty, when no generation is written.
+    assert_eq!(json["mhl"], serde_json::json!([]), "{json:#}");
     assert!(!full.path().join("A001/ascmhl").exists());
     assert_no_debris(&full.path().join("A001"));
 }
@@ -989,7 +990,13 @@ fn a_source_refused_by_its_history_still_prints_one_json_document() {
         "{json:#}"
     );
     assert_eq!(json["files"].as_array().unwrap().len(), 0, "{json:#}");
+    assert_eq!(json["mhl"], serde_json::json!([]), "{json:#}");
     assert!(list(&dir.path().join("out2")).is_empty());
+    // Without --mhl there is no "mhl" at all.
+    let (code, json, stderr) = zcopy_json(dir.path(), &[os("-r"), os("card/A001"), os("out2/")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(json.get("mhl").is_none(), "{json:#}");
+    std::fs::remove_dir_all(dir.path().join("out2/A001")).unwrap();
 
     let output = zcopy(dir.path())
         .args(["--json-lines", "-r", "--mhl", "out/A001", "out2/"])
