@@ -869,7 +869,7 @@ impl<'a> Reporter<'a> {
                 files: Vec::new(),
                 errors: Vec::new(),
                 skipped: Vec::new(),
-                mhl: Vec::new(),
+                mhl: None,
                 interrupted: false,
                 destination_roots: batch
                     .destinations

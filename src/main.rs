@@ -41,6 +41,11 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     if cli.mhl && cli.hash_none() {
         anyhow::bail!("--mhl records hashes: it cannot work with --hash none");
     }
+    if cli.mhl && cli.attributes_only {
+        anyhow::bail!(
+            "--mhl records the data copied: it cannot work with --attributes-only, which copies none"
+        );
+    }
     if cli.mhl && config.hash.is_none() {
         config.hash = Some(zcopy::hash::Algorithm::Xxh64);
     }
@@ -138,13 +143,16 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         resume: cli.resume,
         quiet: cli.quiet,
     };
-    let Some(report) = zcopy::offload::run(entries, &batch, offload) else {
-        return Ok(1);
+    // A refused offload copied nothing: its problems are on stderr already, and only
+    // the JSON forms, which promise a document, print its report.
+    let (report, ran) = match zcopy::offload::run(entries, &batch, offload) {
+        zcopy::offload::Outcome::Ran(report) => (report, true),
+        zcopy::offload::Outcome::Refused(report) => (report, false),
     };
     match format {
         Format::Json => output::stdout_line(&report.to_json()),
         Format::JsonLines => output::stdout_line(&report.final_json_line()),
-        Format::Summary if !cli.quiet => output::stderr_line(&report.summary()),
+        Format::Summary if ran && !cli.quiet => output::stderr_line(&report.summary()),
         Format::Summary => {}
     }
     Ok(report.exit_code() as u8)

@@ -55,14 +55,15 @@ pub fn roots(entries: &[Entry]) -> Vec<Root> {
 /// (a card offloaded before, a shuttle drive), and its `ascmhl/` folder is left out of
 /// the plan: the history is carried over when the new generation is written, so that an
 /// existing history at the destination is extended, never overwritten. Returns the
-/// plan, or the problems found (then nothing is copied).
+/// plan, or the problems found, each with the source folder it was found in (then
+/// nothing is copied).
 pub fn prepare(
     entries: Vec<Entry>,
     roots: &[Root],
     jobs: usize,
     interrupted: &(dyn Fn() -> bool + Sync),
     note: &dyn Fn(&str),
-) -> Result<Vec<Entry>, Vec<String>> {
+) -> Result<Vec<Entry>, Vec<(PathBuf, String)>> {
     let mut problems = Vec::new();
     // With several destinations each source folder is a root once per destination:
     // it is checked once.
@@ -78,8 +79,12 @@ pub fn prepare(
                 "source checked against its ASC MHL history: {}",
                 result.summary()
             )),
-            Ok(result) => problems.extend(describe_problems(&result)),
-            Err(error) => problems.push(error.to_string()),
+            Ok(result) => problems.extend(
+                describe_problems(&result)
+                    .into_iter()
+                    .map(|problem| (root.source.clone(), problem)),
+            ),
+            Err(error) => problems.push((root.source.clone(), error.to_string())),
         }
     }
     if !problems.is_empty() {
@@ -121,8 +126,8 @@ const RESUMED: &str = "already copied: same size and modification time (--resume
 /// The same, with the hashes compared.
 const RESUMED_HASHED: &str = "already copied: same size, modification time and hash (--resume)";
 
-/// `--resume`: leaves out of the plan each file whose destination is a regular file with
-/// the source's size and modification time (to the nanosecond the filesystem keeps;
+/// `--resume`: leaves out of the plan each file whose destination is a regular file
+/// (not a symlink, not the source's own inode) with the source's size and modification time (to the nanosecond the filesystem keeps;
 /// a coarser one, like FAT's, means a new copy) and, given an algorithm, the source's
 /// hash: both files are read, on `jobs` threads. Anything else is copied again.
 pub fn resume(
@@ -132,13 +137,18 @@ pub fn resume(
     interrupted: &(dyn Fn() -> bool + Sync),
 ) -> Resumed {
     let same_size_and_time = |job: &crate::plan::Job| {
+        // The destination by lstat: a symlink (to the source, say) is no copy, and
+        // neither is the source itself under another name (a hard link, a symlinked
+        // folder). Both go through the normal copy, which replaces the link or
+        // refuses the same file as cp does.
         let (Ok(source), Ok(destination)) = (
             std::fs::metadata(&job.source),
-            std::fs::metadata(&job.destination),
+            std::fs::symlink_metadata(&job.destination),
         ) else {
             return false;
         };
         destination.is_file()
+            && !same_inode(&source, &destination)
             && source.len() == destination.len()
             && matches!((source.modified(), destination.modified()), (Ok(a), Ok(b)) if a == b)
     };
@@ -211,6 +221,19 @@ pub fn resume(
     resumed
 }
 
+/// Whether two files are one (same device and inode).
+#[cfg(unix)]
+fn same_inode(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+/// Without inode numbers two files cannot be told apart as one: the copy path checks.
+#[cfg(not(unix))]
+fn same_inode(_a: &std::fs::Metadata, _b: &std::fs::Metadata) -> bool {
+    false
+}
+
 /// One line per problem of a checked folder.
 pub fn describe_problems(result: &FolderResult) -> Vec<String> {
     let root = Path::new(&result.root);
@@ -237,7 +260,8 @@ pub fn describe_problems(result: &FolderResult) -> Vec<String> {
 /// After an `--mhl` copy: a new generation in each copied folder whose files all
 /// copied, with the hashes read back from the copies (no file is read again unless its
 /// hash is unknown; `known` adds hashes found otherwise, by destination). A folder
-/// with failed files gets no generation and an error.
+/// with failed files gets no generation and an error, and so does one where a file
+/// kept by `-n`, `-u` or `-i` differs from its source (each such file an error).
 pub fn finish(
     roots: &[Root],
     report: &mut Report,
@@ -246,6 +270,7 @@ pub fn finish(
     jobs: usize,
     interrupted: &(dyn Fn() -> bool + Sync),
 ) {
+    report.mhl.get_or_insert_with(Vec::new);
     if report.interrupted {
         return;
     }
@@ -259,6 +284,11 @@ pub fn finish(
         })
         .collect();
     known.extend(copied);
+    let kept = kept_sources(roots, report, algorithm, &known, jobs, interrupted);
+    if interrupted() {
+        report.interrupted = true;
+        return;
+    }
     for root in roots {
         let failed = report
             .errors
@@ -290,6 +320,7 @@ pub fn finish(
             known: &known,
             process: "transfer",
             carry_from: Some(&root.source),
+            kept: &kept,
             jobs,
             interrupted,
         };
@@ -302,7 +333,24 @@ pub fn finish(
                         &problem,
                     ));
                 }
-                report.mhl.push(recorded);
+                match recorded {
+                    Some(recorded) => report.mhl.get_or_insert_with(Vec::new).push(recorded),
+                    None => {
+                        let error = Error::new(
+                            &root.destination,
+                            Operation::Mhl,
+                            Cause::Invalid(
+                                "no ASC MHL generation written: a file this run did not copy (-n, -u, -i) differs from its source"
+                                    .to_string(),
+                            ),
+                        );
+                        report.errors.push(ErrorRecord::new(
+                            &root.source,
+                            Some(&root.destination),
+                            &error,
+                        ));
+                    }
+                }
             }
             Err(error) => report.errors.push(ErrorRecord::new(
                 &root.source,
@@ -311,6 +359,76 @@ pub fn finish(
             )),
         }
     }
+}
+
+/// The files of the copied folders that the batch skipped (kept by `-n`, `-u`, `-i`)
+/// and whose hash is not known otherwise (`--resume` hashed both sides), each with its
+/// source's hash: a kept file goes into the generation only if it has that hash.
+fn kept_sources(
+    roots: &[Root],
+    report: &Report,
+    algorithm: Algorithm,
+    known: &HashMap<PathBuf, String>,
+    jobs: usize,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> HashMap<PathBuf, mhl::Kept> {
+    let mut kept = HashMap::new();
+    let mut to_hash: Vec<(PathBuf, Vec<Algorithm>)> = Vec::new();
+    let mut waiting: Vec<(PathBuf, &'static str)> = Vec::new();
+    for skipped in &report.skipped {
+        let Some(destination) = skipped.paths.destination_path() else {
+            continue;
+        };
+        if known.contains_key(&destination)
+            || !roots
+                .iter()
+                .any(|root| destination.starts_with(&root.destination))
+        {
+            continue;
+        }
+        let source = source_path(&skipped.paths);
+        // Only a regular file is read: a FIFO or device would block or never end.
+        if std::fs::metadata(&source).is_ok_and(|metadata| metadata.is_file()) {
+            to_hash.push((source, vec![algorithm]));
+            waiting.push((destination, skipped.reason));
+        } else {
+            kept.insert(
+                destination,
+                mhl::Kept {
+                    reason: skipped.reason,
+                    source_hash: Err("it is not a regular file".to_string()),
+                },
+            );
+        }
+    }
+    let hashes = mhl::hash_files(&to_hash, jobs, interrupted, &|_| {});
+    for ((destination, reason), hash) in waiting.into_iter().zip(hashes) {
+        let source_hash = hash
+            .map(|hashes| hashes[0].1.clone())
+            .map_err(|error| error.to_string());
+        kept.insert(
+            destination,
+            mhl::Kept {
+                reason,
+                source_hash,
+            },
+        );
+    }
+    kept
+}
+
+/// A record's source as a path again: exactly, from its base64 form when the text
+/// could not show it.
+fn source_path(paths: &Endpoints) -> PathBuf {
+    #[cfg(unix)]
+    if let Some(encoded) = &paths.source_base64 {
+        use base64::Engine;
+        use std::os::unix::ffi::OsStrExt;
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(encoded) {
+            return std::ffi::OsStr::from_bytes(&bytes).into();
+        }
+    }
+    PathBuf::from(&paths.source)
 }
 
 /// `zcopy verify`: checks each folder against its history, one folder after the other,
@@ -345,12 +463,22 @@ pub struct Offload {
     pub quiet: bool,
 }
 
+/// What [`run`] did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The batch ran: its report, generations included.
+    Ran(Report),
+    /// A source did not match its ASC MHL history: nothing was copied. The report has
+    /// the problems as errors, already printed on stderr (and in `--json-lines`); it is
+    /// for `--json` and the final `--json-lines` line only.
+    Refused(Report),
+}
+
 /// Runs a batch with `--mhl` and `--resume` around it: checks the sources against
-/// their histories (and copies nothing when one does not match: `None`, the problems
-/// printed), leaves out what is already copied, copies, records the generations, and
-/// prints what it did on stderr (and in `--json-lines`). Returns the report for the
-/// caller to print.
-pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> Option<Report> {
+/// their histories (and copies nothing when one does not match), leaves out what is
+/// already copied, copies, records the generations, and prints what it did on stderr
+/// (and in `--json-lines`). Returns the report for the caller to print.
+pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> Outcome {
     use crate::report::Format;
     let painter = &batch.painter;
     let jobs = batch.jobs.max(1);
@@ -371,13 +499,37 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
         match prepare(entries, &mhl_roots, jobs, interrupted, &note) {
             Ok(kept) => entries = kept,
             Err(problems) => {
-                for problem in problems {
+                let mut errors = Vec::new();
+                for (source, problem) in problems {
                     output::stderr_line(&painter.error(&problem));
+                    let record = ErrorRecord {
+                        paths: Endpoints::new(&source, None),
+                        operation: Operation::Verify,
+                        error: problem,
+                        errno: None,
+                    };
+                    if batch.format == Format::JsonLines {
+                        output::stdout_line(&crate::report::json_line("error", &record));
+                    }
+                    errors.push(record);
                 }
                 output::stderr_line(
                     &painter.error("a source does not match its ASC MHL history; nothing copied"),
                 );
-                return None;
+                return Outcome::Refused(Report {
+                    version: crate::report::JSON_VERSION,
+                    files: Vec::new(),
+                    errors,
+                    skipped: Vec::new(),
+                    mhl: Some(Vec::new()),
+                    interrupted: false,
+                    destination_roots: batch
+                        .destinations
+                        .iter()
+                        .map(|root| crate::report::path_text(root))
+                        .collect(),
+                    stats: crate::stats::Stats::default().snapshot(Default::default()),
+                });
             }
         }
     }
@@ -436,12 +588,12 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
             }
         }
         if batch.format == Format::JsonLines {
-            for recorded in &report.mhl {
+            for recorded in report.mhl.iter().flatten() {
                 output::stdout_line(&crate::report::json_line("mhl", recorded));
             }
         }
         if batch.format == Format::Summary && !offload.quiet {
-            for recorded in &report.mhl {
+            for recorded in report.mhl.iter().flatten() {
                 output::stderr_line(&format!(
                     "zcopy: {}: ASC MHL generation {}, {} files{}",
                     recorded.generation,
@@ -456,7 +608,7 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
             }
         }
     }
-    Some(report)
+    Outcome::Ran(report)
 }
 
 /// What `zcopy verify` prints.

@@ -279,9 +279,10 @@ pub struct Report {
     pub errors: Vec<ErrorRecord>,
     /// Files skipped on purpose (`--no-clobber`).
     pub skipped: Vec<SkipRecord>,
-    /// With `--mhl`: the ASC MHL generations written, one per copied folder.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mhl: Vec<crate::mhl::Recorded>,
+    /// With `--mhl`: the ASC MHL generations written, one per copied folder (empty
+    /// when none was). `None` without `--mhl`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mhl: Option<Vec<crate::mhl::Recorded>>,
     /// True when Ctrl-C or SIGTERM stopped the run early.
     pub interrupted: bool,
     /// The destination roots when there are several (`-t DIR` repeated): the summary
@@ -386,6 +387,7 @@ impl Report {
         if let Some(recorded) = self
             .mhl
             .iter()
+            .flatten()
             .find(|recorded| Path::new(&recorded.generation).starts_with(root))
         {
             line.push_str(&format!("; ASC MHL generation {}", recorded.sequence));
@@ -448,11 +450,11 @@ impl Report {
                 stats.verification_failures
             ));
         }
-        if !self.mhl.is_empty() {
+        let written = self.mhl.as_ref().map_or(0, Vec::len);
+        if written > 0 {
             line.push_str(&format!(
-                "; {} ASC MHL generation{} written",
-                self.mhl.len(),
-                if self.mhl.len() == 1 { "" } else { "s" }
+                "; {written} ASC MHL generation{} written",
+                if written == 1 { "" } else { "s" }
             ));
         }
         if self.interrupted {

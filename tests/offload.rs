@@ -750,7 +750,8 @@ fn a_destination_that_fills_up_gets_no_generation() {
         .as_str()
         .unwrap()
         .contains("no ASC MHL generation written"));
-    assert!(json.get("mhl").is_none(), "{json:#}");
+    // With --mhl the key is there, empty, when no generation is written.
+    assert_eq!(json["mhl"], serde_json::json!([]), "{json:#}");
     assert!(!full.path().join("A001/ascmhl").exists());
     assert_no_debris(&full.path().join("A001"));
 }
@@ -766,4 +767,252 @@ fn mhl_refuses_hash_none() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot work with --hash none"));
     assert!(!dir.path().join("copy").exists());
+}
+
+#[test]
+fn resume_never_counts_the_source_itself_as_already_copied() {
+    // A destination that is a symlink to the source, or a hard link of it, has the
+    // source's size, time and hash: --resume must not skip it (cp and zcopy without
+    // --resume refuse it: "same file"), and --mhl must not record it as a copy.
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("card/A001");
+    std::fs::create_dir_all(&card).unwrap();
+    std::fs::write(card.join("clip.mov"), b"REAL\n").unwrap();
+    for link in ["symlink", "hard link"] {
+        let out = dir.path().join(format!("out {link}"));
+        std::fs::create_dir_all(out.join("A001")).unwrap();
+        let destination = out.join("A001/clip.mov");
+        match link {
+            "symlink" => std::os::unix::fs::symlink(card.join("clip.mov"), &destination),
+            _ => std::fs::hard_link(card.join("clip.mov"), &destination),
+        }
+        .unwrap();
+        for extra in [&["--hash", "xxh64"][..], &["--mhl"][..]] {
+            let output = zcopy(dir.path())
+                .args(["-r", "-p", "--resume"])
+                .args(extra)
+                .arg(&card)
+                .arg(&out)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{link} {extra:?}: {stderr}");
+            assert!(stderr.contains("same file"), "{link} {extra:?}: {stderr}");
+            assert!(
+                !stderr.contains("1 file already copied"),
+                "{link} {extra:?}: {stderr}"
+            );
+            assert!(!out.join("A001/ascmhl").exists(), "{link} {extra:?}");
+            assert_eq!(std::fs::read(card.join("clip.mov")).unwrap(), b"REAL\n");
+        }
+    }
+}
+
+#[test]
+fn mhl_records_a_file_kept_by_no_clobber_or_update_only_if_it_equals_the_source() {
+    // -n and -u keep what is in the destination, as cp does; --mhl must not then
+    // claim the kept file as a transfer of the source unless it has the source's hash.
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("card/A001");
+    std::fs::create_dir_all(&card).unwrap();
+    std::fs::write(card.join("clip.mov"), b"REAL\n").unwrap();
+    std::fs::write(card.join("same.mov"), b"SAME\n").unwrap();
+    // Older than the destinations, so that -u keeps them too.
+    for name in ["clip.mov", "same.mov"] {
+        std::fs::File::options()
+            .write(true)
+            .open(card.join(name))
+            .unwrap()
+            .set_modified(
+                std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30),
+            )
+            .unwrap();
+    }
+    for option in ["-n", "-u"] {
+        for (tool_name, program) in [("cp", "/bin/cp"), ("zcopy", env!("CARGO_BIN_EXE_zcopy"))] {
+            let out = dir.path().join(format!("out {option} {tool_name}"));
+            std::fs::create_dir_all(out.join("A001")).unwrap();
+            std::fs::write(out.join("A001/clip.mov"), b"FAKE\n").unwrap();
+            std::fs::write(out.join("A001/same.mov"), b"SAME\n").unwrap();
+            let mut command = StdCommand::new(program);
+            if tool_name == "zcopy" {
+                command.args(["--no-env-file", "--mhl"]);
+            }
+            let output = command
+                .current_dir(dir.path())
+                .args(["-r", option])
+                .arg(&card)
+                .arg(&out)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            // What is kept is cp's business; the history is zcopy's.
+            assert_eq!(std::fs::read(out.join("A001/clip.mov")).unwrap(), b"FAKE\n");
+            if tool_name == "cp" {
+                assert!(output.status.success(), "cp {option}: {stderr}");
+                continue;
+            }
+            assert_eq!(output.status.code(), Some(1), "{option}: {stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "{}: ASC MHL: destination",
+                    out.join("A001/clip.mov").display()
+                )) && stderr.contains("differs from the source"),
+                "{option}: {stderr}"
+            );
+            assert!(
+                !stderr.contains("same.mov"),
+                "an equal kept file is no problem: {stderr}"
+            );
+            assert!(stderr.contains("no ASC MHL generation written"), "{stderr}");
+            assert!(!out.join("A001/ascmhl").exists(), "{option}");
+            let verify = zcopy(dir.path())
+                .arg("verify")
+                .arg(out.join("A001"))
+                .output()
+                .unwrap();
+            assert_eq!(verify.status.code(), Some(1), "{option}: {verify:?}");
+
+            // Once the kept file equals the source, the folder is recorded.
+            std::fs::write(out.join("A001/clip.mov"), b"REAL\n").unwrap();
+            let (code, json, stderr) = zcopy_json(
+                dir.path(),
+                &[
+                    os("-r"),
+                    os(option),
+                    os("--mhl"),
+                    card.as_os_str(),
+                    out.as_os_str(),
+                ],
+            );
+            assert_eq!(code, 0, "{option}: {stderr}");
+            assert_eq!(json["mhl"][0]["files"], 2, "{json:#}");
+            let verify = zcopy(dir.path())
+                .arg("verify")
+                .arg(out.join("A001"))
+                .output()
+                .unwrap();
+            assert!(verify.status.success(), "{option}: {verify:?}");
+        }
+    }
+}
+
+#[test]
+fn mhl_refuses_attributes_only() {
+    // --attributes-only copies no data: a "transfer" generation would record empty
+    // files (or stale ones) as the originals.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("A001")).unwrap();
+    std::fs::write(dir.path().join("A001/clip.mov"), b"REAL\n").unwrap();
+    let output = zcopy(dir.path())
+        .args(["-r", "--mhl", "--attributes-only", "A001", "copy"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--mhl") && stderr.contains("--attributes-only"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("copy").exists());
+}
+
+#[test]
+fn mhl_files_are_created_like_any_new_file_under_the_umask() {
+    // Other users must be able to read a history (zcopy verify, ascmhl diff): its files
+    // get 0666 less the umask, as `touch` (or `ascmhl create`) would make them.
+    use std::os::unix::fs::PermissionsExt;
+    for umask in [0o002, 0o022, 0o077] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("A001")).unwrap();
+        std::fs::write(dir.path().join("A001/clip.mov"), b"REAL\n").unwrap();
+        let script = format!(
+            "umask {umask:03o} && touch reference && \"$0\" --no-env-file -q -r --mhl A001 raid && \"$0\" --no-env-file -q -r --mhl raid shuttle"
+        );
+        let mut command = StdCommand::new("sh");
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ZERO_COPY_") {
+                command.env_remove(key);
+            }
+        }
+        let output = command
+            .current_dir(dir.path())
+            .args(["-c", &script, env!("CARGO_BIN_EXE_zcopy")])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+        let expected = mode(&dir.path().join("reference"));
+        assert_eq!(expected, 0o666 & !umask);
+        for folder in ["raid/ascmhl", "shuttle/ascmhl"] {
+            let files = list(&dir.path().join(folder));
+            // shuttle/ carries raid/'s generation and adds its own.
+            assert!(files.len() >= 2, "{files:?}");
+            for name in files {
+                let path = dir.path().join(folder).join(&name);
+                assert_eq!(
+                    mode(&path),
+                    expected,
+                    "{} under umask {umask:03o}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_source_refused_by_its_history_still_prints_one_json_document() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("card/A001")).unwrap();
+    std::fs::write(dir.path().join("card/A001/clip.mov"), b"REAL\n").unwrap();
+    for folder in ["out", "out2"] {
+        std::fs::create_dir(dir.path().join(folder)).unwrap();
+    }
+    let output = zcopy(dir.path())
+        .args(["-q", "-r", "--mhl", "card/A001", "out/"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    std::fs::write(dir.path().join("out/A001/clip.mov"), b"REAL\nmore\n").unwrap();
+
+    let (code, json, stderr) = zcopy_json(
+        dir.path(),
+        &[os("-r"), os("--mhl"), os("out/A001"), os("out2/")],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let errors = json["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|error| error["error"]
+            .as_str()
+            .unwrap()
+            .contains("out/A001/clip.mov: verify: xxh64 mismatch")),
+        "{json:#}"
+    );
+    assert_eq!(json["files"].as_array().unwrap().len(), 0, "{json:#}");
+    assert_eq!(json["mhl"], serde_json::json!([]), "{json:#}");
+    assert!(list(&dir.path().join("out2")).is_empty());
+    // Without --mhl there is no "mhl" at all.
+    let (code, json, stderr) = zcopy_json(dir.path(), &[os("-r"), os("card/A001"), os("out2/")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(json.get("mhl").is_none(), "{json:#}");
+    std::fs::remove_dir_all(dir.path().join("out2/A001")).unwrap();
+
+    let output = zcopy(dir.path())
+        .args(["--json-lines", "-r", "--mhl", "out/A001", "out2/"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|line| line["type"] == "error"),
+        "{lines:#?}"
+    );
+    let last = lines.last().expect("a summary line");
+    assert_eq!(last["type"], "summary", "{lines:#?}");
+    assert!(last["errors"].as_u64().unwrap() >= 1, "{lines:#?}");
 }

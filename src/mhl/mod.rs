@@ -24,7 +24,7 @@ pub mod xml;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-pub use record::{record_generation, RecordOptions, Recorded};
+pub use record::{record_generation, Kept, RecordOptions, Recorded};
 
 use crate::error::{Cause, Context, Error, Operation};
 use crate::hash::Algorithm;

@@ -26,10 +26,23 @@ pub struct RecordOptions<'a> {
     pub process: &'a str,
     /// The folder copied from: its history, if it has one, travels with the copy.
     pub carry_from: Option<&'a Path>,
+    /// Files of the folder that this run did not write (kept by `-n`, `-u`, `-i`), by
+    /// full path: each is recorded only if it has its source's hash.
+    pub kept: &'a HashMap<PathBuf, Kept>,
     /// Files hashed at once.
     pub jobs: usize,
     /// Asked between reads.
     pub interrupted: &'a (dyn Fn() -> bool + Sync),
+}
+
+/// A file the copy left as it found it, and its source's hash in the generation's
+/// algorithm, or why the source could not be hashed.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    /// Why it was kept (the skip's reason).
+    pub reason: &'static str,
+    /// The source's hash.
+    pub source_hash: Result<String, String>,
 }
 
 /// A generation written.
@@ -71,8 +84,16 @@ fn write_new_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), Error>
         ));
     }
     let folder = path.parent().unwrap_or(Path::new("."));
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".zcopy-mhl-")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".zcopy-mhl-");
+    // Created as any new file is (0666 less the umask, as `ascmhl create` does), not
+    // with tempfile's 0600, which persist keeps: others must be able to verify.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut temporary = builder
         .tempfile_in(folder)
         .op(folder, Operation::CreateTemp)?;
     temporary.write_all(bytes).op(path, Operation::Write)?;
@@ -136,11 +157,14 @@ fn carry_history(source: &Path, root: &Path) -> Result<(usize, Vec<Error>), Erro
 /// Adds a generation to the history of `root` (creating the history if there is none).
 /// Also returns the problems found: files that do not match the hash an earlier
 /// generation recorded (recorded as `failed`), files missing, histories not merged.
+/// A kept file (`options.kept`) without its source's hash is a problem too, and then
+/// no generation is written (`None`): it would claim the file as transferred.
 pub fn record_generation(
     root: &Path,
     options: &RecordOptions<'_>,
-) -> Result<(Recorded, Vec<Error>), Error> {
+) -> Result<(Option<Recorded>, Vec<Error>), Error> {
     let mut problems = Vec::new();
+    let mut differing = Vec::new();
     let carried = match options.carry_from {
         Some(source) => {
             let (carried, mut found) = carry_history(source, root)?;
@@ -254,6 +278,28 @@ pub fn record_generation(
                         hash_date: Some(hash_date.clone()),
                     });
                 }
+                if let Some(kept) = options.kept.get(path) {
+                    let hash = &hashes[&algorithm];
+                    match &kept.source_hash {
+                        Ok(source_hash) if source_hash == hash => {}
+                        Ok(source_hash) => differing.push(Error::new(
+                            path,
+                            Operation::Mhl,
+                            crate::error::Cause::Invalid(format!(
+                                "{}, but it differs from the source ({algorithm} {hash}, the source's {source_hash}): not recorded as a copy",
+                                kept.reason
+                            )),
+                        )),
+                        Err(why) => differing.push(Error::new(
+                            path,
+                            Operation::Mhl,
+                            crate::error::Cause::Invalid(format!(
+                                "{}, and the source could not be hashed to compare ({why}): not recorded as a copy",
+                                kept.reason
+                            )),
+                        )),
+                    }
+                }
                 file_hashes.insert(relative.clone(), hashes[&algorithm].clone());
                 listed.insert(relative.clone());
                 files += 1;
@@ -313,6 +359,10 @@ pub fn record_generation(
             ));
         }
     }
+    if !differing.is_empty() {
+        problems.append(&mut differing);
+        return Ok((None, problems));
+    }
 
     let sequence = history.latest_sequence() + 1;
     let folder_name = root
@@ -351,13 +401,13 @@ pub fn record_generation(
         true,
     )?;
     Ok((
-        Recorded {
+        Some(Recorded {
             root: root.display().to_string(),
             generation: generation_path.display().to_string(),
             sequence,
             files,
             carried,
-        },
+        }),
         problems,
     ))
 }
