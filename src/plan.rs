@@ -924,7 +924,9 @@ pub fn for_destinations(
 ) -> Result<Vec<Entry>, UsageError> {
     // By its real path and by its (device, inode): a bind mount is the same directory
     // under another path, and two copies there would be one.
-    let mut seen: Vec<(&Path, PathBuf, Option<(u64, u64)>)> = Vec::new();
+    // (as given, real path, identity)
+    type Seen<'a> = (&'a Path, PathBuf, Option<(u64, u64)>);
+    let mut seen: Vec<Seen> = Vec::new();
     for directory in directories {
         let real = std::fs::canonicalize(directory).map_err(|err| {
             UsageError(format!(
@@ -935,7 +937,7 @@ pub fn for_destinations(
         let identity = std::fs::metadata(&real)
             .ok()
             .map(|metadata| inode(&metadata));
-        let same = |(_, other, other_identity): &&(&Path, PathBuf, Option<(u64, u64)>)| {
+        let same = |(_, other, other_identity): &&Seen| {
             *other == real || (identity.is_some() && *other_identity == identity)
         };
         if let Some((first, ..)) = seen.iter().find(same) {
