@@ -90,17 +90,21 @@ impl Backup {
         if control == Control::Off {
             return Ok(None);
         }
+        // As cp (gnulib's set_simple_backup_suffix): a suffix that is empty (the backup
+        // would be the destination itself) or has a '/' before its last character
+        // that is not one (it would be in another directory) is replaced by '~', from
+        // --suffix or the variable alike; a --suffix, even an unusable one, means the
+        // variable is not read. Trailing '/' are kept: see `make`.
+        let usable = |suffix: &OsString| {
+            let suffix = suffix.to_string_lossy();
+            let name = suffix.trim_end_matches('/');
+            !name.is_empty() && !name.contains('/')
+        };
         let suffix = suffix
             .cloned()
-            .or_else(|| std::env::var_os("SIMPLE_BACKUP_SUFFIX").filter(|s| !s.is_empty()))
+            .or_else(|| std::env::var_os("SIMPLE_BACKUP_SUFFIX"))
+            .filter(usable)
             .unwrap_or_else(|| OsString::from("~"));
-        // cp refuses a suffix that would put the backup in another directory.
-        if Path::new(&suffix).components().count() > 1 || suffix.to_string_lossy().contains('/') {
-            return Err(format!(
-                "invalid backup suffix '{}': it may not contain '/'",
-                suffix.to_string_lossy()
-            ));
-        }
         Ok(Some(Backup { control, suffix }))
     }
 
@@ -132,6 +136,11 @@ impl Backup {
     /// backup's path.
     pub fn make(&self, destination: &Path) -> Result<PathBuf, Error> {
         let backup = self.name_for(destination);
+        if backup.to_string_lossy().ends_with('/') {
+            // A suffix ending in '/' names a directory, which cp's rename of a file to
+            // it refuses with ENOTDIR; the path's last component would drop the '/'.
+            return Err(Error::os(&backup, Operation::Backup, not_a_directory()));
+        }
         // Named after the backup: the destination's own temporary name may be in use
         // by the new link or node waiting to replace it.
         let temporary = crate::atomic::temp_symlink_path(&backup);
@@ -139,6 +148,16 @@ impl Backup {
             .map_err(|err| Error::os(&backup, Operation::Backup, err))?;
         Ok(backup)
     }
+}
+
+#[cfg(unix)]
+fn not_a_directory() -> std::io::Error {
+    std::io::Error::from_raw_os_error(libc::ENOTDIR)
+}
+
+#[cfg(not(unix))]
+fn not_a_directory() -> std::io::Error {
+    std::io::Error::from(std::io::ErrorKind::NotADirectory)
 }
 
 /// Links the file at `destination` to `temporary` and renames that to `backup`, all
@@ -159,21 +178,25 @@ fn keep_beside(destination: &Path, temporary: &Path, backup: &Path) -> std::io::
                 libc::renameat(directory, name.as_ptr(), directory, backup.as_ptr())
             });
         }
-        checked(unsafe {
+        let renamed = checked(unsafe {
             libc::renameat(directory, temporary.as_ptr(), directory, backup.as_ptr())
-        })
-        .inspect_err(|_| {
-            unsafe { libc::unlinkat(directory, temporary.as_ptr(), 0) };
-        })
+        });
+        // On failure the temporary link is left; on success too when the backup name
+        // already was a link of the destination: rename(2) between two links of one
+        // file does nothing and succeeds. ENOENT (the usual case) is no error here.
+        unsafe { libc::unlinkat(directory, temporary.as_ptr(), 0) };
+        renamed
     })
 }
 
 #[cfg(not(unix))]
 fn keep_beside(destination: &Path, temporary: &Path, backup: &Path) -> std::io::Result<()> {
     match std::fs::hard_link(destination, temporary) {
-        Ok(()) => std::fs::rename(temporary, backup).inspect_err(|_| {
+        Ok(()) => {
+            let renamed = std::fs::rename(temporary, backup);
             let _ = std::fs::remove_file(temporary);
-        }),
+            renamed
+        }
         Err(_) => std::fs::rename(destination, backup),
     }
 }
@@ -213,6 +236,22 @@ mod tests {
         assert_eq!(Control::parse("si").unwrap(), Control::Simple);
         assert!(Control::parse("n").is_err(), "none, numbered, nil, never");
         assert!(Control::parse("bogus").is_err());
+    }
+
+    #[test]
+    fn an_empty_suffix_or_one_with_a_slash_is_a_tilde() {
+        for given in ["", "/x", "a/b", "/", "//", "a/b/"] {
+            let backup = Backup::from_flags(true, Some("simple"), Some(&given.into()))
+                .unwrap()
+                .unwrap();
+            assert_eq!(backup.suffix, "~", "--suffix={given:?}");
+        }
+        for given in [".orig", "x/"] {
+            let backup = Backup::from_flags(true, Some("simple"), Some(&given.into()))
+                .unwrap()
+                .unwrap();
+            assert_eq!(backup.suffix, given);
+        }
     }
 
     /// In a directory of the run replaced by a symlink, no backup is made: not of the

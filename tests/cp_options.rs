@@ -856,6 +856,74 @@ fn backups_follow_cp_naming() {
     }
 }
 
+// An empty -S made the destination its own "backup": the old content survived only
+// under the temporary name (which --clean removes). cp takes '~' for a suffix that is
+// empty or has a '/' before its last other character, from -S or SIMPLE_BACKUP_SUFFIX.
+#[test]
+fn unusable_backup_suffixes_fall_back_to_a_tilde() {
+    let tree = |d: &Path| {
+        write(&d.join("new"), "new\n");
+        write(&d.join("clip"), "old precious\n");
+    };
+    type Run<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+    let runs: &[Run<'_>] = &[
+        (&["-S", "", "new", "clip"], &[]),
+        (&["-b", "--suffix=", "new", "clip"], &[]),
+        (&["-S", "/x", "new", "clip"], &[]),
+        (&["-b", "-S", "a/b", "new", "clip"], &[]),
+        (&["-b", "-S", "/", "new", "clip"], &[]),
+        (
+            &["-S", "", "new", "clip"],
+            &[("SIMPLE_BACKUP_SUFFIX", ".env")],
+        ),
+        (&["-b", "new", "clip"], &[("SIMPLE_BACKUP_SUFFIX", "")]),
+        (&["-b", "new", "clip"], &[("SIMPLE_BACKUP_SUFFIX", "/x")]),
+        // Only a '/' before another character disqualifies a suffix: a trailing one
+        // is kept, and the backup's rename to that name fails (ENOTDIR).
+        (&["-b", "new", "clip"], &[("SIMPLE_BACKUP_SUFFIX", "x/")]),
+        (&["-b", "-S", "x//", "new", "clip"], &[]),
+        (&["-b", "-S", "a/b/", "new", "clip"], &[]),
+        (&["-b", "-S", "//", "new", "clip"], &[]),
+    ];
+    for (args, env) in runs {
+        for unprivileged in [false, true] {
+            compare(
+                &tree,
+                Case {
+                    args,
+                    env,
+                    unprivileged,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
+/// When the backup name is already a hard link of the destination, renaming the
+/// temporary link onto it does nothing (rename(2) between two links of one file
+/// succeeds without removing either): the temporary link must still go. cp fails here
+/// ("cannot create regular file: File exists", after its rename did nothing); zcopy
+/// keeps the old file as the backup and installs the new one.
+#[test]
+fn a_backup_name_already_linked_to_the_destination_leaves_no_temporary_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("new"), "new\n");
+    write(&d.join("clip"), "old\n");
+    std::fs::hard_link(d.join("clip"), d.join("clip~")).unwrap();
+    let output = common::zcopy_std(d)
+        .args(["--no-env-file", "-q", "-b", "new", "clip"])
+        .env_remove("VERSION_CONTROL")
+        .env_remove("SIMPLE_BACKUP_SUFFIX")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(std::fs::read_to_string(d.join("clip")).unwrap(), "new\n");
+    assert_eq!(std::fs::read_to_string(d.join("clip~")).unwrap(), "old\n");
+    assert_eq!(common::list(d), ["clip", "clip~", "new"]);
+}
+
 #[test]
 fn hard_and_symbolic_links_instead_of_copies() {
     let tree = |d: &Path| {
