@@ -12,7 +12,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Operation};
+use crate::error::{Cause, Error, Operation};
 
 /// cp's version-control methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,11 +111,7 @@ impl Backup {
     /// The name the backup of `destination` gets now.
     pub fn name_for(&self, destination: &Path) -> PathBuf {
         let name = destination.file_name().unwrap_or_default();
-        let simple = || {
-            let mut simple = name.to_os_string();
-            simple.push(&self.suffix);
-            destination.with_file_name(simple)
-        };
+        let simple = || self.simple_name(destination);
         let numbered = |highest: u64| {
             let mut numbered = name.to_os_string();
             numbered.push(format!(".~{}~", highest + 1));
@@ -129,6 +125,52 @@ impl Backup {
                 None => simple(),
             },
         }
+    }
+
+    /// `destination`'s name with the suffix.
+    fn simple_name(&self, destination: &Path) -> PathBuf {
+        let mut simple = destination.file_name().unwrap_or_default().to_os_string();
+        simple.push(&self.suffix);
+        destination.with_file_name(simple)
+    }
+
+    /// The refusal when backing up `destination` would take the name of the source
+    /// (`source`, whose file `source_metadata` describes): the backup renames the old
+    /// file over it. As cp ("backing up 'd' might destroy source"), checked on the
+    /// simple backup name for every CONTROL but numbered (whose name is always new),
+    /// and when that name is the source's file through any path to it; beyond cp, also
+    /// through a symlink (cp then loses the source) or as its only name. A source that
+    /// is another hard link of that file keeps its own name and is copied.
+    pub fn takes_source_name(
+        &self,
+        source: &Path,
+        source_metadata: &std::fs::Metadata,
+        destination: &Path,
+    ) -> Result<(), Error> {
+        if self.control == Control::Numbered {
+            return Ok(());
+        }
+        let simple = self.simple_name(destination);
+        let Ok(there) = std::fs::symlink_metadata(&simple) else {
+            return Ok(());
+        };
+        let source_keeps_its_name = || {
+            source.file_name() != simple.file_name()
+                && links(source_metadata) > 1
+                && std::fs::symlink_metadata(source).is_ok_and(|meta| !meta.is_symlink())
+        };
+        if !same_file(&there, source_metadata) || source_keeps_its_name() {
+            return Ok(());
+        }
+        Err(Error::new(
+            destination,
+            Operation::Backup,
+            Cause::Invalid(format!(
+                "its backup '{}' would replace the source '{}'; not copied",
+                simple.display(),
+                source.display()
+            )),
+        ))
     }
 
     /// Keeps the file now at `destination` under its backup name, leaving it also at
@@ -148,6 +190,28 @@ impl Backup {
             .map_err(|err| Error::os(&backup, Operation::Backup, err))?;
         Ok(backup)
     }
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(unix)]
+fn links(metadata: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    metadata.nlink()
+}
+
+#[cfg(not(unix))]
+fn same_file(_a: &std::fs::Metadata, _b: &std::fs::Metadata) -> bool {
+    false
+}
+
+#[cfg(not(unix))]
+fn links(_metadata: &std::fs::Metadata) -> u64 {
+    1
 }
 
 #[cfg(unix)]

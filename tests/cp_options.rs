@@ -900,6 +900,71 @@ fn unusable_backup_suffixes_fall_back_to_a_tilde() {
     }
 }
 
+// -b with a source named as the destination's backup: the backup took the source's
+// name (d~ then held the old destination). cp refuses ("backing up 'd' might destroy
+// source") whenever the simple backup name is the source, under any path to it, for
+// every CONTROL but numbered, also for -l and -s (with -s the source's only content
+// was lost: d~ held the old file, d a link to it); another hard link of it is copied.
+#[test]
+fn a_backup_never_takes_the_name_of_the_source() {
+    let tree = |d: &Path| {
+        write(&d.join("clip~"), "source\n");
+        write(&d.join("clip"), "old\n");
+        write(&d.join("clip.bak"), "source\n");
+        write(&d.join("taken"), "old\n");
+        write(&d.join("taken.~1~"), "older\n");
+        write(&d.join("taken~"), "source\n");
+        std::fs::create_dir(d.join("other")).unwrap();
+        write(&d.join("other/clip~"), "elsewhere\n");
+        std::fs::hard_link(d.join("clip~"), d.join("also")).unwrap();
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-b", "clip~", "clip"],
+            &["--backup=simple", "./clip~", "clip"],
+            &["-S", ".bak", "clip.bak", "clip"],
+            &["--backup=existing", "taken~", "taken"],
+            &["--backup=numbered", "clip~", "clip"],
+            &["-b", "other/clip~", "clip"],
+            &["-b", "also", "clip"],
+            &["-b", "-l", "clip~", "clip"],
+            &["-b", "-s", "clip~", "clip"],
+            &["-b", "-l", "also", "clip"],
+        ],
+    );
+}
+
+/// Through a symlink to the backup name cp loses the source (it renames the
+/// destination over it, then skips the file as replaced); zcopy refuses as for the
+/// name itself.
+#[test]
+fn a_backup_never_takes_the_name_of_a_source_reached_through_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("clip~"), "source\n");
+    write(&d.join("clip"), "old\n");
+    symlink("clip~", &d.join("latest"));
+    let output = common::zcopy_std(d)
+        .args(["--no-env-file", "-q", "-b", "latest", "clip"])
+        .env_remove("VERSION_CONTROL")
+        .env_remove("SIMPLE_BACKUP_SUFFIX")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("clip: back up:") && stderr.contains("clip~"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("clip~")).unwrap(),
+        "source\n"
+    );
+    assert_eq!(std::fs::read_to_string(d.join("clip")).unwrap(), "old\n");
+    assert_eq!(common::list(d), ["clip", "clip~", "latest"]);
+}
+
 /// When the backup name is already a hard link of the destination, renaming the
 /// temporary link onto it does nothing (rename(2) between two links of one file
 /// succeeds without removing either): the temporary link must still go. cp fails here

@@ -314,6 +314,9 @@ fn look_before_copy<'a>(
         if options.update && !older(existing, &source_metadata) {
             return Ok(Looked::Done(Outcome::Skipped(super::NOT_OLDER)));
         }
+        if let Some(backup) = &options.backup {
+            backup.takes_source_name(source, &source_metadata, &destination)?;
+        }
         // FIFOs and devices are written into, not replaced, unless the user asked for
         // the destination to be removed or kept aside first (as cp does then).
         #[cfg(unix)]
