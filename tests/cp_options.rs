@@ -965,6 +965,41 @@ fn a_backup_never_takes_the_name_of_a_source_reached_through_a_symlink() {
     assert_eq!(common::list(d), ["clip", "clip~", "latest"]);
 }
 
+// -f onto a symlink to another user's file the user may not write: zcopy replaced the
+// link's target (another user's file, in a directory the user may write) with its
+// own; cp -f unlinks the link and makes the file in its place.
+#[test]
+fn force_replaces_a_link_to_a_file_it_may_not_write_not_the_file() {
+    let tree = |d: &Path| {
+        std::fs::create_dir(d.join("mine")).unwrap();
+        std::fs::create_dir(d.join("shared")).unwrap();
+        chmod(&d.join("shared"), 0o777);
+        write(&d.join("shared/report"), "theirs\n");
+        chmod(&d.join("shared/report"), 0o644);
+        // daemon's: not root's, which the comparison gives to nobody.
+        std::os::unix::fs::chown(d.join("shared/report"), Some(1), Some(1)).unwrap();
+        write(&d.join("mine/s"), "new\n");
+        symlink("../shared/report", &d.join("mine/link"));
+    };
+    // As nobody; root may write the file, and cp then writes into it where zcopy
+    // replaces it (a new file, root's unless -p: "Copying", difference 1).
+    for (args, unprivileged) in [
+        (&["-f", "mine/s", "mine/link"][..], true),
+        (&["mine/s", "mine/link"], true),
+        (&["-f", "-p", "mine/s", "mine/link"], true),
+        (&["-f", "-p", "mine/s", "mine/link"], false),
+    ] {
+        compare(
+            &tree,
+            Case {
+                args,
+                unprivileged,
+                ..Case::default()
+            },
+        );
+    }
+}
+
 /// When the backup name is already a hard link of the destination, renaming the
 /// temporary link onto it does nothing (rename(2) between two links of one file
 /// succeeds without removing either): the temporary link must still go. cp fails here

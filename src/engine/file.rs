@@ -267,7 +267,8 @@ fn look_before_copy<'a>(
     };
     // -b and --remove-destination replace a destination symlink itself, as cp (which
     // renames or unlinks it) does; otherwise its target gets the new content.
-    let (destination, existing) = if target.directory_is_new {
+    let given = destination;
+    let (mut destination, mut existing) = if target.directory_is_new {
         (destination.to_path_buf(), None)
     } else if options.remove_destination || options.backup.is_some() {
         (destination.to_path_buf(), destination_entry(destination)?)
@@ -343,6 +344,12 @@ fn look_before_copy<'a>(
                 replaced_as_new = true;
             }
         }
+    }
+    if replaced_as_new && destination != given {
+        // cp -f unlinks the name it was given: the symlink, not the file it points to,
+        // which is not the user's to replace (it may not even write it).
+        destination = given.to_path_buf();
+        existing = destination_entry(given)?;
     }
     let src = if stream {
         open_stream(source)?
