@@ -234,9 +234,13 @@ fn keep_beside(destination: &Path, temporary: &Path, backup: &Path) -> std::io::
     let (temporary, backup) = (crate::at::c_name(temporary)?, crate::at::c_name(backup)?);
     crate::at::file(destination, |directory, name| {
         // SAFETY (every call below): the names are NUL-terminated and outlive the calls.
-        let linked = checked(unsafe {
-            libc::linkat(directory, name.as_ptr(), directory, temporary.as_ptr(), 0)
-        });
+        let linked = if second_name_removable(directory, name) {
+            checked(unsafe {
+                libc::linkat(directory, name.as_ptr(), directory, temporary.as_ptr(), 0)
+            })
+        } else {
+            Err(std::io::Error::from_raw_os_error(libc::EPERM))
+        };
         if linked.is_err() {
             return checked(unsafe {
                 libc::renameat(directory, name.as_ptr(), directory, backup.as_ptr())
@@ -250,6 +254,48 @@ fn keep_beside(destination: &Path, temporary: &Path, backup: &Path) -> std::io::
         // file does nothing and succeeds. ENOENT (the usual case) is no error here.
         unsafe { libc::unlinkat(directory, temporary.as_ptr(), 0) };
         renamed
+    })
+}
+
+/// Whether this process could rename or remove a second name of the file `name` in
+/// `directory` (the temporary link, which has the file's owner). In a sticky directory
+/// (/tmp) only the file's owner, the directory's, or a process with CAP_FOWNER may
+/// (EPERM otherwise): a link made there could not be removed again, so the file is
+/// renamed away as cp does, which fails the same way and leaves nothing.
+#[cfg(unix)]
+fn second_name_removable(directory: std::os::unix::io::RawFd, name: &std::ffi::CStr) -> bool {
+    let (Ok(folder), Ok(file)) = (
+        crate::at::lstat(directory, c"."),
+        crate::at::lstat(directory, name),
+    ) else {
+        return false;
+    };
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    folder.st_mode & libc::S_ISVTX == 0
+        || me == file.st_uid
+        || me == folder.st_uid
+        || may_override_sticky_bits()
+}
+
+/// CAP_FOWNER in the effective set (`CapEff` of /proc/self/status; where that cannot
+/// be read, root is taken to have it).
+#[cfg(unix)]
+fn may_override_sticky_bits() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        const CAP_FOWNER: u32 = 3;
+        let effective = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|line| line.starts_with("CapEff:"))?;
+                u64::from_str_radix(line["CapEff:".len()..].trim(), 16).ok()
+            });
+        match effective {
+            Some(capabilities) => capabilities & (1 << CAP_FOWNER) != 0,
+            // SAFETY: geteuid cannot fail.
+            None => unsafe { libc::geteuid() == 0 },
+        }
     })
 }
 

@@ -1000,6 +1000,44 @@ fn force_replaces_a_link_to_a_file_it_may_not_write_not_the_file() {
     }
 }
 
+// -b in a sticky directory, over a file neither the user nor the directory's owner
+// is: the backup's temporary hard link (owned, as the file, by another user) could
+// neither be renamed to the backup name nor removed (EPERM), and stayed. cp fails to
+// rename the destination away and leaves nothing.
+#[test]
+fn a_refused_backup_in_a_sticky_directory_leaves_nothing() {
+    let tree = |d: &Path| {
+        write(&d.join("new"), "new\n");
+        std::fs::create_dir(d.join("tmp")).unwrap();
+        write(&d.join("tmp/theirs"), "theirs\n");
+        write(&d.join("tmp/mine"), "mine\n");
+        write(&d.join("tmp/theirs-backed~"), "older\n");
+        write(&d.join("tmp/theirs-backed"), "theirs\n");
+        // daemon's (root's would be given to nobody): a sticky /tmp of another user.
+        for name in [
+            "tmp",
+            "tmp/theirs",
+            "tmp/theirs-backed~",
+            "tmp/theirs-backed",
+        ] {
+            std::os::unix::fs::chown(d.join(name), Some(1), Some(1)).unwrap();
+        }
+        for name in ["tmp/theirs", "tmp/theirs-backed~", "tmp/theirs-backed"] {
+            chmod(&d.join(name), 0o666);
+        }
+        chmod(&d.join("tmp"), 0o1777);
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-b", "new", "tmp/theirs"],
+            &["--backup=numbered", "new", "tmp/theirs"],
+            &["-b", "new", "tmp/mine"],
+            &["-b", "new", "tmp/theirs-backed"],
+        ],
+    );
+}
+
 /// When the backup name is already a hard link of the destination, renaming the
 /// temporary link onto it does nothing (rename(2) between two links of one file
 /// succeeds without removing either): the temporary link must still go. cp fails here
