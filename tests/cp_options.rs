@@ -1038,6 +1038,37 @@ fn a_refused_backup_in_a_sticky_directory_leaves_nothing() {
     );
 }
 
+// -b over a destination the user may not write, in a directory it may: zcopy refused
+// it as cp without -b does ("open destination: Permission denied"); cp -b renames it
+// to the backup name and makes a new file.
+#[test]
+fn a_backup_replaces_a_destination_the_user_may_not_write() {
+    let tree = |d: &Path| {
+        write(&d.join("new"), "new\n");
+        write(&d.join("clip"), "old\n");
+        chmod(&d.join("clip"), 0o444);
+        write(&d.join("theirs"), "theirs\n");
+        chmod(&d.join("theirs"), 0o444);
+        std::os::unix::fs::chown(d.join("theirs"), Some(1), Some(1)).unwrap();
+        std::fs::create_dir(d.join("closed")).unwrap();
+        write(&d.join("closed/clip"), "old\n");
+        chmod(&d.join("closed/clip"), 0o444);
+        std::os::unix::fs::chown(d.join("closed"), Some(1), Some(1)).unwrap();
+        chmod(&d.join("closed"), 0o755);
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-b", "new", "clip"],
+            &["--backup=numbered", "new", "clip"],
+            &["-S", ".bak", "new", "clip"],
+            &["-b", "new", "theirs"],
+            &["-b", "new", "closed/clip"],
+            &["new", "clip"],
+        ],
+    );
+}
+
 /// When the backup name is already a hard link of the destination, renaming the
 /// temporary link onto it does nothing (rename(2) between two links of one file
 /// succeeds without removing either): the temporary link must still go. cp fails here

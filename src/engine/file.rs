@@ -335,8 +335,9 @@ fn look_before_copy<'a>(
         }
         // cp opens an existing destination for writing and fails when it may not
         // (unless -f, which unlinks it and tries again: the copy is a new file then);
-        // the rename would not notice.
-        if !options.remove_destination && !existing.is_symlink() {
+        // the rename would not notice. With -b cp renames it away first and makes a
+        // new file: whether it may be written does not matter.
+        if !options.remove_destination && options.backup.is_none() && !existing.is_symlink() {
             if let Err(error) = may_write(&destination) {
                 if !options.force {
                     return Err(error);
