@@ -12,7 +12,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Operation};
+use crate::error::{Cause, Error, Operation};
 
 /// cp's version-control methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,28 +90,28 @@ impl Backup {
         if control == Control::Off {
             return Ok(None);
         }
+        // As cp (gnulib's set_simple_backup_suffix): a suffix that is empty (the backup
+        // would be the destination itself) or has a '/' before its last character
+        // that is not one (it would be in another directory) is replaced by '~', from
+        // --suffix or the variable alike; a --suffix, even an unusable one, means the
+        // variable is not read. Trailing '/' are kept: see `make`.
+        let usable = |suffix: &OsString| {
+            let suffix = suffix.to_string_lossy();
+            let name = suffix.trim_end_matches('/');
+            !name.is_empty() && !name.contains('/')
+        };
         let suffix = suffix
             .cloned()
-            .or_else(|| std::env::var_os("SIMPLE_BACKUP_SUFFIX").filter(|s| !s.is_empty()))
+            .or_else(|| std::env::var_os("SIMPLE_BACKUP_SUFFIX"))
+            .filter(usable)
             .unwrap_or_else(|| OsString::from("~"));
-        // cp refuses a suffix that would put the backup in another directory.
-        if Path::new(&suffix).components().count() > 1 || suffix.to_string_lossy().contains('/') {
-            return Err(format!(
-                "invalid backup suffix '{}': it may not contain '/'",
-                suffix.to_string_lossy()
-            ));
-        }
         Ok(Some(Backup { control, suffix }))
     }
 
     /// The name the backup of `destination` gets now.
     pub fn name_for(&self, destination: &Path) -> PathBuf {
         let name = destination.file_name().unwrap_or_default();
-        let simple = || {
-            let mut simple = name.to_os_string();
-            simple.push(&self.suffix);
-            destination.with_file_name(simple)
-        };
+        let simple = || self.simple_name(destination);
         let numbered = |highest: u64| {
             let mut numbered = name.to_os_string();
             numbered.push(format!(".~{}~", highest + 1));
@@ -127,11 +127,62 @@ impl Backup {
         }
     }
 
+    /// `destination`'s name with the suffix.
+    fn simple_name(&self, destination: &Path) -> PathBuf {
+        let mut simple = destination.file_name().unwrap_or_default().to_os_string();
+        simple.push(&self.suffix);
+        destination.with_file_name(simple)
+    }
+
+    /// The refusal when backing up `destination` would take the name of the source
+    /// (`source`, whose file `source_metadata` describes): the backup renames the old
+    /// file over it. As cp ("backing up 'd' might destroy source"), checked on the
+    /// simple backup name for every CONTROL but numbered (whose name is always new),
+    /// and when that name is the source's file through any path to it; beyond cp, also
+    /// through a symlink (cp then loses the source) or as its only name. A source that
+    /// is another hard link of that file keeps its own name and is copied.
+    pub fn takes_source_name(
+        &self,
+        source: &Path,
+        source_metadata: &std::fs::Metadata,
+        destination: &Path,
+    ) -> Result<(), Error> {
+        if self.control == Control::Numbered {
+            return Ok(());
+        }
+        let simple = self.simple_name(destination);
+        let Ok(there) = std::fs::symlink_metadata(&simple) else {
+            return Ok(());
+        };
+        let source_keeps_its_name = || {
+            source.file_name() != simple.file_name()
+                && links(source_metadata) > 1
+                && std::fs::symlink_metadata(source).is_ok_and(|meta| !meta.is_symlink())
+        };
+        if !same_file(&there, source_metadata) || source_keeps_its_name() {
+            return Ok(());
+        }
+        Err(Error::new(
+            destination,
+            Operation::Backup,
+            Cause::Invalid(format!(
+                "its backup '{}' would replace the source '{}'; not copied",
+                simple.display(),
+                source.display()
+            )),
+        ))
+    }
+
     /// Keeps the file now at `destination` under its backup name, leaving it also at
     /// `destination` where hard links allow (see the module's comment). Returns the
     /// backup's path.
     pub fn make(&self, destination: &Path) -> Result<PathBuf, Error> {
         let backup = self.name_for(destination);
+        if backup.to_string_lossy().ends_with('/') {
+            // A suffix ending in '/' names a directory, which cp's rename of a file to
+            // it refuses with ENOTDIR; the path's last component would drop the '/'.
+            return Err(Error::os(&backup, Operation::Backup, not_a_directory()));
+        }
         // Named after the backup: the destination's own temporary name may be in use
         // by the new link or node waiting to replace it.
         let temporary = crate::atomic::temp_symlink_path(&backup);
@@ -139,6 +190,38 @@ impl Backup {
             .map_err(|err| Error::os(&backup, Operation::Backup, err))?;
         Ok(backup)
     }
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(unix)]
+fn links(metadata: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    metadata.nlink()
+}
+
+#[cfg(not(unix))]
+fn same_file(_a: &std::fs::Metadata, _b: &std::fs::Metadata) -> bool {
+    false
+}
+
+#[cfg(not(unix))]
+fn links(_metadata: &std::fs::Metadata) -> u64 {
+    1
+}
+
+#[cfg(unix)]
+fn not_a_directory() -> std::io::Error {
+    std::io::Error::from_raw_os_error(libc::ENOTDIR)
+}
+
+#[cfg(not(unix))]
+fn not_a_directory() -> std::io::Error {
+    std::io::Error::from(std::io::ErrorKind::NotADirectory)
 }
 
 /// Links the file at `destination` to `temporary` and renames that to `backup`, all
@@ -151,29 +234,79 @@ fn keep_beside(destination: &Path, temporary: &Path, backup: &Path) -> std::io::
     let (temporary, backup) = (crate::at::c_name(temporary)?, crate::at::c_name(backup)?);
     crate::at::file(destination, |directory, name| {
         // SAFETY (every call below): the names are NUL-terminated and outlive the calls.
-        let linked = checked(unsafe {
-            libc::linkat(directory, name.as_ptr(), directory, temporary.as_ptr(), 0)
-        });
+        let linked = if second_name_removable(directory, name) {
+            checked(unsafe {
+                libc::linkat(directory, name.as_ptr(), directory, temporary.as_ptr(), 0)
+            })
+        } else {
+            Err(std::io::Error::from_raw_os_error(libc::EPERM))
+        };
         if linked.is_err() {
             return checked(unsafe {
                 libc::renameat(directory, name.as_ptr(), directory, backup.as_ptr())
             });
         }
-        checked(unsafe {
+        let renamed = checked(unsafe {
             libc::renameat(directory, temporary.as_ptr(), directory, backup.as_ptr())
-        })
-        .inspect_err(|_| {
-            unsafe { libc::unlinkat(directory, temporary.as_ptr(), 0) };
-        })
+        });
+        // On failure the temporary link is left; on success too when the backup name
+        // already was a link of the destination: rename(2) between two links of one
+        // file does nothing and succeeds. ENOENT (the usual case) is no error here.
+        unsafe { libc::unlinkat(directory, temporary.as_ptr(), 0) };
+        renamed
+    })
+}
+
+/// Whether this process could rename or remove a second name of the file `name` in
+/// `directory` (the temporary link, which has the file's owner). In a sticky directory
+/// (/tmp) only the file's owner, the directory's, or a process with CAP_FOWNER may
+/// (EPERM otherwise): a link made there could not be removed again, so the file is
+/// renamed away as cp does, which fails the same way and leaves nothing.
+#[cfg(unix)]
+fn second_name_removable(directory: std::os::unix::io::RawFd, name: &std::ffi::CStr) -> bool {
+    let (Ok(folder), Ok(file)) = (
+        crate::at::lstat(directory, c"."),
+        crate::at::lstat(directory, name),
+    ) else {
+        return false;
+    };
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    folder.st_mode & libc::S_ISVTX == 0
+        || me == file.st_uid
+        || me == folder.st_uid
+        || may_override_sticky_bits()
+}
+
+/// CAP_FOWNER in the effective set (`CapEff` of /proc/self/status; where that cannot
+/// be read, root is taken to have it).
+#[cfg(unix)]
+fn may_override_sticky_bits() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        const CAP_FOWNER: u32 = 3;
+        let effective = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|line| line.starts_with("CapEff:"))?;
+                u64::from_str_radix(line["CapEff:".len()..].trim(), 16).ok()
+            });
+        match effective {
+            Some(capabilities) => capabilities & (1 << CAP_FOWNER) != 0,
+            // SAFETY: geteuid cannot fail.
+            None => unsafe { libc::geteuid() == 0 },
+        }
     })
 }
 
 #[cfg(not(unix))]
 fn keep_beside(destination: &Path, temporary: &Path, backup: &Path) -> std::io::Result<()> {
     match std::fs::hard_link(destination, temporary) {
-        Ok(()) => std::fs::rename(temporary, backup).inspect_err(|_| {
+        Ok(()) => {
+            let renamed = std::fs::rename(temporary, backup);
             let _ = std::fs::remove_file(temporary);
-        }),
+            renamed
+        }
         Err(_) => std::fs::rename(destination, backup),
     }
 }
@@ -213,6 +346,22 @@ mod tests {
         assert_eq!(Control::parse("si").unwrap(), Control::Simple);
         assert!(Control::parse("n").is_err(), "none, numbered, nil, never");
         assert!(Control::parse("bogus").is_err());
+    }
+
+    #[test]
+    fn an_empty_suffix_or_one_with_a_slash_is_a_tilde() {
+        for given in ["", "/x", "a/b", "/", "//", "a/b/"] {
+            let backup = Backup::from_flags(true, Some("simple"), Some(&given.into()))
+                .unwrap()
+                .unwrap();
+            assert_eq!(backup.suffix, "~", "--suffix={given:?}");
+        }
+        for given in [".orig", "x/"] {
+            let backup = Backup::from_flags(true, Some("simple"), Some(&given.into()))
+                .unwrap()
+                .unwrap();
+            assert_eq!(backup.suffix, given);
+        }
     }
 
     /// In a directory of the run replaced by a symlink, no backup is made: not of the

@@ -95,7 +95,9 @@ const AFTER_LONG_HELP: &str = concat!(
 /// (reading can block forever); -r recreates it as cp -r does. (8) A tree copied into
 /// itself is refused before anything is copied. (9) -b keeps the old file as a hard
 /// link before the new one is renamed over it, so the destination's name never goes
-/// missing. (10) -v adds the method in brackets. (11) --parents and --files-from
+/// missing; a backup name already linked to the destination is kept (cp fails), and
+/// a source that is the backup name through a symlink is refused (cp loses it).
+/// (10) -v adds the method in brackets. (11) --parents and --files-from
 /// refuse paths with '..'. (12) Into an existing FIFO or device the bytes are written
 /// but not verified and no attributes are set (-p does not chmod /dev/null); a FIFO
 /// without a reader is an error, not a wait. (13) -i does not read answers from a

@@ -32,7 +32,14 @@ pub enum What<'a> {
     Special(&'a Path),
 }
 
-impl What<'_> {
+impl<'a> What<'a> {
+    /// The source the entry is made for (the file a hard link gets another name of).
+    fn source(self) -> &'a Path {
+        match self {
+            What::Symlink { source, .. } | What::Special(source) | What::HardLink(source) => source,
+        }
+    }
+
     /// The record kind.
     pub fn kind(self) -> Kind {
         match self {
@@ -114,6 +121,17 @@ pub fn make(
         }
         if explicit && !options.force && !options.remove_destination && options.backup.is_none() {
             return Err(Error::os(destination, what.operation(), exists_error()));
+        }
+        if let Some(backup) = &options.backup {
+            let source = what.source();
+            // The entry itself, and with -s also the file its link will point to.
+            let looked = [
+                std::fs::symlink_metadata(source).ok(),
+                explicit.then(|| std::fs::metadata(source).ok()).flatten(),
+            ];
+            for metadata in looked.iter().flatten() {
+                backup.takes_source_name(source, metadata, destination)?;
+            }
         }
     }
     if options.no_clobber {

@@ -856,6 +856,243 @@ fn backups_follow_cp_naming() {
     }
 }
 
+// An empty -S made the destination its own "backup": the old content survived only
+// under the temporary name (which --clean removes). cp takes '~' for a suffix that is
+// empty or has a '/' before its last other character, from -S or SIMPLE_BACKUP_SUFFIX.
+#[test]
+fn unusable_backup_suffixes_fall_back_to_a_tilde() {
+    let tree = |d: &Path| {
+        write(&d.join("new"), "new\n");
+        write(&d.join("clip"), "old precious\n");
+    };
+    type Run<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+    let runs: &[Run<'_>] = &[
+        (&["-S", "", "new", "clip"], &[]),
+        (&["-b", "--suffix=", "new", "clip"], &[]),
+        (&["-S", "/x", "new", "clip"], &[]),
+        (&["-b", "-S", "a/b", "new", "clip"], &[]),
+        (&["-b", "-S", "/", "new", "clip"], &[]),
+        (
+            &["-S", "", "new", "clip"],
+            &[("SIMPLE_BACKUP_SUFFIX", ".env")],
+        ),
+        (&["-b", "new", "clip"], &[("SIMPLE_BACKUP_SUFFIX", "")]),
+        (&["-b", "new", "clip"], &[("SIMPLE_BACKUP_SUFFIX", "/x")]),
+        // Only a '/' before another character disqualifies a suffix: a trailing one
+        // is kept, and the backup's rename to that name fails (ENOTDIR).
+        (&["-b", "new", "clip"], &[("SIMPLE_BACKUP_SUFFIX", "x/")]),
+        (&["-b", "-S", "x//", "new", "clip"], &[]),
+        (&["-b", "-S", "a/b/", "new", "clip"], &[]),
+        (&["-b", "-S", "//", "new", "clip"], &[]),
+    ];
+    for (args, env) in runs {
+        for unprivileged in [false, true] {
+            compare(
+                &tree,
+                Case {
+                    args,
+                    env,
+                    unprivileged,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
+// -b with a source named as the destination's backup: the backup took the source's
+// name (d~ then held the old destination). cp refuses ("backing up 'd' might destroy
+// source") whenever the simple backup name is the source, under any path to it, for
+// every CONTROL but numbered, also for -l and -s (with -s the source's only content
+// was lost: d~ held the old file, d a link to it); another hard link of it is copied.
+#[test]
+fn a_backup_never_takes_the_name_of_the_source() {
+    let tree = |d: &Path| {
+        write(&d.join("clip~"), "source\n");
+        write(&d.join("clip"), "old\n");
+        write(&d.join("clip.bak"), "source\n");
+        write(&d.join("taken"), "old\n");
+        write(&d.join("taken.~1~"), "older\n");
+        write(&d.join("taken~"), "source\n");
+        std::fs::create_dir(d.join("other")).unwrap();
+        write(&d.join("other/clip~"), "elsewhere\n");
+        std::fs::hard_link(d.join("clip~"), d.join("also")).unwrap();
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-b", "clip~", "clip"],
+            &["--backup=simple", "./clip~", "clip"],
+            &["-S", ".bak", "clip.bak", "clip"],
+            &["--backup=existing", "taken~", "taken"],
+            &["--backup=numbered", "clip~", "clip"],
+            &["-b", "other/clip~", "clip"],
+            &["-b", "also", "clip"],
+            &["-b", "-l", "clip~", "clip"],
+            &["-b", "-s", "clip~", "clip"],
+            &["-b", "-l", "also", "clip"],
+        ],
+    );
+}
+
+/// Through a symlink to the backup name cp loses the source (it renames the
+/// destination over it, then skips the file as replaced); zcopy refuses as for the
+/// name itself.
+#[test]
+fn a_backup_never_takes_the_name_of_a_source_reached_through_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("clip~"), "source\n");
+    write(&d.join("clip"), "old\n");
+    symlink("clip~", &d.join("latest"));
+    let output = common::zcopy_std(d)
+        .args(["--no-env-file", "-q", "-b", "latest", "clip"])
+        .env_remove("VERSION_CONTROL")
+        .env_remove("SIMPLE_BACKUP_SUFFIX")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("clip: back up:") && stderr.contains("clip~"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("clip~")).unwrap(),
+        "source\n"
+    );
+    assert_eq!(std::fs::read_to_string(d.join("clip")).unwrap(), "old\n");
+    assert_eq!(common::list(d), ["clip", "clip~", "latest"]);
+}
+
+// -f onto a symlink to another user's file the user may not write: zcopy replaced the
+// link's target (another user's file, in a directory the user may write) with its
+// own; cp -f unlinks the link and makes the file in its place.
+#[test]
+fn force_replaces_a_link_to_a_file_it_may_not_write_not_the_file() {
+    let tree = |d: &Path| {
+        std::fs::create_dir(d.join("mine")).unwrap();
+        std::fs::create_dir(d.join("shared")).unwrap();
+        chmod(&d.join("shared"), 0o777);
+        write(&d.join("shared/report"), "theirs\n");
+        chmod(&d.join("shared/report"), 0o644);
+        // daemon's: not root's, which the comparison gives to nobody.
+        std::os::unix::fs::chown(d.join("shared/report"), Some(1), Some(1)).unwrap();
+        write(&d.join("mine/s"), "new\n");
+        symlink("../shared/report", &d.join("mine/link"));
+    };
+    // As nobody; root may write the file, and cp then writes into it where zcopy
+    // replaces it (a new file, root's unless -p: "Copying", difference 1).
+    for (args, unprivileged) in [
+        (&["-f", "mine/s", "mine/link"][..], true),
+        (&["mine/s", "mine/link"], true),
+        (&["-f", "-p", "mine/s", "mine/link"], true),
+        (&["-f", "-p", "mine/s", "mine/link"], false),
+    ] {
+        compare(
+            &tree,
+            Case {
+                args,
+                unprivileged,
+                ..Case::default()
+            },
+        );
+    }
+}
+
+// -b in a sticky directory, over a file neither the user nor the directory's owner
+// is: the backup's temporary hard link (owned, as the file, by another user) could
+// neither be renamed to the backup name nor removed (EPERM), and stayed. cp fails to
+// rename the destination away and leaves nothing.
+#[test]
+fn a_refused_backup_in_a_sticky_directory_leaves_nothing() {
+    let tree = |d: &Path| {
+        write(&d.join("new"), "new\n");
+        std::fs::create_dir(d.join("tmp")).unwrap();
+        write(&d.join("tmp/theirs"), "theirs\n");
+        write(&d.join("tmp/mine"), "mine\n");
+        write(&d.join("tmp/theirs-backed~"), "older\n");
+        write(&d.join("tmp/theirs-backed"), "theirs\n");
+        // daemon's (root's would be given to nobody): a sticky /tmp of another user.
+        for name in [
+            "tmp",
+            "tmp/theirs",
+            "tmp/theirs-backed~",
+            "tmp/theirs-backed",
+        ] {
+            std::os::unix::fs::chown(d.join(name), Some(1), Some(1)).unwrap();
+        }
+        for name in ["tmp/theirs", "tmp/theirs-backed~", "tmp/theirs-backed"] {
+            chmod(&d.join(name), 0o666);
+        }
+        chmod(&d.join("tmp"), 0o1777);
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-b", "new", "tmp/theirs"],
+            &["--backup=numbered", "new", "tmp/theirs"],
+            &["-b", "new", "tmp/mine"],
+            &["-b", "new", "tmp/theirs-backed"],
+        ],
+    );
+}
+
+// -b over a destination the user may not write, in a directory it may: zcopy refused
+// it as cp without -b does ("open destination: Permission denied"); cp -b renames it
+// to the backup name and makes a new file.
+#[test]
+fn a_backup_replaces_a_destination_the_user_may_not_write() {
+    let tree = |d: &Path| {
+        write(&d.join("new"), "new\n");
+        write(&d.join("clip"), "old\n");
+        chmod(&d.join("clip"), 0o444);
+        write(&d.join("theirs"), "theirs\n");
+        chmod(&d.join("theirs"), 0o444);
+        std::os::unix::fs::chown(d.join("theirs"), Some(1), Some(1)).unwrap();
+        std::fs::create_dir(d.join("closed")).unwrap();
+        write(&d.join("closed/clip"), "old\n");
+        chmod(&d.join("closed/clip"), 0o444);
+        std::os::unix::fs::chown(d.join("closed"), Some(1), Some(1)).unwrap();
+        chmod(&d.join("closed"), 0o755);
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-b", "new", "clip"],
+            &["--backup=numbered", "new", "clip"],
+            &["-S", ".bak", "new", "clip"],
+            &["-b", "new", "theirs"],
+            &["-b", "new", "closed/clip"],
+            &["new", "clip"],
+        ],
+    );
+}
+
+/// When the backup name is already a hard link of the destination, renaming the
+/// temporary link onto it does nothing (rename(2) between two links of one file
+/// succeeds without removing either): the temporary link must still go. cp fails here
+/// ("cannot create regular file: File exists", after its rename did nothing); zcopy
+/// keeps the old file as the backup and installs the new one.
+#[test]
+fn a_backup_name_already_linked_to_the_destination_leaves_no_temporary_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("new"), "new\n");
+    write(&d.join("clip"), "old\n");
+    std::fs::hard_link(d.join("clip"), d.join("clip~")).unwrap();
+    let output = common::zcopy_std(d)
+        .args(["--no-env-file", "-q", "-b", "new", "clip"])
+        .env_remove("VERSION_CONTROL")
+        .env_remove("SIMPLE_BACKUP_SUFFIX")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(std::fs::read_to_string(d.join("clip")).unwrap(), "new\n");
+    assert_eq!(std::fs::read_to_string(d.join("clip~")).unwrap(), "old\n");
+    assert_eq!(common::list(d), ["clip", "clip~", "new"]);
+}
+
 #[test]
 fn hard_and_symbolic_links_instead_of_copies() {
     let tree = |d: &Path| {

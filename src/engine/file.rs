@@ -267,7 +267,8 @@ fn look_before_copy<'a>(
     };
     // -b and --remove-destination replace a destination symlink itself, as cp (which
     // renames or unlinks it) does; otherwise its target gets the new content.
-    let (destination, existing) = if target.directory_is_new {
+    let given = destination;
+    let (mut destination, mut existing) = if target.directory_is_new {
         (destination.to_path_buf(), None)
     } else if options.remove_destination || options.backup.is_some() {
         (destination.to_path_buf(), destination_entry(destination)?)
@@ -314,6 +315,9 @@ fn look_before_copy<'a>(
         if options.update && !older(existing, &source_metadata) {
             return Ok(Looked::Done(Outcome::Skipped(super::NOT_OLDER)));
         }
+        if let Some(backup) = &options.backup {
+            backup.takes_source_name(source, &source_metadata, &destination)?;
+        }
         // FIFOs and devices are written into, not replaced, unless the user asked for
         // the destination to be removed or kept aside first (as cp does then).
         #[cfg(unix)]
@@ -331,8 +335,9 @@ fn look_before_copy<'a>(
         }
         // cp opens an existing destination for writing and fails when it may not
         // (unless -f, which unlinks it and tries again: the copy is a new file then);
-        // the rename would not notice.
-        if !options.remove_destination && !existing.is_symlink() {
+        // the rename would not notice. With -b cp renames it away first and makes a
+        // new file: whether it may be written does not matter.
+        if !options.remove_destination && options.backup.is_none() && !existing.is_symlink() {
             if let Err(error) = may_write(&destination) {
                 if !options.force {
                     return Err(error);
@@ -340,6 +345,12 @@ fn look_before_copy<'a>(
                 replaced_as_new = true;
             }
         }
+    }
+    if replaced_as_new && destination != given {
+        // cp -f unlinks the name it was given: the symlink, not the file it points to,
+        // which is not the user's to replace (it may not even write it).
+        destination = given.to_path_buf();
+        existing = destination_entry(given)?;
     }
     let src = if stream {
         open_stream(source)?
