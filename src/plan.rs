@@ -849,9 +849,22 @@ fn ends_with_separator(path: &Path) -> bool {
         .ends_with(std::path::MAIN_SEPARATOR)
 }
 
-/// The name a source gets inside a destination directory. `.` and `dir/..` have no
-/// name of their own; their real directory's name is used.
+/// The name a source gets inside a destination directory. A source spelt with `.` or
+/// `..` last (`src/.`, `.`, `src/sub/..`) gets `.`: what is in it goes into the
+/// destination itself, as with cp (`cp -a src/. dst` is how one copies a folder's
+/// contents, hidden files too). `Path::components` drops a trailing `.`, so the
+/// spelling is looked at.
 fn base_name(source: &Path) -> Option<OsString> {
+    let spelt = source.as_os_str().as_encoded_bytes();
+    let is_separator = |byte: &u8| std::path::is_separator(char::from(*byte));
+    let end = spelt
+        .iter()
+        .rposition(|byte| !is_separator(byte))
+        .map_or(0, |last| last + 1);
+    let last = spelt[..end].rsplit(is_separator).next().unwrap_or_default();
+    if last == b"." || last == b".." {
+        return Some(OsString::from("."));
+    }
     match source.components().next_back() {
         Some(Component::Normal(name)) => Some(name.to_os_string()),
         _ => std::fs::canonicalize(source)

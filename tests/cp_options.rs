@@ -1934,3 +1934,36 @@ fn a_replaced_setuid_file_keeps_its_bits_only_with_its_owner() {
         "no setuid or setgid bit without the old owner; the old group kept"
     );
 }
+
+/// A source spelt with `.` or `..` last copies what is in it into the destination
+/// itself (`cp -a src/. dst`, hidden files too), as cp: zcopy made `dst/src`.
+#[test]
+fn a_source_ending_in_a_dot_copies_its_contents() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        write(&d.join("src/.hidden"), "dot file\n");
+        std::fs::create_dir(d.join("dir")).unwrap();
+        std::fs::set_permissions(d.join("dir"), PermissionsExt::from_mode(0o700)).unwrap();
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-r", "src/.", "dir"][..],
+            &["-a", "src/.", "dir"],
+            &["-a", "src/./", "dir/"],
+            &["-r", "src/sub/..", "dir"],
+            &["-r", "src/.", "new"],
+            &["-r", "-t", "dir", "src/sub/.", "src/a.txt"],
+        ],
+    );
+    // `.` itself, from inside the source.
+    let dir = tempfile::tempdir().unwrap();
+    tree(dir.path());
+    common::zcopy(&dir.path().join("src"))
+        .args(["-q", "-r", ".", "../dir"])
+        .assert()
+        .success();
+    assert!(dir.path().join("dir/.hidden").is_file());
+    assert!(dir.path().join("dir/sub/b.txt").is_file());
+    assert!(!dir.path().join("dir/src").exists());
+}
