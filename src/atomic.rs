@@ -214,15 +214,18 @@ fn is_root() -> bool {
 
 impl TempDest {
     /// Creates the temporary file for `destination`, with the source's permission bits
-    /// (less the umask, as for any new file). `hidden`: the destination's directory is
-    /// in a tree that stays hidden until the run ends, and the file is created under
-    /// its own name.
+    /// (less the umask, as for any new file). `replaced`: the existing destination the
+    /// copy stands for as cp's write into it would, whose xattrs it keeps, and with
+    /// `true` its permissions too. `hidden`: the destination's directory is in a tree
+    /// that stays hidden until the run ends, and the file is created under its own name.
     pub fn create(
         destination: &Path,
         source: &Metadata,
-        existing: Option<&Metadata>,
+        replaced: Option<(&Metadata, bool)>,
         hidden: bool,
     ) -> Result<Self, Error> {
+        let existing = replaced.map(|(existing, _)| existing);
+        let keep_mode_of = replaced.and_then(|(existing, keep_mode)| keep_mode.then_some(existing));
         let name = destination.file_name().ok_or_else(|| {
             Error::new(
                 destination,
@@ -271,11 +274,11 @@ impl TempDest {
         // A replaced destination keeps its permission bits: the temporary file is
         // created with them, and changed afterwards only if the umask took some away
         // (or they include setuid, setgid, sticky, which a create never sets).
-        let permissions = match existing {
+        let permissions = match keep_mode_of {
             Some(existing) => new_file_permissions(existing),
             None => permissions,
         };
-        let keep_acl = match existing {
+        let keep_acl = match keep_mode_of {
             Some(_) => existing_acl(destination)?,
             None => None,
         };
@@ -293,8 +296,10 @@ impl TempDest {
         hold(&file);
         let mut keep_permissions = None;
         let mut replaced_owner = None;
-        if let Some(existing) = existing {
+        if existing.is_some() {
             keep_xattrs(destination, &file)?;
+        }
+        if let Some(existing) = keep_mode_of {
             keep_permissions = take_over_access(&file, existing, keep_acl)
                 .op(destination, Operation::SetMetadata)?;
             replaced_owner = Some(owner_of(existing));

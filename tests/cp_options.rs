@@ -1184,7 +1184,14 @@ fn preserve_links_keeps_hard_links_as_hard_links() {
 /// with --preserve=xattr the source's win where both have one.
 #[test]
 fn a_replaced_destination_keeps_its_extended_attributes() {
-    for args in [&["src", "dest"][..], &["--preserve=xattr", "src", "dest"]] {
+    // With -p and -a too: the source's mode replaces the old one's, not its xattrs.
+    for args in [
+        &["src", "dest"][..],
+        &["--preserve=xattr", "src", "dest"],
+        &["-p", "src", "dest"],
+        &["--preserve=mode", "src", "dest"],
+        &["-a", "src", "dest"],
+    ] {
         let mut results = Vec::new();
         for tool in [Path::new("/bin/cp"), Path::new(env!("CARGO_BIN_EXE_zcopy"))] {
             let dir = tempfile::tempdir().unwrap();

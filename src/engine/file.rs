@@ -135,23 +135,23 @@ pub(crate) fn copy_shared(
         }
     }
 
-    // A replaced destination keeps its permission bits (cp writes into it), unless the
-    // source's are asked for or the destination is removed first (-b,
+    // A replaced destination keeps its xattrs and, unless the source's are asked for,
+    // its permission bits (cp writes into it), unless it is removed first (-b,
     // --remove-destination: cp makes a new file then).
-    let keep_mode_of = existing.as_ref().filter(|existing| {
-        !options.preserve.mode
-            && !options.remove_destination
+    let written_into = existing.as_ref().filter(|existing| {
+        !options.remove_destination
             && options.backup.is_none()
             && !replaced_as_new
             && !existing.is_symlink()
     });
+    let keep_mode = written_into.is_some() && !options.preserve.mode;
     let mut temp = TempDest::create(
         &destination,
         &src.metadata,
-        keep_mode_of,
+        written_into.map(|existing| (existing, keep_mode)),
         target.in_hidden_tree,
     )?;
-    if options.default_mode && keep_mode_of.is_none() {
+    if options.default_mode && !keep_mode {
         set_default_mode(&temp)?;
     }
     let (method, copied) = run_ladder(&src, &mut temp, options, observer, shared)?;
