@@ -610,3 +610,82 @@ fn clean_leaves_what_a_running_copy_holds() {
     assert_same_content(&d.join("big"), &d.join("existing"));
     assert!(temp_files(d).is_empty(), "{:?}", temp_files(d));
 }
+
+/// `--copy-contents` waits for a FIFO's writer as cp does, but Ctrl-C or SIGTERM ends
+/// the wait (a blocking open or read of a FIFO slept through both): the run stops as
+/// any interrupted run, with the FIFO's partial copy not put in place.
+fn interrupted_while_waiting_on_a_fifo(with_silent_writer: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("s")).unwrap();
+    std::fs::write(d.join("s/a"), "a\n").unwrap();
+    let fifo = d.join("s/p");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let mut child = zcopy_std(d)
+        .args(["--json", "-r", "-j2", "--copy-contents", "s", "d"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A writer that opens the FIFO and sends nothing: its open returns once zcopy has
+    // opened the FIFO for reading.
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+    let writer = with_silent_writer.then(|| {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let file = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+            opened_tx.send(()).unwrap();
+            file
+        })
+    });
+    wait_for("the regular file's copy", Duration::from_secs(30), || {
+        hidden_trees(d)
+            .first()
+            .is_some_and(|tree| d.join(tree).join("a").exists())
+    });
+    if with_silent_writer {
+        opened_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    }
+    // Precondition only (no timing is asserted): let the worker reach the FIFO's wait.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "zcopy waits on the FIFO"
+    );
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    // A hang guard, not a speed claim.
+    let status = wait_child(&mut child, Duration::from_secs(30));
+    let output = child.wait_with_output().unwrap();
+    drop(writer.map(|writer| writer.join().unwrap()));
+    let json = parse_json(&output);
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(json["interrupted"], true, "{json}");
+    let errors = json["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{json}");
+    assert_eq!(errors[0]["source"], "s/p", "{json}");
+    assert!(
+        errors[0]["error"]
+            .as_str()
+            .unwrap()
+            .ends_with(": interrupted"),
+        "{json}"
+    );
+    assert_eq!(list(&d.join("d")), ["a"], "the FIFO's copy is not in place");
+    assert_no_debris(d);
+    assert_no_debris(&d.join("d"));
+}
+
+#[test]
+fn sigterm_ends_the_wait_for_a_fifo_writer() {
+    interrupted_while_waiting_on_a_fifo(false);
+}
+
+#[test]
+fn sigterm_ends_the_wait_for_a_silent_fifo_writer() {
+    interrupted_while_waiting_on_a_fifo(true);
+}

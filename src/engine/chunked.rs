@@ -154,7 +154,22 @@ pub(super) fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result
     match std::os::unix::fs::FileExt::read_at(file, buffer, offset) {
         // A FIFO or character device (--copy-contents) has no offsets (ESPIPE): it is
         // read in order, which is the order the copy asks in.
-        Err(err) if err.raw_os_error() == Some(libc::ESPIPE) => io::Read::read(&mut &*file, buffer),
+        Err(err) if err.raw_os_error() == Some(libc::ESPIPE) => read_stream(file, buffer),
+        other => other,
+    }
+}
+
+/// A read of a FIFO (opened non-blocking, see file::open_stream) that waits for data
+/// at most a short slice: when none came, Interrupted, so that the caller retries after
+/// checking for an interruption. 0 is the end of file: no writer is left.
+#[cfg(unix)]
+fn read_stream(file: &File, buffer: &mut [u8]) -> io::Result<usize> {
+    match io::Read::read(&mut &*file, buffer) {
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+            #[cfg(target_os = "linux")]
+            super::file::wait_readable(file)?;
+            Err(io::Error::new(io::ErrorKind::Interrupted, "no data yet"))
+        }
         other => other,
     }
 }

@@ -353,7 +353,7 @@ fn look_before_copy<'a>(
         existing = destination_entry(given)?;
     }
     let src = if stream {
-        open_stream(source)?
+        open_stream(source, target.observer)?
     } else {
         open_source(source, Some(&source_metadata))?
     };
@@ -550,24 +550,128 @@ fn is_stream(_metadata: &Metadata) -> bool {
     false
 }
 
-/// Opens a FIFO or device for `--copy-contents`: a blocking open (a FIFO waits for a
-/// writer, as cp's does), read until end of file like a pseudo file.
-fn open_stream(path: &Path) -> Result<Source<'_>, Error> {
+/// Opens a FIFO or device for `--copy-contents`, read until end of file like a pseudo
+/// file. A FIFO is waited on until a writer opens it, as cp's blocking open does, but
+/// the wait ends when the run is interrupted: a blocking open (and read) of a FIFO
+/// sleeps through SIGINT and SIGTERM (SA_RESTART, and std retries EINTR).
+fn open_stream<'a>(path: &'a Path, observer: &dyn Observer) -> Result<Source<'a>, Error> {
     let mut open = std::fs::OpenOptions::new();
     open.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for
+        // a writer; the wait is done below, in slices that check for an interruption.
+        #[cfg(target_os = "linux")]
+        open.custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK);
+        #[cfg(not(target_os = "linux"))]
         open.custom_flags(libc::O_NOCTTY);
     }
     let file = open.open(path).op(path, Operation::OpenSource)?;
     let metadata = file.metadata().op(path, Operation::StatSource)?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if metadata.file_type().is_fifo() {
+            // Stays non-blocking: reads wait in interruptible slices (chunked::read_at).
+            wait_for_writer(&file, observer).map_err(|err| match err.kind() {
+                io::ErrorKind::Interrupted => {
+                    Error::new(path, Operation::OpenSource, Cause::Interrupted)
+                }
+                _ => Error::os(path, Operation::OpenSource, err),
+            })?;
+        } else {
+            // Devices are read as before: blocking.
+            nix::fcntl::fcntl(
+                &file,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+            )
+            .map_err(io::Error::from)
+            .op(path, Operation::OpenSource)?;
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = observer;
     Ok(Source {
         path,
         file,
         metadata,
         size_is_exact: false,
     })
+}
+
+/// Waits, as a blocking open of a FIFO for reading does, until a writer has had it
+/// open since `fifo` was opened; an interruption ends the wait (ErrorKind::Interrupted).
+#[cfg(target_os = "linux")]
+fn wait_for_writer(fifo: &File, observer: &dyn Observer) -> io::Result<()> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // tee(2) into a scratch pipe tells, without consuming anything, whether a writer is
+    // there now: EAGAIN (empty, writer present), > 0 (data), or 0 (empty, no writer). A
+    // plain read of 0 could not tell "no writer yet" from "writer gone".
+    let mut ends = [0; 2];
+    // SAFETY: pipe2 fills `ends` with two new descriptors, owned below.
+    if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors from pipe2, owned by nothing else.
+    let (_scratch_read, scratch_write) =
+        unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
+    loop {
+        // SAFETY: plain syscall on two open descriptors.
+        let teed = unsafe {
+            libc::tee(
+                fifo.as_raw_fd(),
+                scratch_write.as_raw_fd(),
+                1,
+                libc::SPLICE_F_NONBLOCK,
+            )
+        };
+        if teed > 0 {
+            return Ok(());
+        }
+        if teed < 0 {
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EAGAIN) => return Ok(()),
+                Some(libc::EINTR) => {}
+                _ => return Err(err),
+            }
+        }
+        if observer.interrupted() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+        }
+        // Data, or POLLHUP: Linux reports it once a writer that came after our open has
+        // gone again (never for "no writer yet").
+        if wait_readable(fifo)? {
+            return Ok(());
+        }
+    }
+}
+
+/// Polls `file` for reading for at most a short slice, so that the caller can check
+/// for an interruption between slices. True when it is readable or hung up.
+#[cfg(target_os = "linux")]
+pub(super) fn wait_readable(file: &File) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    const SLICE_MS: libc::c_int = 100;
+    let mut poll = libc::pollfd {
+        fd: file.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    match unsafe { libc::poll(&mut poll, 1, SLICE_MS) } {
+        n if n < 0 => {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EINTR) {
+                Ok(false)
+            } else {
+                Err(err)
+            }
+        }
+        0 => Ok(false),
+        _ => Ok(poll.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0),
+    }
 }
 
 fn not_regular(metadata: &Metadata) -> Option<&'static str> {
