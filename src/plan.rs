@@ -359,8 +359,8 @@ struct Planner {
     /// Set once two roots are the same or nested: only then can two sources meet at
     /// one destination, and only then is each destination claimed.
     claiming: bool,
-    /// The destinations claimed.
-    destinations: HashSet<PathBuf>,
+    /// The destinations claimed, each with the source it was claimed for.
+    destinations: HashMap<PathBuf, PathBuf>,
     directories: HashSet<PathBuf>,
     /// The first destination planned for each multiply-linked source file (device,
     /// inode), for `--preserve=links`.
@@ -385,7 +385,7 @@ impl Planner {
             entries: Vec::new(),
             roots: BTreeSet::new(),
             claiming: false,
-            destinations: HashSet::new(),
+            destinations: HashMap::new(),
             directories: HashSet::new(),
             linked: HashMap::new(),
         }
@@ -513,15 +513,36 @@ impl Planner {
         }
         self.claiming = true;
         self.roots.clear();
-        let planned = self.entries.iter().filter_map(Entry::made_path);
-        self.destinations.extend(planned.map(Path::to_path_buf));
+        let planned = self.entries.iter().filter_map(|entry| {
+            let made = entry.made_path()?;
+            match entry {
+                Entry::File(Job { source, .. })
+                | Entry::Symlink { source, .. }
+                | Entry::Link { source, .. }
+                | Entry::Special { source, .. } => Some((made.to_path_buf(), source.clone())),
+                Entry::Dir { .. } | Entry::Failed { .. } => None,
+            }
+        });
+        self.destinations.extend(planned);
     }
 
     /// Takes `destination` for `source`; a second source for it fails (cp: "will not
     /// overwrite just-created"), whatever kind either is, so no copy silently wins.
+    /// The same source reached again (listed and inside a listed directory, as in
+    /// `find DIR | zcopy -r --files-from - DEST`) is planned once: false, no failure.
     fn claim(&mut self, source: &Path, destination: &Path) -> bool {
-        if !self.claiming || self.destinations.insert(destination.to_path_buf()) {
+        if !self.claiming {
             return true;
+        }
+        let claimant = match self.destinations.entry(destination.to_path_buf()) {
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                vacant.insert(source.to_path_buf());
+                return true;
+            }
+            std::collections::hash_map::Entry::Occupied(occupied) => occupied.get().clone(),
+        };
+        if same_source(&claimant, source) {
+            return false;
         }
         self.fail(
             source,
@@ -763,6 +784,27 @@ impl Planner {
             }
         }
     }
+}
+
+/// Whether two spellings name one directory entry, as cp's `same_name` decides a
+/// source was "specified more than once": the same path, or the same file under the
+/// same name in the same directory (`p/f`, `./p/f`, `q/../p/f`). A link to its
+/// directory (`alias/f`) or another hard link (`q/f`) is another source, as for cp.
+fn same_source(first: &Path, second: &Path) -> bool {
+    if first == second {
+        return true;
+    }
+    let entry = |path: &Path| -> Option<((u64, u64), (u64, u64))> {
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let file = std::fs::symlink_metadata(path).ok()?;
+        let directory = std::fs::symlink_metadata(directory).ok()?;
+        Some((inode(&file), inode(&directory)))
+    };
+    first.file_name() == second.file_name()
+        && entry(first).is_some_and(|found| entry(second) == Some(found))
 }
 
 /// `base.join(rest)`, allocated once at its length: `Path::join` copies `base` to a
@@ -1074,16 +1116,18 @@ mod tests {
             refused(&plan(&["x/a", "y/b", "y/a", "z/a"], &recursive)),
             [at("dst/a/f"), at("dst/a/g")]
         );
-        // --parents: a file below a tree named too.
+        // --parents: a file below a tree named too is the same source, planned once
+        // (as cp -r --parents copies it once).
         let parents = PlanOptions {
             parents: true,
             ..recursive
         };
         let relative = |path: &str| dir.path().strip_prefix("/").unwrap().join(path);
-        assert_eq!(
-            refused(&plan(&["x/a", "x/a/f"], &parents)),
-            [at("dst").join(relative("x/a/f"))]
-        );
+        let both = plan(&["x/a", "x/a/f"], &parents);
+        assert!(refused(&both).is_empty());
+        let copied = at("dst").join(relative("x/a/f"));
+        let made = both.iter().filter_map(Entry::made_path);
+        assert_eq!(made.filter(|path| *path == copied).count(), 1);
         assert!(refused(&plan(&["x/a/f", "y/a/f"], &parents)).is_empty());
     }
 

@@ -1974,3 +1974,111 @@ fn a_source_ending_in_a_dot_copies_its_contents() {
     assert!(dir.path().join("dir/sub/b.txt").is_file());
     assert!(!dir.path().join("dir/src").exists());
 }
+
+/// A file reached twice from one spelling of its path — listed, and inside a listed
+/// directory, as `find DIR | zcopy -r --files-from - DEST` lists it — is copied once,
+/// as `cp -r --parents` does: every such file failed as "also the destination of
+/// another source" (exit 1). Another file onto that destination is still refused.
+#[test]
+fn a_file_listed_and_inside_a_listed_directory_is_copied_once() {
+    let tree = |d: &Path| {
+        std::fs::create_dir_all(d.join("p/x/y")).unwrap();
+        write(&d.join("p/x/y/f"), "1\n");
+        write(&d.join("p/g"), "2\n");
+        symlink("g", &d.join("p/x/link"));
+        chmod(&d.join("p/x"), 0o750);
+        std::fs::create_dir(d.join("z")).unwrap();
+    };
+    // The list as `find p` prints it, parents before what they hold, and the reverse.
+    let found = ["p", "p/g", "p/x", "p/x/link", "p/x/y", "p/x/y/f"];
+    let reversed: Vec<&str> = found.iter().rev().copied().collect();
+    let respelt = ["p/x/y/f", "./p/x/y/f", "p/x", "./p/g", "p"];
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-r", "--parents", "p/x/y/f", "p/x", "z"][..],
+            &["-r", "--parents", "p/x", "p/x/y/f", "z"],
+            &["-a", "--parents", "p/x/y/f", "./p/x/y/f", "p/x", "z"],
+        ],
+    );
+    for unprivileged in [false, true] {
+        for (list, options) in [
+            (&found[..], &["-r"][..]),
+            (&found, &["-a"]),
+            (&reversed, &["-r"]),
+            (&respelt, &["-rP"]),
+        ] {
+            let cp_args: Vec<&str> = ["--parents"]
+                .iter()
+                .chain(options)
+                .chain(list)
+                .chain(&["z"])
+                .copied()
+                .collect();
+            let zcopy_args: Vec<&str> = ["-j8", "--files-from=list"]
+                .iter()
+                .chain(options)
+                .chain(&["z"])
+                .copied()
+                .collect();
+            let with_list = |d: &Path| {
+                tree(d);
+                write(&d.join("list"), &(list.join("\n") + "\n"));
+            };
+            let run = |program: &Path, extra: &[&str], args: &[&str]| {
+                let dir = prepared(&with_list, unprivileged);
+                let case = Case {
+                    args,
+                    unprivileged,
+                    ..Case::default()
+                };
+                run_tool(program, extra, dir.path(), &case)
+            };
+            let cp = run(Path::new("/bin/cp"), &[], &cp_args);
+            let zcopy = run(
+                Path::new(env!("CARGO_BIN_EXE_zcopy")),
+                &["--no-env-file", "-q"],
+                &zcopy_args,
+            );
+            // cp --parents gives the directories it makes the source's modes; --files-from
+            // makes them as new directories (as in
+            // options_work_the_same_through_files_from_and_jobs).
+            let parents_unmoded = |tree: &Snapshot| -> Snapshot {
+                let mut tree = tree.clone();
+                for (path, node) in tree.iter_mut() {
+                    if node.kind == "dir" && path.starts_with("z/") {
+                        node.mode.clear();
+                    }
+                }
+                tree
+            };
+            assert_eq!(
+                (zcopy.code, parents_unmoded(&zcopy.tree)),
+                (cp.code, parents_unmoded(&cp.tree)),
+                "{list:?} {options:?} unprivileged {unprivileged}: cp {}\nzcopy {}",
+                cp.stderr,
+                zcopy.stderr
+            );
+        }
+    }
+    // Two files onto one destination: still the second refused, as by cp.
+    let two_files = |d: &Path| {
+        tree(d);
+        std::fs::create_dir(d.join("q")).unwrap();
+        std::fs::hard_link(d.join("p/g"), d.join("q/g")).unwrap();
+    };
+    let (_, zcopy) = compare(
+        &two_files,
+        Case {
+            args: &["-r", "p", "q/g", "p/g", "z"],
+            ..Case::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(zcopy.code, 1, "{}", zcopy.stderr);
+    assert!(
+        zcopy.stderr.contains("also the destination"),
+        "{}",
+        zcopy.stderr
+    );
+}
