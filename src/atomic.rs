@@ -206,12 +206,6 @@ fn owner_of(_metadata: &Metadata) -> (u32, u32) {
     (0, 0)
 }
 
-#[cfg(unix)]
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 impl TempDest {
     /// Creates the temporary file for `destination`, with the source's permission bits
     /// (less the umask, as for any new file). `replaced`: the existing destination the
@@ -389,7 +383,7 @@ impl TempDest {
                     .file()
                     .metadata()
                     .op(&self.destination, Operation::SetMetadata)?;
-                if !(is_root() && self.replaced_owner == Some(owner_of(&copy))) {
+                if !(crate::preserve::is_root() && self.replaced_owner == Some(owner_of(&copy))) {
                     mode &= !0o6000;
                 }
             }

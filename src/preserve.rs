@@ -187,8 +187,9 @@ fn set_owner(target: &File, source: &Metadata) -> io::Result<bool> {
     }
 }
 
+/// Whether this process runs as root (the effective user id).
 #[cfg(unix)]
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
