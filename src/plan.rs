@@ -710,13 +710,11 @@ impl Planner {
                 Ok(item) => item,
                 Err(err) => {
                     let path = err.path().unwrap_or(root).to_path_buf();
-                    let io_error = err
-                        .into_io_error()
-                        .unwrap_or_else(|| std::io::Error::other("walk failed"));
+                    let error = walk_error(path.clone(), err);
                     self.entries.push(Entry::Failed {
-                        source: path.clone(),
+                        source: path,
                         destination: None,
-                        error: Error::os(path, Operation::ReadDir, io_error),
+                        error,
                     });
                     continue;
                 }
@@ -784,6 +782,30 @@ impl Planner {
             }
         }
     }
+}
+
+/// What a walk could not do at `path`, said as cp says it. With `-L` a link that leads
+/// back to a directory it is in would make the walk endless (cp: "cannot copy cyclic
+/// symbolic link"), and a link that names nothing cannot be looked at (cp: "cannot
+/// stat"): neither is a directory that could not be read.
+fn walk_error(path: PathBuf, err: walkdir::Error) -> Error {
+    if let Some(ancestor) = err.loop_ancestor() {
+        let message = format!(
+            "a symbolic link loop: it leads back to '{}', which holds it; not copied",
+            ancestor.display()
+        );
+        return Error::new(path, Operation::StatSource, Cause::Invalid(message));
+    }
+    let is_link = std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink());
+    let operation = if is_link {
+        Operation::StatSource
+    } else {
+        Operation::ReadDir
+    };
+    let io_error = err
+        .into_io_error()
+        .unwrap_or_else(|| std::io::Error::other("walk failed"));
+    Error::os(path, operation, io_error)
 }
 
 /// Whether two spellings name one directory entry, as cp's `same_name` decides a

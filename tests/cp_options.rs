@@ -2082,3 +2082,38 @@ fn a_file_listed_and_inside_a_listed_directory_is_copied_once() {
         zcopy.stderr
     );
 }
+
+/// With -L a link leading back to a directory that holds it, and a link naming nothing,
+/// are said as such (cp: "cannot copy cyclic symbolic link", "cannot stat"), not as a
+/// directory that could not be read ("read directory: walk failed", with no errno).
+#[test]
+fn a_link_loop_and_a_dangling_link_are_named_for_what_they_are() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        symlink(".", &d.join("src/self"));
+        symlink("nowhere", &d.join("src/dangling"));
+    };
+    let (_, zcopy) = compare(
+        &tree,
+        Case {
+            args: &["-rL", "src", "out"],
+            ..Case::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(zcopy.code, 1);
+    assert!(
+        zcopy
+            .stderr
+            .contains("src/self: stat source: a symbolic link loop: it leads back to 'src'"),
+        "{}",
+        zcopy.stderr
+    );
+    assert!(
+        zcopy
+            .stderr
+            .contains("src/dangling: stat source: No such file or directory"),
+        "{}",
+        zcopy.stderr
+    );
+}
