@@ -138,8 +138,8 @@ pub fn make(
         // Made under its own name, which fails if anything appeared there since the
         // look above: -n never replaces, not even in a race.
         return match create(what, destination) {
-            Ok(()) => {
-                preserve_made(what, destination, destination, options)?;
+            Ok(node) => {
+                preserve_made(what, node, destination, destination, options)?;
                 Ok(Made::Done {
                     backup: None,
                     replaced: false,
@@ -153,8 +153,9 @@ pub fn make(
     }
     let temporary = crate::atomic::temp_symlink_path(destination);
     let _ = std::fs::remove_file(&temporary);
-    create(what, &temporary).map_err(|err| Error::os(destination, what.operation(), err))?;
-    if let Err(error) = preserve_made(what, &temporary, destination, options) {
+    let node =
+        create(what, &temporary).map_err(|err| Error::os(destination, what.operation(), err))?;
+    if let Err(error) = preserve_made(what, node, &temporary, destination, options) {
         let _ = std::fs::remove_file(&temporary);
         return Err(error);
     }
@@ -180,10 +181,12 @@ pub fn make(
 
 /// `-a`, `-P -p`: a link copied as a link keeps its own owner and times, a recreated
 /// node its owner, mode, xattrs and times; a link made by `-s` is new and keeps
-/// nothing. `made` is what was made for `what` at `destination`.
+/// nothing. `made` is what was made for `what` at `destination`; `node`, for a node,
+/// the look at its source that it was made from.
 #[cfg(unix)]
 fn preserve_made(
     what: What<'_>,
+    node: Option<Metadata>,
     made: &Path,
     destination: &Path,
     options: &CopyOptions,
@@ -202,10 +205,13 @@ fn preserve_made(
                 std::fs::symlink_metadata(source).op(source, Operation::StatSource)?,
             ),
         },
-        What::Special(source) => (
-            source,
-            std::fs::symlink_metadata(source).op(source, Operation::StatSource)?,
-        ),
+        What::Special(source) => match node {
+            Some(metadata) => (source, metadata),
+            None => (
+                source,
+                std::fs::symlink_metadata(source).op(source, Operation::StatSource)?,
+            ),
+        },
         What::HardLink(_) => return Ok(()),
     };
     // (A -s link's source is a file: it keeps nothing of it.)
@@ -216,7 +222,13 @@ fn preserve_made(
 }
 
 #[cfg(not(unix))]
-fn preserve_made(_: What<'_>, _: &Path, _: &Path, _: &CopyOptions) -> Result<(), Error> {
+fn preserve_made(
+    _: What<'_>,
+    _: Option<Metadata>,
+    _: &Path,
+    _: &Path,
+    _: &CopyOptions,
+) -> Result<(), Error> {
     Ok(())
 }
 
@@ -298,9 +310,10 @@ fn rename_beside(temporary: &Path, destination: &Path) -> io::Result<()> {
     std::fs::rename(temporary, destination)
 }
 
-/// Makes the link or node at `path`, in its directory as [`crate::at`] opens it.
+/// Makes the link or node at `path`, in its directory as [`crate::at`] opens it; for a
+/// node, returns the look at its source it was made from (its attributes come from it).
 #[cfg(unix)]
-fn create(what: What<'_>, path: &Path) -> io::Result<()> {
+fn create(what: What<'_>, path: &Path) -> io::Result<Option<Metadata>> {
     use crate::at::checked;
     match what {
         What::Symlink { target, .. } => {
@@ -309,6 +322,7 @@ fn create(what: What<'_>, path: &Path) -> io::Result<()> {
                 // SAFETY: both strings are NUL-terminated and outlive the call.
                 checked(unsafe { libc::symlinkat(target.as_ptr(), directory, name.as_ptr()) })
             })
+            .map(|()| None)
         }
         // cp -l follows a symlink it links to (the source was already followed when
         // it had to be: a link kept as a link is a Symlink entry). linkat without
@@ -327,13 +341,18 @@ fn create(what: What<'_>, path: &Path) -> io::Result<()> {
                     )
                 })
             })
-        }),
-        What::Special(source) => make_node(path, &std::fs::symlink_metadata(source)?),
+        })
+        .map(|()| None),
+        What::Special(source) => {
+            let looked_at = std::fs::symlink_metadata(source)?;
+            make_node(path, &looked_at)?;
+            Ok(Some(looked_at))
+        }
     }
 }
 
 #[cfg(not(unix))]
-fn create(_what: What<'_>, _path: &Path) -> io::Result<()> {
+fn create(_what: What<'_>, _path: &Path) -> io::Result<Option<Metadata>> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         "links and special files are made on Unix only",

@@ -240,6 +240,26 @@ fn compare_each(setup: &dyn Fn(&Path), arg_lists: &[&[&str]]) {
     }
 }
 
+/// Arguments for both tools, with environment variables for both.
+type Run<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+
+/// Compares each run, as root and as nobody.
+fn compare_with_env_as_root_and_nobody(setup: &dyn Fn(&Path), runs: &[Run<'_>]) {
+    for (args, env) in runs {
+        for unprivileged in [false, true] {
+            compare(
+                setup,
+                Case {
+                    args,
+                    env,
+                    unprivileged,
+                    ..Case::default()
+                },
+            );
+        }
+    }
+}
+
 /// Compares each argument list with the defaults, as root and then as nobody.
 fn compare_as_root_and_nobody(setup: &dyn Fn(&Path), arg_lists: &[&[&str]]) {
     for unprivileged in [false, true] {
@@ -801,7 +821,6 @@ fn backups_follow_cp_naming() {
         write(&d.join("dest/src/a.txt"), "old\n");
         symlink("old-target", &d.join("dest/src/latest"));
     };
-    type Run<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
     let runs: &[Run<'_>] = &[
         (&["-b", "src/a.txt", "clip"], &[]),
         (&["--backup", "src/a.txt", "clip"], &[]),
@@ -841,19 +860,7 @@ fn backups_follow_cp_naming() {
         (&["-rb", "src", "dest"], &[]),
         (&["-rb", "--backup=t", "src", "dest"], &[]),
     ];
-    for (args, env) in runs {
-        for unprivileged in [false, true] {
-            compare(
-                &tree,
-                Case {
-                    args,
-                    env,
-                    unprivileged,
-                    ..Case::default()
-                },
-            );
-        }
-    }
+    compare_with_env_as_root_and_nobody(&tree, runs);
 }
 
 // An empty -S made the destination its own "backup": the old content survived only
@@ -865,7 +872,6 @@ fn unusable_backup_suffixes_fall_back_to_a_tilde() {
         write(&d.join("new"), "new\n");
         write(&d.join("clip"), "old precious\n");
     };
-    type Run<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
     let runs: &[Run<'_>] = &[
         (&["-S", "", "new", "clip"], &[]),
         (&["-b", "--suffix=", "new", "clip"], &[]),
@@ -885,19 +891,7 @@ fn unusable_backup_suffixes_fall_back_to_a_tilde() {
         (&["-b", "-S", "a/b/", "new", "clip"], &[]),
         (&["-b", "-S", "//", "new", "clip"], &[]),
     ];
-    for (args, env) in runs {
-        for unprivileged in [false, true] {
-            compare(
-                &tree,
-                Case {
-                    args,
-                    env,
-                    unprivileged,
-                    ..Case::default()
-                },
-            );
-        }
-    }
+    compare_with_env_as_root_and_nobody(&tree, runs);
 }
 
 // -b with a source named as the destination's backup: the backup took the source's
