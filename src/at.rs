@@ -115,40 +115,13 @@ pub fn open_same_directory(directory: &Path, identity: (u64, u64)) -> io::Result
 /// Calls `call(dir, name)` so that it names the file `path`: `dir` an open descriptor
 /// of its directory and `name` its last component, or `AT_FDCWD` and the whole path.
 pub fn file<R>(path: &Path, call: impl FnOnce(RawFd, &CStr) -> io::Result<R>) -> io::Result<R> {
-    let Some((directory, name)) = split(path) else {
+    let Some((directory, name)) = crate::plan::directory_and_name(path) else {
         return call(libc::AT_FDCWD, &c_string(path.as_os_str())?);
     };
     with_directory(directory, |opened| match opened {
         Some(directory) => with_c_name(name, |name| call(directory, name)),
         None => call(libc::AT_FDCWD, &c_string(path.as_os_str())?),
     })
-}
-
-/// `path`'s directory and last component, or `None` if it has no last component to
-/// name (`/`, `..`). Cut at the last `/` when that is unambiguous: parsing components
-/// from the back, twice a call, was a tenth of zcopy's time in user space for a tree
-/// of small files (perf). The directory may be spelt differently from
-/// [`Path::parent`]'s (`a//b` gives `a/`), which names the same directory.
-fn split(path: &Path) -> Option<(&Path, &OsStr)> {
-    let bytes = path.as_os_str().as_bytes();
-    let (directory, name) = match bytes.iter().rposition(|&byte| byte == b'/') {
-        Some(0) => (&b"/"[..], &bytes[1..]),
-        Some(slash) => (&bytes[..slash], &bytes[slash + 1..]),
-        None => (&b"."[..], bytes),
-    };
-    if name.is_empty() || name == b"." || name == b".." {
-        let (name, directory) = (path.file_name()?, path.parent()?);
-        let directory = if directory.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            directory
-        };
-        return Some((directory, name));
-    }
-    Some((
-        Path::new(OsStr::from_bytes(directory)),
-        OsStr::from_bytes(name),
-    ))
 }
 
 /// Calls `call` with `name` NUL-terminated, on the stack when it fits a file name's
@@ -251,10 +224,11 @@ fn with_directory<R>(
     // are the last dropped.
     let kept = OPEN.with_borrow_mut(|open| {
         // Compared as bytes, as given: cheaper than by components, and a path spelt
-        // differently only costs one more descriptor.
+        // differently only costs one more descriptor. Newest first: the directory a
+        // call wants is mostly the one used last (a lane's source or destination).
         let position = open
             .iter()
-            .position(|(path, _)| path.as_os_str() == directory.as_os_str())?;
+            .rposition(|(path, _)| path.as_os_str() == directory.as_os_str())?;
         Some(open.remove(position))
     });
     let (path, fd) = match kept {
@@ -474,7 +448,7 @@ mod tests {
     #[test]
     fn a_path_is_cut_into_the_directory_and_the_name_path_methods_give() {
         let cut = |path: &str| {
-            split(Path::new(path)).map(|(directory, name)| {
+            crate::plan::directory_and_name(Path::new(path)).map(|(directory, name)| {
                 (
                     directory.to_str().unwrap().to_string(),
                     name.to_str().unwrap().to_string(),

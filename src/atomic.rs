@@ -220,7 +220,8 @@ impl TempDest {
     ) -> Result<Self, Error> {
         let existing = replaced.map(|(existing, _)| existing);
         let keep_mode_of = replaced.and_then(|(existing, keep_mode)| keep_mode.then_some(existing));
-        let name = destination.file_name().ok_or_else(|| {
+        let name = crate::plan::directory_and_name(destination).map(|(_, name)| name);
+        let name = name.ok_or_else(|| {
             Error::new(
                 destination,
                 Operation::CreateTemp,
@@ -479,10 +480,7 @@ pub(crate) fn temp_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
 
 /// The destination's directory as the user wrote it, for messages.
 fn shown_parent(destination: &Path) -> &Path {
-    match destination.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    }
+    crate::plan::directory_and_name(destination).map_or(Path::new("."), |(parent, _)| parent)
 }
 
 /// The destination's directory as an absolute path. tempfile would otherwise ask for
@@ -698,10 +696,7 @@ pub fn release_cached_pages(destination: &Path) {
 /// Makes the rename durable: the directory entry lives in the directory's own blocks.
 #[cfg(unix)]
 fn sync_directory(destination: &Path) -> Result<(), Error> {
-    let directory = match destination.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let directory = shown_parent(destination);
     File::open(directory)
         .and_then(|dir| dir.sync_all())
         .op(directory, Operation::Fsync)

@@ -300,10 +300,8 @@ pub fn run(entries: Vec<Entry>, batch: &Batch) -> Report {
         .collect();
     for (_, entry) in &mut work {
         if let Entry::File(job) = entry {
-            job.directory_is_new = job
-                .destination
-                .parent()
-                .is_some_and(|parent| made.contains(parent));
+            job.directory_is_new = crate::plan::directory_and_name(&job.destination)
+                .is_some_and(|(parent, _)| made.contains(parent));
             job.in_hidden_tree = job.directory_is_new && staged.contains(&job.destination);
         }
     }
@@ -528,11 +526,12 @@ fn run_workers(
     reporter: &Mutex<Reporter<'_>>,
 ) {
     // A lane is a run of groups whose first entry goes into one directory.
-    let lanes = Lanes::new(
-        groups
-            .iter()
-            .map(|group| work[group.start].1.made_path().and_then(Path::parent)),
-    );
+    let lanes = Lanes::new(groups.iter().map(|group| {
+        let made_path = work[group.start].1.made_path();
+        made_path
+            .and_then(crate::plan::directory_and_name)
+            .map(|(parent, _)| parent)
+    }));
     let pieces = Pieces {
         work,
         groups,

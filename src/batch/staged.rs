@@ -23,6 +23,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Cause, Error, Operation};
+use crate::plan::below;
 
 /// The trees this run is building under hidden names.
 #[derive(Debug, Default)]
@@ -150,26 +151,6 @@ fn ends_in_dots(path: &Path) -> bool {
         .rsplit(|&byte| std::path::is_separator(byte.into()))
         .next();
     matches!(last, Some(b"." | b".."))
-}
-
-/// What is left of `path` below `root`, if it is there. The plan spells every path of
-/// a tree as its root's spelling and more, so the bytes are compared first; comparing
-/// components (`strip_prefix`), which also sees that `a//b` is below `a/b`, parses
-/// both paths, for each file of the run.
-fn below<'a>(path: &'a Path, root: &Path) -> Option<&'a Path> {
-    #[cfg(unix)]
-    {
-        use std::ffi::OsStr;
-        use std::os::unix::ffi::OsStrExt;
-        let root = root.as_os_str().as_bytes();
-        if let Some(rest) = path.as_os_str().as_bytes().strip_prefix(root) {
-            if rest.is_empty() || rest.starts_with(b"/") || root.ends_with(b"/") {
-                let slashes = rest.iter().take_while(|&&byte| byte == b'/').count();
-                return Some(Path::new(OsStr::from_bytes(&rest[slashes..])));
-            }
-        }
-    }
-    path.strip_prefix(root).ok()
 }
 
 /// The directory `destination` is in, absolute (the hidden name is given in messages,

@@ -162,10 +162,8 @@ fn devices() -> std::sync::MutexGuard<'static, Option<HashMap<PathBuf, u64>>> {
 #[cfg(unix)]
 fn directory_device(destination: &Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
-    let directory = match destination.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let directory =
+        crate::plan::directory_and_name(destination).map_or(Path::new("."), |(parent, _)| parent);
     thread_local! {
         /// This worker's last answer: the files of a tree come directory by directory,
         /// and comparing the bytes of one path is cheaper than hashing it (by its
