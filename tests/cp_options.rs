@@ -2150,6 +2150,12 @@ fn no_clobber_and_update_skip_a_directory_where_a_file_goes() {
                 set_time(&directory, seconds);
             }
         }
+        // The other way round: a directory where a file is. cp refuses it even with -n
+        // or -u ("cannot overwrite non-directory with directory"); so does zcopy.
+        std::fs::create_dir_all(d.join("dir")).unwrap();
+        write(&d.join("dir/f"), "f\n");
+        std::fs::create_dir_all(d.join("files")).unwrap();
+        write(&d.join("files/dir"), "kept\n");
     };
     let cases: &[&[&str]] = &[
         &["-n", "a", "newer"],
@@ -2167,6 +2173,8 @@ fn no_clobber_and_update_skip_a_directory_where_a_file_goes() {
         &["-an", "s", "old"],
         &["-au", "s", "t"],
         &["-au", "s", "old"],
+        &["-rn", "dir", "files"],
+        &["-ru", "dir", "files"],
     ];
     compare_as_root_and_nobody(&tree, cases);
     for &args in cases {
