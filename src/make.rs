@@ -96,13 +96,6 @@ pub fn make(
                 });
             }
         }
-        if existing.is_dir() {
-            return Err(Error::new(
-                destination,
-                Operation::StatDestination,
-                Cause::Invalid("cannot overwrite a directory with a non-directory".into()),
-            ));
-        }
         if options.no_clobber {
             return Ok(Made::Skipped(crate::engine::EXISTS));
         }
@@ -118,6 +111,14 @@ pub fn make(
                     return Ok(Made::Skipped(crate::engine::NOT_OLDER));
                 }
             }
+        }
+        // After -n and -u, which skip a directory in the entry's place as cp's do.
+        if existing.is_dir() {
+            return Err(Error::new(
+                destination,
+                Operation::StatDestination,
+                Cause::Invalid("cannot overwrite a directory with a non-directory".into()),
+            ));
         }
         if explicit && !options.force && !options.remove_destination && options.backup.is_none() {
             return Err(Error::os(destination, what.operation(), exists_error()));

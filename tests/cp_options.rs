@@ -374,6 +374,27 @@ fn set_time(path: &Path, seconds: i64) {
         .unwrap();
 }
 
+/// Sets the times of the entry itself (a symlink or FIFO is neither followed nor opened).
+fn set_link_time(path: &Path, seconds: i64) {
+    let name = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    let time = libc::timespec {
+        tv_sec: seconds,
+        tv_nsec: 0,
+    };
+    let times = [time, time];
+    assert_eq!(
+        unsafe {
+            libc::utimensat(
+                libc::AT_FDCWD,
+                name.as_ptr(),
+                times.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        },
+        0
+    );
+}
+
 fn root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
@@ -1839,25 +1860,6 @@ fn options_work_the_same_through_files_from_and_jobs() {
 /// -u over links and nodes of a tree: replaced only when older, as files are.
 #[test]
 fn update_applies_to_links_of_a_tree() {
-    let set_link_time = |path: &Path, seconds: i64| {
-        let name = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-        let time = libc::timespec {
-            tv_sec: seconds,
-            tv_nsec: 0,
-        };
-        let times = [time, time];
-        assert_eq!(
-            unsafe {
-                libc::utimensat(
-                    libc::AT_FDCWD,
-                    name.as_ptr(),
-                    times.as_ptr(),
-                    libc::AT_SYMLINK_NOFOLLOW,
-                )
-            },
-            0
-        );
-    };
     let tree = |d: &Path| {
         std::fs::create_dir_all(d.join("src")).unwrap();
         std::fs::create_dir_all(d.join("dest/src")).unwrap();
@@ -2115,4 +2117,145 @@ fn a_link_loop_and_a_dangling_link_are_named_for_what_they_are() {
         "{}",
         zcopy.stderr
     );
+}
+
+/// A directory where a file's copy goes: cp -n skips the file, and cp -u skips it unless
+/// the directory is older (equal times skip), before comparing the kinds; only then is
+/// it "cannot overwrite directory with non-directory". zcopy failed with "stat
+/// destination: is a directory" whatever -n or -u said. Links and FIFOs of a tree too.
+#[test]
+fn no_clobber_and_update_skip_a_directory_where_a_file_goes() {
+    let tree = |d: &Path| {
+        write(&d.join("a"), "new\n");
+        set_time(&d.join("a"), 1_300_000_000);
+        for (dest, seconds) in [
+            ("newer", 1_400_000_000),
+            ("same", 1_300_000_000),
+            ("older", 1_200_000_000),
+        ] {
+            std::fs::create_dir_all(d.join(dest).join("a")).unwrap();
+            set_time(&d.join(dest).join("a"), seconds);
+        }
+        std::fs::create_dir_all(d.join("s/x")).unwrap();
+        write(&d.join("s/x/a"), "f\n");
+        symlink("nowhere", &d.join("s/x/l"));
+        nix_mkfifo(&d.join("s/x/p"), 0o644);
+        for name in ["a", "l", "p"] {
+            set_link_time(&d.join("s/x").join(name), 1_300_000_000);
+        }
+        for (dest, seconds) in [("t", 1_400_000_000), ("old", 1_200_000_000)] {
+            for name in ["a", "l", "p"] {
+                let directory = d.join(dest).join("s/x").join(name);
+                std::fs::create_dir_all(&directory).unwrap();
+                set_time(&directory, seconds);
+            }
+        }
+        // The other way round: a directory where a file is. cp refuses it even with -n
+        // or -u ("cannot overwrite non-directory with directory"); so does zcopy.
+        std::fs::create_dir_all(d.join("dir")).unwrap();
+        write(&d.join("dir/f"), "f\n");
+        std::fs::create_dir_all(d.join("files")).unwrap();
+        write(&d.join("files/dir"), "kept\n");
+    };
+    let cases: &[&[&str]] = &[
+        &["-n", "a", "newer"],
+        &["-n", "a", "older"],
+        &["-u", "a", "newer"],
+        &["-u", "a", "same"],
+        &["-u", "a", "older"],
+        &["-un", "a", "older"],
+        &["-a", "-n", "a", "older"],
+        &["-a", "-u", "a", "same"],
+        &["-a", "-u", "a", "older"],
+        &["-rn", "s", "t"],
+        &["-ru", "s", "t"],
+        &["-ru", "s", "old"],
+        &["-an", "s", "old"],
+        &["-au", "s", "t"],
+        &["-au", "s", "old"],
+        &["-rn", "dir", "files"],
+        &["-ru", "dir", "files"],
+    ];
+    compare_as_root_and_nobody(&tree, cases);
+    for &args in cases {
+        compare(
+            &tree,
+            Case {
+                args,
+                zcopy_args: &["-j8"],
+                ..Case::default()
+            },
+        );
+    }
+
+    // The skip is reported as -n's and -u's others are; through --files-from and to
+    // several destinations too.
+    let dir = prepared(&tree, false);
+    let d = dir.path();
+    write(&d.join("list"), "a\n");
+    let skipped = |json: &serde_json::Value| -> Vec<(String, String)> {
+        json["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| {
+                (
+                    entry["destination"].as_str().unwrap().to_string(),
+                    entry["reason"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let os = common::os;
+    for (args, code, skips, copies) in [
+        (&["-n", "a", "newer"][..], 0, &["newer/a"][..], &[][..]),
+        (&["-u", "a", "newer"], 0, &["newer/a"], &[]),
+        (&["-u", "a", "older"], 1, &[], &[]),
+        (
+            &["-n", "--files-from=list", "-j8", "newer"],
+            0,
+            &["newer/a"],
+            &[],
+        ),
+        (
+            &["-n", "-t", "newer", "-t", "fresh", "a"],
+            0,
+            &["newer/a"],
+            &["fresh/a"],
+        ),
+        (
+            &["-u", "-t", "same", "-t", "older", "a"],
+            1,
+            &["same/a"],
+            &[],
+        ),
+    ] {
+        if args.contains(&"fresh") {
+            std::fs::create_dir_all(d.join("fresh")).unwrap();
+        }
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|arg| os(arg)).collect();
+        let (exit, json, stderr) = common::zcopy_json(d, &args);
+        assert_eq!(exit, code, "{args:?}: {stderr}");
+        let reason = if args.contains(&os("-n")) {
+            "destination exists (--no-clobber)"
+        } else {
+            "destination is not older than the source (--update)"
+        };
+        let expected: Vec<(String, String)> = skips
+            .iter()
+            .map(|path| (path.to_string(), reason.to_string()))
+            .collect();
+        assert_eq!(skipped(&json), expected, "{args:?}: {json}");
+        let copied: Vec<&str> = json["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|file| file["destination"].as_str().unwrap())
+            .collect();
+        assert_eq!(copied, copies, "{args:?}: {json}");
+        for kept in ["newer/a", "same/a", "older/a"] {
+            assert!(d.join(kept).is_dir(), "{args:?}: {kept}");
+        }
+    }
+    assert_eq!(std::fs::read_to_string(d.join("fresh/a")).unwrap(), "new\n");
 }

@@ -302,18 +302,20 @@ fn look_before_copy<'a>(
                 Cause::SameFile,
             ));
         }
+        // -n and -u skip before the kinds are compared, as cp's do: a directory in the
+        // file's place is kept, or (-u) kept when not older, without an error.
+        if options.no_clobber {
+            return Ok(Looked::Done(Outcome::Skipped(super::EXISTS)));
+        }
+        if options.update && !older(existing, &source_metadata) {
+            return Ok(Looked::Done(Outcome::Skipped(super::NOT_OLDER)));
+        }
         if existing.is_dir() {
             return Err(Error::new(
                 &destination,
                 Operation::StatDestination,
                 Cause::Invalid("is a directory".to_string()),
             ));
-        }
-        if options.no_clobber {
-            return Ok(Looked::Done(Outcome::Skipped(super::EXISTS)));
-        }
-        if options.update && !older(existing, &source_metadata) {
-            return Ok(Looked::Done(Outcome::Skipped(super::NOT_OLDER)));
         }
         if let Some(backup) = &options.backup {
             backup.takes_source_name(source, &source_metadata, &destination)?;
