@@ -1040,14 +1040,36 @@ fn inside(destination: &Path, directory: &Path) -> bool {
 }
 
 /// A further destination's plan while it is merged: its entries, taken out as they
-/// are, and where each source's files are in it.
-type Pending = (Vec<Option<Entry>>, HashMap<PathBuf, Vec<usize>>);
+/// are, where each source's files are in it, and how far it has been taken in order.
+struct Pending {
+    entries: Vec<Option<Entry>>,
+    files: HashMap<PathBuf, Vec<usize>>,
+    taken_to: usize,
+}
+
+impl Pending {
+    /// Takes, in the plan's order, what it has before `index` not taken yet: above all
+    /// the directories its file at `index` goes into.
+    fn take_before(&mut self, index: usize, merged: &mut Vec<Entry>) {
+        if index > self.taken_to {
+            merged.extend(
+                self.entries[self.taken_to..index]
+                    .iter_mut()
+                    .filter_map(Option::take),
+            );
+            self.taken_to = index;
+        }
+    }
+}
 
 /// Plans a copy to several destination directories (`-t DIR` repeated): `plan_one`
 /// plans the copy into one of them, and the plans are merged so that each file's
 /// entries for every destination follow each other (the batch copies them side by
-/// side, reading the source once). Each destination keeps its own failures. The same
-/// directory given twice (by any path) is a usage error.
+/// side, reading the source once). Each plan's own order is kept: the batch makes a
+/// directory before what goes into it, and puts nothing below a directory it could
+/// not make (a symlink in its way would lead the copies elsewhere). Each destination
+/// keeps its own failures. The same directory given twice (by any path) is a usage
+/// error.
 pub fn for_destinations(
     directories: &[PathBuf],
     plan_one: impl Fn(&Path) -> Result<Vec<Entry>, UsageError>,
@@ -1087,8 +1109,6 @@ pub fn for_destinations(
         return Ok(plans.pop().unwrap_or_default());
     }
     let first = plans.remove(0);
-    // Per further plan: its entries, taken out as they are merged, and where each
-    // source's files are.
     let mut others: Vec<Pending> = plans
         .into_iter()
         .map(|plan| {
@@ -1098,25 +1118,37 @@ pub fn for_destinations(
                     files.entry(job.source.clone()).or_default().push(index);
                 }
             }
-            (plan.into_iter().map(Some).collect(), files)
+            Pending {
+                entries: plan.into_iter().map(Some).collect(),
+                files,
+                taken_to: 0,
+            }
         })
         .collect();
     let mut merged = Vec::new();
     for entry in first {
-        let source = match &entry {
-            Entry::File(job) => Some(job.source.clone()),
-            _ => None,
+        let Entry::File(job) = &entry else {
+            merged.push(entry);
+            continue;
         };
+        let copies: Vec<Option<usize>> = others
+            .iter_mut()
+            .map(|other| other.files.get_mut(&job.source).and_then(Vec::pop))
+            .collect();
+        for (other, copy) in others.iter_mut().zip(&copies) {
+            if let Some(index) = copy {
+                other.take_before(*index, &mut merged);
+            }
+        }
         merged.push(entry);
-        let Some(source) = source else { continue };
-        for (entries, files) in &mut others {
-            if let Some(index) = files.get_mut(&source).and_then(Vec::pop) {
-                merged.extend(entries[index].take());
+        for (other, copy) in others.iter_mut().zip(copies) {
+            if let Some(index) = copy {
+                merged.extend(other.entries[index].take());
             }
         }
     }
-    for (entries, _) in others {
-        merged.extend(entries.into_iter().flatten());
+    for other in others {
+        merged.extend(other.entries.into_iter().flatten());
     }
     Ok(merged)
 }

@@ -268,6 +268,66 @@ fn a_read_only_destination_fails_alone() {
     assert!(stderr.contains(read_only.to_str().unwrap()), "{stderr}");
 }
 
+/// A symlink in the way of a copied folder on any destination, not only the first:
+/// nothing is written through it (the folder's files come after its failure in the
+/// plan, so none is tried), and the one error is the folder's, before anything below.
+#[test]
+fn a_symlink_in_the_way_on_a_further_destination_leads_nowhere() {
+    for links_at in ["A001", "A001/Clips"] {
+        for jobs in ["-j1", "-j4"] {
+            let dir = tempfile::tempdir().unwrap();
+            let card = dir.path().join("A001");
+            make_card(&card);
+            let (raid, shuttle, victim) = (
+                dir.path().join("raid"),
+                dir.path().join("shuttle"),
+                dir.path().join("victim"),
+            );
+            for made in [&raid, &shuttle, &victim] {
+                std::fs::create_dir(made).unwrap();
+            }
+            std::fs::write(victim.join("A001C001.mov"), "precious").unwrap();
+            let link = shuttle.join(links_at);
+            std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(&victim, &link).unwrap();
+            let (code, json, stderr) = zcopy_json(
+                dir.path(),
+                &[
+                    os("-r"),
+                    os(jobs),
+                    os("-t"),
+                    raid.as_os_str(),
+                    os("-t"),
+                    shuttle.as_os_str(),
+                    card.as_os_str(),
+                ],
+            );
+            let context = format!("{links_at} {jobs}: {stderr}\n{json:#}");
+            assert_eq!(code, 1, "{context}");
+            let mut in_victim: Vec<_> = std::fs::read_dir(&victim)
+                .unwrap()
+                .map(|item| item.unwrap().file_name())
+                .collect();
+            in_victim.sort();
+            assert_eq!(in_victim, ["A001C001.mov"], "{context}");
+            assert_eq!(
+                std::fs::read(victim.join("A001C001.mov")).unwrap(),
+                b"precious",
+                "{context}"
+            );
+            assert!(records_of(&json, &shuttle).is_empty(), "{context}");
+            let errors = errors_of(&json, &shuttle);
+            assert_eq!(errors.len(), 1, "{context}");
+            assert_eq!(
+                errors[0]["destination"],
+                link.to_str().unwrap(),
+                "{context}"
+            );
+            assert_eq!(records_of(&json, &raid).len(), 4, "{context}");
+        }
+    }
+}
+
 #[test]
 fn resume_copies_to_each_destination_only_what_it_lacks() {
     let dir = tempfile::tempdir().unwrap();
