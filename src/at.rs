@@ -86,7 +86,7 @@ fn replaced(directory: &Path) -> io::Error {
     io::Error::other(format!(
         "{} was replaced during the run (it is not the directory zcopy found or made \
          there); nothing is read or made through it",
-        directory.display()
+        crate::error::shown(directory)
     ))
 }
 

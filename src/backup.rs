@@ -166,9 +166,9 @@ impl Backup {
             destination,
             Operation::Backup,
             Cause::Invalid(format!(
-                "its backup '{}' would replace the source '{}'; not copied",
-                simple.display(),
-                source.display()
+                "its backup {} would replace the source {}; not copied",
+                crate::error::quoted(&simple),
+                crate::error::quoted(source)
             )),
         ))
     }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::engine::{self, CopyOptions, Observer, Outcome};
-use crate::error::{Cause, Error, Operation};
+use crate::error::{quoted, shown, Cause, Error, Operation};
 use crate::make::{self, Made, What};
 use crate::plan::{Entry, Job};
 use crate::progress::Progress;
@@ -653,9 +653,7 @@ fn copy_to_destinations(
     for (position, job) in jobs.iter().enumerate() {
         let observer = &observers[position];
         if let Some(root) = destination_root(batch, &job.destination) {
-            observer
-                .progress
-                .set_label(observer.slot, &report::path_text(root));
+            observer.progress.set_label(observer.slot, &shown(root));
         }
         observer
             .progress
@@ -912,7 +910,7 @@ impl<'a> Reporter<'a> {
                     for (algorithm, hash) in &record.hashes {
                         self.progress.println(&format!(
                             "zcopy: {}: {algorithm} {hash} (source, and copy read back)",
-                            record.paths.destination.as_deref().unwrap_or("")
+                            shown(&record.paths.destination_path().unwrap_or_default())
                         ));
                     }
                 }
@@ -927,7 +925,7 @@ impl<'a> Reporter<'a> {
                 if self.batch.verbose {
                     self.progress.println(&format!(
                         "zcopy: {}: skipped: {reason}",
-                        destination.display()
+                        shown(&destination)
                     ));
                 }
                 let mut record = SkipRecord {
@@ -961,11 +959,7 @@ impl<'a> Reporter<'a> {
                 destination,
             } => {
                 if self.batch.list {
-                    self.list(&format!(
-                        "'{}' -> '{}'",
-                        report::path_text(&source),
-                        report::path_text(&destination)
-                    ));
+                    self.list(&format!("{} -> {}", quoted(&source), quoted(&destination)));
                 }
             }
             Done::Nothing => {}
@@ -1023,10 +1017,7 @@ fn confirm_overwrite(progress: &Progress, destination: &Path) -> bool {
         return false;
     }
     progress.suspend(|| {
-        output::stderr(&format!(
-            "zcopy: overwrite '{}'? [y/N] ",
-            destination.display()
-        ));
+        output::stderr(&format!("zcopy: overwrite {}? [y/N] ", quoted(destination)));
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer).is_ok()
             && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")

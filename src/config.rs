@@ -750,12 +750,12 @@ impl fmt::Display for ConfigError {
                 path,
                 line: Some(line),
                 message,
-            } => write!(f, "{}, line {line}: {message}", path.display()),
+            } => write!(f, "{}, line {line}: {message}", crate::error::shown(path)),
             ConfigError::EnvFile {
                 path,
                 line: None,
                 message,
-            } => write!(f, "{}: {message}", path.display()),
+            } => write!(f, "{}: {message}", crate::error::shown(path)),
             ConfigError::Conflict(message) => f.write_str(message),
         }
     }

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Reflink, VerifyMode};
 use crate::engine::{self, Cause, CopyOptions, Method, Outcome, Quiet};
+use crate::error::shown;
 use crate::report::human_bytes;
 
 /// Size of the probe file: big enough for every mechanism to do real work.
@@ -70,7 +71,7 @@ pub struct Diagnosis {
 pub fn diagnose(source: &Path, destination: &Path, config: &Config) -> Result<Diagnosis, String> {
     for (what, dir) in [("SRC_DIR", source), ("DST_DIR", destination)] {
         if !dir.is_dir() {
-            return Err(format!("{}: {what} is not a directory", dir.display()));
+            return Err(format!("{}: {what} is not a directory", shown(dir)));
         }
     }
     let (probe_path, _probe_guard) = probe_file(source)?;
@@ -132,7 +133,7 @@ fn probe_file(directory: &Path) -> Result<(PathBuf, Option<tempfile::TempPath>),
             existing.map(|path| (path, None)).ok_or_else(|| {
                 format!(
                     "{}: cannot write a probe file ({create_error}) and holds no file to probe with",
-                    directory.display()
+                    shown(directory)
                 )
             })
         }
@@ -267,9 +268,16 @@ impl Diagnosis {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let place = |label: &str, place: &Place| {
-            let mut line = format!("{label:<12} {} — {}", place.directory, place.filesystem);
+            let mut line = format!(
+                "{label:<12} {} — {}",
+                shown(Path::new(&place.directory)),
+                place.filesystem
+            );
             if let (Some(point), Some(source)) = (&place.mount_point, &place.mount_source) {
-                line.push_str(&format!(", {source} mounted at {point}"));
+                line.push_str(&format!(
+                    ", {source} mounted at {}",
+                    shown(Path::new(point))
+                ));
             }
             if let Some(options) = &place.mount_options {
                 line.push_str(&format!(" ({options})"));
@@ -283,7 +291,7 @@ impl Diagnosis {
         out.push_str(&format!(
             "same filesystem: {}\n\nmechanisms (each tried on {}):\n",
             if self.same_filesystem { "yes" } else { "no" },
-            self.probe
+            shown(Path::new(&self.probe))
         ));
         for probe in &self.mechanisms {
             let verdict = match &probe.error {

@@ -3,6 +3,7 @@
 //! It sits below every module that reports errors (engine, atomic, preserve, plan, batch),
 //! so their imports point one way.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -181,7 +182,7 @@ impl fmt::Display for Cause {
             } => write!(
                 f,
                 "size mismatch: source {} has {expected} bytes, copy has {actual} bytes",
-                source.display()
+                shown(source)
             ),
             Cause::ChecksumMismatch { source, copy } => write!(
                 f,
@@ -270,7 +271,7 @@ impl fmt::Display for Error {
         write!(
             f,
             "{}: {}: {}",
-            self.path.display(),
+            shown(&self.path),
             self.operation,
             self.cause
         )
@@ -286,6 +287,88 @@ impl std::error::Error for Error {
     }
 }
 
+/// A path as a line for people shows it (messages, `-v`, notes, progress bars):
+/// as it is, unless it holds a control character (newline, ESC, DEL, C1), a line or
+/// paragraph separator, or bytes that are not UTF-8. Written raw, those would move the
+/// cursor, retitle the terminal or forge lines of a log; such a path is shown instead
+/// as GNU cp and ls show it, in the shell's quoting, the troublesome bytes escaped:
+/// `'a'$'\n''b'`, `'clip'$'\033'']0'`, `''$'\377'`. That form brings its own quotes,
+/// and pasted into a shell it names the file exactly.
+pub fn shown(path: &Path) -> Cow<'_, str> {
+    match shell_escaped(path) {
+        Some(escaped) => Cow::Owned(escaped),
+        None => path.to_string_lossy(),
+    }
+}
+
+/// [`shown`] for messages that put a path in single quotes (cp's `'SRC' -> 'DST'`):
+/// `'take 1.mov'` for an ordinary name, the escaped form (quoted already) for another.
+pub fn quoted(path: &Path) -> String {
+    shell_escaped(path).unwrap_or_else(|| format!("'{}'", path.to_string_lossy()))
+}
+
+/// True for a character a path may not show raw: C0, DEL and C1 controls, and the
+/// Unicode line and paragraph separators, which some viewers break lines at.
+fn is_troublesome(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// The path in gnulib's shell-escape-always quoting (cp's `quoteaf`), or `None` when it
+/// holds nothing troublesome: `'...'` around the text, `'\''` for a quote, and each
+/// run of troublesome bytes in `$'...'` as `\n`, `\t` and the like or three octal digits.
+fn shell_escaped(path: &Path) -> Option<String> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    if std::str::from_utf8(bytes).is_ok_and(|text| !text.chars().any(is_troublesome)) {
+        return None;
+    }
+    let mut out = String::from("'");
+    // Inside a `$'...'` run: the next ordinary character first closes it and reopens
+    // plain quotes.
+    let mut escaping = false;
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if is_troublesome(c) {
+                for &byte in c.encode_utf8(&mut [0; 4]).as_bytes() {
+                    escape_byte(&mut out, &mut escaping, byte);
+                }
+            } else if c == '\'' {
+                // Closes whichever quoting is open, either kind.
+                out.push_str("'\\''");
+                escaping = false;
+            } else {
+                if escaping {
+                    out.push_str("''");
+                    escaping = false;
+                }
+                out.push(c);
+            }
+        }
+        for &byte in chunk.invalid() {
+            escape_byte(&mut out, &mut escaping, byte);
+        }
+    }
+    out.push('\'');
+    Some(out)
+}
+
+/// Appends one troublesome byte, opening a `$'...'` run unless one is open.
+fn escape_byte(out: &mut String, escaping: &mut bool, byte: u8) {
+    if !*escaping {
+        out.push_str("'$'");
+        *escaping = true;
+    }
+    match byte {
+        0x07 => out.push_str("\\a"),
+        0x08 => out.push_str("\\b"),
+        b'\t' => out.push_str("\\t"),
+        b'\n' => out.push_str("\\n"),
+        0x0b => out.push_str("\\v"),
+        0x0c => out.push_str("\\f"),
+        b'\r' => out.push_str("\\r"),
+        _ => out.push_str(&format!("\\{byte:03o}")),
+    }
+}
+
 /// Attaches a path and an operation to an `io::Result`.
 pub(crate) trait Context<T> {
     fn op(self, path: &Path, operation: Operation) -> Result<T, Error>;
@@ -294,5 +377,53 @@ pub(crate) trait Context<T> {
 impl<T> Context<T> for io::Result<T> {
     fn op(self, path: &Path, operation: Operation) -> Result<T, Error> {
         self.map_err(|err| Error::os(path, operation, err))
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::{quoted, shown};
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    fn path(bytes: &[u8]) -> &Path {
+        Path::new(OsStr::from_bytes(bytes))
+    }
+
+    #[test]
+    fn ordinary_names_are_shown_as_they_are() {
+        for name in ["take 1.mov", "it's", "café/été.wav", "a\u{202e}b", "-x", ""] {
+            assert_eq!(shown(Path::new(name)), name);
+            assert_eq!(quoted(Path::new(name)), format!("'{name}'"));
+        }
+    }
+
+    /// Each expected form is what `cp NAME /nonexistent/` printed for NAME (GNU cp 9.1,
+    /// C.UTF-8), pasted.
+    #[test]
+    fn troublesome_names_are_escaped_as_cp_escapes_them() {
+        let cases: [(&[u8], &str); 13] = [
+            (b"a\nb", r"'a'$'\n''b'"),
+            (b"\nb", r"''$'\n''b'"),
+            (b"a\n", r"'a'$'\n'"),
+            (
+                b"clip\x1b]0;pwned\x07.mov",
+                r"'clip'$'\033'']0;pwned'$'\a''.mov'",
+            ),
+            (b"\x1b[31mred", r"''$'\033''[31mred'"),
+            (b"x\x7fy", r"'x'$'\177''y'"),
+            (b"\xff", r"''$'\377'"),
+            (b"a\xffb", r"'a'$'\377''b'"),
+            (b"\r\x07\x08\x0c\x0b\t", r"''$'\r\a\b\f\v\t'"),
+            (b"\xc2\x9b", r"''$'\302\233'"),
+            ("a\u{2028}b".as_bytes(), r"'a'$'\342\200\250''b'"),
+            (b"\n'", r"''$'\n'\'''"),
+            (b"'\n", r"''\'''$'\n'"),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(shown(path(name)), expected, "{name:?}");
+            assert_eq!(quoted(path(name)), expected, "{name:?}");
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use zcopy::cli::{Cli, ColorChoice, Command};
 use zcopy::config::Config;
+use zcopy::error::{quoted, shown};
 use zcopy::interrupt;
 use zcopy::output::{self, EXIT_CLOSED};
 use zcopy::report::{Format, Painter};
@@ -101,9 +102,9 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     }
     if !cli.quiet {
         for position in cli.repeated_sources() {
-            let path = cli.paths[position].display();
+            let path = quoted(&cli.paths[position]);
             output::stderr_line(
-                &painter.warning(&format!("source '{path}' specified more than once")),
+                &painter.warning(&format!("source {path} specified more than once")),
             );
         }
     }
@@ -112,8 +113,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     if cli.interactive && !std::io::stdin().is_terminal() {
         if let Some(existing) = zcopy::batch::first_existing_destination(&entries) {
             anyhow::bail!(
-                "-i would ask before replacing '{}', but stdin is not a terminal; use -n to keep existing files, or leave out -i to replace them",
-                existing.display()
+                "-i would ask before replacing {}, but stdin is not a terminal; use -n to keep existing files, or leave out -i to replace them",
+                quoted(existing)
             );
         }
     }
@@ -167,12 +168,12 @@ fn clean(cli: &Cli) -> anyhow::Result<u8> {
     for directory in &cli.paths {
         let cleaned = zcopy::atomic::clean(directory, cli.recursive);
         for path in cleaned.removed {
-            output::stdout_line(&path.display().to_string());
+            output::stdout_line(&shown(&path));
         }
         for path in cleaned.in_use {
             output::stderr_line(&format!(
                 "zcopy: {}: in use by a running zcopy; left as it is",
-                path.display()
+                shown(&path)
             ));
         }
         for error in cleaned.errors {
@@ -221,7 +222,7 @@ fn bench(config: &Config, command: &Command) -> anyhow::Result<u8> {
             output::stderr_line("zcopy bench: interrupted; its files are removed");
             return Ok(130);
         }
-        Err(err) => anyhow::bail!("{}: bench: {err}", options.directory.display()),
+        Err(err) => anyhow::bail!("{}: bench: {err}", shown(&options.directory)),
     };
     if json {
         output::stdout_line(&serde_json::to_string_pretty(&report).expect("serializes"));

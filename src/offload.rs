@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Cause, Error, Operation};
+use crate::error::{shown, Cause, Error, Operation};
 use crate::hash::Algorithm;
 use crate::mhl::{self, verify::FolderResult, History, RecordOptions};
 use crate::output;
@@ -241,7 +241,7 @@ pub fn describe_problems(result: &FolderResult) -> Vec<String> {
     for mismatch in &result.mismatched {
         lines.push(format!(
             "{}: verify: {} mismatch: the history recorded {}, the file has {}",
-            root.join(&mismatch.path).display(),
+            shown(&root.join(&mismatch.path)),
             mismatch.algorithm,
             mismatch.recorded,
             mismatch.actual
@@ -250,7 +250,7 @@ pub fn describe_problems(result: &FolderResult) -> Vec<String> {
     for missing in &result.missing {
         lines.push(format!(
             "{}: verify: recorded in the history, but missing",
-            root.join(missing).display()
+            shown(&root.join(missing))
         ));
     }
     lines.extend(result.errors.iter().cloned());
@@ -596,7 +596,7 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
             for recorded in report.mhl.iter().flatten() {
                 output::stderr_line(&format!(
                     "zcopy: {}: ASC MHL generation {}, {} files{}",
-                    recorded.generation,
+                    shown(Path::new(&recorded.generation)),
                     recorded.sequence,
                     recorded.files,
                     if recorded.carried > 0 {
@@ -670,13 +670,13 @@ pub fn verify_command(directories: &[PathBuf], jobs: usize, show: Show, painter:
                         for path in &result.verified_paths {
                             output::stderr_line(&format!(
                                 "zcopy: {}: verified",
-                                directory.join(path).display()
+                                shown(&directory.join(path))
                             ));
                         }
                         for path in &result.new {
                             output::stderr_line(&format!(
                                 "zcopy: {}: new (not in the history)",
-                                directory.join(path).display()
+                                shown(&directory.join(path))
                             ));
                         }
                     }

@@ -13,7 +13,7 @@ use std::io::Read;
 use std::ops::Bound;
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::{Cause, Error, Operation};
+use crate::error::{quoted, shown, Cause, Error, Operation};
 
 mod sizes;
 
@@ -190,14 +190,14 @@ pub fn from_arguments(paths: &[PathBuf], options: &PlanOptions) -> Result<Vec<En
         Some(directory) => {
             if paths.is_empty() {
                 return Err(UsageError(format!(
-                    "missing source to copy into '{}'",
-                    directory.display()
+                    "missing source to copy into {}",
+                    quoted(directory)
                 )));
             }
             if !is_directory(directory) {
                 return Err(UsageError(format!(
-                    "target '{}' is not a directory",
-                    directory.display()
+                    "target {} is not a directory",
+                    quoted(directory)
                 )));
             }
             (directory.as_path(), paths, true)
@@ -208,7 +208,7 @@ pub fn from_arguments(paths: &[PathBuf], options: &PlanOptions) -> Result<Vec<En
                 .filter(|(_, sources)| !sources.is_empty())
             else {
                 return Err(UsageError(match paths.first() {
-                    Some(path) => format!("missing destination after '{}'", path.display()),
+                    Some(path) => format!("missing destination after {}", quoted(path)),
                     None => {
                         "missing source and destination (usage: zcopy SRC DST, zcopy SRC... DIR)"
                             .to_string()
@@ -228,8 +228,8 @@ pub fn from_arguments(paths: &[PathBuf], options: &PlanOptions) -> Result<Vec<En
     if !into_directory && !options.no_target_directory {
         if sources.len() > 1 {
             return Err(UsageError(format!(
-                "target '{}' is not a directory (several sources need one)",
-                destination.display()
+                "target {} is not a directory (several sources need one)",
+                quoted(destination)
             )));
         }
         // `new/` names a directory to be made: fine for a tree (cp -r makes it), not
@@ -237,16 +237,16 @@ pub fn from_arguments(paths: &[PathBuf], options: &PlanOptions) -> Result<Vec<En
         if ends_with_separator(destination) && !(options.recursive && is_tree(&sources[0], options))
         {
             return Err(UsageError(format!(
-                "target directory '{}' does not exist",
-                destination.display()
+                "target directory {} does not exist",
+                quoted(destination)
             )));
         }
     }
     let mut planner = Planner::new(options);
     if options.parents && !into_directory {
         return Err(UsageError(format!(
-            "with --parents, the destination must be a directory ('{}' is not one)",
-            destination.display()
+            "with --parents, the destination must be a directory ({} is not one)",
+            quoted(destination)
         )));
     }
     for source in sources {
@@ -290,8 +290,8 @@ pub fn from_list(
 ) -> Result<Vec<Entry>, UsageError> {
     if !is_directory(destination) {
         return Err(UsageError(format!(
-            "--files-from needs an existing destination directory; '{}' is not one",
-            destination.display()
+            "--files-from needs an existing destination directory; {} is not one",
+            quoted(destination)
         )));
     }
     let mut planner = Planner::new(options);
@@ -322,8 +322,7 @@ pub fn read_list(list: &Path, nul_separated: bool) -> Result<Vec<PathBuf>, Usage
     } else {
         std::fs::File::open(list).and_then(|mut file| file.read_to_end(&mut bytes))
     };
-    result
-        .map_err(|err| UsageError(format!("{}: read --files-from list: {err}", list.display())))?;
+    result.map_err(|err| UsageError(format!("{}: read --files-from list: {err}", shown(list))))?;
     let separator = if nul_separated { b'\0' } else { b'\n' };
     Ok(bytes
         .split(|&byte| byte == separator)
@@ -482,8 +481,8 @@ impl Planner {
                 Some(destination),
                 Operation::Plan,
                 &format!(
-                    "cannot copy a directory into itself ('{}')",
-                    destination.display()
+                    "cannot copy a directory into itself ({})",
+                    quoted(destination)
                 ),
             );
             return;
@@ -549,8 +548,8 @@ impl Planner {
             Some(destination),
             Operation::Plan,
             &format!(
-                "'{}' is also the destination of another source",
-                destination.display()
+                "{} is also the destination of another source",
+                quoted(destination)
             ),
         );
         false
@@ -791,8 +790,8 @@ impl Planner {
 fn walk_error(path: PathBuf, err: walkdir::Error) -> Error {
     if let Some(ancestor) = err.loop_ancestor() {
         let message = format!(
-            "a symbolic link loop: it leads back to '{}', which holds it; not copied",
-            ancestor.display()
+            "a symbolic link loop: it leads back to {}, which holds it; not copied",
+            quoted(ancestor)
         );
         return Error::new(path, Operation::StatSource, Cause::Invalid(message));
     }
@@ -1082,8 +1081,8 @@ pub fn for_destinations(
     for directory in directories {
         let real = std::fs::canonicalize(directory).map_err(|err| {
             UsageError(format!(
-                "target '{}' is not a directory ({err})",
-                directory.display()
+                "target {} is not a directory ({err})",
+                quoted(directory)
             ))
         })?;
         let identity = std::fs::metadata(&real)
@@ -1094,9 +1093,9 @@ pub fn for_destinations(
         };
         if let Some((first, ..)) = seen.iter().find(same) {
             return Err(UsageError(format!(
-                "destination '{}' is given twice (-t '{}' names the same directory)",
-                directory.display(),
-                first.display()
+                "destination {} is given twice (-t {} names the same directory)",
+                quoted(directory),
+                quoted(first)
             )));
         }
         seen.push((directory, real, identity));

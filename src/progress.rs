@@ -105,7 +105,7 @@ impl Progress {
         let bar = &self.files[slot];
         bar.set_length(size);
         bar.reset();
-        bar.set_message(path.display().to_string());
+        bar.set_message(crate::error::shown(path).into_owned());
         // Joined to the others only now that it has a file and its size to show.
         self.shown[slot].call_once(|| {
             self.multi.add(bar.clone());

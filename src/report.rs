@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::engine::Method;
-use crate::error::Error;
+use crate::error::{quoted, shown, Error};
 use crate::stats::StatsSnapshot;
 
 /// A size as zcopy shows it everywhere (summary, progress bars, doctor, bench): binary
@@ -126,18 +126,17 @@ impl Endpoints {
         }
     }
 
+    /// The source as a path again: exactly, from its base64 form when the text could
+    /// not show it.
+    pub fn source_path(&self) -> std::path::PathBuf {
+        exact_path(&self.source, self.source_base64.as_deref())
+    }
+
     /// The destination as a path again: exactly, from its base64 form when the text
     /// could not show it.
     pub fn destination_path(&self) -> Option<std::path::PathBuf> {
-        #[cfg(unix)]
-        if let Some(encoded) = &self.destination_base64 {
-            use base64::Engine;
-            use std::os::unix::ffi::OsStrExt;
-            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(encoded) {
-                return Some(std::ffi::OsStr::from_bytes(&bytes).into());
-            }
-        }
-        self.destination.as_deref().map(Into::into)
+        let destination = self.destination.as_deref()?;
+        Some(exact_path(destination, self.destination_base64.as_deref()))
     }
 
     /// Names `destination` as the record's destination.
@@ -146,6 +145,21 @@ impl Endpoints {
         self.destination = Some(text);
         self.destination_base64 = base64;
     }
+}
+
+/// A path from its JSON forms: `text`, or its exact bytes when `base64` has them.
+fn exact_path(text: &str, base64: Option<&str>) -> std::path::PathBuf {
+    #[cfg(unix)]
+    if let Some(encoded) = base64 {
+        use base64::Engine;
+        use std::os::unix::ffi::OsStrExt;
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(encoded) {
+            return std::ffi::OsStr::from_bytes(&bytes).into();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = base64;
+    text.into()
 }
 
 /// What a file record's destination became.
@@ -207,26 +221,24 @@ pub struct FileRecord {
 
 impl FileRecord {
     /// cp's `-v` line: `'SRC' -> 'DST'`, then what was done in brackets (the method
-    /// for a copy) and the backup as cp shows it.
+    /// for a copy) and the backup as cp shows it. Names are [`quoted`] as cp quotes
+    /// them.
     pub fn verbose_line(&self) -> String {
         let what = match (self.kind, self.method) {
             (Kind::Copy, Some(method)) => method.name(),
             (kind, _) => kind.name(),
         };
+        let destination = quoted(&self.paths.destination_path().unwrap_or_default());
         let mut line = String::new();
         if self.removed {
-            line.push_str(&format!(
-                "removed '{}'\n",
-                self.paths.destination.as_deref().unwrap_or("")
-            ));
+            line.push_str(&format!("removed {destination}\n"));
         }
         line += &format!(
-            "'{}' -> '{}' [{what}]",
-            self.paths.source,
-            self.paths.destination.as_deref().unwrap_or("")
+            "{} -> {destination} [{what}]",
+            quoted(&self.paths.source_path())
         );
         if let Some(backup) = &self.backup {
-            line.push_str(&format!(" (backup: '{backup}')"));
+            line.push_str(&format!(" (backup: {})", quoted(Path::new(backup))));
         }
         line
     }
@@ -357,7 +369,8 @@ impl Report {
             .map(|(name, count)| format!("{name} {count}"))
             .collect();
         let mut line = format!(
-            "{root}: {} {}, {}",
+            "{}: {} {}, {}",
+            shown(Path::new(root)),
             copies.len(),
             if copies.len() == 1 { "file" } else { "files" },
             human_bytes(copies.iter().map(|file| file.bytes).sum())

@@ -234,3 +234,189 @@ fn piped_output_has_no_control_sequences() {
         );
     }
 }
+
+/// Names with a newline, a terminal escape sequence or bytes that are not UTF-8:
+/// `(name, how GNU cp 9.1 shows it)`. cp's forms are also compared with cp itself.
+const TROUBLESOME: [(&[u8], &str); 3] = [
+    (b"new\nline.mov", r"'new'$'\n''line.mov'"),
+    (
+        b"clip\x1b]0;pwned\x07.mov",
+        r"'clip'$'\033'']0;pwned'$'\a''.mov'",
+    ),
+    (b"caf\xff.mov", r"'caf'$'\377''.mov'"),
+];
+
+/// Runs `cp ARGS` in `cwd` in the C locale (its quoting depends on the locale);
+/// returns (stdout, stderr).
+fn cp_output(cwd: &std::path::Path, args: &[&std::ffi::OsStr]) -> (String, String) {
+    let output = std::process::Command::new("cp")
+        .env("LC_ALL", "C")
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("cp runs");
+    (
+        String::from_utf8(output.stdout).expect("cp's output is UTF-8"),
+        String::from_utf8(output.stderr).expect("cp's output is UTF-8"),
+    )
+}
+
+/// What a human-facing stream may hold: UTF-8 text with no control character but the
+/// line ends (and, in progress bars, the ESC of their own CSI sequences, `ESC [`).
+/// None of the troublesome names appears raw in it.
+fn assert_shows_no_raw_name(stream: &[u8], what: &str) {
+    let text = std::str::from_utf8(stream)
+        .unwrap_or_else(|err| panic!("{what}: not UTF-8 ({err}): {stream:?}"));
+    for (index, c) in text.char_indices() {
+        let csi = c == '\x1b' && text[index + 1..].starts_with('[');
+        assert!(
+            !c.is_control() || c == '\n' || c == '\r' || csi,
+            "{what}: raw control character {c:?} at byte {index} in {text:?}"
+        );
+    }
+    for (name, _) in TROUBLESOME {
+        assert!(
+            !stream.windows(name.len()).any(|window| window == name),
+            "{what}: the name {name:?} appears raw in {text:?}"
+        );
+    }
+}
+
+/// A file name holding a newline, an escape sequence or bytes that are not UTF-8 could
+/// forge lines of a log or retitle the terminal if printed raw: every line for people
+/// (errors, `-v`, notes, skips, `--clean`, progress bars) shows it in the shell's
+/// escaped quoting, as GNU cp does; ordinary names are shown as before, and the JSON
+/// keeps the exact names.
+#[test]
+fn troublesome_names_are_shown_escaped_as_cp_shows_them() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (index, (name, escaped)) in TROUBLESOME.iter().enumerate() {
+        let name = OsStr::from_bytes(name);
+        let missing = OsStr::from_bytes(&[b"gone-", name.as_bytes()].concat()).to_owned();
+        let missing_escaped = format!("'gone-{}", &escaped[1..]);
+
+        // (a) An error naming the path: a missing source; cp says "cannot stat".
+        let output = zcopy(d).arg(&missing).arg("out").output().unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        assert_shows_no_raw_name(&output.stderr, "error for a missing source");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        let (_, cp_stderr) = cp_output(d, &[&missing, os("out")]);
+        assert_eq!(
+            cp_stderr,
+            format!("cp: cannot stat {missing_escaped}: No such file or directory\n")
+        );
+        assert!(
+            stderr.starts_with(&format!(
+                "zcopy: {missing_escaped}: stat source: No such file or directory"
+            )),
+            "{stderr}"
+        );
+
+        // A directory without -r; cp says "omitting directory".
+        std::fs::create_dir(d.join(name)).unwrap();
+        let output = zcopy(d).arg(name).arg("out").output().unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        assert_shows_no_raw_name(&output.stderr, "error for a directory without -r");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        let (_, cp_stderr) = cp_output(d, &[name, os("out")]);
+        assert_eq!(
+            cp_stderr,
+            format!("cp: -r not specified; omitting directory {escaped}\n")
+        );
+        assert!(
+            stderr.starts_with(&format!("zcopy: {escaped}: stat source: is a directory")),
+            "{stderr}"
+        );
+        std::fs::remove_dir(d.join(name)).unwrap();
+
+        // (b) `-v`: cp's `'SRC' -> 'DST'` lines, zcopy's with the method after them;
+        // -vv adds the notes that name the file, and says a destination was kept (-n).
+        write_pattern(&d.join(name), 1000 + index as u64, index as u64);
+        std::fs::create_dir(d.join("by-cp")).unwrap();
+        let (cp_stdout, _) = cp_output(d, &[os("-v"), name, os("by-cp")]);
+        std::fs::remove_dir_all(d.join("by-cp")).unwrap();
+        std::fs::create_dir(d.join("by-cp")).unwrap();
+        let output = zcopy(d)
+            .args(["-vv", "--method", "chunked"])
+            .arg(name)
+            .arg("by-cp")
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        assert_shows_no_raw_name(&output.stdout, "-v lines");
+        assert_shows_no_raw_name(&output.stderr, "-vv notes");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stdout, cp_stdout.replace('\n', " [chunked]\n"));
+        assert_eq!(
+            cp_stdout,
+            format!("{escaped} -> 'by-cp/{}\n", &escaped[1..])
+        );
+        assert!(
+            stderr.contains(&format!("zcopy: {escaped}: copied ")),
+            "{stderr}"
+        );
+        let output = zcopy(d)
+            .args(["-vv", "-n"])
+            .arg(name)
+            .arg("by-cp")
+            .output()
+            .unwrap();
+        assert_shows_no_raw_name(&output.stderr, "-v skip line");
+        assert!(
+            String::from_utf8(output.stderr)
+                .unwrap()
+                .contains(&format!("zcopy: 'by-cp/{}: skipped", &escaped[1..])),
+            "{escaped}"
+        );
+
+        // The JSON keeps the exact name, not the escaped form.
+        std::fs::remove_dir_all(d.join("by-cp")).unwrap();
+        std::fs::create_dir(d.join("by-cp")).unwrap();
+        let (code, json, _) = zcopy_json(d, &[name, os("by-cp")]);
+        assert_eq!(code, 0);
+        let record = &json["files"][0];
+        let source = match record.get("source_base64") {
+            Some(encoded) => {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded.as_str().unwrap())
+                    .unwrap()
+            }
+            None => record["source"].as_str().unwrap().as_bytes().to_vec(),
+        };
+        assert_eq!(source, name.as_bytes());
+        std::fs::remove_dir_all(d.join("by-cp")).unwrap();
+
+        // `--clean` lists what it removed, one line each.
+        let leftover =
+            OsStr::from_bytes(&[b".", name.as_bytes(), b".a1b2c3.zcopy-tmp"].concat()).to_owned();
+        std::fs::write(d.join(&leftover), "partial").unwrap();
+        let output = zcopy(d).args(["--clean", "."]).output().unwrap();
+        assert!(output.status.success());
+        assert_shows_no_raw_name(&output.stdout, "--clean listing");
+        assert_eq!(
+            String::from_utf8(output.stdout).unwrap(),
+            format!("'./.{}.a1b2c3.zcopy-tmp'\n", &escaped[1..escaped.len() - 1])
+        );
+        assert!(!d.join(&leftover).exists());
+
+        // Progress bars (forced on the pipe) name the file in flight.
+        write_pattern(&d.join(name), 12 * MIB, index as u64);
+        let output = zcopy(d)
+            .args(["--progress", "--method", "chunked", "--chunk-size-mb", "1"])
+            .arg(name)
+            .arg("bar-copy")
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("ETA"));
+        assert_shows_no_raw_name(&output.stderr, "progress bars");
+        std::fs::remove_file(d.join(name)).unwrap();
+        std::fs::remove_file(d.join("bar-copy")).unwrap();
+    }
+}

@@ -134,7 +134,10 @@ impl Staged {
             let Err(err) = rename_no_replace(&tree.hidden, &tree.shown) else {
                 return false;
             };
-            let message = format!("{err}; the copy is complete in {}", tree.hidden.display());
+            let message = format!(
+                "{err}; the copy is complete in {}",
+                crate::error::shown(&tree.hidden)
+            );
             let error = Error::new(&tree.shown, Operation::Rename, Cause::Invalid(message));
             failed.push((tree.source.clone(), error));
             true

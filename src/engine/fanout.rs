@@ -98,7 +98,7 @@ pub fn copy_to_destinations(
                 Operation::OpenSource,
                 Cause::Invalid(format!(
                     "{} is read once (not a regular file): it is copied to the first destination only",
-                    source.display()
+                    crate::error::shown(source)
                 )),
             ))
         }));

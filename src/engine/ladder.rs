@@ -188,7 +188,7 @@ pub(super) fn run_ladder(
             if observer.wants_notes() {
                 observer.note(&format!(
                     "{}: skipping {}: {reason}",
-                    src.path.display(),
+                    crate::error::shown(src.path),
                     method.name()
                 ));
             }
@@ -199,7 +199,7 @@ pub(super) fn run_ladder(
                 if observer.wants_notes() {
                     observer.note(&format!(
                         "{}: copied {bytes} bytes with {}",
-                        src.path.display(),
+                        crate::error::shown(src.path),
                         method.name()
                     ));
                 }
@@ -234,7 +234,7 @@ pub(super) fn run_ladder(
                 if observer.wants_notes() {
                     observer.note(&format!(
                         "{}: {} not usable here ({err}); trying {}",
-                        src.path.display(),
+                        crate::error::shown(src.path),
                         method.name(),
                         rungs
                             .get(index + 1)

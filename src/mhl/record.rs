@@ -133,7 +133,11 @@ fn carry_history(source: &Path, root: &Path) -> Result<(usize, Vec<Error>), Erro
                 &root.join(FOLDER),
                 format!(
                     "the destination has its own history, which lacks generations of the source's ({}); they were not merged",
-                    foreign.join(", ")
+                    foreign
+                        .iter()
+                        .map(|name| crate::error::shown(Path::new(name)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )],
         ));

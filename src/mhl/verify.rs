@@ -58,7 +58,7 @@ impl FolderResult {
     pub fn summary(&self) -> String {
         format!(
             "{}: {} verified, {} mismatched, {} missing, {} new{} ({} generation{})",
-            self.root,
+            crate::error::shown(Path::new(&self.root)),
             self.verified,
             self.mismatched.len(),
             self.missing.len(),
