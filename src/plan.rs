@@ -1098,6 +1098,24 @@ pub fn for_destinations(
                 quoted(first)
             )));
         }
+        // One inside another: the outer one's copy would hold the inner one's, each
+        // record would be counted for the inner one, and its history would cover both.
+        if let Some((other, other_real, _)) = seen
+            .iter()
+            .find(|(_, other, _)| real.starts_with(other) || other.starts_with(&real))
+        {
+            let (inner, outer) = if real.starts_with(other_real) {
+                (directory.as_path(), *other)
+            } else {
+                (*other, directory.as_path())
+            };
+            return Err(UsageError(format!(
+                "destination {} is inside destination {}: give -t directories that do \
+                 not hold one another",
+                quoted(inner),
+                quoted(outer)
+            )));
+        }
         seen.push((directory, real, identity));
     }
     let mut plans = directories

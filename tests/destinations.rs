@@ -523,6 +523,37 @@ fn the_same_directory_twice_is_refused() {
     assert!(list(&dir.path().join("out")).is_empty());
 }
 
+/// One destination inside another is refused before anything is copied: the outer
+/// one's copy would hold the inner one's, and every record would be counted for the
+/// inner one (the deepest root that holds it).
+#[test]
+fn a_destination_inside_another_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("card/A001")).unwrap();
+    std::fs::write(dir.path().join("card/A001/C001.mov"), b"clip").unwrap();
+    std::fs::create_dir_all(dir.path().join("d1/A001")).unwrap();
+    for (first, second, inner, outer) in [
+        ("d1", "d1/A001", "d1/A001", "d1"),
+        ("d1/A001", "d1", "d1/A001", "d1"),
+        ("d1", "d1/A001/..//A001", "d1/A001/..//A001", "d1"),
+    ] {
+        let output = zcopy(dir.path())
+            .args(["-r", "-t", first, "-t", second, "card/A001"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{first} {second}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "destination '{inner}' is inside destination '{outer}'"
+            )),
+            "{stderr}"
+        );
+        assert_eq!(list(&dir.path().join("d1")), ["A001"], "{first} {second}");
+        assert!(list(&dir.path().join("d1/A001")).is_empty());
+    }
+}
+
 #[test]
 fn a_destination_inside_the_source_fails_alone() {
     let dir = tempfile::tempdir().unwrap();
