@@ -498,6 +498,41 @@ fn a_source_history_is_checked_first_and_travels_with_the_copy() {
     assert!(list(&dir.path().join("shuttle")).is_empty());
 }
 
+/// A history whose chain lists no generation proves nothing: verify fails it (as
+/// `ascmhl diff` does, "Missing ASC MHL history") instead of passing every file as new.
+#[test]
+fn verify_fails_a_history_without_generations() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    make_card(&card);
+    std::fs::create_dir(dir.path().join("raid")).unwrap();
+    let output = zcopy(dir.path())
+        .args(["-r", "-q", "--mhl", "A001", "raid"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let copy = dir.path().join("raid/A001");
+    for generation in generations(&copy) {
+        std::fs::remove_file(generation).unwrap();
+    }
+    std::fs::write(
+        copy.join("ascmhl/ascmhl_chain.xml"),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <ascmhldirectory xmlns=\"urn:ASC:MHL:DIRECTORY:v2.0\">\n</ascmhldirectory>\n",
+    )
+    .unwrap();
+    std::fs::write(copy.join("Clips/A001C001.mov"), b"corrupted").unwrap();
+    let output = zcopy(dir.path())
+        .args(["verify", "--json", "raid/A001"])
+        .output()
+        .unwrap();
+    let json = parse_json(&output);
+    assert_eq!(output.status.code(), Some(1), "{json:#}");
+    assert_eq!(json["ok"], false, "{json:#}");
+    let error = json["folders"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("lists no generation"), "{json:#}");
+}
+
 #[test]
 fn verify_checks_histories_the_reference_wrote() {
     let test = "verify_checks_histories_the_reference_wrote";

@@ -93,6 +93,13 @@ impl Plan {
             return Err(invalid(root, "no ASC MHL history here (no ascmhl/ folder)"));
         }
         let history = History::load(root)?;
+        // A history that records nothing proves nothing: every file would pass as new.
+        if history.generations.is_empty() {
+            return Err(invalid(
+                root,
+                "its history lists no generation: nothing to verify against",
+            ));
+        }
         let mut generations = history.generations.len();
         let mut records: BTreeMap<String, Vec<HashEntry>> = history.records();
         let ignore = Ignore::new(root, &history.ignore_patterns())?;
