@@ -289,7 +289,16 @@ pub fn finish(
         report.interrupted = true;
         return;
     }
-    for root in roots {
+    for (index, root) in roots.iter().enumerate() {
+        // After Ctrl-C or SIGTERM no generation is begun: the run ends with 130, each
+        // folder left without one named.
+        if interrupted() {
+            report.interrupted = true;
+            for root in &roots[index..] {
+                push_not_written(report, root, "interrupted");
+            }
+            break;
+        }
         let failed = report
             .errors
             .iter()
@@ -352,6 +361,10 @@ pub fn finish(
                     }
                 }
             }
+            Err(error) if error.is_interrupted() => {
+                report.interrupted = true;
+                push_not_written(report, root, "interrupted");
+            }
             Err(error) => report.errors.push(ErrorRecord::new(
                 &root.source,
                 Some(&root.destination),
@@ -359,6 +372,22 @@ pub fn finish(
             )),
         }
     }
+    // A generation completed while the signal came: the run still ends as interrupted.
+    report.interrupted |= interrupted();
+}
+
+/// Records that `root` got no generation, and why.
+fn push_not_written(report: &mut Report, root: &Root, why: &str) {
+    let error = Error::new(
+        &root.destination,
+        Operation::Mhl,
+        Cause::Invalid(format!("{why}: no ASC MHL generation written")),
+    );
+    report.errors.push(ErrorRecord::new(
+        &root.source,
+        Some(&root.destination),
+        &error,
+    ));
 }
 
 /// The files of the copied folders that the batch skipped (kept by `-n`, `-u`, `-i`)
