@@ -250,6 +250,13 @@ fn a_run_killed_while_writing_the_first_generation_is_cleaned_and_resumed() {
         .unwrap();
     assert!(status.success());
 
+    // What zcopy before 2026-11 named its MHL temporary files, and names that are the
+    // user's: only the first goes.
+    std::fs::create_dir_all(d.join("shuttle/A003/ascmhl")).unwrap();
+    std::fs::write(d.join("shuttle/A003/ascmhl/.zcopy-mhl-Ab12Cd"), b"<?xml").unwrap();
+    std::fs::write(d.join("shuttle/A003/.zcopy-mhl-Ab12Cd"), b"mine").unwrap();
+    std::fs::write(d.join("shuttle/A001/ascmhl/.zcopy-mhl-notes"), b"mine").unwrap();
+
     // A history folder holding only a temporary file is no history: the run resumes.
     let args = [
         "-r",
@@ -276,8 +283,13 @@ fn a_run_killed_while_writing_the_first_generation_is_cleaned_and_resumed() {
         String::from_utf8_lossy(&output.stderr)
     );
     let kept = names(&history);
-    assert_eq!(kept.len(), 2, "{kept:?}");
-    assert!(kept.iter().all(|name| !name.starts_with('.')), "{kept:?}");
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert_eq!(kept[0], ".zcopy-mhl-notes", "{kept:?}");
+    assert!(
+        kept[1..].iter().all(|name| !name.starts_with('.')),
+        "{kept:?}"
+    );
+    assert_eq!(names(&d.join("shuttle/A003")), [".zcopy-mhl-Ab12Cd"]);
     assert!(
         !d.join("shuttle/A002/ascmhl").exists(),
         "{:?}",
