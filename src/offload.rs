@@ -497,7 +497,8 @@ pub struct Offload {
 pub enum Outcome {
     /// The batch ran: its report, generations included.
     Ran(Report),
-    /// A source did not match its ASC MHL history: nothing was copied. The report has
+    /// A source did not match its ASC MHL history, or its check was interrupted
+    /// (then `interrupted` is set): nothing was copied. The report has
     /// the problems as errors, already printed on stderr (and in `--json-lines`); it is
     /// for `--json` and the final `--json-lines` line only.
     Refused(Report),
@@ -542,16 +543,21 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
                     }
                     errors.push(record);
                 }
-                output::stderr_line(
-                    &painter.error("a source does not match its ASC MHL history; nothing copied"),
-                );
+                // Ctrl-C or SIGTERM during the check: the files it did not finish are
+                // the problems, not a source that differs from its history.
+                let stopped = interrupted();
+                output::stderr_line(&painter.error(if stopped {
+                    "interrupted while a source was checked against its ASC MHL history; nothing copied"
+                } else {
+                    "a source does not match its ASC MHL history; nothing copied"
+                }));
                 return Outcome::Refused(Report {
                     version: crate::report::JSON_VERSION,
                     files: Vec::new(),
                     errors,
                     skipped: Vec::new(),
                     mhl: Some(Vec::new()),
-                    interrupted: false,
+                    interrupted: stopped,
                     destination_roots: batch
                         .destinations
                         .iter()

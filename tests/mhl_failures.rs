@@ -458,3 +458,37 @@ fn ctrl_c_while_a_generation_file_is_written_completes_it_and_ends_with_130() {
         names(&history)
     );
 }
+
+#[test]
+fn ctrl_c_while_a_source_is_checked_against_its_history_ends_with_130() {
+    let test = "ctrl_c_while_a_source_is_checked_against_its_history_ends_with_130";
+    let Some(shim) = fault_shim(test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().canonicalize().unwrap();
+    std::fs::create_dir_all(d.join("card/A001")).unwrap();
+    std::fs::create_dir_all(d.join("shuttle")).unwrap();
+    std::fs::create_dir_all(d.join("raid")).unwrap();
+    for index in 0..3 {
+        write_pattern(
+            &d.join(format!("card/A001/C{index}.mov")),
+            40 * MIB,
+            200 + index,
+        );
+    }
+    // A card offloaded before: its history is checked before anything is copied.
+    let (code, _, stderr) = run(&d, &["-r", "-p", "--mhl", "card/A001", "raid"]);
+    assert_eq!(code, 0, "{stderr}");
+    let first = d.join("raid/A001/C0.mov");
+    let args = ["-r", "-p", "--mhl", "raid/A001", "shuttle"];
+    let (code, json, stderr) = signalled(&d, shim, "20000", &args, Signal::SIGINT, |pid| {
+        has_open_below(pid, &first)
+    });
+    assert_eq!(code, 130, "{stderr}\n{json:#}");
+    assert_eq!(json["interrupted"], true, "{json:#}");
+    assert!(!stderr.contains("does not match"), "{stderr}");
+    assert!(
+        stderr.contains("interrupted while a source was checked against its ASC MHL history"),
+        "{stderr}"
+    );
+    assert!(names(&d.join("shuttle")).is_empty());
+}
