@@ -728,6 +728,21 @@ pub fn is_temp_name(name: &std::ffi::OsStr) -> bool {
     !original.is_empty() && (random_part || process_id)
 }
 
+/// True for the temporary files zcopy before 2026-11 wrote ASC MHL files through:
+/// `ascmhl/.zcopy-mhl-XXXXXX` (six random letters and digits), only inside a history
+/// folder. zcopy now names them as its other temporary files.
+fn is_old_mhl_temp(path: &Path) -> bool {
+    let in_history = path
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|folder| folder == "ascmhl");
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    in_history
+        && name.strip_prefix(".zcopy-mhl-").is_some_and(|random| {
+            random.len() == 6 && random.bytes().all(|byte| byte.is_ascii_alphanumeric())
+        })
+}
+
 /// The temporary name used while a symlink of a copied tree is recreated.
 pub fn temp_symlink_path(destination: &Path) -> PathBuf {
     let mut name = std::ffi::OsString::from(".");
@@ -792,6 +807,7 @@ pub struct Cleaned {
 /// [`is_temp_name`] are touched, and none that a running zcopy holds.
 pub fn clean(directory: &Path, recursive: bool) -> Cleaned {
     let mut cleaned = Cleaned::default();
+    let mut emptied_histories = Vec::new();
     let mut walk = walkdir::WalkDir::new(directory)
         .follow_links(false)
         .max_depth(if recursive { usize::MAX } else { 1 })
@@ -799,7 +815,10 @@ pub fn clean(directory: &Path, recursive: bool) -> Cleaned {
         .into_iter();
     while let Some(item) = walk.next() {
         match item {
-            Ok(item) if item.depth() > 0 && is_temp_name(item.file_name()) => {
+            Ok(item)
+                if item.depth() > 0
+                    && (is_temp_name(item.file_name()) || is_old_mhl_temp(item.path())) =>
+            {
                 let is_dir = item.file_type().is_dir();
                 if is_dir {
                     walk.skip_current_dir();
@@ -814,7 +833,14 @@ pub fn clean(directory: &Path, recursive: bool) -> Cleaned {
                     std::fs::remove_file(item.path())
                 };
                 match gone {
-                    Ok(()) => cleaned.removed.push(item.path().to_path_buf()),
+                    Ok(()) => {
+                        cleaned.removed.push(item.path().to_path_buf());
+                        if let Some(history) = item.path().parent().filter(|parent| {
+                            parent.file_name().is_some_and(|name| name == "ascmhl")
+                        }) {
+                            emptied_histories.push(history.to_path_buf());
+                        }
+                    }
                     Err(err) => cleaned
                         .errors
                         .push(Error::os(item.path(), Operation::Remove, err)),
@@ -830,6 +856,15 @@ pub fn clean(directory: &Path, recursive: bool) -> Cleaned {
                     .errors
                     .push(Error::os(path, Operation::ReadDir, err));
             }
+        }
+    }
+    // A history folder that held only what a killed run's first generation left is
+    // debris too: the reference implementation refuses an `ascmhl/` without a chain.
+    // rmdir(2) removes it only when empty (ENOTEMPTY otherwise: a real history).
+    emptied_histories.dedup();
+    for history in emptied_histories {
+        if std::fs::remove_dir(&history).is_ok() {
+            cleaned.removed.push(history);
         }
     }
     cleaned

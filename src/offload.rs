@@ -289,7 +289,16 @@ pub fn finish(
         report.interrupted = true;
         return;
     }
-    for root in roots {
+    for (index, root) in roots.iter().enumerate() {
+        // After Ctrl-C or SIGTERM no generation is begun: the run ends with 130, each
+        // folder left without one named.
+        if interrupted() {
+            report.interrupted = true;
+            for root in &roots[index..] {
+                push_not_written(report, root, "interrupted");
+            }
+            break;
+        }
         let failed = report
             .errors
             .iter()
@@ -352,6 +361,10 @@ pub fn finish(
                     }
                 }
             }
+            Err(error) if error.is_interrupted() => {
+                report.interrupted = true;
+                push_not_written(report, root, "interrupted");
+            }
             Err(error) => report.errors.push(ErrorRecord::new(
                 &root.source,
                 Some(&root.destination),
@@ -359,6 +372,22 @@ pub fn finish(
             )),
         }
     }
+    // A generation completed while the signal came: the run still ends as interrupted.
+    report.interrupted |= interrupted();
+}
+
+/// Records that `root` got no generation, and why.
+fn push_not_written(report: &mut Report, root: &Root, why: &str) {
+    let error = Error::new(
+        &root.destination,
+        Operation::Mhl,
+        Cause::Invalid(format!("{why}: no ASC MHL generation written")),
+    );
+    report.errors.push(ErrorRecord::new(
+        &root.source,
+        Some(&root.destination),
+        &error,
+    ));
 }
 
 /// The files of the copied folders that the batch skipped (kept by `-n`, `-u`, `-i`)
@@ -468,7 +497,8 @@ pub struct Offload {
 pub enum Outcome {
     /// The batch ran: its report, generations included.
     Ran(Report),
-    /// A source did not match its ASC MHL history: nothing was copied. The report has
+    /// A source did not match its ASC MHL history, or its check was interrupted
+    /// (then `interrupted` is set): nothing was copied. The report has
     /// the problems as errors, already printed on stderr (and in `--json-lines`); it is
     /// for `--json` and the final `--json-lines` line only.
     Refused(Report),
@@ -513,16 +543,21 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
                     }
                     errors.push(record);
                 }
-                output::stderr_line(
-                    &painter.error("a source does not match its ASC MHL history; nothing copied"),
-                );
+                // Ctrl-C or SIGTERM during the check: the files it did not finish are
+                // the problems, not a source that differs from its history.
+                let stopped = interrupted();
+                output::stderr_line(&painter.error(if stopped {
+                    "interrupted while a source was checked against its ASC MHL history; nothing copied"
+                } else {
+                    "a source does not match its ASC MHL history; nothing copied"
+                }));
                 return Outcome::Refused(Report {
                     version: crate::report::JSON_VERSION,
                     files: Vec::new(),
                     errors,
                     skipped: Vec::new(),
                     mhl: Some(Vec::new()),
-                    interrupted: false,
+                    interrupted: stopped,
                     destination_roots: batch
                         .destinations
                         .iter()

@@ -195,10 +195,57 @@ fn generation_number(file_name: &str) -> Option<u32> {
         .flatten()
 }
 
+/// The error for a history folder without its chain file: with generation files it
+/// is a history cut short (a write interrupted between a generation and its chain, or
+/// a chain deleted), which no tool can check, and which zcopy must not add to.
+fn missing_chain(folder: &Path, err: std::io::Error) -> Error {
+    let mut generations: Vec<String> = std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| generation_number(name).is_some())
+        .collect();
+    generations.sort();
+    if generations.is_empty() {
+        return Error::os(folder.join(CHAIN_FILE), Operation::Mhl, err);
+    }
+    invalid(
+        folder,
+        format!(
+            "holds {} generation file{} ({}) but no {CHAIN_FILE}, which lists the generations with their C4 ids: \
+             the history is incomplete and cannot be checked or continued. Restore {CHAIN_FILE} from another \
+             copy of this history (the source's, another destination's), or move {FOLDER}/ aside to start a new one",
+            generations.len(),
+            if generations.len() == 1 { "" } else { "s" },
+            generations.join(", ")
+        ),
+    )
+}
+
 impl History {
-    /// True when `root` has an `ascmhl/` folder.
+    /// True when `root` has a history: an `ascmhl/` folder with a chain file or a
+    /// generation file in it (or one that cannot be listed, for [`History::load`] to
+    /// report). An empty one, or one holding only what a write cut short left (zcopy's
+    /// temporary files), is no history: the next run writes the first generation there.
     pub fn exists(root: &Path) -> bool {
-        root.join(FOLDER).is_dir()
+        let folder = root.join(FOLDER);
+        if !folder.is_dir() {
+            return false;
+        }
+        if std::fs::symlink_metadata(folder.join(CHAIN_FILE)).is_ok() {
+            return true;
+        }
+        match std::fs::read_dir(&folder) {
+            Ok(entries) => entries.flatten().any(|entry| {
+                entry
+                    .file_name()
+                    .to_str()
+                    .and_then(generation_number)
+                    .is_some()
+            }),
+            Err(_) => true,
+        }
     }
 
     /// Reads the history of `root`: the chain, each generation it lists (which must
@@ -206,7 +253,13 @@ impl History {
     pub fn load(root: &Path) -> Result<History, Error> {
         let folder = root.join(FOLDER);
         let chain_path = folder.join(CHAIN_FILE);
-        let chain_text = std::fs::read_to_string(&chain_path).op(&chain_path, Operation::Mhl)?;
+        let chain_text = match std::fs::read_to_string(&chain_path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(missing_chain(&folder, err))
+            }
+            Err(err) => return Err(Error::os(&chain_path, Operation::Mhl, err)),
+        };
         let chain = xml::read_chain(&chain_text).map_err(|err| invalid(&chain_path, err))?;
         for entry in &chain {
             let path = folder.join(&entry.path);

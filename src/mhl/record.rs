@@ -74,9 +74,73 @@ fn host_name() -> String {
     }
 }
 
-/// Writes `bytes` to `path`, which must not exist yet: through a temporary file in the
-/// same folder, fsynced, then renamed into place, so a reader never sees half a file.
-fn write_new_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), Error> {
+/// What a generation's write has made so far, undone on drop unless [`Undo::keep`] was
+/// called: a write that fails (a full disk, an interruption, an error reading a file)
+/// leaves the history as it was before the run, not half a history that every later
+/// run and the reference implementation refuse.
+#[derive(Default)]
+struct Undo {
+    /// The `ascmhl/` folder, when this run created it.
+    folder: Option<PathBuf>,
+    /// Files this run created there (none existed under those names).
+    files: Vec<PathBuf>,
+    kept: bool,
+}
+
+impl Undo {
+    /// Creates the history folder `folder` if it is missing, remembering that it did.
+    fn create_folder(&mut self, folder: &Path) -> Result<(), Error> {
+        if std::fs::symlink_metadata(folder).is_err() {
+            std::fs::create_dir_all(folder).op(folder, Operation::CreateDir)?;
+            self.folder = Some(folder.to_path_buf());
+        }
+        Ok(())
+    }
+
+    /// Writes a file that must not exist yet (see [`write_file`]), to be removed on undo.
+    fn write_new_file(&mut self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+        write_file(path, bytes, false)?;
+        self.files.push(path.to_path_buf());
+        Ok(())
+    }
+
+    /// The write is complete: nothing is undone.
+    fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        for file in self.files.iter().rev() {
+            let _ = std::fs::remove_file(file);
+        }
+        // Only when empty: ENOTEMPTY keeps whatever someone else put there.
+        let removed = self
+            .folder
+            .as_deref()
+            .filter(|folder| std::fs::remove_dir(folder).is_ok());
+        // The removals made durable, as the writes were: a crash must not bring back a
+        // generation without its chain.
+        let changed = match removed {
+            Some(folder) => folder.parent(),
+            None => self.files.first().and_then(|file| file.parent()),
+        };
+        if let Some(Ok(directory)) = changed.map(std::fs::File::open) {
+            let _ = directory.sync_all();
+        }
+    }
+}
+
+/// Writes `bytes` to `path`, which must not exist yet unless `replace`: through a
+/// temporary file in the same folder, fsynced, then renamed into place, so a reader
+/// never sees half a file. The temporary file is named as zcopy's others
+/// (`.NAME.XXXXXX.zcopy-tmp`) and held while it exists, so that `zcopy --clean` removes
+/// one a killed run left and leaves one a running zcopy writes.
+fn write_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), Error> {
     if !replace && std::fs::symlink_metadata(path).is_ok() {
         return Err(invalid(
             path,
@@ -84,20 +148,30 @@ fn write_new_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), Error>
         ));
     }
     let folder = path.parent().unwrap_or(Path::new("."));
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".zcopy-mhl-");
-    // Created as any new file is (0666 less the umask, as `ascmhl create` does), not
-    // with tempfile's 0600, which persist keeps: others must be able to verify.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    let mut temporary = builder
-        .tempfile_in(folder)
+    let name = path.file_name().unwrap_or_default();
+    // make_in (not tempfile_in): our own open, whose errors keep their errno (ENOSPC,
+    // EACCES); tempfile's own open and its Write wrap them in a type that hides it.
+    let temporary = tempfile::Builder::new()
+        .prefix(&crate::atomic::temp_prefix(name))
+        .suffix(crate::atomic::TEMP_SUFFIX)
+        .rand_bytes(6)
+        .make_in(folder, |temporary| {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            // Created as any new file is (0666 less the umask, as `ascmhl create`
+            // does), not with tempfile's 0600: others must be able to verify.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o666);
+            }
+            options.open(temporary)
+        })
         .op(folder, Operation::CreateTemp)?;
-    temporary.write_all(bytes).op(path, Operation::Write)?;
-    temporary.as_file().sync_all().op(path, Operation::Fsync)?;
+    let (mut file, temporary) = temporary.into_parts();
+    crate::atomic::hold(&file);
+    file.write_all(bytes).op(path, Operation::Write)?;
+    file.sync_all().op(path, Operation::Fsync)?;
     temporary
         .persist(path)
         .map_err(|err| Error::os(path, Operation::Rename, err.error))?;
@@ -110,7 +184,11 @@ fn write_new_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), Error>
 /// Brings the history of `source` to `root`: into a folder without a history, its files
 /// are copied (and their C4 ids checked against the chain); a folder with its own
 /// history keeps it, and generations of the source it does not list are reported.
-fn carry_history(source: &Path, root: &Path) -> Result<(usize, Vec<Error>), Error> {
+fn carry_history(
+    source: &Path,
+    root: &Path,
+    undo: &mut Undo,
+) -> Result<(usize, Vec<Error>), Error> {
     if !History::exists(source) {
         return Ok((0, Vec::new()));
     }
@@ -143,18 +221,18 @@ fn carry_history(source: &Path, root: &Path) -> Result<(usize, Vec<Error>), Erro
         ));
     }
     let folder = root.join(FOLDER);
-    std::fs::create_dir_all(&folder).op(&folder, Operation::CreateDir)?;
+    undo.create_folder(&folder)?;
     for entry in &source_history.chain {
         let from = source.join(FOLDER).join(&entry.path);
         let bytes = std::fs::read(&from).op(&from, Operation::Read)?;
         if Algorithm::C4.hash_bytes(&bytes) != entry.c4 {
             return Err(invalid(&from, "changed while it was carried over"));
         }
-        write_new_file(&folder.join(&entry.path), &bytes, false)?;
+        undo.write_new_file(&folder.join(&entry.path), &bytes)?;
     }
     let chain = std::fs::read(source.join(FOLDER).join(CHAIN_FILE))
         .op(&source.join(FOLDER).join(CHAIN_FILE), Operation::Read)?;
-    write_new_file(&folder.join(CHAIN_FILE), &chain, false)?;
+    undo.write_new_file(&folder.join(CHAIN_FILE), &chain)?;
     Ok((source_history.chain.len(), Vec::new()))
 }
 
@@ -163,15 +241,33 @@ fn carry_history(source: &Path, root: &Path) -> Result<(usize, Vec<Error>), Erro
 /// generation recorded (recorded as `failed`), files missing, histories not merged.
 /// A kept file (`options.kept`) without its source's hash is a problem too, and then
 /// no generation is written (`None`): it would claim the file as transferred.
+///
+/// Without a generation (an error, an interruption, `None`) the history is left as it
+/// was: what this call carried over or wrote is removed again. An interruption before
+/// the generation file is written stops it (`Cause::Interrupted`); once that write has
+/// begun, it and the chain's are completed (two small files, fsynced: milliseconds).
 pub fn record_generation(
     root: &Path,
     options: &RecordOptions<'_>,
+) -> Result<(Option<Recorded>, Vec<Error>), Error> {
+    let mut undo = Undo::default();
+    let result = record(root, options, &mut undo);
+    if let Ok((Some(_), _)) = &result {
+        undo.keep();
+    }
+    result
+}
+
+fn record(
+    root: &Path,
+    options: &RecordOptions<'_>,
+    undo: &mut Undo,
 ) -> Result<(Option<Recorded>, Vec<Error>), Error> {
     let mut problems = Vec::new();
     let mut differing = Vec::new();
     let carried = match options.carry_from {
         Some(source) => {
-            let (carried, mut found) = carry_history(source, root)?;
+            let (carried, mut found) = carry_history(source, root, undo)?;
             problems.append(&mut found);
             carried
         }
@@ -240,6 +336,14 @@ pub fn record_generation(
                 if let Some(&index) = read_index.get(relative) {
                     match &read[index] {
                         Ok(computed) => hashes.extend(computed.iter().cloned()),
+                        // hash_file's io::ErrorKind::Interrupted, or a file never started.
+                        Err(err) if err.is_interrupted() || (options.interrupted)() => {
+                            return Err(Error::new(
+                                root,
+                                Operation::Mhl,
+                                crate::error::Cause::Interrupted,
+                            ))
+                        }
                         Err(err) => {
                             return Err(Error::new(
                                 path,
@@ -387,19 +491,26 @@ pub fn record_generation(
         ignore: patterns,
         items: ordered,
     };
+    if (options.interrupted)() {
+        return Err(Error::new(
+            root,
+            Operation::Mhl,
+            crate::error::Cause::Interrupted,
+        ));
+    }
     let folder = root.join(FOLDER);
-    std::fs::create_dir_all(&folder).op(&folder, Operation::CreateDir)?;
+    undo.create_folder(&folder)?;
     let file_name = generation_file_name(sequence, &folder_name, now);
     let generation_path = folder.join(&file_name);
     let bytes = super::xml::write_generation(&generation);
-    write_new_file(&generation_path, &bytes, false)?;
+    undo.write_new_file(&generation_path, &bytes)?;
     let mut chain = history.chain.clone();
     chain.push(ChainEntry {
         sequence,
         path: file_name,
         c4: Algorithm::C4.hash_bytes(&bytes),
     });
-    write_new_file(
+    write_file(
         &folder.join(CHAIN_FILE),
         &super::xml::write_chain(&chain),
         true,
