@@ -533,6 +533,58 @@ fn verify_fails_a_history_without_generations() {
     assert!(error.contains("lists no generation"), "{json:#}");
 }
 
+/// Only the generations the chain lists, each checked by its C4 id, are believed: a
+/// generation file put beside them (here one recording the corrupted clip's hash, so
+/// that it would pass) makes the history untrusted, for verify and for the next
+/// offload, instead of being read as its first generation.
+#[test]
+fn a_generation_the_chain_does_not_list_is_not_believed() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("A001");
+    make_card(&card);
+    std::fs::create_dir(dir.path().join("raid")).unwrap();
+    let output = zcopy(dir.path())
+        .args(["-r", "-q", "--mhl", "A001", "raid"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let copy = dir.path().join("raid/A001");
+    let clip = copy.join("Clips/A001C001.mov");
+    let recorded = std::fs::read_to_string(&generations(&copy)[0]).unwrap();
+    std::fs::write(&clip, b"corrupted").unwrap();
+    // What a forger writes: the first generation again, numbered 0, with the new hash.
+    let forged_hash = {
+        let output = zcopy(dir.path())
+            .args(["verify", "--json", "raid/A001"])
+            .output()
+            .unwrap();
+        let json = parse_json(&output);
+        assert_eq!(output.status.code(), Some(1), "{json:#}");
+        json["folders"][0]["mismatched"][0].clone()
+    };
+    let forged = recorded.replace(
+        forged_hash["recorded"].as_str().unwrap(),
+        forged_hash["actual"].as_str().unwrap(),
+    );
+    assert_ne!(forged, recorded);
+    std::fs::write(copy.join("ascmhl/0000_A001_forged.mhl"), forged).unwrap();
+    let output = zcopy(dir.path())
+        .args(["verify", "--json", "raid/A001"])
+        .output()
+        .unwrap();
+    let json = parse_json(&output);
+    assert_eq!(output.status.code(), Some(1), "{json:#}");
+    let error = json["folders"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("0000_A001_forged.mhl"), "{json:#}");
+    assert!(error.contains("does not list"), "{json:#}");
+    let output = zcopy(dir.path())
+        .args(["-r", "-q", "--mhl", "A001", "raid"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(generations(&copy).len(), 2, "no generation added");
+}
+
 #[test]
 fn verify_checks_histories_the_reference_wrote() {
     let test = "verify_checks_histories_the_reference_wrote";

@@ -261,14 +261,33 @@ impl History {
             Err(err) => return Err(Error::os(&chain_path, Operation::Mhl, err)),
         };
         let chain = xml::read_chain(&chain_text).map_err(|err| invalid(&chain_path, err))?;
-        for entry in &chain {
+        // The generations are the ones the chain lists, each read once: the bytes whose
+        // C4 id is checked are the bytes parsed.
+        let mut generations = Vec::new();
+        for (position, entry) in chain.iter().enumerate() {
             let path = folder.join(&entry.path);
-            let bytes = std::fs::read(&path).map_err(|err| {
+            let listed = |message: String| {
                 invalid(
                     &path,
-                    format!("generation {} listed in the chain: {err}", entry.sequence),
+                    format!(
+                        "generation {} listed in the chain: {message}",
+                        entry.sequence
+                    ),
                 )
-            })?;
+            };
+            // Numbered 1, 2, 3... as written: a gap is a generation removed together
+            // with its line in the chain.
+            if entry.sequence as usize != position + 1
+                || generation_number(&entry.path) != Some(entry.sequence)
+            {
+                return Err(listed(format!(
+                    "the chain's generation {} is {}, where generations are numbered from 1 \
+                     without gaps, each in a file starting with its number",
+                    position + 1,
+                    entry.path
+                )));
+            }
+            let bytes = std::fs::read(&path).map_err(|err| listed(err.to_string()))?;
             let c4 = Algorithm::C4.hash_bytes(&bytes);
             if c4 != entry.c4 {
                 return Err(invalid(
@@ -279,24 +298,32 @@ impl History {
                     ),
                 ));
             }
-        }
-        let mut generations = Vec::new();
-        for dir_entry in std::fs::read_dir(&folder).op(&folder, Operation::ReadDir)? {
-            let dir_entry = dir_entry.op(&folder, Operation::ReadDir)?;
-            let Some(file_name) = dir_entry.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            let Some(sequence) = generation_number(&file_name) else {
-                continue;
-            };
-            let path = dir_entry.path();
-            let text = std::fs::read_to_string(&path).op(&path, Operation::Mhl)?;
+            let text = String::from_utf8(bytes).map_err(|err| listed(err.to_string()))?;
             let generation = xml::read_generation(&text).map_err(|err| invalid(&path, err))?;
             generations.push(Loaded {
-                sequence,
-                file_name,
+                sequence: entry.sequence,
+                file_name: entry.path.clone(),
                 generation,
             });
+        }
+        // A generation file the chain does not list has no C4 id to check it by: it may
+        // say anything, so the history is not trusted with it.
+        for dir_entry in std::fs::read_dir(&folder).op(&folder, Operation::ReadDir)? {
+            let dir_entry = dir_entry.op(&folder, Operation::ReadDir)?;
+            let name = dir_entry.file_name();
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            if generation_number(name).is_some() && !chain.iter().any(|entry| entry.path == name) {
+                return Err(invalid(
+                    &dir_entry.path(),
+                    format!(
+                        "a generation file that {CHAIN_FILE} does not list, so nothing proves what \
+                         it records (a write cut short, or a file put there): move it out of \
+                         {FOLDER}/ to use this history"
+                    ),
+                ));
+            }
         }
         generations.sort_by_key(|loaded| loaded.sequence);
         Ok(History {
