@@ -65,15 +65,36 @@ pub fn prepare(
     note: &dyn Fn(&str),
 ) -> Result<Vec<Entry>, Vec<(PathBuf, String)>> {
     let mut problems = Vec::new();
-    // With several destinations each source folder is a root once per destination:
-    // it is checked once.
-    let mut checked = std::collections::HashSet::new();
-    for root in roots
+    // Every history in a copied folder, a subfolder's too (a card with a history per
+    // clip folder): each outermost one is checked, and its check covers the histories
+    // below it. With several destinations each source folder is a root once per
+    // destination: it is checked once.
+    let mut with_history: Vec<&Path> = entries
         .iter()
-        .filter(|root| History::exists(&root.source) && checked.insert(&root.source))
-    {
+        .filter_map(|entry| match entry {
+            Entry::Dir { source, .. }
+                if roots.iter().any(|root| source.starts_with(&root.source))
+                    && History::exists(source) =>
+            {
+                Some(source.as_path())
+            }
+            _ => None,
+        })
+        .collect();
+    with_history.sort();
+    with_history.dedup();
+    let outermost: Vec<&Path> = with_history
+        .iter()
+        .copied()
+        .filter(|folder| {
+            !with_history
+                .iter()
+                .any(|other| other != folder && folder.starts_with(other))
+        })
+        .collect();
+    for source in outermost {
         let result =
-            mhl::verify::Plan::new(&root.source).map(|plan| plan.run(jobs, interrupted, &|_| {}));
+            mhl::verify::Plan::new(source).map(|plan| plan.run(jobs, interrupted, &|_| {}));
         match result {
             Ok(result) if result.ok() => note(&format!(
                 "source checked against its ASC MHL history: {}",
@@ -82,9 +103,9 @@ pub fn prepare(
             Ok(result) => problems.extend(
                 describe_problems(&result)
                     .into_iter()
-                    .map(|problem| (root.source.clone(), problem)),
+                    .map(|problem| (source.to_path_buf(), problem)),
             ),
-            Err(error) => problems.push((root.source.clone(), error.to_string())),
+            Err(error) => problems.push((source.to_path_buf(), error.to_string())),
         }
     }
     if !problems.is_empty() {
@@ -109,6 +130,117 @@ pub fn prepare(
             !histories.iter().any(|folder| source.starts_with(folder))
         })
         .collect())
+}
+
+/// Before an `--mhl` copy into folders that already have a history (a card offloaded
+/// there before): each source file that such a history records is hashed in every
+/// algorithm the history recorded for it, and one that no longer has the recorded hash
+/// (bit rot on the card, a changed clip) becomes a failure for that destination. The
+/// history was checked after the copy only, when the copy had already replaced the
+/// good, recorded one; now that copy stays as it was. Only re-offloads read more.
+pub fn keep_recorded_copies(
+    entries: Vec<Entry>,
+    roots: &[Root],
+    jobs: usize,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Vec<Entry> {
+    // For each file of the plan recorded at its destination: the plan index, the
+    // recorded entries, the destination's folder and the file's path in its history.
+    let mut recorded: Vec<(usize, Vec<mhl::HashEntry>, PathBuf, String)> = Vec::new();
+    for root in roots
+        .iter()
+        .filter(|root| History::exists(&root.destination))
+    {
+        // An unreadable history fails when the generation is written, as before.
+        let Ok(history) = History::load(&root.destination) else {
+            continue;
+        };
+        let records = history.records();
+        for (index, entry) in entries.iter().enumerate() {
+            let Entry::File(job) = entry else { continue };
+            let Some(relative) = job
+                .destination
+                .strip_prefix(&root.destination)
+                .ok()
+                .and_then(|relative| relative.to_str())
+            else {
+                continue;
+            };
+            if let Some(hashes) = records.get(relative) {
+                recorded.push((
+                    index,
+                    hashes.clone(),
+                    root.destination.clone(),
+                    relative.to_string(),
+                ));
+            }
+        }
+    }
+    if recorded.is_empty() {
+        return entries;
+    }
+    // Each source read once, in every algorithm any destination recorded.
+    let mut files: Vec<(PathBuf, Vec<Algorithm>)> = Vec::new();
+    let mut positions: HashMap<PathBuf, usize> = HashMap::new();
+    for (index, hashes, _, _) in &recorded {
+        let Entry::File(job) = &entries[*index] else {
+            unreachable!("only files are recorded")
+        };
+        let position = *positions.entry(job.source.clone()).or_insert_with(|| {
+            files.push((job.source.clone(), Vec::new()));
+            files.len() - 1
+        });
+        for hash in hashes {
+            if !files[position].1.contains(&hash.algorithm) {
+                files[position].1.push(hash.algorithm);
+            }
+        }
+    }
+    let hashed = mhl::hash_files(&files, jobs, interrupted, &|_| {});
+    let mut refused: HashMap<usize, Error> = HashMap::new();
+    for (index, hashes, destination_root, relative) in recorded {
+        let Entry::File(job) = &entries[index] else {
+            unreachable!("only files are recorded")
+        };
+        // A source that cannot be read fails in the copy itself.
+        let Ok(actual) = &hashed[positions[&job.source]] else {
+            continue;
+        };
+        let differing = hashes.iter().find_map(|entry| {
+            actual
+                .iter()
+                .find(|(algorithm, hash)| {
+                    *algorithm == entry.algorithm && !hash.eq_ignore_ascii_case(&entry.hash)
+                })
+                .map(|(_, hash)| (entry, hash))
+        });
+        if let Some((entry, hash)) = differing {
+            refused.entry(index).or_insert_with(|| {
+                Error::new(
+                    &job.source,
+                    Operation::Mhl,
+                    Cause::Invalid(format!(
+                        "{} is {hash}, but the ASC MHL history of {} recorded {} for {relative}: not copied over the recorded copy",
+                        entry.algorithm,
+                        shown(&destination_root),
+                        entry.hash
+                    )),
+                )
+            });
+        }
+    }
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(index, entry)| match (refused.remove(&index), entry) {
+            (Some(error), Entry::File(job)) => Entry::Failed {
+                source: job.source,
+                destination: Some(job.destination),
+                error,
+            },
+            (_, entry) => entry,
+        })
+        .collect()
 }
 
 /// What `--resume` left out of a plan.
@@ -527,7 +659,7 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
             }
         };
         match prepare(entries, &mhl_roots, jobs, interrupted, &note) {
-            Ok(kept) => entries = kept,
+            Ok(kept) => entries = keep_recorded_copies(kept, &mhl_roots, jobs, interrupted),
             Err(problems) => {
                 let mut errors = Vec::new();
                 for (source, problem) in problems {

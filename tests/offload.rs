@@ -1103,3 +1103,142 @@ fn a_source_refused_by_its_history_still_prints_one_json_document() {
     assert_eq!(last["type"], "summary", "{lines:#?}");
     assert!(last["errors"].as_u64().unwrap() >= 1, "{lines:#?}");
 }
+
+/// Flips one byte in place, as bit rot on a card would (the size stays).
+fn flip_byte(path: &Path, offset: u64) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut byte = [0u8];
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    file.read_exact(&mut byte).unwrap();
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    file.write_all(&[!byte[0]]).unwrap();
+}
+
+#[test]
+fn a_reoffload_never_replaces_a_recorded_copy_with_a_source_that_changed() {
+    for extra in [None, Some("--resume"), Some("-u")] {
+        let dir = tempfile::tempdir().unwrap();
+        let card = dir.path().join("A001");
+        std::fs::create_dir_all(card.join("Clips")).unwrap();
+        write_pattern(&card.join("Clips/a.mov"), 100_000, 7);
+        std::fs::write(card.join("b.txt"), b"take 1\n").unwrap();
+        std::fs::create_dir(dir.path().join("raid")).unwrap();
+        let output = zcopy(dir.path())
+            .args(["-r", "-p", "--mhl", "-q", "A001", "raid"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let copy = dir.path().join("raid/A001");
+        let good = std::fs::read(copy.join("Clips/a.mov")).unwrap();
+        let history_before: Vec<Vec<u8>> = generations(&copy)
+            .iter()
+            .map(|file| std::fs::read(file).unwrap())
+            .collect();
+
+        flip_byte(&card.join("Clips/a.mov"), 500);
+        std::fs::write(card.join("c.txt"), b"take 2\n").unwrap();
+        let mut args = vec!["-r", "-p", "--mhl", "A001", "raid"];
+        if let Some(extra) = extra {
+            args.insert(0, extra);
+        }
+        let output = zcopy(dir.path()).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(
+            std::fs::read(copy.join("Clips/a.mov")).unwrap() == good,
+            "{extra:?}: the recorded copy was replaced: {stderr}"
+        );
+        assert!(
+            stderr.contains("A001/Clips/a.mov: ASC MHL: xxh64 is ")
+                && stderr.contains("but the ASC MHL history of raid/A001 recorded"),
+            "{extra:?}: {stderr}"
+        );
+        // The other files of the run proceed; the history is left as it was.
+        assert_eq!(std::fs::read(copy.join("c.txt")).unwrap(), b"take 2\n");
+        let history_after: Vec<Vec<u8>> = generations(&copy)
+            .iter()
+            .map(|file| std::fs::read(file).unwrap())
+            .collect();
+        assert_eq!(history_after, history_before, "{extra:?}");
+        assert_no_debris(&copy);
+    }
+}
+
+#[test]
+fn a_history_in_a_subfolder_of_the_card_is_checked_before_copying() {
+    let test = "a_history_in_a_subfolder_of_the_card_is_checked_before_copying";
+    if !require_tool(test, "ascmhl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clips = dir.path().join("CARD/A001");
+    std::fs::create_dir_all(&clips).unwrap();
+    std::fs::write(clips.join("a.mov"), b"good\n").unwrap();
+    tool(
+        &clips,
+        "ascmhl",
+        &[os("create"), os("-h"), os("md5"), os(".")],
+    );
+    std::fs::write(clips.join("a.mov"), b"BAD!\n").unwrap();
+    std::fs::create_dir(dir.path().join("dst")).unwrap();
+    let output = zcopy(dir.path())
+        .args(["-r", "--mhl", "CARD", "dst"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("CARD/A001/a.mov: verify: md5 mismatch"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing copied"), "{stderr}");
+    assert!(list(&dir.path().join("dst")).is_empty());
+}
+
+#[test]
+fn verify_checks_a_file_against_the_deepest_history_that_records_it() {
+    let test = "verify_checks_a_file_against_the_deepest_history_that_records_it";
+    if !require_tool(test, "ascmhl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("CARD/A001")).unwrap();
+    std::fs::write(dir.path().join("CARD/A001/a.mov"), b"BAD!\n").unwrap();
+    std::fs::create_dir(dir.path().join("dst")).unwrap();
+    let output = zcopy(dir.path())
+        .args(["-r", "--mhl", "-q", "CARD", "dst"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    // The top-level history records the file as it is; a subfolder's history records
+    // it as it was: the subfolder's hash counts, as for the reference.
+    let clips = dir.path().join("dst/CARD/A001");
+    std::fs::write(clips.join("a.mov"), b"good\n").unwrap();
+    tool(
+        &clips,
+        "ascmhl",
+        &[os("create"), os("-h"), os("md5"), os(".")],
+    );
+    std::fs::write(clips.join("a.mov"), b"BAD!\n").unwrap();
+    let reference = StdCommand::new("ascmhl")
+        .current_dir(dir.path())
+        .args(["create", "dst/CARD"])
+        .output()
+        .unwrap();
+    assert!(!reference.status.success(), "the reference passes it");
+    let output = zcopy(dir.path())
+        .args(["verify", "dst/CARD"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("dst/CARD/A001/a.mov: verify: md5 mismatch"),
+        "{stderr}"
+    );
+}

@@ -104,15 +104,23 @@ impl Plan {
         let mut records: BTreeMap<String, Vec<HashEntry>> = history.records();
         let ignore = Ignore::new(root, &history.ignore_patterns())?;
         let nodes = walk(root, &ignore)?;
+        // A file recorded by several histories is checked against the deepest one, as
+        // the reference does: a parent's older hash must not mask a subfolder's
+        // mismatch. `walk` lists a folder after its subfolders, so depth decides.
+        let mut depths: std::collections::HashMap<String, usize> =
+            records.keys().map(|file| (file.clone(), 0)).collect();
         for node in &nodes {
             if let Node::Directory { relative, path, .. } = node {
                 if !relative.is_empty() && History::exists(path) {
                     let nested = History::load(path)?;
                     generations += nested.generations.len();
+                    let depth = relative.split('/').count();
                     for (file, entries) in nested.records() {
-                        records
-                            .entry(format!("{relative}/{file}"))
-                            .or_insert(entries);
+                        let file = format!("{relative}/{file}");
+                        if depths.get(&file).is_none_or(|&recorded| recorded < depth) {
+                            depths.insert(file.clone(), depth);
+                            records.insert(file, entries);
+                        }
                     }
                 }
             }
