@@ -733,7 +733,11 @@ fn carry_out(entry: &Entry, batch: &Batch, staged: &Staged, observer: &FileObser
             existing,
         } => {
             hard_link_to = staged.path(existing);
-            (source, destination, What::HardLink(&hard_link_to))
+            let what = What::HardLink {
+                existing: &hard_link_to,
+                source,
+            };
+            (source, destination, what)
         }
         Entry::Special {
             source,

@@ -26,8 +26,13 @@ pub enum What<'a> {
         /// The source link's stat from before it was read (its atime unmoved).
         looked_at: Option<&'a Metadata>,
     },
-    /// A hard link to this existing file.
-    HardLink(&'a Path),
+    /// A hard link to an existing file.
+    HardLink {
+        /// The file it becomes another name of.
+        existing: &'a Path,
+        /// The entry of the plan it stands for (whose times `-u` compares).
+        source: &'a Path,
+    },
     /// A new node like this source (FIFO, device, socket).
     Special(&'a Path),
 }
@@ -36,7 +41,8 @@ impl<'a> What<'a> {
     /// The source the entry is made for (the file a hard link gets another name of).
     fn source(self) -> &'a Path {
         match self {
-            What::Symlink { source, .. } | What::Special(source) | What::HardLink(source) => source,
+            What::Symlink { source, .. } | What::Special(source) => source,
+            What::HardLink { existing, .. } => existing,
         }
     }
 
@@ -44,7 +50,7 @@ impl<'a> What<'a> {
     pub fn kind(self) -> Kind {
         match self {
             What::Symlink { .. } => Kind::Symlink,
-            What::HardLink(_) => Kind::Link,
+            What::HardLink { .. } => Kind::Link,
             What::Special(_) => Kind::Special,
         }
     }
@@ -87,7 +93,10 @@ pub fn make(
         }
     }
     if let Some(existing) = &existing {
-        if let What::HardLink(target) = what {
+        if let What::HardLink {
+            existing: target, ..
+        } = what
+        {
             // Already this very file: nothing to do (cp -l run twice succeeds).
             if std::fs::symlink_metadata(target).is_ok_and(|meta| same_inode(&meta, existing)) {
                 return Ok(Made::Done {
@@ -102,11 +111,13 @@ pub fn make(
         if options.update {
             // -u: as for files, only over an older destination (the entries' own
             // times: a link is not followed).
+            // A hard link's: its own source's (cp -ul keeps a newer destination).
             let source = match what {
-                What::Symlink { source, .. } | What::Special(source) => Some(source),
-                What::HardLink(_) => None,
+                What::Symlink { source, .. }
+                | What::Special(source)
+                | What::HardLink { source, .. } => source,
             };
-            if let Some(source) = source.and_then(|source| std::fs::symlink_metadata(source).ok()) {
+            if let Ok(source) = std::fs::symlink_metadata(source) {
                 if !older(existing, &source) {
                     return Ok(Made::Skipped(crate::engine::NOT_OLDER));
                 }
@@ -213,7 +224,7 @@ fn preserve_made(
                 std::fs::symlink_metadata(source).op(source, Operation::StatSource)?,
             ),
         },
-        What::HardLink(_) => return Ok(()),
+        What::HardLink { .. } => return Ok(()),
     };
     // (A -s link's source is a file: it keeps nothing of it.)
     if matches!(what, What::Symlink { .. }) && !metadata.file_type().is_symlink() {
@@ -287,7 +298,7 @@ impl What<'_> {
     fn operation(self) -> Operation {
         match self {
             What::Symlink { .. } => Operation::CreateSymlink,
-            What::HardLink(_) => Operation::CreateLink,
+            What::HardLink { .. } => Operation::CreateLink,
             What::Special(_) => Operation::CreateSpecial,
         }
     }
@@ -329,7 +340,7 @@ fn create(what: What<'_>, path: &Path) -> io::Result<Option<Metadata>> {
         // it had to be: a link kept as a link is a Symlink entry). linkat without
         // AT_SYMLINK_FOLLOW, as std::fs::hard_link on Linux. The file linked to is
         // named through its checked directory too: not a file of whatever replaced it.
-        What::HardLink(target) => crate::at::file(target, |target_directory, target| {
+        What::HardLink { existing, .. } => crate::at::file(existing, |target_directory, target| {
             crate::at::file(path, |directory, name| {
                 // SAFETY: both names are NUL-terminated and outlive the call.
                 checked(unsafe {

@@ -1883,6 +1883,32 @@ fn update_applies_to_links_of_a_tree() {
     }
 }
 
+/// `-u` with `-l`: a destination not older than the source is kept, as cp -ul keeps
+/// it; an older one is still not replaced without -f (cp: "File exists").
+#[test]
+fn update_keeps_a_newer_destination_of_a_hard_link() {
+    let tree = |d: &Path| {
+        write(&d.join("a"), "new\n");
+        write(&d.join("b"), "new\n");
+        std::fs::create_dir(d.join("dir")).unwrap();
+        write(&d.join("newer"), "old\n");
+        write(&d.join("older"), "old\n");
+        write(&d.join("dir/b"), "old\n");
+        set_time(&d.join("newer"), INPUT_TIME + 100);
+        set_time(&d.join("dir/b"), INPUT_TIME + 100);
+        set_time(&d.join("older"), INPUT_TIME - 100);
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-ul", "a", "newer"],
+            &["-ul", "a", "older"],
+            &["-ul", "a", "b", "dir"],
+            &["-ulf", "a", "older"],
+        ],
+    );
+}
+
 /// A replaced setuid or setgid file keeps those bits only where cp's write into it
 /// keeps them: for root, and with the old file's owner and group (after -p's). zcopy's
 /// copy belongs to its user: root replacing nobody's setuid program made it setuid
