@@ -158,10 +158,7 @@ pub fn keep_recorded_copies(
         let records = history.records();
         for (index, entry) in entries.iter().enumerate() {
             let Entry::File(job) = entry else { continue };
-            let Some(relative) = job
-                .destination
-                .strip_prefix(&root.destination)
-                .ok()
+            let Some(relative) = crate::plan::below(&job.destination, &root.destination)
                 .and_then(|relative| relative.to_str())
             else {
                 continue;

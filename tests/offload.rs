@@ -498,20 +498,33 @@ fn a_source_history_is_checked_first_and_travels_with_the_copy() {
     assert!(list(&dir.path().join("shuttle")).is_empty());
 }
 
+/// A card offloaded with `--mhl` into `raid`: the copy's folder.
+fn offloaded_to_raid(dir: &Path) -> PathBuf {
+    make_card(&dir.join("A001"));
+    std::fs::create_dir(dir.join("raid")).unwrap();
+    let output = zcopy(dir)
+        .args(["-r", "-q", "--mhl", "A001", "raid"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    dir.join("raid/A001")
+}
+
+/// `zcopy verify --json folder`: its exit code and document.
+fn verify_json(dir: &Path, folder: &str) -> (Option<i32>, Value) {
+    let output = zcopy(dir)
+        .args(["verify", "--json", folder])
+        .output()
+        .unwrap();
+    (output.status.code(), parse_json(&output))
+}
+
 /// A history whose chain lists no generation proves nothing: verify fails it (as
 /// `ascmhl diff` does, "Missing ASC MHL history") instead of passing every file as new.
 #[test]
 fn verify_fails_a_history_without_generations() {
     let dir = tempfile::tempdir().unwrap();
-    let card = dir.path().join("A001");
-    make_card(&card);
-    std::fs::create_dir(dir.path().join("raid")).unwrap();
-    let output = zcopy(dir.path())
-        .args(["-r", "-q", "--mhl", "A001", "raid"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let copy = dir.path().join("raid/A001");
+    let copy = offloaded_to_raid(dir.path());
     for generation in generations(&copy) {
         std::fs::remove_file(generation).unwrap();
     }
@@ -522,12 +535,8 @@ fn verify_fails_a_history_without_generations() {
     )
     .unwrap();
     std::fs::write(copy.join("Clips/A001C001.mov"), b"corrupted").unwrap();
-    let output = zcopy(dir.path())
-        .args(["verify", "--json", "raid/A001"])
-        .output()
-        .unwrap();
-    let json = parse_json(&output);
-    assert_eq!(output.status.code(), Some(1), "{json:#}");
+    let (code, json) = verify_json(dir.path(), "raid/A001");
+    assert_eq!(code, Some(1), "{json:#}");
     assert_eq!(json["ok"], false, "{json:#}");
     let error = json["folders"][0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("lists no generation"), "{json:#}");
@@ -540,26 +549,14 @@ fn verify_fails_a_history_without_generations() {
 #[test]
 fn a_generation_the_chain_does_not_list_is_not_believed() {
     let dir = tempfile::tempdir().unwrap();
-    let card = dir.path().join("A001");
-    make_card(&card);
-    std::fs::create_dir(dir.path().join("raid")).unwrap();
-    let output = zcopy(dir.path())
-        .args(["-r", "-q", "--mhl", "A001", "raid"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let copy = dir.path().join("raid/A001");
+    let copy = offloaded_to_raid(dir.path());
     let clip = copy.join("Clips/A001C001.mov");
     let recorded = std::fs::read_to_string(&generations(&copy)[0]).unwrap();
     std::fs::write(&clip, b"corrupted").unwrap();
     // What a forger writes: the first generation again, numbered 0, with the new hash.
     let forged_hash = {
-        let output = zcopy(dir.path())
-            .args(["verify", "--json", "raid/A001"])
-            .output()
-            .unwrap();
-        let json = parse_json(&output);
-        assert_eq!(output.status.code(), Some(1), "{json:#}");
+        let (code, json) = verify_json(dir.path(), "raid/A001");
+        assert_eq!(code, Some(1), "{json:#}");
         json["folders"][0]["mismatched"][0].clone()
     };
     let forged = recorded.replace(
@@ -568,12 +565,8 @@ fn a_generation_the_chain_does_not_list_is_not_believed() {
     );
     assert_ne!(forged, recorded);
     std::fs::write(copy.join("ascmhl/0000_A001_forged.mhl"), forged).unwrap();
-    let output = zcopy(dir.path())
-        .args(["verify", "--json", "raid/A001"])
-        .output()
-        .unwrap();
-    let json = parse_json(&output);
-    assert_eq!(output.status.code(), Some(1), "{json:#}");
+    let (code, json) = verify_json(dir.path(), "raid/A001");
+    assert_eq!(code, Some(1), "{json:#}");
     let error = json["folders"][0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("0000_A001_forged.mhl"), "{json:#}");
     assert!(error.contains("does not list"), "{json:#}");

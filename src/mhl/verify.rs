@@ -106,9 +106,9 @@ impl Plan {
         let nodes = walk(root, &ignore)?;
         // A file recorded by several histories is checked against the deepest one, as
         // the reference does: a parent's older hash must not mask a subfolder's
-        // mismatch. `walk` lists a folder after its subfolders, so depth decides.
-        let mut depths: std::collections::HashMap<String, usize> =
-            records.keys().map(|file| (file.clone(), 0)).collect();
+        // mismatch. `walk` lists a folder after its subfolders, so depth decides; the
+        // top history's files (depth 0) are not in the map, and any nested one wins.
+        let mut depths: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for node in &nodes {
             if let Node::Directory { relative, path, .. } = node {
                 if !relative.is_empty() && History::exists(path) {
