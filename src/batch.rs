@@ -2,7 +2,7 @@
 //! reported in plan order whatever order they finish in.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -848,12 +848,18 @@ struct Reporter<'a> {
     batch: &'a Batch,
     progress: &'a Progress,
     stats: &'a Stats,
-    pending: Vec<Option<Done>>,
+    /// Results that finished before an earlier entry's, by plan index: a worker runs
+    /// ahead by a lane at most, so this holds a lane's results, not one slot for each
+    /// entry of the plan (a slot is the size of a file's record).
+    pending: BTreeMap<usize, Done>,
     /// By plan index, whether the entry's destination is the source's copy: made by
     /// the run, or kept by `--update` as up to date.
     in_place: Vec<bool>,
     next: usize,
     report: Report,
+    /// Whether the report keeps every file's record: for the JSON document, and for
+    /// the ASC MHL generations written after the run, which read the hashes (`--hash`).
+    keep_records: bool,
 }
 
 impl<'a> Reporter<'a> {
@@ -862,7 +868,7 @@ impl<'a> Reporter<'a> {
             batch,
             progress,
             stats,
-            pending: (0..entries).map(|_| None).collect(),
+            pending: BTreeMap::new(),
             in_place: vec![false; entries],
             next: 0,
             report: Report {
@@ -878,7 +884,9 @@ impl<'a> Reporter<'a> {
                     .map(|root| report::path_text(root))
                     .collect(),
                 stats: stats.snapshot(Default::default()),
+                counts: Default::default(),
             },
+            keep_records: batch.format == report::Format::Json || batch.options.hash.is_some(),
         }
     }
 
@@ -893,8 +901,13 @@ impl<'a> Reporter<'a> {
             Done::Skipped { reason, .. } => *reason == engine::NOT_OLDER,
             _ => false,
         };
-        self.pending[index] = Some(done);
-        while let Some(done) = self.pending.get_mut(self.next).and_then(Option::take) {
+        if index != self.next {
+            self.pending.insert(index, done);
+            return;
+        }
+        self.next += 1;
+        self.emit(done);
+        while let Some(done) = self.pending.remove(&self.next) {
             self.next += 1;
             self.emit(done);
         }
@@ -919,7 +932,7 @@ impl<'a> Reporter<'a> {
                     }
                 }
                 stream(self.batch, "file", &record);
-                self.report.files.push(record);
+                self.report.add_file(record, self.keep_records);
             }
             Done::Skipped {
                 source,
@@ -989,10 +1002,8 @@ impl<'a> Reporter<'a> {
 
     /// The report; after an interruption, whatever finished past a gap too.
     fn finish(mut self) -> Report {
-        for index in self.next..self.pending.len() {
-            if let Some(done) = self.pending[index].take() {
-                self.emit(done);
-            }
+        for done in std::mem::take(&mut self.pending).into_values() {
+            self.emit(done);
         }
         self.report
     }

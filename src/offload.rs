@@ -693,6 +693,7 @@ pub fn run(mut entries: Vec<Entry>, batch: &crate::Batch, offload: Offload) -> O
                         .map(|root| crate::report::path_text(root))
                         .collect(),
                     stats: crate::stats::Stats::default().snapshot(Default::default()),
+                    counts: Default::default(),
                 });
             }
         }

@@ -420,3 +420,69 @@ fn troublesome_names_are_shown_escaped_as_cp_shows_them() {
         std::fs::remove_file(d.join("bar-copy")).unwrap();
     }
 }
+
+/// The summary is counted as files finish, without keeping a record per file (only the
+/// JSON document and ASC MHL keep them): its figures are the JSON document's, for each
+/// of two destinations, with copies, a symbolic link made and a file that failed.
+#[test]
+fn the_summary_counts_what_the_json_document_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("card")).unwrap();
+    for (index, size) in [0u64, 1, 700, 5000].iter().enumerate() {
+        write_pattern(&d.join(format!("card/clip{index}")), *size, index as u64);
+    }
+    std::os::unix::fs::symlink("clip1", d.join("card/link")).unwrap();
+    for root in ["raid", "shuttle"] {
+        std::fs::create_dir_all(d.join(root).join("card")).unwrap();
+    }
+    // One file cannot be made on one side: a directory is where it goes.
+    std::fs::create_dir(d.join("shuttle/card/clip2")).unwrap();
+    let args = ["-r", "--no-env-file", "card", "-t", "raid", "-t", "shuttle"];
+    let (code, json, _) = zcopy_json(d, &args.map(os));
+    assert_eq!(code, 1, "{json:#}");
+    for root in ["raid", "shuttle"] {
+        std::fs::remove_dir_all(d.join(root).join("card")).unwrap();
+        std::fs::create_dir_all(d.join(root).join("card")).unwrap();
+    }
+    std::fs::create_dir(d.join("shuttle/card/clip2")).unwrap();
+    let output = zcopy(d).args(args).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let summary = String::from_utf8_lossy(&output.stderr);
+
+    let files = json["files"].as_array().unwrap();
+    for root in ["raid", "shuttle"] {
+        let here: Vec<&Value> = files
+            .iter()
+            .filter(|file| file["destination_root"] == root)
+            .collect();
+        let copies: Vec<&&Value> = here.iter().filter(|file| file["kind"] == "copy").collect();
+        let bytes: u64 = copies
+            .iter()
+            .map(|file| file["bytes"].as_u64().unwrap())
+            .sum();
+        let made = here.len() - copies.len();
+        let verified = copies
+            .iter()
+            .filter(|file| file["verified"] == true)
+            .count();
+        let line = format!(
+            "{root}: {} files, {}",
+            copies.len(),
+            zcopy::report::human_bytes(bytes)
+        );
+        let shown = summary
+            .lines()
+            .find(|shown| shown.starts_with(&format!("{root}: ")))
+            .unwrap_or_else(|| panic!("no line for {root}: {summary}"));
+        assert!(shown.starts_with(&line), "{shown:?} for {line:?}");
+        assert!(shown.contains(&format!("; {made} made")), "{shown}");
+        assert!(shown.contains(&format!("; {verified} verified")), "{shown}");
+    }
+    let copies = files.iter().filter(|file| file["kind"] == "copy").count();
+    assert_eq!(copies, 7, "{json:#}");
+    let total = summary.lines().last().unwrap();
+    assert!(total.starts_with(&format!("{copies} files, ")), "{total}");
+    assert!(total.contains("; 2 links or nodes made"), "{total}");
+    assert!(total.contains("; 1 failed"), "{total}");
+}
