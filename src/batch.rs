@@ -848,9 +848,9 @@ struct Reporter<'a> {
     batch: &'a Batch,
     progress: &'a Progress,
     stats: &'a Stats,
-    /// Results that finished before an earlier entry's, by plan index: a worker runs
-    /// ahead by a lane at most, so this holds a lane's results, not one slot for each
-    /// entry of the plan (a slot is the size of a file's record).
+    /// Results that finished before an earlier entry's, by plan index: about
+    /// `lanes::LOOKAHEAD` of them at most, not a slot for every entry of the plan (a
+    /// slot is the size of a file's record).
     pending: BTreeMap<usize, Done>,
     /// By plan index, whether the entry's destination is the source's copy: made by
     /// the run, or kept by `--update` as up to date.
