@@ -292,6 +292,9 @@ fn troublesome_names_are_shown_escaped_as_cp_shows_them() {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
 
+    let Some(shim) = fault_shim("troublesome_names_are_shown_escaped_as_cp_shows_them") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for (index, (name, escaped)) in TROUBLESOME.iter().enumerate() {
@@ -405,9 +408,11 @@ fn troublesome_names_are_shown_escaped_as_cp_shows_them() {
         );
         assert!(!d.join(&leftover).exists());
 
-        // Progress bars (forced on the pipe) name the file in flight.
+        // Progress bars (forced on the pipe) name the file in flight. The bars are
+        // drawn at most every 50 ms, and a 12 MiB copy can end before one is: each of
+        // its reads is slowed by 20 ms (the fault shim), so that it cannot.
         write_pattern(&d.join(name), 12 * MIB, index as u64);
-        let output = zcopy(d)
+        let output = zcopy_with_faults(d, shim, &[("ZCOPY_FAULT_DELAY_US", "20000".into())])
             .args(["--progress", "--method", "chunked", "--chunk-size-mb", "1"])
             .arg(name)
             .arg("bar-copy")
