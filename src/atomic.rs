@@ -643,6 +643,48 @@ fn new_file_permissions(source: &Metadata) -> std::fs::Permissions {
     source.permissions()
 }
 
+/// Whether a rename over `destination`, an existing entry owned by `owner`, is
+/// refused by a sticky directory (/tmp): there only the entry's owner, the
+/// directory's, or a process with CAP_FOWNER may replace or remove it (EPERM).
+/// Only a file someone else owns costs the directory's stat.
+#[cfg(unix)]
+pub(crate) fn sticky_directory_forbids_replacing(destination: &Path, owner: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if owner == me || may_override_sticky_bits() {
+        return false;
+    }
+    let Some((directory, _)) = crate::plan::directory_and_name(destination) else {
+        return false;
+    };
+    // S_ISVTX as a number: libc's is a u16 on macOS.
+    const STICKY: u32 = 0o1000;
+    std::fs::metadata(directory)
+        .is_ok_and(|folder| folder.mode() & STICKY != 0 && folder.uid() != me)
+}
+
+/// CAP_FOWNER in the effective set (`CapEff` of /proc/self/status; where that cannot
+/// be read, root is taken to have it).
+#[cfg(unix)]
+pub(crate) fn may_override_sticky_bits() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        const CAP_FOWNER: u32 = 3;
+        let effective = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|line| line.starts_with("CapEff:"))?;
+                u64::from_str_radix(line["CapEff:".len()..].trim(), 16).ok()
+            });
+        match effective {
+            Some(capabilities) => capabilities & (1 << CAP_FOWNER) != 0,
+            // SAFETY: geteuid cannot fail.
+            None => unsafe { libc::geteuid() == 0 },
+        }
+    })
+}
+
 /// The process's umask, read from /proc (umask(2) can only be read by changing it,
 /// which would race with the workers creating files).
 #[cfg(unix)]

@@ -275,28 +275,7 @@ fn second_name_removable(directory: std::os::unix::io::RawFd, name: &std::ffi::C
     folder.st_mode & libc::S_ISVTX == 0
         || me == file.st_uid
         || me == folder.st_uid
-        || may_override_sticky_bits()
-}
-
-/// CAP_FOWNER in the effective set (`CapEff` of /proc/self/status; where that cannot
-/// be read, root is taken to have it).
-#[cfg(unix)]
-fn may_override_sticky_bits() -> bool {
-    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ANSWER.get_or_init(|| {
-        const CAP_FOWNER: u32 = 3;
-        let effective = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|status| {
-                let line = status.lines().find(|line| line.starts_with("CapEff:"))?;
-                u64::from_str_radix(line["CapEff:".len()..].trim(), 16).ok()
-            });
-        match effective {
-            Some(capabilities) => capabilities & (1 << CAP_FOWNER) != 0,
-            // SAFETY: geteuid cannot fail.
-            None => unsafe { libc::geteuid() == 0 },
-        }
-    })
+        || crate::atomic::may_override_sticky_bits()
 }
 
 #[cfg(not(unix))]

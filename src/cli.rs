@@ -87,7 +87,10 @@ const AFTER_LONG_HELP: &str = concat!(
 /// place, so it is the old or the complete new file at every moment; other hard links
 /// to the old file keep the old content, and the new file belongs to the user running
 /// zcopy unless -p keeps the owner (it keeps the old group where that user may give
-/// it, and setuid/setgid only with the old owner and group). (2) Each copy is verified before it is installed.
+/// it, and setuid/setgid only with the old owner and group); replacing needs what a
+/// rename needs (write permission on the directory, in a sticky one the file's or the
+/// directory's ownership) and room for both files until the rename. (2) Each copy is
+/// verified before it is installed.
 /// (3) A failed copy leaves nothing under the destination's name (cp can leave a
 /// partial or empty file). (4) Several files are copied at once (-j); results are
 /// still reported in order. (5) A summary line on stderr (-q hides it). (6) Usage

@@ -1053,6 +1053,61 @@ fn a_refused_backup_in_a_sticky_directory_leaves_nothing() {
     );
 }
 
+// A file of another user in a sticky directory (/tmp), which the user may write: cp
+// writes into it in place; zcopy replaces files by a rename, which the sticky bit
+// refuses (EPERM). It was found out after the whole copy; now before anything is
+// written, with a message that says why, and the file is left as it was. (A
+// difference from cp, README difference 1.)
+#[test]
+fn a_file_a_sticky_directory_will_not_let_go_is_refused_before_the_copy() {
+    if !common::require_root(
+        "a_file_a_sticky_directory_will_not_let_go_is_refused_before_the_copy",
+        "runs zcopy as nobody over a file daemon owns",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    chmod(d, 0o755);
+    write(&d.join("new"), "new\n");
+    std::fs::create_dir(d.join("tmp")).unwrap();
+    write(&d.join("tmp/theirs"), "theirs\n");
+    std::os::unix::fs::chown(d.join("tmp/theirs"), Some(1), Some(1)).unwrap();
+    chmod(&d.join("tmp/theirs"), 0o666);
+    chmod(&d.join("tmp"), 0o1777);
+    for args in [&["new", "tmp/theirs"][..], &["-f", "new", "tmp/theirs"]] {
+        let output = StdCommand::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_zcopy"))
+            .args(["--no-env-file", "-q"])
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            "zcopy: tmp/theirs: rename: a sticky directory lets only the file's owner or its \
+             own replace it\n",
+            "{args:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("tmp/theirs")).unwrap(),
+            "theirs\n"
+        );
+        assert_eq!(common::list(&d.join("tmp")), ["theirs"], "{args:?}");
+    }
+    // Root may (CAP_FOWNER), and the user may replace its own file there.
+    common::zcopy(d)
+        .args(["new", "tmp/theirs"])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(d.join("tmp/theirs")).unwrap(),
+        "new\n"
+    );
+}
+
 // -b over a destination the user may not write, in a directory it may: zcopy refused
 // it as cp without -b does ("open destination: Permission denied"); cp -b renames it
 // to the backup name and makes a new file.

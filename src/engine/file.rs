@@ -347,6 +347,24 @@ fn look_before_copy<'a>(
                 replaced_as_new = true;
             }
         }
+        // The copy is renamed over the old name (-f's unlink and -b's rename would be
+        // refused the same way), which a sticky directory refuses with EPERM unless
+        // the file or the directory is the user's: said now, not after the whole copy.
+        // cp writes into such a file in place instead (difference 1 in the README).
+        #[cfg(unix)]
+        if crate::atomic::sticky_directory_forbids_replacing(
+            &destination,
+            std::os::unix::fs::MetadataExt::uid(existing),
+        ) {
+            return Err(Error::new(
+                &destination,
+                Operation::Rename,
+                Cause::Invalid(
+                    "a sticky directory lets only the file's owner or its own replace it"
+                        .to_string(),
+                ),
+            ));
+        }
     }
     if replaced_as_new && destination != given {
         // cp -f unlinks the name it was given: the symlink, not the file it points to,
