@@ -20,6 +20,15 @@ pub fn install() -> std::io::Result<()> {
         signal_hook::flag::register_conditional_default(signal, Arc::clone(flag()))?;
         signal_hook::flag::register(signal, Arc::clone(flag()))?;
     }
+    // A write past the file size limit (`ulimit -f`) raises SIGXFSZ, whose default
+    // action kills the process: the batch abandoned, the temporary file left behind.
+    // Ignored, the write fails with EFBIG instead, an error like ENOSPC: that file
+    // fails and is cleaned up, the others go on.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN touches no other state.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     Ok(())
 }
 

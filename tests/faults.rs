@@ -1097,3 +1097,61 @@ fn a_walked_file_swapped_before_its_copy_is_refused_not_followed() {
         assert_no_debris(&d.join("out"));
     }
 }
+
+/// A write past the file size limit (`ulimit -f`) fails that file with EFBIG and the
+/// batch goes on: the default action of the SIGXFSZ it raises killed zcopy (exit 153),
+/// leaving the temporary file and the rest of the batch. With the default ladder and
+/// each byte-copying method, into a new file and over an existing one, which stays as
+/// it was.
+#[test]
+fn a_file_past_the_size_limit_fails_alone_and_leaves_nothing() {
+    const LIMIT: u64 = 4 * MIB;
+    const EFBIG: i64 = 27;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("big"), 3 * LIMIT, 1);
+    write_pattern(&d.join("small"), 1000, 2);
+    let limited = |args: &[&str]| {
+        use std::os::unix::process::CommandExt;
+        let mut command = zcopy_std(d);
+        command.args(["--json"]).args(args);
+        // SAFETY: setrlimit is async-signal-safe and changes only the child.
+        unsafe {
+            command.pre_exec(|| {
+                let limit = libc::rlimit {
+                    rlim_cur: LIMIT,
+                    rlim_max: LIMIT,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let output = command.output().unwrap();
+        (output.status.code(), parse_json(&output))
+    };
+    for method in [
+        None,
+        Some("copy-file-range"),
+        Some("sendfile"),
+        Some("chunked"),
+    ] {
+        let forced: Vec<&str> = method.iter().flat_map(|name| ["--method", name]).collect();
+        std::fs::create_dir(d.join("out")).unwrap();
+        let (code, json) = limited(&[&forced[..], &["big", "small", "out"]].concat());
+        assert_eq!(code, Some(1), "{method:?}: {json:#}");
+        assert_eq!(json["errors"].as_array().unwrap().len(), 1, "{json:#}");
+        assert_eq!(json["errors"][0]["errno"], EFBIG, "{json:#}");
+        assert_eq!(json["files"].as_array().unwrap().len(), 1, "{json:#}");
+        assert_eq!(list(&d.join("out")), ["small"], "{method:?}");
+
+        std::fs::write(d.join("out/big"), "old\n").unwrap();
+        let (code, json) = limited(&[&forced[..], &["big", "out/big"]].concat());
+        assert_eq!(code, Some(1), "{method:?}: {json:#}");
+        assert_eq!(json["errors"][0]["errno"], EFBIG, "{json:#}");
+        assert_eq!(std::fs::read(d.join("out/big")).unwrap(), b"old\n");
+        assert_eq!(list(&d.join("out")), ["big", "small"], "{method:?}");
+        std::fs::remove_dir_all(d.join("out")).unwrap();
+    }
+}
