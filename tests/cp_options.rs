@@ -1561,6 +1561,43 @@ fn attributes_only_makes_a_new_file_where_cp_removes_the_destination() {
     );
 }
 
+// --attributes-only --no-preserve=mode: the new empty file had the source's mode; cp
+// gives it the default one (0666 less the umask), as to any new file. An existing file
+// kept in place keeps its mode.
+#[test]
+fn attributes_only_gives_new_files_the_default_mode_without_preserve_mode() {
+    let tree = |d: &Path| {
+        write(&d.join("a"), "aaa\n");
+        chmod(&d.join("a"), 0o600);
+        old_times(&d.join("a"));
+        write(&d.join("t"), "old\n");
+        chmod(&d.join("t"), 0o640);
+    };
+    compare_with_times_as_root_and_nobody(
+        &tree,
+        &[
+            &["--attributes-only", "--no-preserve=mode", "a", "new"][..],
+            &["--attributes-only", "-a", "--no-preserve=mode", "a", "new"],
+            &[
+                "--attributes-only",
+                "--no-preserve=mode",
+                "--remove-destination",
+                "a",
+                "t",
+            ],
+            &[
+                "--attributes-only",
+                "-a",
+                "--no-preserve=mode",
+                "-b",
+                "a",
+                "t",
+            ],
+            &["--attributes-only", "-a", "--no-preserve=mode", "a", "t"],
+        ],
+    );
+}
+
 /// Every new kind of result is told apart in the JSON, with -j8 as with -j1, and the
 /// flags work on --files-from lists too.
 #[test]

@@ -406,6 +406,9 @@ fn attributes_only(
         return done(None);
     }
     let temp = TempDest::create(destination, &src.metadata, None, in_hidden_tree)?;
+    if options.default_mode {
+        set_default_mode(&temp)?;
+    }
     if options.preserve.any() {
         preserve::apply(
             (&src.file, &src.metadata),
