@@ -262,6 +262,15 @@ fn compare_with_env_as_root_and_nobody(setup: &dyn Fn(&Path), runs: &[Run<'_>]) 
 
 /// Compares each argument list with the defaults, as root and then as nobody.
 fn compare_as_root_and_nobody(setup: &dyn Fn(&Path), arg_lists: &[&[&str]]) {
+    compare_each_as_root_and_nobody(setup, arg_lists, false);
+}
+
+/// [`compare_as_root_and_nobody`], comparing modification times too.
+fn compare_with_times_as_root_and_nobody(setup: &dyn Fn(&Path), arg_lists: &[&[&str]]) {
+    compare_each_as_root_and_nobody(setup, arg_lists, true);
+}
+
+fn compare_each_as_root_and_nobody(setup: &dyn Fn(&Path), arg_lists: &[&[&str]], times: bool) {
     for unprivileged in [false, true] {
         for &args in arg_lists {
             compare(
@@ -269,6 +278,7 @@ fn compare_as_root_and_nobody(setup: &dyn Fn(&Path), arg_lists: &[&[&str]]) {
                 Case {
                     args,
                     unprivileged,
+                    times,
                     ..Case::default()
                 },
             );
@@ -1560,6 +1570,87 @@ fn attributes_only_copies_no_data() {
             },
         );
     }
+}
+
+// --attributes-only with --remove-destination, or -f on a destination the user may not
+// write: zcopy set the attributes on the existing file and kept its data (or, as
+// nobody on a read-only file, changed nothing and exited 0); cp unlinks it and makes a
+// new empty file, with the source's mode. Without those options cp keeps the data and
+// changes only the attributes; -b makes a new file too.
+#[test]
+fn attributes_only_makes_a_new_file_where_cp_removes_the_destination() {
+    let tree = |d: &Path| {
+        write(&d.join("a"), "aaa\n");
+        chmod(&d.join("a"), 0o640);
+        old_times(&d.join("a"));
+        write(&d.join("t"), "old\n");
+        chmod(&d.join("t"), 0o644);
+        write(&d.join("ro"), "old\n");
+        chmod(&d.join("ro"), 0o444);
+        // daemon's (root's would be given to nobody), read-only.
+        write(&d.join("theirs"), "old\n");
+        chmod(&d.join("theirs"), 0o444);
+        std::os::unix::fs::chown(d.join("theirs"), Some(1), Some(1)).unwrap();
+        write(&d.join("target"), "old\n");
+        symlink("target", &d.join("link"));
+    };
+    compare_with_times_as_root_and_nobody(
+        &tree,
+        &[
+            &["--attributes-only", "--remove-destination", "a", "t"][..],
+            &["--attributes-only", "--remove-destination", "a", "ro"],
+            &["--attributes-only", "--remove-destination", "a", "theirs"],
+            &["--attributes-only", "--remove-destination", "a", "link"],
+            &["--attributes-only", "--remove-destination", "-p", "a", "t"],
+            &["--attributes-only", "-f", "a", "ro"],
+            &["--attributes-only", "-f", "a", "theirs"],
+            &["--attributes-only", "-f", "-p", "a", "ro"],
+            &["--attributes-only", "-f", "a", "link"],
+            &["--attributes-only", "-b", "a", "t"],
+            &["--attributes-only", "-b", "a", "theirs"],
+            &["--attributes-only", "a", "t"],
+            &["--attributes-only", "-p", "a", "t"],
+            &["--attributes-only", "a", "ro"],
+            &["--attributes-only", "a", "link"],
+        ],
+    );
+}
+
+// --attributes-only --no-preserve=mode: the new empty file had the source's mode; cp
+// gives it the default one (0666 less the umask), as to any new file. An existing file
+// kept in place keeps its mode.
+#[test]
+fn attributes_only_gives_new_files_the_default_mode_without_preserve_mode() {
+    let tree = |d: &Path| {
+        write(&d.join("a"), "aaa\n");
+        chmod(&d.join("a"), 0o600);
+        old_times(&d.join("a"));
+        write(&d.join("t"), "old\n");
+        chmod(&d.join("t"), 0o640);
+    };
+    compare_with_times_as_root_and_nobody(
+        &tree,
+        &[
+            &["--attributes-only", "--no-preserve=mode", "a", "new"][..],
+            &["--attributes-only", "-a", "--no-preserve=mode", "a", "new"],
+            &[
+                "--attributes-only",
+                "--no-preserve=mode",
+                "--remove-destination",
+                "a",
+                "t",
+            ],
+            &[
+                "--attributes-only",
+                "-a",
+                "--no-preserve=mode",
+                "-b",
+                "a",
+                "t",
+            ],
+            &["--attributes-only", "-a", "--no-preserve=mode", "a", "t"],
+        ],
+    );
 }
 
 /// Every new kind of result is told apart in the JSON, with -j8 as with -j1, and the

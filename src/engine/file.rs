@@ -124,6 +124,7 @@ pub(crate) fn copy_shared(
             &src,
             &destination,
             existing.as_ref(),
+            replaced_as_new,
             hidden,
             options,
             started,
@@ -386,11 +387,14 @@ fn look_before_copy<'a>(
 }
 
 /// `--attributes-only`: an existing destination keeps its content and gets the
-/// preserved attributes; a missing one is created empty with them (atomically).
+/// preserved attributes; a missing one is created empty with them (atomically), and so
+/// is one cp removes first (`--remove-destination`, `-b`, or `-f` where it may not be
+/// written: `replaced_as_new`), whose new empty file replaces it atomically.
 fn attributes_only(
     src: &Source<'_>,
     destination: &Path,
     existing: Option<&Metadata>,
+    replaced_as_new: bool,
     in_hidden_tree: bool,
     options: &CopyOptions,
     started: Instant,
@@ -406,7 +410,10 @@ fn attributes_only(
             replaced: existing.is_some(),
         }))
     };
-    if existing.is_some_and(|meta| meta.is_file()) && options.backup.is_none() {
+    // cp opens an existing file for writing and changes only its attributes, unless it
+    // unlinks it first: then the copy is a new, empty file, as for a missing one.
+    let kept = !options.remove_destination && options.backup.is_none() && !replaced_as_new;
+    if kept && existing.is_some_and(|meta| meta.is_file()) {
         let target = File::open(destination).op(destination, Operation::SetMetadata)?;
         preserve::apply(
             (&src.file, &src.metadata),
@@ -417,6 +424,9 @@ fn attributes_only(
         return done(None);
     }
     let temp = TempDest::create(destination, &src.metadata, None, in_hidden_tree)?;
+    if options.default_mode {
+        set_default_mode(&temp)?;
+    }
     if options.preserve.any() {
         preserve::apply(
             (&src.file, &src.metadata),
