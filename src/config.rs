@@ -625,25 +625,96 @@ pub fn read_env_files(choice: &EnvFile) -> Result<Vec<DotEnv>, ConfigError> {
     }
 }
 
+/// The most a `.env` file may hold. Settings take a few lines; the cap keeps a device
+/// (`.env` linked to `/dev/zero`) or a large file under that name from filling memory.
+const ENV_FILE_MAX: u64 = MB;
+
 /// Reads one `.env` file; a missing one is `None` unless it is `required`.
+///
+/// Only a regular file (or a link to one) is read. The path is looked at before it is
+/// opened, since opening a FIFO for reading waits for a writer and opening some devices
+/// has effects (tape drives rewind); the open uses O_NONBLOCK, which regular files
+/// ignore, and what it opened is checked again, in case the path changed in between.
 fn read_env_file(path: &Path, required: bool) -> Result<Option<DotEnv>, ConfigError> {
-    let path = path.to_path_buf();
-    let text = match std::fs::read(&path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| ConfigError::EnvFile {
-            path: path.clone(),
-            line: None,
-            message: "not valid UTF-8".to_string(),
-        })?,
-        Err(err) if !required && err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => {
-            return Err(ConfigError::EnvFile {
-                path,
-                line: None,
-                message: err.to_string(),
-            })
-        }
+    use std::io::Read;
+
+    let failed = |message: String| ConfigError::EnvFile {
+        path: path.to_path_buf(),
+        line: None,
+        message: format!("read settings: {message}"),
     };
-    parse_env_file(&path, &text).map(Some)
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(err) if !required && err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(failed(err.to_string())),
+    };
+    // `.env` is also a common name for a Python virtual environment: a directory there
+    // holds no settings, and a project folder with one must not stop zcopy.
+    if !required && metadata.is_dir() {
+        return Ok(None);
+    }
+    let regular = |metadata: &std::fs::Metadata| match not_a_regular_file(metadata) {
+        Some(kind) => Err(failed(format!("not a regular file ({kind})"))),
+        None => Ok(()),
+    };
+    regular(&metadata)?;
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = open.open(path).map_err(|err| failed(err.to_string()))?;
+    let metadata = file.metadata().map_err(|err| failed(err.to_string()))?;
+    regular(&metadata)?;
+    let too_large = || failed("too large: a settings file holds at most 1 MiB".to_string());
+    if metadata.len() > ENV_FILE_MAX {
+        return Err(too_large());
+    }
+    // Read one byte past the cap, so that a file that grew since the fstat is refused
+    // rather than cut short.
+    let mut bytes = Vec::new();
+    file.take(ENV_FILE_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| failed(err.to_string()))?;
+    if bytes.len() as u64 > ENV_FILE_MAX {
+        return Err(too_large());
+    }
+    let text = String::from_utf8(bytes).map_err(|_| ConfigError::EnvFile {
+        path: path.to_path_buf(),
+        line: None,
+        message: "not valid UTF-8".to_string(),
+    })?;
+    parse_env_file(path, &text).map(Some)
+}
+
+/// What a file that is not a regular file is, in words ("a FIFO").
+fn not_a_regular_file(metadata: &std::fs::Metadata) -> Option<&'static str> {
+    let kind = metadata.file_type();
+    if kind.is_file() {
+        return None;
+    }
+    if kind.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return Some("a FIFO");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+        if kind.is_char_device() {
+            return Some("a character device");
+        }
+        if kind.is_block_device() {
+            return Some("a block device");
+        }
+    }
+    Some("a special file")
 }
 
 /// Parses `.env` text with dotenvy, keeping only `ZERO_COPY_*` keys.

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use common::*;
@@ -21,6 +22,7 @@ fn rejected(dir: &Path, args: &[&str], env: &[(&str, &str)], expected: &[&str]) 
         .args(args)
         .args(["in.bin", "out.bin"])
         .envs(env.iter().copied())
+        .timeout(std::time::Duration::from_secs(60))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -347,4 +349,126 @@ fn the_env_example_is_valid_and_complete() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && stderr.is_empty(), "{stderr}");
+}
+
+/// `zcopy --print-config` in `dir` with `args`: its exit code, stdout and stderr, or
+/// a failure if it has not finished within 20 s (a settings file must never make zcopy
+/// wait).
+fn print_config(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = zcopy(dir)
+        .args(args)
+        .arg("--print-config")
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.code().is_some(), "{args:?}: killed: {stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output.status.code(), stdout, stderr)
+}
+
+/// A FIFO or device named `.env` (or given with --env-file) is refused at once, never
+/// opened for a read that waits for a writer or never ends; so is a file too large to
+/// hold settings. A link to a regular file is read, and a `.env` directory (a Python
+/// virtual environment's usual name) is no settings file. Seen failing on the old
+/// code: the FIFO hung until the timeout killed zcopy.
+#[test]
+fn special_or_oversized_env_files_are_refused_without_waiting() {
+    let dir = setup();
+    let d = dir.path();
+    nix::unistd::mkfifo(&d.join(".env"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let refused = |args: &[&str], expected: &str| {
+        let (code, _, stderr) = print_config(d, args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end(), expected, "{args:?}");
+    };
+    refused(
+        &[],
+        "zcopy: .env: read settings: not a regular file (a FIFO)",
+    );
+    // Every command reads the settings first, `zcopy verify` too.
+    let output = zcopy(d)
+        .args(["verify", "."])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a regular file (a FIFO)"));
+    rejected(d, &[], &[], &[".env: read settings: not a regular file"]);
+    std::fs::rename(d.join(".env"), d.join("pipe.env")).unwrap();
+    refused(
+        &["--env-file", "pipe.env"],
+        "zcopy: pipe.env: read settings: not a regular file (a FIFO)",
+    );
+
+    std::os::unix::fs::symlink("/dev/null", d.join(".env")).unwrap();
+    refused(
+        &[],
+        "zcopy: .env: read settings: not a regular file (a character device)",
+    );
+    refused(
+        &["--env-file", "/dev/null"],
+        "zcopy: /dev/null: read settings: not a regular file (a character device)",
+    );
+    std::fs::remove_file(d.join(".env")).unwrap();
+
+    // 2 MiB of comments: no settings file is that large.
+    std::fs::write(d.join("big.env"), "#".repeat(2 << 20)).unwrap();
+    refused(
+        &["--env-file", "big.env"],
+        "zcopy: big.env: read settings: too large: a settings file holds at most 1 MiB",
+    );
+
+    std::fs::write(d.join("site.env"), "ZERO_COPY_JOBS=3\n").unwrap();
+    std::os::unix::fs::symlink("site.env", d.join(".env")).unwrap();
+    let (code, stdout, stderr) = print_config(d, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("ZERO_COPY_JOBS=3 (.env, line 1)"),
+        "{stdout}"
+    );
+    std::fs::remove_file(d.join(".env")).unwrap();
+
+    std::fs::create_dir(d.join(".env")).unwrap();
+    std::fs::write(d.join(".env/pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    let (code, _, stderr) = print_config(d, &[]);
+    assert_eq!((code, stderr.as_str()), (Some(0), ""));
+    refused(
+        &["--env-file", ".env"],
+        "zcopy: .env: read settings: not a regular file (a directory)",
+    );
+}
+
+/// An --env-file that cannot be opened names the operation, like every other message.
+#[test]
+fn an_unreadable_env_file_names_the_operation() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(d.join("e.env"), "ZERO_COPY_JOBS=3\n").unwrap();
+    std::fs::set_permissions(d.join("e.env"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let output = if unsafe { libc::geteuid() } == 0 {
+        // Root reads any file: be nobody.
+        if !require_tool("an_unreadable_env_file_names_the_operation", "setpriv") {
+            return;
+        }
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_zcopy"))
+            .args(["--env-file", "e.env", "--print-config"])
+            .current_dir(d)
+            .output()
+            .unwrap()
+    } else {
+        zcopy(d)
+            .args(["--env-file", "e.env", "--print-config"])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim_end(),
+        "zcopy: e.env: read settings: Permission denied (os error 13)"
+    );
 }
