@@ -395,6 +395,19 @@ impl Config {
                     line: entry.line,
                 };
                 match setting(&entry.key) {
+                    // A value the file sets again further down is not used: a bad one
+                    // is a mistake worth a word, not a reason to stop.
+                    Some(setting) if entry.overridden_by.is_some() => {
+                        if let Err(err) = parse(setting, &entry.value, &origin) {
+                            warnings.push(format!(
+                                "{err}; not used: line {} sets {} again",
+                                entry.overridden_by.unwrap_or_default(),
+                                setting.env
+                            ));
+                        }
+                    }
+                    // The unknown key's last line warns.
+                    None if entry.overridden_by.is_some() => {}
                     Some(setting) => {
                         let value = parse(setting, &entry.value, &origin)?;
                         config.set(setting.env, value, origin);
@@ -597,6 +610,9 @@ pub struct DotEnvEntry {
     pub value: String,
     /// 1-based line number of the key.
     pub line: usize,
+    /// The line of a later assignment of the same key in the same file, whose value is
+    /// used instead (the last one wins, as in dotenvy).
+    pub overridden_by: Option<usize>,
 }
 
 /// The `ZERO_COPY_*` entries of a `.env` file.
@@ -625,63 +641,192 @@ pub fn read_env_files(choice: &EnvFile) -> Result<Vec<DotEnv>, ConfigError> {
     }
 }
 
+/// The most a `.env` file may hold. Settings take a few lines; the cap keeps a device
+/// (`.env` linked to `/dev/zero`) or a large file under that name from filling memory.
+const ENV_FILE_MAX: u64 = MB;
+
 /// Reads one `.env` file; a missing one is `None` unless it is `required`.
+///
+/// Only a regular file (or a link to one) is read. The path is looked at before it is
+/// opened, since opening a FIFO for reading waits for a writer and opening some devices
+/// has effects (tape drives rewind); the open uses O_NONBLOCK, which regular files
+/// ignore, and what it opened is checked again, in case the path changed in between.
 fn read_env_file(path: &Path, required: bool) -> Result<Option<DotEnv>, ConfigError> {
-    let path = path.to_path_buf();
-    let text = match std::fs::read(&path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| ConfigError::EnvFile {
-            path: path.clone(),
-            line: None,
-            message: "not valid UTF-8".to_string(),
-        })?,
-        Err(err) if !required && err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => {
-            return Err(ConfigError::EnvFile {
-                path,
-                line: None,
-                message: err.to_string(),
-            })
-        }
+    use std::io::Read;
+
+    let failed = |message: String| ConfigError::EnvFile {
+        path: path.to_path_buf(),
+        line: None,
+        message: format!("read settings: {message}"),
     };
-    parse_env_file(&path, &text).map(Some)
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(err) if !required && err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(failed(err.to_string())),
+    };
+    // `.env` is also a common name for a Python virtual environment: a directory there
+    // holds no settings, and a project folder with one must not stop zcopy.
+    if !required && metadata.is_dir() {
+        return Ok(None);
+    }
+    let regular = |metadata: &std::fs::Metadata| match not_a_regular_file(metadata) {
+        Some(kind) => Err(failed(format!("not a regular file ({kind})"))),
+        None => Ok(()),
+    };
+    regular(&metadata)?;
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = open.open(path).map_err(|err| failed(err.to_string()))?;
+    let metadata = file.metadata().map_err(|err| failed(err.to_string()))?;
+    regular(&metadata)?;
+    let too_large = || failed("too large: a settings file holds at most 1 MiB".to_string());
+    if metadata.len() > ENV_FILE_MAX {
+        return Err(too_large());
+    }
+    // Read one byte past the cap, so that a file that grew since the fstat is refused
+    // rather than cut short.
+    let mut bytes = Vec::new();
+    file.take(ENV_FILE_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| failed(err.to_string()))?;
+    if bytes.len() as u64 > ENV_FILE_MAX {
+        return Err(too_large());
+    }
+    parse_env_file(path, &bytes).map(Some)
 }
 
-/// Parses `.env` text with dotenvy, keeping only `ZERO_COPY_*` keys.
-pub fn parse_env_file(path: &Path, text: &str) -> Result<DotEnv, ConfigError> {
+/// What a file that is not a regular file is, in words ("a FIFO").
+fn not_a_regular_file(metadata: &std::fs::Metadata) -> Option<&'static str> {
+    let kind = metadata.file_type();
+    if kind.is_file() {
+        return None;
+    }
+    if kind.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return Some("a FIFO");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+        if kind.is_char_device() {
+            return Some("a character device");
+        }
+        if kind.is_block_device() {
+            return Some("a block device");
+        }
+    }
+    Some("a special file")
+}
+
+/// Parses `.env` bytes, keeping only `ZERO_COPY_*` keys.
+///
+/// A `.env` file is often another tool's (Docker Compose, a web framework) with syntax
+/// of its own, so the file is split into statements first and only those that set a
+/// `ZERO_COPY_*` key must parse: any other line is ignored whatever it holds, invalid
+/// UTF-8 included. A `ZERO_COPY_*` statement is read by dotenvy as before, a quoted
+/// value running on over lines included, and one that does not parse is an error
+/// naming its line. The other statements that dotenvy can read alone are read along
+/// with them, so that a value can still name an earlier key of the file (`$NPROC`).
+pub fn parse_env_file(path: &Path, bytes: &[u8]) -> Result<DotEnv, ConfigError> {
+    // dotenvy's own loaders skip a byte order mark; its iterator, used here, does not.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|&byte| byte == b'\n').collect();
+    let error = |line: usize, message: String| ConfigError::EnvFile {
+        path: path.to_path_buf(),
+        line: Some(line),
+        message,
+    };
+
+    // The statements dotenvy reads: their first line (1-based), text, and whether they
+    // set a ZERO_COPY_* key.
+    let mut read: Vec<(usize, String, bool)> = Vec::new();
+    let mut start = 0;
+    while start < lines.len() {
+        let first = String::from_utf8_lossy(lines[start]);
+        let Some((key, value)) = statement_key(&first) else {
+            start += 1;
+            continue;
+        };
+        let ours = key.starts_with(ENV_PREFIX);
+        // Where the statement ends: dotenvy's rule (an open quote anywhere runs on) for
+        // ours, as before; for another tool's line only a value that starts with a quote
+        // runs on, as in Docker Compose, and only if the quote closes: a stray quote
+        // must not hide the lines after it.
+        let end = if ours || value.starts_with(['"', '\'']) {
+            match quoted_end(&lines, start) {
+                Some(end) => end,
+                None if ours => lines.len(),
+                None => start + 1,
+            }
+        } else {
+            start + 1
+        };
+        let line = start + 1;
+        let first_line = first.trim().to_string();
+        let bytes = lines[start..end].concat();
+        start = end;
+        let Ok(mut text) = String::from_utf8(bytes) else {
+            if ours {
+                return Err(error(line, "not valid UTF-8".to_string()));
+            }
+            continue;
+        };
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        // Whether a statement parses does not depend on the values it substitutes, so
+        // one that parses alone parses the same among the others.
+        let alone: Vec<_> = dotenvy::from_read_iter(text.as_bytes()).collect();
+        let parses = alone.len() == 1 && alone[0].is_ok();
+        if parses {
+            read.push((line, text, ours));
+        } else if ours {
+            return Err(error(
+                line,
+                format!(
+                    "cannot read {first_line:?}: expected KEY=value, e.g. \
+                     ZERO_COPY_JOBS=4 (quote a value that has spaces)"
+                ),
+            ));
+        }
+    }
+
+    let text: String = read.iter().map(|(_, text, _)| text.as_str()).collect();
     let mut entries = Vec::new();
-    for item in dotenvy::from_read_iter(text.as_bytes()) {
-        match item {
-            Ok((key, value)) => {
-                if key.starts_with(ENV_PREFIX) {
-                    let line = line_of_key(text, &key).unwrap_or(0);
-                    entries.push(DotEnvEntry { key, value, line });
-                }
-            }
-            Err(dotenvy::Error::LineParse(line_text, _)) => {
-                // An unclosed quote makes dotenvy hand back the rest of the file: the
-                // line it starts on is the one to show.
-                let first_line = line_text.trim().lines().next().unwrap_or_default();
-                let line = text
-                    .lines()
-                    .position(|line| line.contains(first_line))
-                    .map(|index| index + 1);
-                return Err(ConfigError::EnvFile {
-                    path: path.to_path_buf(),
-                    line,
-                    message: format!(
-                        "cannot read {first_line:?}: expected KEY=value, e.g. \
-                         ZERO_COPY_JOBS=4 (quote a value that has spaces)"
-                    ),
-                });
-            }
-            Err(err) => {
-                return Err(ConfigError::EnvFile {
-                    path: path.to_path_buf(),
-                    line: None,
-                    message: err.to_string(),
-                })
+    for (item, (line, _, ours)) in dotenvy::from_read_iter(text.as_bytes()).zip(&read) {
+        let (key, value) = item.map_err(|err| error(*line, err.to_string()))?;
+        if *ours {
+            entries.push(DotEnvEntry {
+                key,
+                value,
+                line: *line,
+                overridden_by: None,
+            });
+        }
+    }
+    // The last assignment of a key wins; the earlier ones learn which line that is.
+    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut overridden = vec![None; entries.len()];
+    for (index, entry) in entries.iter().enumerate().rev() {
+        match last.get(entry.key.as_str()) {
+            Some(&line) => overridden[index] = Some(line),
+            None => {
+                last.insert(&entry.key, entry.line);
             }
         }
+    }
+    for (entry, overridden_by) in entries.iter_mut().zip(overridden) {
+        entry.overridden_by = overridden_by;
     }
     Ok(DotEnv {
         path: path.to_path_buf(),
@@ -689,19 +834,79 @@ pub fn parse_env_file(path: &Path, text: &str) -> Result<DotEnv, ConfigError> {
     })
 }
 
-/// dotenvy yields keys without positions; the last line that assigns the key is the
-/// one whose value wins, so that is the line to blame.
-fn line_of_key(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| {
-            let line = line.trim_start();
-            let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
-            line.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map(|(index, _)| index + 1)
-        .last()
+/// The key a line of a `.env` file starts to set, as dotenvy reads it (after an
+/// optional `export`), and what follows its `=` (empty without one); `None` for a
+/// blank line, a comment, or a line that does not start with a key.
+fn statement_key(line: &str) -> Option<(&str, &str)> {
+    fn key(text: &str) -> Option<(&str, &str)> {
+        if !text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            return None;
+        }
+        let end = text
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(text.len());
+        Some(text.split_at(end))
+    }
+    let (mut name, mut rest) = key(line.trim_start())?;
+    if name == "export" && !rest.trim_start().starts_with('=') {
+        (name, rest) = key(rest.trim_start())?;
+    }
+    let value = rest
+        .trim_start()
+        .strip_prefix('=')
+        .map_or("", str::trim_start);
+    Some((name, value))
+}
+
+/// Where dotenvy sees the statement that starts at `lines[start]` end: the index past
+/// its last line, which is further on while a quote or a `\` is open at a line's end
+/// (dotenvy's rule, from its `QuotedLines`); `None` if one is still open at the end of
+/// the file.
+fn quoted_end(lines: &[&[u8]], start: usize) -> Option<usize> {
+    #[derive(Clone, Copy)]
+    enum State {
+        Complete,
+        WhiteSpace,
+        Escape,
+        Strong,
+        StrongEscape,
+        Weak,
+        WeakEscape,
+    }
+    let mut state = State::Complete;
+    for (index, line) in lines.iter().enumerate().skip(start) {
+        let mut text = String::from_utf8_lossy(line).into_owned();
+        // The statement is handed to dotenvy with a newline at its end.
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let mut comment = false;
+        for c in text.chars() {
+            state = match (state, c) {
+                (State::WhiteSpace, '#') => {
+                    comment = true;
+                    break;
+                }
+                (State::Complete, c) if c.is_whitespace() && c != '\n' && c != '\r' => {
+                    State::WhiteSpace
+                }
+                (State::Complete | State::WhiteSpace, '\\') => State::Escape,
+                (State::Complete | State::WhiteSpace, '"') => State::Weak,
+                (State::Complete | State::WhiteSpace, '\'') => State::Strong,
+                (State::Complete | State::WhiteSpace | State::Escape, _) => State::Complete,
+                (State::Weak, '\\') => State::WeakEscape,
+                (State::Weak, '"') => State::Complete,
+                (State::Weak | State::WeakEscape, _) => State::Weak,
+                (State::Strong, '\\') => State::StrongEscape,
+                (State::Strong, '\'') => State::Complete,
+                (State::Strong | State::StrongEscape, _) => State::Strong,
+            };
+        }
+        if comment || matches!(state, State::Complete) {
+            return Some(index + 1);
+        }
+    }
+    None
 }
 
 /// A configuration that cannot be used; zcopy exits with code 2 and copies nothing.
@@ -789,7 +994,7 @@ mod tests {
     fn flag_beats_environment_beats_dotenv() {
         let dotenv = parse_env_file(
             Path::new("x.env"),
-            "ZERO_COPY_MIN_SIZE_MB=5\nZERO_COPY_CHUNK_SIZE_MB=8\nZERO_COPY_ENABLED=off\n",
+            b"ZERO_COPY_MIN_SIZE_MB=5\nZERO_COPY_CHUNK_SIZE_MB=8\nZERO_COPY_ENABLED=off\n",
         )
         .unwrap();
         let environment = env(&[
@@ -826,7 +1031,7 @@ mod tests {
     fn bad_values_name_variable_origin_value_and_range() {
         let dotenv = parse_env_file(
             Path::new("conf/.env"),
-            "# media\n\nZERO_COPY_CHUNK_SIZE_MB=513\n",
+            b"# media\n\nZERO_COPY_CHUNK_SIZE_MB=513\n",
         )
         .unwrap();
         let err = Config::resolve(&Overrides::default(), &[], &[dotenv]).unwrap_err();
@@ -849,7 +1054,7 @@ mod tests {
     #[test]
     fn unknown_zero_copy_keys_warn_and_other_keys_are_ignored() {
         let dotenv =
-            parse_env_file(Path::new(".env"), "PATH=/nowhere\nZERO_COPY_MIN_SIZE=5\n").unwrap();
+            parse_env_file(Path::new(".env"), b"PATH=/nowhere\nZERO_COPY_MIN_SIZE=5\n").unwrap();
         let (config, warnings) = Config::resolve(&Overrides::default(), &[], &[dotenv]).unwrap();
         assert_eq!(config.min_size_mb, 10);
         assert_eq!(warnings.len(), 1);

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use common::*;
@@ -21,6 +22,7 @@ fn rejected(dir: &Path, args: &[&str], env: &[(&str, &str)], expected: &[&str]) 
         .args(args)
         .args(["in.bin", "out.bin"])
         .envs(env.iter().copied())
+        .timeout(std::time::Duration::from_secs(60))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -158,14 +160,18 @@ fn malformed_or_missing_env_files_are_errors() {
     let dir = setup();
     std::fs::write(
         dir.path().join(".env"),
-        "ZERO_COPY_ENABLED=true\nnot a line\n",
+        "ZERO_COPY_ENABLED=true\nZERO_COPY_VERIFY_MODE=size only\n",
     )
     .unwrap();
     rejected(
         dir.path(),
         &[],
         &[],
-        &[".env, line 2", "\"not a line\"", "expected KEY=value"],
+        &[
+            ".env, line 2",
+            "\"ZERO_COPY_VERIFY_MODE=size only\"",
+            "expected KEY=value",
+        ],
     );
     std::fs::write(dir.path().join(".env"), "ZERO_COPY_JOBS 4\n").unwrap();
     rejected(
@@ -347,4 +353,239 @@ fn the_env_example_is_valid_and_complete() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && stderr.is_empty(), "{stderr}");
+}
+
+/// `zcopy --print-config` in `dir` with `args`: its exit code, stdout and stderr, or
+/// a failure if it has not finished within 20 s (a settings file must never make zcopy
+/// wait).
+fn print_config(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = zcopy(dir)
+        .args(args)
+        .arg("--print-config")
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.code().is_some(), "{args:?}: killed: {stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output.status.code(), stdout, stderr)
+}
+
+/// A FIFO or device named `.env` (or given with --env-file) is refused at once, never
+/// opened for a read that waits for a writer or never ends; so is a file too large to
+/// hold settings. A link to a regular file is read, and a `.env` directory (a Python
+/// virtual environment's usual name) is no settings file. Seen failing on the old
+/// code: the FIFO hung until the timeout killed zcopy.
+#[test]
+fn special_or_oversized_env_files_are_refused_without_waiting() {
+    let dir = setup();
+    let d = dir.path();
+    nix::unistd::mkfifo(&d.join(".env"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let refused = |args: &[&str], expected: &str| {
+        let (code, _, stderr) = print_config(d, args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end(), expected, "{args:?}");
+    };
+    refused(
+        &[],
+        "zcopy: .env: read settings: not a regular file (a FIFO)",
+    );
+    // Every command reads the settings first, `zcopy verify` too.
+    let output = zcopy(d)
+        .args(["verify", "."])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a regular file (a FIFO)"));
+    rejected(d, &[], &[], &[".env: read settings: not a regular file"]);
+    std::fs::rename(d.join(".env"), d.join("pipe.env")).unwrap();
+    refused(
+        &["--env-file", "pipe.env"],
+        "zcopy: pipe.env: read settings: not a regular file (a FIFO)",
+    );
+
+    std::os::unix::fs::symlink("/dev/null", d.join(".env")).unwrap();
+    refused(
+        &[],
+        "zcopy: .env: read settings: not a regular file (a character device)",
+    );
+    refused(
+        &["--env-file", "/dev/null"],
+        "zcopy: /dev/null: read settings: not a regular file (a character device)",
+    );
+    std::fs::remove_file(d.join(".env")).unwrap();
+
+    // 2 MiB of comments: no settings file is that large.
+    std::fs::write(d.join("big.env"), "#".repeat(2 << 20)).unwrap();
+    refused(
+        &["--env-file", "big.env"],
+        "zcopy: big.env: read settings: too large: a settings file holds at most 1 MiB",
+    );
+
+    std::fs::write(d.join("site.env"), "ZERO_COPY_JOBS=3\n").unwrap();
+    std::os::unix::fs::symlink("site.env", d.join(".env")).unwrap();
+    let (code, stdout, stderr) = print_config(d, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("ZERO_COPY_JOBS=3 (.env, line 1)"),
+        "{stdout}"
+    );
+    std::fs::remove_file(d.join(".env")).unwrap();
+
+    std::fs::create_dir(d.join(".env")).unwrap();
+    std::fs::write(d.join(".env/pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    let (code, _, stderr) = print_config(d, &[]);
+    assert_eq!((code, stderr.as_str()), (Some(0), ""));
+    refused(
+        &["--env-file", ".env"],
+        "zcopy: .env: read settings: not a regular file (a directory)",
+    );
+}
+
+/// An --env-file that cannot be opened names the operation, like every other message.
+#[test]
+fn an_unreadable_env_file_names_the_operation() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(d.join("e.env"), "ZERO_COPY_JOBS=3\n").unwrap();
+    std::fs::set_permissions(d.join("e.env"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let output = if unsafe { libc::geteuid() } == 0 {
+        // Root reads any file: be nobody.
+        if !require_tool("an_unreadable_env_file_names_the_operation", "setpriv") {
+            return;
+        }
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_zcopy"))
+            .args(["--env-file", "e.env", "--print-config"])
+            .current_dir(d)
+            .output()
+            .unwrap()
+    } else {
+        zcopy(d)
+            .args(["--env-file", "e.env", "--print-config"])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim_end(),
+        "zcopy: e.env: read settings: Permission denied (os error 13)"
+    );
+}
+
+/// A `.env` file is often another tool's: only the lines that set a `ZERO_COPY_*` key
+/// are zcopy's to read, and nothing else in the file (Docker Compose's syntax, a shell
+/// line, an INI section, a dotenvy error, bytes that are not UTF-8) stops a run. A
+/// `ZERO_COPY_*` line that cannot be read still does, naming its line. Seen failing on
+/// the old code: exit 2 for the first of the other lines.
+#[test]
+fn other_lines_of_an_env_file_are_ignored_whatever_they_hold() {
+    let dir = setup();
+    let d = dir.path();
+    let mut file = b"\xEF\xBB\xBFZERO_COPY_MIN_SIZE_MB=5\n".to_vec();
+    file.extend_from_slice(
+        b"COMPOSE_PROFILES=web db\n\
+          export FOO\n\
+          FOO: bar\n\
+          [section]\n\
+          FOO=a\\qb\n\
+          TITLE=caf\xE9\n\
+          GREETING=don't\n\
+          ZERO_COPY_JOBS=3\n\
+          CERT=\"-----BEGIN\n\
+          ZERO_COPY_JOBS=7\n\
+          -----END\"\n\
+          NPROC=2\n\
+          export ZERO_COPY_CHUNK_SIZE_MB=$NPROC\n\
+          ZERO_COPY_VERIFY_MODE='checksum' # quoted, with a comment\n",
+    );
+    std::fs::write(d.join(".env"), &file).unwrap();
+    let (code, stdout, stderr) = print_config(d, &[]);
+    assert_eq!((code, stderr.as_str()), (Some(0), ""));
+    for line in [
+        // The byte order mark some editors write is not part of the first key.
+        "ZERO_COPY_MIN_SIZE_MB=5 (.env, line 1)",
+        // A quote inside another tool's value opens nothing; the lines of a quoted
+        // value that runs on are that value's.
+        "ZERO_COPY_JOBS=3 (.env, line 9)",
+        // A value may name another key of the file, as dotenvy allows.
+        "ZERO_COPY_CHUNK_SIZE_MB=2 (.env, line 14)",
+        "ZERO_COPY_VERIFY_MODE=checksum (.env, line 15)",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+    zcopy(d).args(["in.bin", "out.bin"]).assert().success();
+    assert_same_content(&d.join("in.bin"), &d.join("out.bin"));
+
+    // Ours must still be readable, and the message names the line it is on.
+    for (bad, shown) in [
+        (
+            &b"ZERO_COPY_JOBS 4\n"[..],
+            "cannot read \"ZERO_COPY_JOBS 4\"",
+        ),
+        (
+            b"export ZERO_COPY_JOBS\n",
+            "cannot read \"export ZERO_COPY_JOBS\"",
+        ),
+        (
+            b"ZERO_COPY_JOBS=\"4\n",
+            "cannot read \"ZERO_COPY_JOBS=\\\"4\"",
+        ),
+        (b"ZERO_COPY_JOBS=4\xE9\n", "not valid UTF-8"),
+    ] {
+        let mut broken = file.clone();
+        broken.extend_from_slice(bad);
+        std::fs::write(d.join(".env"), &broken).unwrap();
+        let (code, _, stderr) = print_config(d, &[]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("zcopy: .env, line 16: {shown}")),
+            "{stderr}"
+        );
+    }
+}
+
+/// The last line of a file that sets a key wins, as in dotenvy; an error names the
+/// line that holds the value it shows, and an earlier bad value that a later line
+/// replaces is a warning that names both lines. Seen failing on the old code: exit 2
+/// for the replaced value, and the later line named for it.
+#[test]
+fn the_last_assignment_in_an_env_file_wins_and_errors_name_their_line() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(d.join(".env"), "ZERO_COPY_JOBS=x\n\nZERO_COPY_JOBS=3\n").unwrap();
+    let (code, stdout, stderr) = print_config(d, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("ZERO_COPY_JOBS=3 (.env, line 3)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stderr.trim_end(),
+        "zcopy: warning: invalid value \"x\" for ZERO_COPY_JOBS (from .env, line 1): \
+         expected a whole number from 1 to 256; not used: line 3 sets ZERO_COPY_JOBS again"
+    );
+    std::fs::write(
+        d.join(".env"),
+        "ZERO_COPY_JOBS=x\nZERO_COPY_JOBS=2\nZERO_COPY_JOBS=0\n",
+    )
+    .unwrap();
+    rejected(
+        d,
+        &[],
+        &[],
+        &["invalid value \"0\" for ZERO_COPY_JOBS (from .env, line 3)"],
+    );
+    std::fs::write(d.join(".env"), "ZERO_COPY_JOBS=0\nZERO_COPY_JOBS=x\n").unwrap();
+    let stderr = rejected(
+        d,
+        &[],
+        &[],
+        &["\"x\" for ZERO_COPY_JOBS (from .env, line 2)"],
+    );
+    assert!(!stderr.contains("line 1"), "{stderr}");
 }
