@@ -395,17 +395,9 @@ impl Config {
                     line: entry.line,
                 };
                 match setting(&entry.key) {
-                    // A value the file sets again further down is not used: a bad one
-                    // is a mistake worth a word, not a reason to stop.
-                    Some(setting) if entry.overridden_by.is_some() => {
-                        if let Err(err) = parse(setting, &entry.value, &origin) {
-                            warnings.push(format!(
-                                "{err}; not used: line {} sets {} again",
-                                entry.overridden_by.unwrap_or_default(),
-                                setting.env
-                            ));
-                        }
-                    }
+                    // A bad value is an error also where a later line sets the key
+                    // again, as it is where another source overrides it: a line the
+                    // user edited may not be the one in effect.
                     // The unknown key's last line warns.
                     None if entry.overridden_by.is_some() => {}
                     Some(setting) => {
