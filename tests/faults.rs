@@ -1155,3 +1155,40 @@ fn a_file_past_the_size_limit_fails_alone_and_leaves_nothing() {
         std::fs::remove_dir_all(d.join("out")).unwrap();
     }
 }
+
+/// `--attributes-only` over an existing file changes it in place: a name swapped for
+/// a symlink between zcopy's look and its open must not hand the link's target the
+/// source's attributes. Seen failing on the old code (the target's mode became the
+/// source's).
+#[test]
+fn attributes_only_never_follows_a_destination_swapped_for_a_symlink() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(shim) =
+        fault_shim("attributes_only_never_follows_a_destination_swapped_for_a_symlink")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a"), "source\n").unwrap();
+    std::fs::set_permissions(d.join("a"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(d.join("d"), "kept\n").unwrap();
+    std::fs::write(d.join("victim"), "victim\n").unwrap();
+    std::fs::set_permissions(d.join("victim"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let faults = swap_for_symlink("d", &d.join("victim"), None);
+    let (code, json, stderr) = run(
+        d,
+        shim,
+        &faults,
+        &["--attributes-only", "--preserve=mode", "a", "d"],
+    );
+    assert!(d.join("d.swapped").exists(), "the shim swapped: {stderr}");
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(json["errors"][0]["operation"], "set_metadata", "{json:#}");
+    let victim = std::fs::metadata(d.join("victim")).unwrap();
+    assert_eq!(victim.permissions().mode() & 0o7777, 0o644);
+    assert_eq!(
+        std::fs::read_to_string(d.join("victim")).unwrap(),
+        "victim\n"
+    );
+}

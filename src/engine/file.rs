@@ -413,8 +413,8 @@ fn attributes_only(
     // cp opens an existing file for writing and changes only its attributes, unless it
     // unlinks it first: then the copy is a new, empty file, as for a missing one.
     let kept = !options.remove_destination && options.backup.is_none() && !replaced_as_new;
-    if kept && existing.is_some_and(|meta| meta.is_file()) {
-        let target = File::open(destination).op(destination, Operation::SetMetadata)?;
+    if let Some(existing) = existing.filter(|meta| kept && meta.is_file()) {
+        let target = open_kept(destination, existing)?;
         preserve::apply(
             (&src.file, &src.metadata),
             &target,
@@ -441,6 +441,31 @@ fn attributes_only(
     };
     temp.install(options.no_clobber && backup.is_none(), options.fsync)?;
     done(backup)
+}
+
+/// The existing file `--attributes-only` changes in place, opened without following
+/// a link and checked to be the file looked at: a name swapped for a symlink meanwhile
+/// must not hand its target the source's owner and mode (`-p`, as root).
+fn open_kept(destination: &Path, looked_at: &Metadata) -> Result<File, Error> {
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = open
+        .open(destination)
+        .op(destination, Operation::SetMetadata)?;
+    let opened = file.metadata().op(destination, Operation::SetMetadata)?;
+    if !same_file(&opened, looked_at) {
+        return Err(Error::new(
+            destination,
+            Operation::SetMetadata,
+            Cause::Invalid("it was replaced while it was looked at".to_string()),
+        ));
+    }
+    Ok(file)
 }
 
 /// `--no-preserve=mode`: a new file gets 0666 less the umask, as any new file.
