@@ -622,6 +622,42 @@ fn a_destination_with_a_trailing_slash_is_made_for_a_tree() {
     );
 }
 
+/// `dg/`, where `dg` is a dangling symlink, as a tree's destination: cp refuses it
+/// ("cannot create directory 'dg/': File exists") and writes nothing. zcopy looked at
+/// `dg/` through the link, found nothing there, built the whole tree under a hidden
+/// name, failed to rename it and left it behind, its files reported as copied.
+#[test]
+fn a_dangling_symlink_with_a_trailing_slash_takes_no_tree() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        symlink("nowhere", &d.join("dg"));
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-r", "src", "dg/"][..],
+            &["-rT", "src", "dg/"],
+            &["-a", "src", "dg//"],
+        ],
+    );
+    let dir = prepared(&tree, false);
+    let (code, json, stderr) = common::zcopy_json(
+        dir.path(),
+        &[common::os("-r"), common::os("src"), common::os("dg/")],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(json["files"].as_array().unwrap().len(), 0, "{json}");
+    let error = &json["errors"][0];
+    assert_eq!(error["destination"], "dg/", "{json}");
+    assert_eq!(error["operation"], "create_dir", "{json}");
+    assert_eq!(error["errno"], libc::EEXIST, "{json}");
+    assert_eq!(
+        common::list(dir.path()),
+        ["dg", "src"],
+        "nothing made, hidden or not"
+    );
+}
+
 // Issue 8, bug 2: with -P, a link and a file onto one destination: one silently won.
 #[test]
 fn two_sources_onto_one_destination_refuse_the_second_also_for_links() {
