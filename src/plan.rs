@@ -225,22 +225,24 @@ pub fn from_arguments(paths: &[PathBuf], options: &PlanOptions) -> Result<Vec<En
             (destination.as_path(), sources, into_directory)
         }
     };
-    if !into_directory && !options.no_target_directory {
-        if sources.len() > 1 {
-            return Err(UsageError(format!(
-                "target {} is not a directory (several sources need one)",
-                quoted(destination)
-            )));
-        }
-        // `new/` names a directory to be made: fine for a tree (cp -r makes it), not
-        // for a file (cp: "Not a directory").
-        if ends_with_separator(destination) && !(options.recursive && is_tree(&sources[0], options))
-        {
-            return Err(UsageError(format!(
-                "target directory {} does not exist",
-                quoted(destination)
-            )));
-        }
+    if !into_directory && !options.no_target_directory && sources.len() > 1 {
+        return Err(UsageError(format!(
+            "target {} is not a directory (several sources need one)",
+            quoted(destination)
+        )));
+    }
+    // `new/` names a directory: fine for a tree (cp -r makes it), not for a file (cp:
+    // "Not a directory"), with -T too. One source is left here.
+    let no_directory_there =
+        !into_directory && ends_with_separator(destination) && !is_directory(destination);
+    if no_directory_there && !(options.recursive && is_tree(&sources[0], options)) {
+        // The name itself, not what a symlink there leads to (nothing, if it dangles).
+        let named = destination.components().as_path();
+        return Err(UsageError(if std::fs::symlink_metadata(named).is_ok() {
+            format!("target {} is not a directory", quoted(destination))
+        } else {
+            format!("target directory {} does not exist", quoted(destination))
+        }));
     }
     let mut planner = Planner::new(options);
     if options.parents && !into_directory {

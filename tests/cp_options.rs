@@ -658,6 +658,56 @@ fn a_dangling_symlink_with_a_trailing_slash_takes_no_tree() {
     );
 }
 
+/// A file onto `NAME/` that is not a directory fails as in cp ("Not a directory"),
+/// with -T too: -T skipped the check, and `-T f new/` made a file `new`. The message
+/// says what is there: a file at `f/` is not a directory, where zcopy said that the
+/// target directory did not exist.
+#[test]
+fn a_file_onto_a_name_with_a_trailing_slash_needs_a_directory_also_with_t() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        write(&d.join("f"), "in the way\n");
+        symlink("nowhere", &d.join("dg"));
+        symlink("f", &d.join("fl"));
+        symlink("src", &d.join("dl"));
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-T", "src/a.txt", "new/"][..],
+            &["-rT", "src/a.txt", "new/"],
+            &["-T", "src/a.txt", "f/"],
+            &["-T", "src/a.txt", "dg/"],
+            &["-T", "src/a.txt", "fl/"],
+            &["-T", "src/a.txt", "dl/"],
+            &["-rT", "src", "dl/"],
+            &["src/a.txt", "dl/"],
+        ],
+    );
+    for (destination, said) in [
+        ("f/", "target 'f/' is not a directory"),
+        ("dg/", "target 'dg/' is not a directory"),
+        ("new/", "target directory 'new/' does not exist"),
+    ] {
+        for t in [&[][..], &["-T"]] {
+            let args: Vec<&str> = t
+                .iter()
+                .chain(&["src/a.txt", destination])
+                .copied()
+                .collect();
+            let (_, zcopy) = compare(
+                &tree,
+                Case {
+                    args: &args,
+                    ..Case::default()
+                },
+            )
+            .unwrap();
+            assert!(zcopy.stderr.contains(said), "{args:?}: {}", zcopy.stderr);
+        }
+    }
+}
+
 // Issue 8, bug 2: with -P, a link and a file onto one destination: one silently won.
 #[test]
 fn two_sources_onto_one_destination_refuse_the_second_also_for_links() {
