@@ -303,6 +303,10 @@ pub fn from_list(
                 planner.add_parents(source, destination, &relative);
                 planner.add(source, &destination.join(relative));
             }
+            // `.` (as `find .` lists it first) is the current directory, whose relative
+            // place is `DIR` itself: with -r its tree goes into `DIR` (what is listed
+            // of it too is copied once), without it is a directory not copied.
+            None if is_current_directory(source) => planner.add(source, destination),
             None => planner.fail(
                 source,
                 None,
@@ -991,6 +995,12 @@ fn base_name(source: &Path) -> Option<OsString> {
     }
 }
 
+/// True for `.`, `./`, `./.` and the like: the current directory, spelt without a name.
+fn is_current_directory(source: &Path) -> bool {
+    let mut components = source.components().peekable();
+    components.peek().is_some() && components.all(|component| component == Component::CurDir)
+}
+
 /// `source` made relative: root and `.` components dropped; `None` if it climbs with `..`.
 pub(crate) fn relative_form(source: &Path) -> Option<PathBuf> {
     let mut relative = PathBuf::new();
@@ -1188,6 +1198,16 @@ mod tests {
         );
         assert_eq!(relative_form(Path::new("a/../b")), None);
         assert_eq!(relative_form(Path::new("/")), None);
+    }
+
+    #[test]
+    fn only_dots_spell_the_current_directory() {
+        for spelt in [".", "./", "./.", ".//./"] {
+            assert!(is_current_directory(Path::new(spelt)), "{spelt}");
+        }
+        for spelt in ["", "/", "..", "./..", "./a", "/."] {
+            assert!(!is_current_directory(Path::new(spelt)), "{spelt}");
+        }
     }
 
     #[test]
