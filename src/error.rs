@@ -165,6 +165,14 @@ pub enum Cause {
     },
     /// A usage problem found while planning (directory without `-r`, a tree into itself).
     Invalid(String),
+    /// A tree built under a hidden name could not be renamed into place: the OS's
+    /// answer, and where the complete copy was left (see `batch::staged`).
+    NotInstalled {
+        /// What rename(2) said.
+        error: io::Error,
+        /// The hidden directory holding the copy.
+        kept_in: PathBuf,
+    },
     /// Ctrl-C or SIGTERM arrived while this file was in flight.
     Interrupted,
 }
@@ -203,6 +211,9 @@ impl fmt::Display for Cause {
             Cause::SourceChanged(what) => write!(f, "source changed during the copy ({what})"),
             Cause::MechanismRefused { demand, error } => write!(f, "{demand}: {error}"),
             Cause::Invalid(message) => f.write_str(message),
+            Cause::NotInstalled { error, kept_in } => {
+                write!(f, "{error}; the copy is complete in {}", shown(kept_in))
+            }
             Cause::Interrupted => f.write_str("interrupted"),
         }
     }
@@ -239,7 +250,9 @@ impl Error {
     /// The OS error number, when the cause carries one.
     pub fn errno(&self) -> Option<i32> {
         match &self.cause {
-            Cause::Os(err) | Cause::MechanismRefused { error: err, .. } => err.raw_os_error(),
+            Cause::Os(err)
+            | Cause::MechanismRefused { error: err, .. }
+            | Cause::NotInstalled { error: err, .. } => err.raw_os_error(),
             _ => None,
         }
     }
@@ -281,7 +294,9 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.cause {
-            Cause::Os(err) | Cause::MechanismRefused { error: err, .. } => Some(err),
+            Cause::Os(err)
+            | Cause::MechanismRefused { error: err, .. }
+            | Cause::NotInstalled { error: err, .. } => Some(err),
             _ => None,
         }
     }

@@ -225,22 +225,24 @@ pub fn from_arguments(paths: &[PathBuf], options: &PlanOptions) -> Result<Vec<En
             (destination.as_path(), sources, into_directory)
         }
     };
-    if !into_directory && !options.no_target_directory {
-        if sources.len() > 1 {
-            return Err(UsageError(format!(
-                "target {} is not a directory (several sources need one)",
-                quoted(destination)
-            )));
-        }
-        // `new/` names a directory to be made: fine for a tree (cp -r makes it), not
-        // for a file (cp: "Not a directory").
-        if ends_with_separator(destination) && !(options.recursive && is_tree(&sources[0], options))
-        {
-            return Err(UsageError(format!(
-                "target directory {} does not exist",
-                quoted(destination)
-            )));
-        }
+    if !into_directory && !options.no_target_directory && sources.len() > 1 {
+        return Err(UsageError(format!(
+            "target {} is not a directory (several sources need one)",
+            quoted(destination)
+        )));
+    }
+    // `new/` names a directory: fine for a tree (cp -r makes it), not for a file (cp:
+    // "Not a directory"), with -T too. One source is left here.
+    let no_directory_there =
+        !into_directory && ends_with_separator(destination) && !is_directory(destination);
+    if no_directory_there && !(options.recursive && is_tree(&sources[0], options)) {
+        // The name itself, not what a symlink there leads to (nothing, if it dangles).
+        let named = destination.components().as_path();
+        return Err(UsageError(if std::fs::symlink_metadata(named).is_ok() {
+            format!("target {} is not a directory", quoted(destination))
+        } else {
+            format!("target directory {} does not exist", quoted(destination))
+        }));
     }
     let mut planner = Planner::new(options);
     if options.parents && !into_directory {
@@ -301,6 +303,10 @@ pub fn from_list(
                 planner.add_parents(source, destination, &relative);
                 planner.add(source, &destination.join(relative));
             }
+            // `.` (as `find .` lists it first) is the current directory, whose relative
+            // place is `DIR` itself: with -r its tree goes into `DIR` (what is listed
+            // of it too is copied once), without it is a directory not copied.
+            None if is_current_directory(source) => planner.add(source, destination),
             None => planner.fail(
                 source,
                 None,
@@ -989,6 +995,12 @@ fn base_name(source: &Path) -> Option<OsString> {
     }
 }
 
+/// True for `.`, `./`, `./.` and the like: the current directory, spelt without a name.
+fn is_current_directory(source: &Path) -> bool {
+    let mut components = source.components().peekable();
+    components.peek().is_some() && components.all(|component| component == Component::CurDir)
+}
+
 /// `source` made relative: root and `.` components dropped; `None` if it climbs with `..`.
 pub(crate) fn relative_form(source: &Path) -> Option<PathBuf> {
     let mut relative = PathBuf::new();
@@ -1186,6 +1198,16 @@ mod tests {
         );
         assert_eq!(relative_form(Path::new("a/../b")), None);
         assert_eq!(relative_form(Path::new("/")), None);
+    }
+
+    #[test]
+    fn only_dots_spell_the_current_directory() {
+        for spelt in [".", "./", "./.", ".//./"] {
+            assert!(is_current_directory(Path::new(spelt)), "{spelt}");
+        }
+        for spelt in ["", "/", "..", "./..", "./a", "/."] {
+            assert!(!is_current_directory(Path::new(spelt)), "{spelt}");
+        }
     }
 
     #[test]

@@ -632,6 +632,92 @@ fn a_destination_with_a_trailing_slash_is_made_for_a_tree() {
     );
 }
 
+/// `dg/`, where `dg` is a dangling symlink, as a tree's destination: cp refuses it
+/// ("cannot create directory 'dg/': File exists") and writes nothing. zcopy looked at
+/// `dg/` through the link, found nothing there, built the whole tree under a hidden
+/// name, failed to rename it and left it behind, its files reported as copied.
+#[test]
+fn a_dangling_symlink_with_a_trailing_slash_takes_no_tree() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        symlink("nowhere", &d.join("dg"));
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-r", "src", "dg/"][..],
+            &["-rT", "src", "dg/"],
+            &["-a", "src", "dg//"],
+        ],
+    );
+    let dir = prepared(&tree, false);
+    let (code, json, stderr) = common::zcopy_json(
+        dir.path(),
+        &[common::os("-r"), common::os("src"), common::os("dg/")],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(json["files"].as_array().unwrap().len(), 0, "{json}");
+    let error = &json["errors"][0];
+    assert_eq!(error["destination"], "dg/", "{json}");
+    assert_eq!(error["operation"], "create_dir", "{json}");
+    assert_eq!(error["errno"], libc::EEXIST, "{json}");
+    assert_eq!(
+        common::list(dir.path()),
+        ["dg", "src"],
+        "nothing made, hidden or not"
+    );
+}
+
+/// A file onto `NAME/` that is not a directory fails as in cp ("Not a directory"),
+/// with -T too: -T skipped the check, and `-T f new/` made a file `new`. The message
+/// says what is there: a file at `f/` is not a directory, where zcopy said that the
+/// target directory did not exist.
+#[test]
+fn a_file_onto_a_name_with_a_trailing_slash_needs_a_directory_also_with_t() {
+    let tree = |d: &Path| {
+        flat_tree(d);
+        write(&d.join("f"), "in the way\n");
+        symlink("nowhere", &d.join("dg"));
+        symlink("f", &d.join("fl"));
+        symlink("src", &d.join("dl"));
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-T", "src/a.txt", "new/"][..],
+            &["-rT", "src/a.txt", "new/"],
+            &["-T", "src/a.txt", "f/"],
+            &["-T", "src/a.txt", "dg/"],
+            &["-T", "src/a.txt", "fl/"],
+            &["-T", "src/a.txt", "dl/"],
+            &["-rT", "src", "dl/"],
+            &["src/a.txt", "dl/"],
+        ],
+    );
+    for (destination, said) in [
+        ("f/", "target 'f/' is not a directory"),
+        ("dg/", "target 'dg/' is not a directory"),
+        ("new/", "target directory 'new/' does not exist"),
+    ] {
+        for t in [&[][..], &["-T"]] {
+            let args: Vec<&str> = t
+                .iter()
+                .chain(&["src/a.txt", destination])
+                .copied()
+                .collect();
+            let (_, zcopy) = compare(
+                &tree,
+                Case {
+                    args: &args,
+                    ..Case::default()
+                },
+            )
+            .unwrap();
+            assert!(zcopy.stderr.contains(said), "{args:?}: {}", zcopy.stderr);
+        }
+    }
+}
+
 // Issue 8, bug 2: with -P, a link and a file onto one destination: one silently won.
 #[test]
 fn two_sources_onto_one_destination_refuse_the_second_also_for_links() {
@@ -2254,6 +2340,131 @@ fn a_file_listed_and_inside_a_listed_directory_is_copied_once() {
         "{}",
         zcopy.stderr
     );
+}
+
+/// `find . | zcopy -r --files-from - DEST`: the `.` that find lists first is the
+/// current directory, whose tree goes into DEST, as `cp -r --parents` copies it; each
+/// file listed again is copied once. It failed as "a --files-from path may not
+/// contain '..' or be empty" (exit 1). Without -r it is a directory not copied, as
+/// the other listed directories are (cp: "omitting directory").
+#[test]
+fn a_listed_dot_is_the_current_directory() {
+    let tree = |d: &Path| {
+        std::fs::create_dir_all(d.join("p/x/y")).unwrap();
+        write(&d.join("p/x/y/f"), "1\n");
+        write(&d.join("p/g"), "2\n");
+        write(&d.join("p/.hidden"), "3\n");
+        symlink("../g", &d.join("p/x/link"));
+        chmod(&d.join("p/x"), 0o750);
+        std::fs::create_dir(d.join("z")).unwrap();
+    };
+    // As `find .` prints it, and the same with `./` and names without `./`.
+    let found = [
+        ".",
+        "./.hidden",
+        "./g",
+        "./x",
+        "./x/link",
+        "./x/y",
+        "./x/y/f",
+    ];
+    let respelt = ["./", "g", "x/y/f", ".hidden"];
+    for unprivileged in [false, true] {
+        if unprivileged && !root() {
+            continue;
+        }
+        for (list, options) in [
+            (&found[..], &["-r"][..]),
+            (&found, &["-a"]),
+            (&found, &[]),
+            (&respelt, &["-r"]),
+            (&respelt, &[]),
+        ] {
+            let cp_args: Vec<&str> = ["--parents"]
+                .iter()
+                .chain(options)
+                .chain(list)
+                .chain(&["../z"])
+                .copied()
+                .collect();
+            let zcopy_args: Vec<&str> = ["--json", "--files-from=../list"]
+                .iter()
+                .chain(options)
+                .chain(&["../z"])
+                .copied()
+                .collect();
+            let with_list = |d: &Path| {
+                tree(d);
+                write(&d.join("list"), &(list.join("\n") + "\n"));
+            };
+            // Both run in p, the directory `.` names; the snapshot is of all.
+            let run = |program: &Path, extra: &[&str], args: &[&str]| {
+                let dir = prepared(&with_list, unprivileged);
+                let case = Case {
+                    args,
+                    unprivileged,
+                    ..Case::default()
+                };
+                let outcome = run_tool(program, extra, &dir.path().join("p"), &case);
+                (outcome, snapshot(dir.path(), false))
+            };
+            let (cp, cp_tree) = run(Path::new("/bin/cp"), &[], &cp_args);
+            let (zcopy, zcopy_tree) = run(
+                Path::new(env!("CARGO_BIN_EXE_zcopy")),
+                &["--no-env-file", "-q"],
+                &zcopy_args,
+            );
+            let context = format!(
+                "{list:?} {options:?} unprivileged {unprivileged}: cp {}\nzcopy {}",
+                cp.stderr, zcopy.stderr
+            );
+            // cp --parents gives the directories it makes the source's modes;
+            // --files-from makes them as new ones (as in
+            // options_work_the_same_through_files_from_and_jobs), unless they are
+            // copied as part of a listed tree.
+            let parents_unmoded = |tree: &Snapshot| -> Snapshot {
+                let mut tree = tree.clone();
+                for (path, node) in tree.iter_mut() {
+                    if node.kind == "dir" && path.starts_with("z/") && options.is_empty() {
+                        node.mode.clear();
+                    }
+                }
+                tree
+            };
+            assert_eq!(
+                (zcopy.code, parents_unmoded(&zcopy_tree)),
+                (cp.code, parents_unmoded(&cp_tree)),
+                "{context}"
+            );
+            let json: serde_json::Value = serde_json::from_str(&zcopy.stdout).unwrap();
+            let mut made: Vec<&str> = json["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|file| file["destination"].as_str().unwrap())
+                .collect();
+            made.sort_unstable();
+            // What cp made, each once.
+            let expected: Vec<String> = cp_tree
+                .iter()
+                .filter(|(path, node)| path.starts_with("z/") && node.kind != "dir")
+                .map(|(path, _)| format!("../{path}"))
+                .collect();
+            assert_eq!(made, expected, "each file once: {context}");
+            let dot = json["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|error| error["source"] == list[0]);
+            if options.is_empty() {
+                let dot = dot.unwrap_or_else(|| panic!("{context}"));
+                let message = dot["error"].as_str().unwrap();
+                assert!(message.contains("is a directory"), "{context}");
+            } else {
+                assert!(dot.is_none(), "{context}");
+            }
+        }
+    }
 }
 
 /// With -L a link leading back to a directory that holds it, and a link naming nothing,

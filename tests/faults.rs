@@ -636,6 +636,12 @@ fn a_hidden_tree_left_in_place_is_where_its_records_say() {
     let (code, json, stderr) = run(d, shim, &faults, &["-r", "-j", "1", "src", "out"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("the copy is complete in"), "{stderr}");
+    // The rename's errno is kept, as every OS error's is: it was null beside a message
+    // ending "(os error 17)".
+    let errors = json["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{json}");
+    assert_eq!(errors[0]["operation"], "rename", "{json}");
+    assert_eq!(errors[0]["errno"], libc::EEXIST, "{json}");
     assert!(
         std::fs::read_dir(d.join("theirs"))
             .unwrap()

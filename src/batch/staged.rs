@@ -44,11 +44,14 @@ struct Tree {
 
 impl Staged {
     /// True if `destination` is a directory to build hidden: it does not exist, and it
-    /// is not already inside a tree built hidden.
+    /// is not already inside a tree built hidden. The name itself is looked at: `dg/`
+    /// with a trailing separator is what `dg` leads to, which for a dangling symlink is
+    /// nothing, so the name looked free, the tree was built hidden and its rename then
+    /// failed (mkdir refuses `dg/` at once, as cp's does).
     pub fn wants(&self, destination: &Path) -> bool {
         !ends_in_dots(destination)
             && !self.contains(destination)
-            && std::fs::symlink_metadata(destination)
+            && std::fs::symlink_metadata(without_trailing_separators(destination))
                 .is_err_and(|err| err.kind() == std::io::ErrorKind::NotFound)
     }
 
@@ -134,11 +137,11 @@ impl Staged {
             let Err(err) = rename_no_replace(&tree.hidden, &tree.shown) else {
                 return false;
             };
-            let message = format!(
-                "{err}; the copy is complete in {}",
-                crate::error::shown(&tree.hidden)
-            );
-            let error = Error::new(&tree.shown, Operation::Rename, Cause::Invalid(message));
+            let cause = Cause::NotInstalled {
+                error: err,
+                kept_in: tree.hidden.clone(),
+            };
+            let error = Error::new(&tree.shown, Operation::Rename, cause);
             failed.push((tree.source.clone(), error));
             true
         });
@@ -154,6 +157,20 @@ fn ends_in_dots(path: &Path) -> bool {
         .rsplit(|&byte| std::path::is_separator(byte.into()))
         .next();
     matches!(last, Some(b"." | b".."))
+}
+
+/// `path` without the separators it ends with (`dg/` gives `dg`), so that a stat of
+/// it looks at the name and not through a symlink there.
+fn without_trailing_separators(path: &Path) -> Cow<'_, Path> {
+    let ends_with_separator = path
+        .as_os_str()
+        .as_encoded_bytes()
+        .last()
+        .is_some_and(|&byte| std::path::is_separator(byte.into()));
+    match (ends_with_separator, path.parent(), path.file_name()) {
+        (true, Some(parent), Some(name)) => Cow::Owned(parent.join(name)),
+        _ => Cow::Borrowed(path),
+    }
 }
 
 /// The directory `destination` is in, absolute (the hidden name is given in messages,
@@ -279,6 +296,18 @@ mod tests {
         }
         assert!(staged.wants(&dir.path().join("new")));
         assert!(staged.wants(&dir.path().join("new/.hidden")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_symlink_is_not_free_with_a_trailing_separator() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("nowhere", dir.path().join("dg")).unwrap();
+        let staged = Staged::default();
+        for name in ["dg", "dg/", "dg//"] {
+            assert!(!staged.wants(&dir.path().join(name)), "{name}");
+        }
+        assert!(staged.wants(&dir.path().join("new/")));
     }
 
     #[test]
