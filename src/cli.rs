@@ -101,7 +101,8 @@ const AFTER_LONG_HELP: &str = concat!(
 /// missing; a backup name already linked to the destination is kept (cp fails), and
 /// a source that is the backup name through a symlink is refused (cp loses it).
 /// (10) -v adds the method in brackets. (11) --parents and --files-from
-/// refuse paths with '..'. (12) Into an existing FIFO or device the bytes are written
+/// refuse paths with '..', and a symlink where one of their directories goes (cp
+/// follows it). (12) Into an existing FIFO or device the bytes are written
 /// but not verified and no attributes are set (-p does not chmod /dev/null); a FIFO
 /// without a reader is an error, not a wait. (13) -i does not read answers from a
 /// stdin that is not a terminal: it refuses to start when there is something to ask.
