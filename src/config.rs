@@ -661,7 +661,7 @@ fn read_env_file(path: &Path, required: bool) -> Result<Option<DotEnv>, ConfigEr
     if !required && metadata.is_dir() {
         return Ok(None);
     }
-    let regular = |metadata: &std::fs::Metadata| match not_a_regular_file(metadata) {
+    let regular = |metadata: &std::fs::Metadata| match crate::error::not_a_regular_file(metadata) {
         Some(kind) => Err(failed(format!("not a regular file ({kind})"))),
         None => Ok(()),
     };
@@ -690,34 +690,6 @@ fn read_env_file(path: &Path, required: bool) -> Result<Option<DotEnv>, ConfigEr
         return Err(too_large());
     }
     parse_env_file(path, &bytes).map(Some)
-}
-
-/// What a file that is not a regular file is, in words ("a FIFO").
-fn not_a_regular_file(metadata: &std::fs::Metadata) -> Option<&'static str> {
-    let kind = metadata.file_type();
-    if kind.is_file() {
-        return None;
-    }
-    if kind.is_dir() {
-        return Some("a directory");
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return Some("a FIFO");
-        }
-        if kind.is_socket() {
-            return Some("a socket");
-        }
-        if kind.is_char_device() {
-            return Some("a character device");
-        }
-        if kind.is_block_device() {
-            return Some("a block device");
-        }
-    }
-    Some("a special file")
 }
 
 /// Parses `.env` bytes, keeping only `ZERO_COPY_*` keys.

@@ -395,6 +395,35 @@ impl<T> Context<T> for io::Result<T> {
     }
 }
 
+/// What a file that is not a regular file is, in words (`a FIFO`), for the messages
+/// that refuse it.
+pub fn not_a_regular_file(metadata: &std::fs::Metadata) -> Option<&'static str> {
+    let kind = metadata.file_type();
+    if kind.is_file() {
+        return None;
+    }
+    if kind.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return Some("a FIFO");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+        if kind.is_char_device() {
+            return Some("a character device");
+        }
+        if kind.is_block_device() {
+            return Some("a block device");
+        }
+    }
+    Some("a special file")
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::{quoted, shown};

@@ -730,30 +730,10 @@ pub(super) fn wait_readable(file: &File) -> io::Result<bool> {
 }
 
 fn not_regular(metadata: &Metadata) -> Option<&'static str> {
-    let kind = metadata.file_type();
-    if kind.is_file() {
-        return None;
-    }
-    if kind.is_dir() {
+    if metadata.is_dir() {
         return Some("a directory; use -r to copy directories");
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return Some("a FIFO");
-        }
-        if kind.is_socket() {
-            return Some("a socket");
-        }
-        if kind.is_char_device() {
-            return Some("a character device");
-        }
-        if kind.is_block_device() {
-            return Some("a block device");
-        }
-    }
-    Some("a special file")
+    crate::error::not_a_regular_file(metadata)
 }
 
 /// Pseudo filesystems whose `st_size` is not the length of what a read returns.
