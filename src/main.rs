@@ -8,7 +8,7 @@ use zcopy::config::Config;
 use zcopy::error::{quoted, shown};
 use zcopy::interrupt;
 use zcopy::output::{self, EXIT_CLOSED};
-use zcopy::report::{Format, Painter};
+use zcopy::report::{Format, Painter, PathRecord};
 
 /// Usage and configuration errors: nothing was copied.
 const EXIT_USAGE: u8 = 2;
@@ -97,7 +97,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         ));
     }
     if cli.print_config {
-        print_config(&config, cli.json);
+        print_config(&config, cli.json || cli.json_lines);
         return Ok(0);
     }
     if !cli.quiet {
@@ -164,24 +164,39 @@ fn clean(cli: &Cli) -> anyhow::Result<u8> {
     if cli.paths.is_empty() {
         anyhow::bail!("--clean needs at least one directory");
     }
-    let mut failed = false;
+    // --json and --json-lines: one document on stdout, and nothing else there.
+    let json = cli.json || cli.json_lines;
+    let mut document = zcopy::report::CleanReport {
+        version: zcopy::report::JSON_VERSION,
+        ..Default::default()
+    };
     for directory in &cli.paths {
         let cleaned = zcopy::atomic::clean(directory, cli.recursive);
         for path in cleaned.removed {
-            output::stdout_line(&shown(&path));
+            if json {
+                document.removed.push(PathRecord::new(&path));
+            } else {
+                output::stdout_line(&shown(&path));
+            }
         }
         for path in cleaned.in_use {
             output::stderr_line(&format!(
                 "zcopy: {}: in use by a running zcopy; left as it is",
                 shown(&path)
             ));
+            document.in_use.push(PathRecord::new(&path));
         }
         for error in cleaned.errors {
             output::stderr_line(&format!("zcopy: {error}"));
-            failed = true;
+            document
+                .errors
+                .push(zcopy::report::ErrorRecord::new(&error.path, None, &error));
         }
     }
-    Ok(u8::from(failed))
+    if json {
+        output::stdout_line(&serde_json::to_string_pretty(&document).expect("serializes"));
+    }
+    Ok(u8::from(!document.errors.is_empty()))
 }
 
 /// `--color`, with `NO_COLOR` (any non-empty value) turning `auto` off.

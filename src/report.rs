@@ -525,6 +525,38 @@ pub fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// What `zcopy --clean --json` prints: one document for all the directories cleaned.
+#[derive(Debug, Default, Serialize)]
+pub struct CleanReport {
+    /// The layout version of this document.
+    pub version: u32,
+    /// The temporary files and hidden trees removed.
+    pub removed: Vec<PathRecord>,
+    /// Those a running zcopy holds, left as they are.
+    pub in_use: Vec<PathRecord>,
+    /// What could not be read or removed (`source` names the path).
+    pub errors: Vec<ErrorRecord>,
+}
+
+/// One path in JSON: its text, and its exact bytes in base64 when the text cannot show
+/// them (as `source` and `source_base64` in the other records).
+#[derive(Debug, Clone, Serialize)]
+pub struct PathRecord {
+    /// The path.
+    pub path: String,
+    /// Its exact bytes, when `path` could not show them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_base64: Option<String>,
+}
+
+impl PathRecord {
+    /// The JSON form of `path`.
+    pub fn new(path: &Path) -> Self {
+        let (path, path_base64) = path_forms(path);
+        PathRecord { path, path_base64 }
+    }
+}
+
 /// A path's [`path_text`], and its exact bytes in base64 when that text cannot show
 /// them; the UTF-8 is checked once, as a record is made for every file of a run.
 fn path_forms(path: &Path) -> (String, Option<String>) {

@@ -491,3 +491,43 @@ fn the_summary_counts_what_the_json_document_lists() {
     assert!(total.contains("; 2 links or nodes made"), "{total}");
     assert!(total.contains("; 1 failed"), "{total}");
 }
+
+/// `--clean` and `--print-config` with `--json` or `--json-lines` print one JSON
+/// document on stdout and nothing else there: `--clean` printed its list as text, and
+/// `--print-config --json-lines` its KEY=value lines.
+#[test]
+fn clean_and_print_config_print_json_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for format in ["--json", "--json-lines"] {
+        std::fs::create_dir(d.join("cl")).unwrap();
+        std::fs::write(d.join("cl/.a.abc123.zcopy-tmp"), "partial").unwrap();
+        std::fs::create_dir(d.join("cl/.t.xyz789.zcopy-tmp")).unwrap();
+        std::fs::write(d.join("cl/kept"), "kept").unwrap();
+        let output = zcopy(d).args(["--clean", format, "cl"]).output().unwrap();
+        assert!(output.status.success(), "{format}");
+        let json = parse_json(&output);
+        let mut removed: Vec<&str> = json["removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|record| record["path"].as_str().unwrap())
+            .collect();
+        removed.sort_unstable();
+        assert_eq!(
+            removed,
+            ["cl/.a.abc123.zcopy-tmp", "cl/.t.xyz789.zcopy-tmp"],
+            "{json:#}"
+        );
+        assert_eq!(json["errors"], serde_json::json!([]), "{json:#}");
+        assert_eq!(list(&d.join("cl")), ["kept"]);
+        std::fs::remove_dir_all(d.join("cl")).unwrap();
+
+        let output = zcopy(d)
+            .args(["--no-env-file", "--print-config", format])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{format}");
+        assert_eq!(parse_json(&output)["ZERO_COPY_ENABLED"]["value"], true);
+    }
+}
