@@ -34,6 +34,9 @@ pub enum Operation {
     Read,
     /// Writing the temporary file in the buffered chunk copy.
     Write,
+    /// Reserving the space of a large file's copy before its bytes are written
+    /// (`fallocate(2)`).
+    Allocate,
     /// Finding the data and holes of a sparse source (`lseek` with `SEEK_DATA`).
     MapHoles,
     /// Setting the final length, mode or timestamps of the temporary file.
@@ -84,6 +87,7 @@ impl Operation {
             Operation::Sendfile => "sendfile",
             Operation::Read => "read",
             Operation::Write => "write",
+            Operation::Allocate => "allocate",
             Operation::MapHoles => "map holes",
             Operation::SetMetadata => "set metadata",
             Operation::Fsync => "fsync",

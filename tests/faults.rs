@@ -1198,3 +1198,57 @@ fn attributes_only_never_follows_a_destination_swapped_for_a_symlink() {
         "victim\n"
     );
 }
+
+/// An EIO from sendfile or copy_file_range does not say which side failed: zcopy reads
+/// the source where the copy stopped, and names the source (operation "read", as the
+/// chunk copy and cp do) when that read fails too, else the destination. A failing
+/// card must not be reported as a failing backup drive, nor the other way round.
+#[test]
+fn an_eio_of_a_kernel_rung_names_the_side_that_failed() {
+    let Some(shim) = fault_shim("eio_attribution") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_pattern(&d.join("clip.mov"), 12 * MIB, 74);
+    let source = d.join("clip.mov").display().to_string();
+    let rungs: [(&str, &[&str], &str); 2] = [
+        ("ZCOPY_FAULT_COPY_FILE_RANGE", &[], "copy_file_range"),
+        ("ZCOPY_FAULT_SENDFILE", &["--reflink=never"], "sendfile"),
+    ];
+    for (knob, flags, rung) in rungs {
+        for source_fails in [false, true] {
+            let mut faults = vec![(knob, EIO.to_string())];
+            if source_fails {
+                faults.push(("ZCOPY_FAULT_SOURCE_PATH", source.clone()));
+                faults.push(("ZCOPY_FAULT_READ_ERRNO", EIO.to_string()));
+            }
+            let args: Vec<&str> = flags
+                .iter()
+                .copied()
+                .chain(["clip.mov", "out.mov"])
+                .collect();
+            let (code, json, stderr) = run(d, shim, &faults, &args);
+            assert_eq!(code, 1, "{rung} {source_fails}: {stderr}");
+            let error = &json["errors"][0];
+            assert_eq!(error["errno"], EIO, "{rung} {source_fails}: {stderr}");
+            let (operation, named) = if source_fails {
+                ("read", "clip.mov: read: ")
+            } else {
+                (rung, "out.mov: ")
+            };
+            assert_eq!(
+                error["operation"], operation,
+                "{rung} {source_fails}: {stderr}"
+            );
+            let message = error["error"].as_str().unwrap();
+            assert!(
+                message.starts_with(named),
+                "{rung} {source_fails}: {message}"
+            );
+            assert!(stderr.contains(&format!("zcopy: {message}")), "{stderr}");
+            assert!(!d.join("out.mov").exists());
+            assert_no_debris(d);
+        }
+    }
+}

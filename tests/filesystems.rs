@@ -300,7 +300,9 @@ fn cross_filesystem_copies_are_byte_equal() {
 
 /// A disk too small for the file: an error naming the operation and ENOSPC, no
 /// temporary file left, and no retry on a lower rung (the rung that hit the full disk
-/// is the one reported, and `-v` shows no attempt after it).
+/// is the one reported, and `-v` shows no attempt after it). The operation is the
+/// reservation of the file's space before sendfile ("allocate"), or a kernel rung's
+/// where it writes without one (copy_file_range across filesystems before Linux 5.19).
 #[test]
 fn a_full_disk_is_an_error_without_debris_or_retry() {
     let Some(mounts) = mounts("a_full_disk") else {
@@ -323,7 +325,7 @@ fn a_full_disk_is_an_error_without_debris_or_retry() {
     assert_eq!(error["errno"], 28, "{error}");
     let operation = error["operation"].as_str().unwrap().to_string();
     assert!(
-        ["copy_file_range", "sendfile"].contains(&operation.as_str()),
+        ["allocate", "copy_file_range", "sendfile"].contains(&operation.as_str()),
         "{operation}"
     );
     assert!(
@@ -528,4 +530,135 @@ fn a_run_across_filesystems_picks_the_method_per_filesystem() {
         }
     }
     drop(binds);
+}
+
+/// Two 12 MiB files copied side by side (two workers) onto a 20 MiB tmpfs: the one
+/// whose space is reserved first is copied, the other fails at once with ENOSPC, as
+/// with cp (one at a time). Without the reservation both filled their temporary files
+/// until both ran out of space, and often neither was copied. Run several times: which
+/// file wins varies, that exactly one does must not.
+#[test]
+fn parallel_copies_onto_a_nearly_full_disk_copy_what_fits() {
+    if mounts("nearly_full_parallel").is_none() {
+        return;
+    }
+    let fixture = fixture_dir();
+    let full = fixture.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    let _mounted = mount_for_test(&["-t", "tmpfs", "-o", "size=20m", "tmpfs"], &full);
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    write_pattern(&src.join("a"), 12 * MIB, 71);
+    write_pattern(&src.join("b"), 12 * MIB, 72);
+    let copied = |target: &Path| -> Vec<String> {
+        ["a", "b"]
+            .into_iter()
+            .filter(|name| target.join(name).exists())
+            .map(str::to_string)
+            .collect()
+    };
+
+    let cp = std::process::Command::new("cp")
+        .args(["src/a", "src/b"])
+        .arg(&full)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!cp.status.success());
+    // cp leaves the file that did not fit behind, short; one is complete.
+    let complete: Vec<String> = copied(&full)
+        .into_iter()
+        .filter(|name| {
+            std::fs::read(full.join(name)).unwrap() == std::fs::read(src.join(name)).unwrap()
+        })
+        .collect();
+    assert_eq!(complete.len(), 1, "cp copied {complete:?} whole");
+
+    for attempt in 0..6 {
+        for name in ["a", "b"] {
+            let _ = std::fs::remove_file(full.join(name));
+        }
+        let (code, json, stderr) = zcopy_json(
+            dir.path(),
+            &[os("-j2"), os("src/a"), os("src/b"), full.as_os_str()],
+        );
+        assert_eq!(code, 1, "attempt {attempt}: {stderr}");
+        let done = copied(&full);
+        assert_eq!(
+            done.len(),
+            1,
+            "attempt {attempt}: copied {done:?}: {stderr}"
+        );
+        assert_same_content(&src.join(&done[0]), &full.join(&done[0]));
+        let errors = json["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "attempt {attempt}: {stderr}");
+        assert_eq!(errors[0]["errno"], 28, "attempt {attempt}: {stderr}");
+        assert_eq!(
+            errors[0]["operation"], "allocate",
+            "attempt {attempt}: {stderr}"
+        );
+        assert_no_debris(&full);
+    }
+}
+
+/// The space is reserved only for bytes that are really written: a clone needs none,
+/// so a file larger than the free space still clones on btrfs and XFS, with FICLONE
+/// and with copy_file_range (which clones there within one filesystem).
+#[test]
+fn a_clone_larger_than_the_free_space_succeeds_on_btrfs_and_xfs() {
+    use std::io::Write as _;
+    if mounts("clone_larger_than_free_space").is_none() {
+        return;
+    }
+    let filesystems: [(&str, &[&str]); 2] = [
+        ("btrfs", &["mkfs.btrfs", "-q", "-f"]),
+        ("xfs", &["mkfs.xfs", "-q", "-f", "-m", "reflink=1"]),
+    ];
+    for (name, mkfs) in filesystems {
+        let mount = extra_loop_mount(&format!("clone-over-free-{name}"), mkfs, 320);
+        let root = mount.path().to_path_buf();
+        let source = root.join("clip.mov");
+        write_pattern(&source, 64 * MIB, 73);
+        // Fill the filesystem until about half the source's size is free (or writes
+        // fail first: btrfs' estimate of the free space runs ahead of what it gives).
+        let mut filler = std::fs::File::create(root.join("fill")).unwrap();
+        let chunk = vec![0x3cu8; MIB as usize];
+        let available = || {
+            let stat = nix::sys::statvfs::statvfs(&root).unwrap();
+            stat.blocks_available() as u64 * stat.fragment_size() as u64
+        };
+        while available() > 32 * MIB
+            && filler.write_all(&chunk).is_ok()
+            && filler.sync_data().is_ok()
+        {}
+        drop(filler);
+        // The bytes do not fit: a copy that writes them fails at once.
+        let written = root.join("written.mov");
+        let (code, json, stderr) = zcopy_json(
+            &root,
+            &[
+                os("--reflink=never"),
+                source.as_os_str(),
+                written.as_os_str(),
+            ],
+        );
+        assert_eq!(code, 1, "{name}: {stderr}");
+        assert_eq!(json["errors"][0]["errno"], 28, "{name}: {stderr}");
+        assert!(!written.exists());
+        for (method, expected) in [
+            (None, "clone"),
+            (Some("--method=copy-file-range"), "copy_file_range"),
+        ] {
+            let destination = root.join(format!("copy-{expected}.mov"));
+            let mut args = vec![source.as_os_str(), destination.as_os_str()];
+            args.extend(method.map(OsStr::new));
+            let (code, json, stderr) = zcopy_json(&root, &args);
+            assert_eq!(code, 0, "{name} {method:?}: {stderr}");
+            assert_eq!(only_method(&json), expected, "{name}: {stderr}");
+            assert_same_content(&source, &destination);
+        }
+        assert_no_debris(&root);
+        drop(mount);
+    }
 }

@@ -23,6 +23,7 @@ pub(crate) fn copy(
     observer: &dyn Observer,
 ) -> RungResult {
     copy_segments(
+        source,
         segments,
         max_chunk,
         observer,

@@ -312,6 +312,9 @@ fn run_rung(
             .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
         return Ok(copied);
     }
+    if matches!(method, Method::Sendfile | Method::Chunked) && options.sparse != Sparse::Always {
+        reserve(temp.file(), &data, size)?;
+    }
     let copied = match method {
         Method::CopyFileRange => copy_range::copy(
             &src.file,
@@ -344,6 +347,76 @@ fn run_rung(
     segments::extend_over_trailing_hole(temp.file(), &data, size)
         .map_err(|err| RungError::Failed(Operation::SetMetadata, err))?;
     Ok(copied)
+}
+
+/// Files from this size on have their space reserved before their bytes are copied
+/// ([`reserve`]). Below it the extra syscall per file would show in copies of many
+/// small files (a tree of thousands of 1 KiB files), and what it protects is small:
+/// with one file in flight per worker, files this small leave at most a few MiB per
+/// worker half-written when the disk runs full. 4 MiB is also below the smallest
+/// `ZERO_COPY_MIN_SIZE_MB` (1), so every file the kernel rungs copy byte by byte is
+/// covered whatever the threshold, and so are large files of the chunk copy.
+#[cfg(target_os = "linux")]
+const RESERVE_MIN: u64 = 4 << 20;
+
+/// Reserves the space of a copy of `size` bytes whose `data` will all be written,
+/// before a rung writes them: on a nearly full disk, the workers' files in flight
+/// would otherwise each fill their own temporary file until all of them run out of
+/// space together, leaving no file copied where one at a time (cp, `-j1`) copies
+/// what fits. With the space reserved, a file that does not fit fails at once, with
+/// ENOSPC as its write would, and the others complete.
+///
+/// Only before the rungs that surely write every byte, sendfile and the chunk copy
+/// (the caller's choice): a clone needs no data space, and reserving before one would
+/// make a clone that fits fail. copy_file_range is left out too because it may clone
+/// without saying so: btrfs and XFS remap within one filesystem, and NFS and SMB hand
+/// it to the server, which may clone (Samba on btrfs does) even where the client's
+/// FICLONE was refused, so a refused FICLONE does not prove that it will write. Its
+/// refusals across filesystems (EXDEV) fall to sendfile, which reserves; a copy
+/// within one filesystem that cannot clone (ext4, tmpfs) is left unreserved.
+///
+/// Not for sources with holes (`data` is not one segment over the whole file): their
+/// holes stay holes in the copy, and `--sparse=always` (also left out by the caller)
+/// makes more. FALLOC_FL_KEEP_SIZE leaves the copy's length to the bytes written, so
+/// that a copy that stops short is still a size mismatch, and a rung giving way with
+/// nothing written keeps the reservation for the next. A filesystem that cannot
+/// reserve (EOPNOTSUPP, ENOSYS: exFAT, some FUSE) and any error other than running
+/// out of space leave the copy as it was without one: the writes report real trouble.
+#[cfg(target_os = "linux")]
+fn reserve(
+    file: &std::fs::File,
+    data: &[std::ops::Range<u64>],
+    size: u64,
+) -> Result<(), RungError> {
+    use std::os::fd::AsRawFd;
+    if size < RESERVE_MIN || data != [0..size] {
+        return Ok(());
+    }
+    let Ok(length) = libc::off_t::try_from(size) else {
+        return Ok(());
+    };
+    // One reservation at a time: fallocate is not atomic (tmpfs and ext4 allocate block
+    // by block, and tmpfs gives back what it took when it runs out), so two files
+    // reserving side by side could each take part of the space and both fail, which
+    // is what the reservation is there to prevent. A reservation takes milliseconds.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let result = {
+        let _turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // SAFETY: plain syscall on a descriptor open for the duration of the borrow.
+        unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, 0, length) }
+    };
+    if result == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG) => {
+            Err(RungError::Failed(Operation::Allocate, err))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(target_os = "macos")]

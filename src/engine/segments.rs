@@ -77,7 +77,11 @@ fn to_off(offset: u64) -> io::Result<i64> {
 /// FUSE files that report a size but give nothing to splice): "unsupported", so the
 /// chunk copy reads it instead of leaving a silently empty copy. A later 0 means the
 /// source ended early; the check after the copy reports it as a changed source.
+///
+/// An EIO from the kernel call may be either file's: `source` is read where the copy
+/// stopped to tell which ([`source_fails_at`]).
 pub(crate) fn copy_segments(
+    source: &File,
     segments: &[Range<u64>],
     max_chunk: usize,
     observer: &dyn Observer,
@@ -110,9 +114,41 @@ pub(crate) fn copy_segments(
                     observer.progress(offset);
                 }
                 Err(Errno::EINTR) => continue,
+                Err(Errno::EIO) => {
+                    return Err(match source_fails_at(source, offset) {
+                        Some(err) => RungError::Failed(Operation::Read, err),
+                        None => RungError::Failed(operation, Errno::EIO.into()),
+                    })
+                }
                 Err(errno) => return Err(classify(operation, errno.into())),
             }
         }
     }
     Ok(copied)
+}
+
+/// How far past the offset a kernel call stopped at [`source_fails_at`] reads: the
+/// calls move data in batches of a pipe's worth (64 KiB) or a few, and one that fails
+/// partway returns what came before, so the page that failed is near its start.
+const PROBE_LEN: usize = 1 << 20;
+
+/// The source's read error at `offset`, if reading it fails with EIO there: then an
+/// EIO of copy_file_range or sendfile, which does not say which side failed, was the
+/// source's, and is reported as a read of it (as the chunk copy and cp report it)
+/// instead of suggesting that the destination's drive is failing. `None` when the
+/// source reads fine there: the write side failed.
+fn source_fails_at(source: &File, offset: u64) -> Option<io::Error> {
+    use std::os::unix::fs::FileExt;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut read = 0;
+    while read < PROBE_LEN {
+        match source.read_at(&mut buffer, offset + read as u64) {
+            Ok(0) => return None,
+            Ok(n) => read += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) if err.raw_os_error() == Some(libc::EIO) => return Some(err),
+            Err(_) => return None,
+        }
+    }
+    None
 }

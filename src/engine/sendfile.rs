@@ -29,6 +29,7 @@ pub(crate) fn copy(
 ) -> RungResult {
     let max_chunk = max_chunk.min(MAX_SENDFILE);
     copy_segments(
+        source,
         segments,
         max_chunk,
         observer,

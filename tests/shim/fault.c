@@ -20,6 +20,8 @@
 //   ZCOPY_FAULT_SOURCE_WHEN=read|fsync  ... only at the first read/pread of it (not
 //                                         copy_file_range or sendfile), or at the first
 //                                         fsync/fdatasync of any file, instead
+//   ZCOPY_FAULT_READ_ERRNO=ERRNO        every read/pread of PATH (the file named by
+//                                         ZCOPY_FAULT_SOURCE_PATH) fails with ERRNO
 //   ZCOPY_FAULT_LOG=PATH                appends "fsync TARGET" for every fsync/fdatasync
 //                                         (and "linkat-empty-path refused" below)
 //   ZCOPY_FAULT_LOG_FIRST_WRITE=1       ... and "first-write mode=OCTAL gid=N acl=0|1" for
@@ -179,6 +181,8 @@ static ssize_t faulty_read(int fd, void *buffer, size_t count, ssize_t (*io)(int
     int regular = is_regular(fd);
     if (regular) delay();
     int source = regular && is_source(fd);
+    long fault = source ? env_long("ZCOPY_FAULT_READ_ERRNO", 0) : 0;
+    if (fault) { errno = (int)fault; return -1; }
     ssize_t n = io(fd, buffer, count, offset);
     if (n > 0 && source && source_change_due("read")) change_source();
     return n;
