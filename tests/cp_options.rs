@@ -2234,6 +2234,87 @@ fn a_source_ending_in_a_dot_copies_its_contents() {
     assert!(!dir.path().join("dir/src").exists());
 }
 
+/// One comparison of `--files-from` with `cp --parents` naming the same paths.
+struct Listed<'a> {
+    /// The paths, as listed (one a line) and as given to cp.
+    list: &'a [&'a str],
+    /// Options given to both.
+    options: &'a [&'a str],
+    unprivileged: bool,
+    /// Where both run, below the tree's root.
+    cwd: &'a str,
+    /// The destination directory, from `cwd`.
+    destination: &'a str,
+    /// Options given to zcopy only.
+    zcopy_flags: &'a [&'a str],
+}
+
+/// Runs `cp --parents OPTIONS LIST... DEST` and `zcopy --files-from=LIST OPTIONS DEST`
+/// in `cwd` of a fresh copy of `tree` (the list written at its root as `list`);
+/// returns both outcomes, each with the snapshot of the whole tree.
+fn listed_and_cp_parents(tree: &dyn Fn(&Path), listed: Listed<'_>) -> (Outcome, Outcome) {
+    let depth = Path::new(listed.cwd)
+        .components()
+        .filter(|component| matches!(component, std::path::Component::Normal(_)))
+        .count();
+    let up = "../".repeat(depth);
+    let files_from = format!("--files-from={up}list");
+    let cp_args: Vec<&str> = ["--parents"]
+        .iter()
+        .chain(listed.options)
+        .chain(listed.list)
+        .chain(&[listed.destination])
+        .copied()
+        .collect();
+    let zcopy_args: Vec<&str> = listed
+        .zcopy_flags
+        .iter()
+        .copied()
+        .chain([files_from.as_str()])
+        .chain(listed.options.iter().copied())
+        .chain([listed.destination])
+        .collect();
+    let with_list = |d: &Path| {
+        tree(d);
+        write(&d.join("list"), &(listed.list.join("\n") + "\n"));
+    };
+    let run = |program: &Path, extra: &[&str], args: &[&str]| {
+        let dir = prepared(&with_list, listed.unprivileged);
+        let case = Case {
+            args,
+            unprivileged: listed.unprivileged,
+            ..Case::default()
+        };
+        let outcome = run_tool(program, extra, &dir.path().join(listed.cwd), &case);
+        Outcome {
+            tree: snapshot(dir.path(), false),
+            ..outcome
+        }
+    };
+    (
+        run(Path::new("/bin/cp"), &[], &cp_args),
+        run(
+            Path::new(env!("CARGO_BIN_EXE_zcopy")),
+            &["--no-env-file"],
+            &zcopy_args,
+        ),
+    )
+}
+
+/// `tree` without the modes of the directories below `z/` when `made` by
+/// `--files-from`: cp --parents gives the directories it makes the source's modes,
+/// `--files-from` makes them as new ones (as in
+/// options_work_the_same_through_files_from_and_jobs).
+fn parents_unmoded(tree: &Snapshot, made: bool) -> Snapshot {
+    let mut tree = tree.clone();
+    for (path, node) in tree.iter_mut() {
+        if made && node.kind == "dir" && path.starts_with("z/") {
+            node.mode.clear();
+        }
+    }
+    tree
+}
+
 /// A file reached twice from one spelling of its path — listed, and inside a listed
 /// directory, as `find DIR | zcopy -r --files-from - DEST` lists it — is copied once,
 /// as `cp -r --parents` does: every such file failed as "also the destination of
@@ -2267,50 +2348,18 @@ fn a_file_listed_and_inside_a_listed_directory_is_copied_once() {
             (&reversed, &["-r"]),
             (&respelt, &["-rP"]),
         ] {
-            let cp_args: Vec<&str> = ["--parents"]
-                .iter()
-                .chain(options)
-                .chain(list)
-                .chain(&["z"])
-                .copied()
-                .collect();
-            let zcopy_args: Vec<&str> = ["-j8", "--files-from=list"]
-                .iter()
-                .chain(options)
-                .chain(&["z"])
-                .copied()
-                .collect();
-            let with_list = |d: &Path| {
-                tree(d);
-                write(&d.join("list"), &(list.join("\n") + "\n"));
-            };
-            let run = |program: &Path, extra: &[&str], args: &[&str]| {
-                let dir = prepared(&with_list, unprivileged);
-                let case = Case {
-                    args,
+            let (cp, zcopy) = listed_and_cp_parents(
+                &tree,
+                Listed {
+                    list,
+                    options,
                     unprivileged,
-                    ..Case::default()
-                };
-                run_tool(program, extra, dir.path(), &case)
-            };
-            let cp = run(Path::new("/bin/cp"), &[], &cp_args);
-            let zcopy = run(
-                Path::new(env!("CARGO_BIN_EXE_zcopy")),
-                &["--no-env-file", "-q"],
-                &zcopy_args,
+                    cwd: ".",
+                    destination: "z",
+                    zcopy_flags: &["-j8", "-q"],
+                },
             );
-            // cp --parents gives the directories it makes the source's modes; --files-from
-            // makes them as new directories (as in
-            // options_work_the_same_through_files_from_and_jobs).
-            let parents_unmoded = |tree: &Snapshot| -> Snapshot {
-                let mut tree = tree.clone();
-                for (path, node) in tree.iter_mut() {
-                    if node.kind == "dir" && path.starts_with("z/") {
-                        node.mode.clear();
-                    }
-                }
-                tree
-            };
+            let parents_unmoded = |tree: &Snapshot| parents_unmoded(tree, true);
             assert_eq!(
                 (zcopy.code, parents_unmoded(&zcopy.tree)),
                 (cp.code, parents_unmoded(&cp.tree)),
@@ -2380,60 +2429,27 @@ fn a_listed_dot_is_the_current_directory() {
             (&respelt, &["-r"]),
             (&respelt, &[]),
         ] {
-            let cp_args: Vec<&str> = ["--parents"]
-                .iter()
-                .chain(options)
-                .chain(list)
-                .chain(&["../z"])
-                .copied()
-                .collect();
-            let zcopy_args: Vec<&str> = ["--json", "--files-from=../list"]
-                .iter()
-                .chain(options)
-                .chain(&["../z"])
-                .copied()
-                .collect();
-            let with_list = |d: &Path| {
-                tree(d);
-                write(&d.join("list"), &(list.join("\n") + "\n"));
-            };
-            // Both run in p, the directory `.` names; the snapshot is of all.
-            let run = |program: &Path, extra: &[&str], args: &[&str]| {
-                let dir = prepared(&with_list, unprivileged);
-                let case = Case {
-                    args,
+            let (cp, zcopy) = listed_and_cp_parents(
+                &tree,
+                Listed {
+                    list,
+                    options,
                     unprivileged,
-                    ..Case::default()
-                };
-                let outcome = run_tool(program, extra, &dir.path().join("p"), &case);
-                (outcome, snapshot(dir.path(), false))
-            };
-            let (cp, cp_tree) = run(Path::new("/bin/cp"), &[], &cp_args);
-            let (zcopy, zcopy_tree) = run(
-                Path::new(env!("CARGO_BIN_EXE_zcopy")),
-                &["--no-env-file", "-q"],
-                &zcopy_args,
+                    cwd: "p",
+                    destination: "../z",
+                    zcopy_flags: &["--json", "-q"],
+                },
             );
+            let (cp_tree, zcopy_tree) = (&cp.tree, &zcopy.tree);
             let context = format!(
                 "{list:?} {options:?} unprivileged {unprivileged}: cp {}\nzcopy {}",
                 cp.stderr, zcopy.stderr
             );
-            // cp --parents gives the directories it makes the source's modes;
-            // --files-from makes them as new ones (as in
-            // options_work_the_same_through_files_from_and_jobs), unless they are
-            // copied as part of a listed tree.
-            let parents_unmoded = |tree: &Snapshot| -> Snapshot {
-                let mut tree = tree.clone();
-                for (path, node) in tree.iter_mut() {
-                    if node.kind == "dir" && path.starts_with("z/") && options.is_empty() {
-                        node.mode.clear();
-                    }
-                }
-                tree
-            };
+            // Directories copied as part of a listed tree get their modes from it.
+            let parents_unmoded = |tree: &Snapshot| parents_unmoded(tree, options.is_empty());
             assert_eq!(
-                (zcopy.code, parents_unmoded(&zcopy_tree)),
-                (cp.code, parents_unmoded(&cp_tree)),
+                (zcopy.code, parents_unmoded(zcopy_tree)),
+                (cp.code, parents_unmoded(cp_tree)),
                 "{context}"
             );
             let json: serde_json::Value = serde_json::from_str(&zcopy.stdout).unwrap();
