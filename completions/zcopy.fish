@@ -39,7 +39,7 @@ complete -c zcopy -n "__fish_zcopy_needs_command" -l reflink -d 'Clone blocks: a
 always\t'Clone or fail: never spend the time and space of a block copy'
 never\t'Never share blocks: skip FICLONE and copy_file_range (which clones on CoW filesystems)'"
 complete -c zcopy -n "__fish_zcopy_needs_command" -s j -l jobs -d 'Copy up to N files at once (1-256) [env: ZERO_COPY_JOBS] [default: one per CPU, 2-16]' -r
-complete -c zcopy -n "__fish_zcopy_needs_command" -l method -d 'Use only this mechanism, whatever the file\'s size and the settings; a file it cannot copy fails. For benchmarks and diagnosis' -r -f -a "clone\t'ioctl(FICLONE) on Linux, fclonefileat on macOS'
+complete -c zcopy -n "__fish_zcopy_needs_command" -l method -d 'Use only this mechanism, whatever the file\'s size and the zero-copy settings; a file it cannot copy fails, and one that --reflink rules out is refused. For benchmarks and diagnosis' -r -f -a "clone\t'ioctl(FICLONE) on Linux, fclonefileat on macOS'
 copy-file-range\t'copy_file_range(2)'
 sendfile\t'sendfile(2)'
 chunked\t'Buffered reads and writes'"

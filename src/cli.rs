@@ -356,8 +356,9 @@ pub struct Cli {
     #[arg(short = 'j', long, value_name = "N", value_parser = config::setting_number("ZERO_COPY_JOBS"), help_heading = "Copy")]
     pub jobs: Option<u64>,
 
-    /// Use only this mechanism, whatever the file's size and the settings; a file it
-    /// cannot copy fails. For benchmarks and diagnosis.
+    /// Use only this mechanism, whatever the file's size and the zero-copy settings; a
+    /// file it cannot copy fails, and one that --reflink rules out is refused. For
+    /// benchmarks and diagnosis.
     #[arg(long, value_name = "METHOD", value_enum, help_heading = "Zero-copy")]
     pub method: Option<MethodChoice>,
 

@@ -126,6 +126,30 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     {
         anyhow::bail!("--reflink=always can be used only with --sparse=auto");
     }
+    // --method names one mechanism; one that --reflink rules out would either break its
+    // promise (a clone, or copy_file_range's silent one, under never) or fail every file
+    // (anything but a clone under always).
+    if let Some(method) = cli.method {
+        use zcopy::cli::MethodChoice;
+        use zcopy::config::Reflink;
+        let contradicts = match config.reflink {
+            Reflink::Never => matches!(method, MethodChoice::Clone | MethodChoice::CopyFileRange),
+            Reflink::Always => method != MethodChoice::Clone,
+            Reflink::Auto => false,
+        };
+        if contradicts {
+            anyhow::bail!(
+                "--method {} cannot be used with --reflink={} (ZERO_COPY_REFLINK): {}",
+                value_name(&method),
+                value_name(&config.reflink),
+                if config.reflink == Reflink::Never {
+                    "it may share blocks"
+                } else {
+                    "it is not a clone"
+                }
+            );
+        }
+    }
     if cli.verbose > 1 {
         for line in config.describe() {
             output::stderr_line(&format!("zcopy: {line}"));
@@ -197,6 +221,14 @@ fn clean(cli: &Cli) -> anyhow::Result<u8> {
         output::stdout_line(&serde_json::to_string_pretty(&document).expect("serializes"));
     }
     Ok(u8::from(!document.errors.is_empty()))
+}
+
+/// How a choice is spelt on the command line (`copy-file-range`).
+fn value_name(value: &impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map(|possible| possible.get_name().to_string())
+        .unwrap_or_default()
 }
 
 /// `--color`, with `NO_COLOR` (any non-empty value) turning `auto` off.

@@ -591,3 +591,43 @@ fn the_last_assignment_in_an_env_file_wins_and_errors_name_their_line() {
     );
     assert!(!stderr.contains("line 1"), "{stderr}");
 }
+
+/// `--method` with a `--reflink` that rules it out is a usage error, whichever source
+/// the reflink setting comes from: `--reflink=never --method clone` cloned, and
+/// `--reflink=always --method sendfile` copied without a clone. The mechanisms each
+/// allows still run.
+#[test]
+fn a_method_that_reflink_rules_out_is_refused() {
+    let dir = setup();
+    let d = dir.path();
+    for (reflink, method) in [
+        ("never", "clone"),
+        ("never", "copy-file-range"),
+        ("always", "sendfile"),
+        ("always", "chunked"),
+        ("always", "copy-file-range"),
+    ] {
+        let expected = format!("--method {method} cannot be used with --reflink={reflink}");
+        let flag = format!("--reflink={reflink}");
+        rejected(d, &[&flag, "--method", method], &[], &[&expected]);
+        rejected(
+            d,
+            &["--method", method],
+            &[("ZERO_COPY_REFLINK", reflink)],
+            &[&expected],
+        );
+    }
+    for (reflink, method) in [
+        ("never", "sendfile"),
+        ("never", "chunked"),
+        ("auto", "clone"),
+    ] {
+        let flag = format!("--reflink={reflink}");
+        let output = zcopy(d)
+            .args([&flag, "--method", method, "in.bin", "out.bin"])
+            .output()
+            .unwrap();
+        assert_ne!(output.status.code(), Some(2), "{reflink} {method}");
+        let _ = std::fs::remove_file(d.join("out.bin"));
+    }
+}
