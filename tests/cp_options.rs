@@ -1111,6 +1111,37 @@ fn force_replaces_a_link_to_a_file_it_may_not_write_not_the_file() {
     }
 }
 
+// A rerun with -a over an old copy where a file's name is a symlink to a file with
+// other hard links: cp replaces the link (its copy_internal unlinks it when links are
+// preserved and the file it leads to has more than one), where zcopy wrote through it
+// into that file, shared with other names (found by an audit). With one link both
+// write through it, as they do without -a (where zcopy's write is a new file renamed
+// over it, difference 1, so the file's other names keep the old content). (Inside the tree the outcome can
+// still differ: zcopy replaces a file by a rename, so a file of the old copy that had
+// two names has one once its copy is in place.)
+#[test]
+fn a_preserved_tree_replaces_a_symlink_to_a_shared_file_instead_of_writing_into_it() {
+    let tree = |d: &Path| {
+        write(&d.join("outside"), "precious\n");
+        std::fs::hard_link(d.join("outside"), d.join("outside.bak")).unwrap();
+        write(&d.join("alone"), "alone\n");
+        std::fs::create_dir(d.join("s")).unwrap();
+        write(&d.join("s/clip"), "clip v2\n");
+        write(&d.join("s/other"), "other v2\n");
+        std::fs::create_dir(d.join("old")).unwrap();
+        symlink("../outside", &d.join("old/clip"));
+        symlink("../alone", &d.join("old/other"));
+    };
+    compare_as_root_and_nobody(
+        &tree,
+        &[
+            &["-a", "s/.", "old/"][..],
+            &["-a", "-u", "s/.", "old/"],
+            &["-r", "-d", "s/.", "old/"],
+        ],
+    );
+}
+
 // -b in a sticky directory, over a file neither the user nor the directory's owner
 // is: the backup's temporary hard link (owned, as the file, by another user) could
 // neither be renamed to the backup name nor removed (EPERM), and stayed. cp fails to

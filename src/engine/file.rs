@@ -274,7 +274,7 @@ fn look_before_copy<'a>(
     } else if options.remove_destination || options.backup.is_some() {
         (destination.to_path_buf(), destination_entry(destination)?)
     } else {
-        match inspect_destination(destination)? {
+        match inspect_destination(destination, options.preserve.links)? {
             Destination::Path(path, existing) => (path, existing),
             Destination::DanglingLink if options.no_clobber => {
                 return Ok(Looked::Done(Outcome::Skipped(super::EXISTS)));
@@ -777,13 +777,20 @@ enum Destination {
 
 /// The path to write and what is there now, with one lstat in the common case. A
 /// destination that is a symlink to an existing file is written through, as cp does:
-/// the link stays and its target gets the new content.
-fn inspect_destination(destination: &Path) -> Result<Destination, Error> {
+/// the link stays and its target gets the new content. Except, with links preserved
+/// (`-a`, `-d`, `--preserve=links`), where that file has other hard links: then the
+/// link itself is replaced, as cp replaces it (`preserve_links && 1 < st_nlink` in its
+/// copy_internal), so that a rerun over an old copy does not write into a file other
+/// names share, inside the tree or outside it.
+fn inspect_destination(destination: &Path, preserve_links: bool) -> Result<Destination, Error> {
     let stat_error = |err| Error::os(destination, Operation::StatDestination, err);
     match std::fs::symlink_metadata(destination) {
         Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(destination) {
             Ok(target) => {
                 let existing = std::fs::metadata(&target).map_err(stat_error)?;
+                if preserve_links && existing.is_file() && shared(&existing) {
+                    return Ok(Destination::Path(destination.to_path_buf(), Some(meta)));
+                }
                 Ok(Destination::Path(target, Some(existing)))
             }
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Destination::DanglingLink),
@@ -795,6 +802,17 @@ fn inspect_destination(destination: &Path) -> Result<Destination, Error> {
         }
         Err(err) => Err(stat_error(err)),
     }
+}
+
+/// True for a file with more than one hard link.
+#[cfg(unix)]
+fn shared(metadata: &Metadata) -> bool {
+    std::os::unix::fs::MetadataExt::nlink(metadata) > 1
+}
+
+#[cfg(not(unix))]
+fn shared(_metadata: &Metadata) -> bool {
+    false
 }
 
 /// An existing destination that is not a regular file, directory or symlink.
