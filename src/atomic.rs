@@ -644,30 +644,41 @@ fn new_file_permissions(source: &Metadata) -> std::fs::Permissions {
 }
 
 /// Whether a rename over `destination`, an existing entry owned by `owner`, is
-/// refused by a sticky directory (/tmp): there only the entry's owner, the
-/// directory's, or a process with CAP_FOWNER may replace or remove it (EPERM).
-/// Only a file someone else owns costs the directory's stat.
+/// refused by a sticky directory (/tmp) (see [`sticky_lets_go`]). Only a file someone
+/// else owns costs the directory's stat.
 #[cfg(unix)]
 pub(crate) fn sticky_directory_forbids_replacing(destination: &Path, owner: u32) -> bool {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if owner == me || may_override_sticky_bits() {
-        return false;
-    }
-    let Some((directory, _)) = crate::plan::directory_and_name(destination) else {
-        return false;
-    };
     // S_ISVTX as a number: libc's is a u16 on macOS.
     const STICKY: u32 = 0o1000;
-    std::fs::metadata(directory)
-        .is_ok_and(|folder| folder.mode() & STICKY != 0 && folder.uid() != me)
+    !sticky_lets_go(owner, || {
+        let (directory, _) = crate::plan::directory_and_name(destination)?;
+        let folder = std::fs::metadata(directory).ok()?;
+        Some((folder.mode() & STICKY != 0, folder.uid()))
+    })
+}
+
+/// Whether this process may rename over or remove an entry owned by `entry_owner` in
+/// a directory that `directory` describes (whether it is sticky, and its owner; asked
+/// only when the entry is someone else's; `None` if it cannot be looked at, which
+/// allows it, the rename being the judge): in a sticky directory (/tmp) only the
+/// entry's owner, the directory's, or a process with CAP_FOWNER may (EPERM otherwise).
+#[cfg(unix)]
+pub(crate) fn sticky_lets_go(
+    entry_owner: u32,
+    directory: impl FnOnce() -> Option<(bool, u32)>,
+) -> bool {
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    entry_owner == me
+        || may_override_sticky_bits()
+        || directory().is_none_or(|(sticky, owner)| !sticky || owner == me)
 }
 
 /// CAP_FOWNER in the effective set (`CapEff` of /proc/self/status; where that cannot
 /// be read, root is taken to have it).
 #[cfg(unix)]
-pub(crate) fn may_override_sticky_bits() -> bool {
+fn may_override_sticky_bits() -> bool {
     static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ANSWER.get_or_init(|| {
         const CAP_FOWNER: u32 = 3;

@@ -270,12 +270,9 @@ fn second_name_removable(directory: std::os::unix::io::RawFd, name: &std::ffi::C
     ) else {
         return false;
     };
-    // SAFETY: geteuid cannot fail.
-    let me = unsafe { libc::geteuid() };
-    folder.st_mode & libc::S_ISVTX == 0
-        || me == file.st_uid
-        || me == folder.st_uid
-        || crate::atomic::may_override_sticky_bits()
+    crate::atomic::sticky_lets_go(file.st_uid, || {
+        Some((folder.st_mode & libc::S_ISVTX != 0, folder.st_uid))
+    })
 }
 
 #[cfg(not(unix))]
